@@ -1,0 +1,35 @@
+"""The command line: ``chainrule demo | explain | train``.
+
+Each subcommand lives in ``commands/`` and registers itself here; this file
+only builds the parser and turns expected failures into one-line messages.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from .commands import demo, explain, train
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chainrule",
+                                     description="Automatic differentiation you can watch: the chain rule, step by step.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,explain,train}")
+    for command in (demo, explain, train):
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``chainrule`` subcommand, each with ``register(subparsers)``."""

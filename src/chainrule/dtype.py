@@ -1,0 +1,43 @@
+"""The default floating dtype and the one place data becomes an ndarray.
+
+Like PyTorch the default is float32; ``set_default_dtype("float64")`` switches
+it (the lesson does, to print its digits). Floating arrays keep their dtype;
+Python numbers and integer data become the default float where they must be
+differentiable.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_default = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the float dtype that Python numbers and integer data become."""
+    global _default
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dt}")
+    _default = dt
+
+
+def get_default_dtype() -> np.dtype:
+    """The float dtype that Python numbers and integer data become."""
+    return _default
+
+
+def as_array(data: Any, dtype: Any = None, float_only: bool = True) -> np.ndarray:
+    """``data`` as an ndarray: floats keep their dtype, the rest becomes the default
+    float (or stays integer/bool when ``float_only`` is False, e.g. class labels)."""
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f" and isinstance(data, (np.ndarray, np.generic)):
+        return arr  # an array the user made keeps its precision, like torch.tensor
+    if arr.dtype.kind == "f":
+        return arr.astype(_default, copy=False)  # Python floats and lists of them
+    if float_only or arr.dtype.kind not in "iub":
+        return arr.astype(_default)
+    return arr

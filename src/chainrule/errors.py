@@ -1,0 +1,46 @@
+"""Exceptions that name the node.
+
+Every error chainrule raises on bad input is one of these. Each subclasses the
+built-in exception a Python user would reach for (``ValueError``, ``KeyError``,
+``TypeError``), so ``except ValueError`` keeps working, and each message names
+the op, the nodes and the shapes involved.
+"""
+from __future__ import annotations
+
+
+class ChainruleError(Exception):
+    """Base class of every chainrule error."""
+
+
+class ShapeError(ChainruleError, ValueError):
+    """An op got inputs whose shapes (or values) it cannot combine."""
+
+
+class MissingFeedError(ChainruleError, KeyError):
+    """A Placeholder needed by a forward pass was given no value."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class FeedError(ChainruleError, TypeError):
+    """A feed dictionary names something that cannot be fed."""
+
+
+class GradientError(ChainruleError, ValueError):
+    """A backward pass was asked for something it cannot do."""
+
+
+class CycleError(ChainruleError, ValueError):
+    """Hand-wired nodes form a cycle, so there is no topological order."""
+
+
+class GradcheckError(ChainruleError, AssertionError):
+    """``gradcheck`` found an analytic gradient that disagrees with finite differences."""
+
+
+def describe(node) -> str:
+    """``'name' (OpName, shape (3, 4))``: how every message refers to a node."""
+    value = getattr(node, "value", None)
+    shape = "no value" if value is None else f"shape {tuple(getattr(value, 'shape', ()))}"
+    return f"'{node.name}' ({type(node).__name__}, {shape})"

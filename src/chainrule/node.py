@@ -1,0 +1,352 @@
+"""Nodes: a value plus how it was made.
+
+The lesson's ``Node`` holds its ``inputs``, a ``name``, a ``value`` and the
+gradient of the loss with respect to itself. Here that is the whole of a node:
+
+- leaves: ``Placeholder`` (fed from outside on every run), ``Variable``
+  (trainable, keeps its value across runs) and ``Constant``;
+- ``Op``: a node computed from its inputs. Each op subclass writes its math
+  as ``forward(self, *arrays)`` and its vector-Jacobian product as
+  ``vjp(self, g, out, *inputs)`` side by side (see ``ops/``).
+
+A node never holds references to its consumers; those are found by the
+topological sort (``graph.py``). The Python operators (``+ - * / ** @``,
+indexing, comparisons) are installed on ``Node`` by ``ops/operators.py``,
+because they build op nodes and ``ops/`` sits above this file.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from . import dtype as _dtype
+from .broadcast import unbroadcast
+from .errors import GradientError, ShapeError, describe
+
+_serial = itertools.count()
+
+
+# ---------------------------------------------------------------- grad mode
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """False inside ``no_grad()`` (in this thread)."""
+    return _grad_mode.enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Build nodes that record no gradient history, like ``torch.no_grad()``.
+
+    Values are still computed; the new nodes have ``requires_grad=False``, so
+    backward passes never enter them. Thread-local.
+    """
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = False
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
+
+
+# ---------------------------------------------------------------- Node
+class Node:
+    """A value plus how it was made: ``inputs``, ``name``, ``value``, ``grad``."""
+
+    __slots__ = ("inputs", "name", "value", "grad", "requires_grad", "__weakref__")
+    __array_priority__ = 1000  # ndarray <op> node defers to the node's reflected operator
+    __hash__ = object.__hash__  # == is elementwise (like NumPy), identity stays hashable
+
+    inputs: tuple
+    name: str
+    value: Any
+    grad: Any
+    requires_grad: bool
+
+    def __init__(self, inputs: Sequence["Node"] = (), name: str | None = None) -> None:
+        self.inputs = tuple(inputs)
+        self.name = name if name is not None else f"{type(self).__name__.lower()}_{next(_serial)}"
+        self.value = None
+        self.grad = None
+        self.requires_grad = False
+
+    # the lesson's two steps, overridden by leaves and ops
+    def forward(self) -> Any:
+        """Recompute ``value`` from the inputs' values (leaves keep theirs)."""
+        return self.value
+
+    def backward(self, gradient: Any = None, retain_grads: bool = False) -> None:
+        """Backpropagate, in one of the two ways the lesson and PyTorch use it.
+
+        - If this node has no ``.grad`` yet, this is PyTorch's ``loss.backward()``:
+          seed ``∂self/∂self = 1`` (or ``gradient`` for a non-scalar) and run the
+          whole backward pass; leaves accumulate into ``.grad``, intermediate nodes
+          keep theirs only with ``retain_grads=True``.
+        - If ``.grad`` is already set (you seeded it, as the lesson seeds
+          ``loss.grad = 1``, or a consumer pushed into it), this is the lesson's
+          single step: push ``.grad`` through this op's vjp into each input.
+        """
+        if self.grad is not None and gradient is None:
+            self._push_grad()
+            return
+        from .graph import backward as run_backward  # graph.py sits above nodes
+
+        run_backward(self, gradient, retain_grads=retain_grads)
+
+    def _push_grad(self) -> None:
+        """Leaves have nobody to push to."""
+
+    # conveniences that PyTorch and NumPy users expect
+    @property
+    def shape(self) -> tuple:
+        return np.shape(self.value)
+
+    @property
+    def ndim(self) -> int:
+        return np.ndim(self.value)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.asarray(self.value).dtype
+
+    @property
+    def size(self) -> int:
+        return int(np.size(self.value))
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.inputs
+
+    def numpy(self) -> np.ndarray:
+        """The value as an ndarray."""
+        return np.asarray(self.value)
+
+    def item(self) -> float:
+        """The value of a one-element node as a Python number."""
+        return np.asarray(self.value).item()
+
+    def tolist(self) -> Any:
+        return np.asarray(self.value).tolist()
+
+    def detach(self) -> "Constant":
+        """A Constant holding this node's value (no history)."""
+        return Constant(self.value, name=f"{self.name}.detach")
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __bool__(self) -> bool:
+        if np.size(self.value) != 1:
+            raise ValueError(f"truth value of node {describe(self)} is ambiguous: it has more than one element")
+        return bool(np.asarray(self.value).item())
+
+    def __float__(self) -> float:
+        return float(np.asarray(self.value))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = np.asarray(self.value)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}: {self.name}"
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}: {self.name} = {self.value}"
+
+
+# ---------------------------------------------------------------- leaves
+class Placeholder(Node):
+    """An input fed from outside on every run (``graph.forward({x: 3.0})``).
+
+    ``requires_grad`` defaults to True so that, as in the lesson, ``x.grad``
+    holds ∂loss/∂x after a backward pass; pass False for data you will never
+    differentiate (it saves the work). Integer and bool feeds become the
+    default float dtype when the placeholder is differentiable.
+    """
+
+    __slots__ = ("dtype_",)
+
+    def __init__(self, name: str | None = None, requires_grad: bool = True, dtype: Any = None) -> None:
+        super().__init__((), name)
+        self.requires_grad = requires_grad
+        self.dtype_ = None if dtype is None else np.dtype(dtype)
+
+    def feed(self, data: Any) -> None:
+        """Set this placeholder's value (what the lesson's ``feed_dict`` does)."""
+        self.value = self.convert(data)
+
+    def convert(self, data: Any) -> np.ndarray:
+        return _dtype.as_array(data, self.dtype_, float_only=self.requires_grad)
+
+    def forward(self, value: Any = None) -> Any:
+        """Keep the fed value, or feed ``value`` first."""
+        if value is not None:
+            self.feed(value)
+        return self.value
+
+
+class Variable(Node):
+    """A trainable leaf: holds its value across runs, accumulates ``.grad``."""
+
+    __slots__ = ()
+
+    def __init__(self, value: Any, name: str | None = None, requires_grad: bool = True, dtype: Any = None) -> None:
+        super().__init__((), name)
+        self.value = _dtype.as_array(value, dtype)
+        self.requires_grad = requires_grad
+
+
+class Constant(Node):
+    """A leaf that never needs a gradient (Python numbers, data, labels)."""
+
+    __slots__ = ()
+
+    def __init__(self, value: Any, name: str | None = None, dtype: Any = None) -> None:
+        super().__init__((), name)
+        self.value = _dtype.as_array(value, dtype, float_only=False)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Node:
+    """A leaf from data, like ``torch.tensor``: a Variable if it requires grad, else a Constant."""
+    if requires_grad:
+        return Variable(data, name=name, dtype=dtype)
+    return Constant(data, name=name, dtype=dtype)
+
+
+def as_node(x: Any, like: Node | None = None) -> Node:
+    """``x`` itself if it is a node, else a Constant; Python numbers take the
+    dtype of ``like`` when that is floating (so ``h * 1.0001`` stays float32)."""
+    if isinstance(x, Node):
+        return x
+    if like is not None and isinstance(x, (int, float)) and not isinstance(x, bool):
+        dt = getattr(like.value, "dtype", None)
+        if dt is not None and dt.kind == "f":
+            return Constant(np.asarray(x, dtype=dt), name=repr(x))
+    return Constant(x, name=repr(x) if isinstance(x, (int, float)) else None)
+
+
+# ---------------------------------------------------------------- Op
+def _lift(inputs: tuple) -> tuple:
+    """Inputs as nodes; Python numbers take the dtype of the first floating node."""
+    like = next((i for i in inputs if isinstance(i, Node) and getattr(i.value, "dtype", None) is not None
+                 and i.value.dtype.kind == "f"), None)
+    return tuple(as_node(i, like) for i in inputs)
+
+
+class Op(Node):
+    """A node computed from its inputs.
+
+    A subclass writes ``forward(self, *arrays) -> array`` (the math) and
+    ``vjp(self, g, out, *inputs) -> tuple`` (one gradient per input, ``None``
+    where an input is not differentiable), using chainrule's own functions so
+    the same rule runs on arrays (ordinary backward) or on nodes
+    (``create_graph=True``). Op attributes (``axis``, ``keepdims``...) are
+    declared as class attributes with their defaults and passed by keyword.
+
+    ``formula`` and ``derivatives`` are the short symbolic forms that
+    narration and ``explain`` print: ``formula.format(*input_names)`` and one
+    local-derivative string per input.
+    """
+
+    formula = ""
+    derivatives: tuple = ()
+    differentiable = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The subclass's forward(*arrays) is the math; keep it as _compute so that
+        # the lesson's argument-less node.forward() (below) stays available too.
+        math = cls.__dict__.get("forward")
+        if math is not None:
+            cls._compute = math
+            delattr(cls, "forward")
+
+    def __init__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> None:
+        if attrs:
+            self._set_attrs(attrs)
+        for i in inputs:
+            if not isinstance(i, Node):
+                inputs = _lift(inputs)
+                break
+        self.inputs = inputs
+        self.name = name if name is not None else f"{type(self).__name__.lower()}_{next(_serial)}"
+        self.grad = None
+        requires_grad = False
+        values = []
+        for n in inputs:
+            requires_grad = requires_grad or n.requires_grad
+            values.append(n.value)
+        self.requires_grad = requires_grad and self.differentiable and _grad_mode.enabled
+        # eager: compute now if every input has a value (define-then-run graphs fill it later)
+        self.value = self.compute_checked(values) if all(v is not None for v in values) else None
+
+    def _set_attrs(self, attrs: dict) -> None:
+        for key, val in attrs.items():
+            if not hasattr(type(self), key) or key.startswith("_") or key in Node.__slots__:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument '{key}'")
+            setattr(self, key, val)
+
+    @classmethod
+    def apply(cls, *args: Any, **attrs: Any) -> Any:
+        """Arrays in → array out (the fast path backward uses); any node in → a node."""
+        for a in args:
+            if isinstance(a, Node):
+                return cls(*args, **attrs)
+        op = cls.__new__(cls)
+        if attrs:
+            op._set_attrs(attrs)
+        return op._compute(*args)
+
+    def compute_checked(self, values: Sequence[Any]) -> Any:
+        """``forward`` on these input values, turning NumPy's complaints into a
+        ShapeError that names this op, its input nodes and their shapes."""
+        try:
+            return self._compute(*values)
+        except (ValueError, IndexError, TypeError) as exc:
+            inputs = ", ".join(describe(n) for n in self.inputs)
+            raise ShapeError(f"{type(self).__name__} '{self.name}' cannot combine its inputs {inputs}: {exc}") from exc
+
+    def forward(self, *arrays: Any) -> Any:
+        """With no arguments (the lesson's ``node.forward()``): recompute and store
+        ``value`` from the inputs' values. With arrays: return the math on them."""
+        if arrays:
+            return self._compute(*arrays)
+        self.value = self.compute_checked([n.value for n in self.inputs])
+        return self.value
+
+    def _compute(self, *arrays: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
+
+    def vjp(self, g: Any, out: Any, *inputs: Any) -> tuple:
+        raise GradientError(f"{type(self).__name__} '{self.name}' is not differentiable")
+
+    def _push_grad(self) -> None:
+        """The lesson's backward step: ``input.grad += vjp(self.grad)`` for each input."""
+        values = [n.value for n in self.inputs]
+        parts = self.vjp(self.grad, self.value, *values)
+        for node, part in zip(self.inputs, parts):
+            if part is None or not node.requires_grad:
+                continue
+            part = unbroadcast(part, np.shape(node.value))
+            node.grad = part if node.grad is None else node.grad + part
+
+    def describe_shapes(self) -> str:
+        return ", ".join(describe(n) for n in self.inputs)
+
+
+def check_shape(op: Op, ok: bool, what: str) -> None:
+    """Raise a ShapeError naming ``op`` and its inputs unless ``ok``."""
+    if not ok:
+        raise ShapeError(f"{type(op).__name__} '{op.name}': {what}; inputs {op.describe_shapes()}")

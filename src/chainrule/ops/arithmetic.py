@@ -1,0 +1,145 @@
+"""The arithmetic operators: + - * / ** unary minus and abs.
+
+Each vjp returns the gradient for every input at the broadcast shape of the
+output; the engine sums it back down to the input's own shape.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..node import Op
+from .elementwise import log, sign, where
+
+
+class Add(Op):
+    """a + b; ∂/∂a = 1, ∂/∂b = 1."""
+
+    formula = "{0} + {1}"
+    derivatives = ("1", "1")
+
+    def forward(self, a, b):
+        return a + b
+
+    def vjp(self, g, out, a, b):
+        return (g, g)
+
+
+class Sub(Op):
+    """a - b; ∂/∂a = 1, ∂/∂b = -1."""
+
+    formula = "{0} - {1}"
+    derivatives = ("1", "-1")
+
+    def forward(self, a, b):
+        return a - b
+
+    def vjp(self, g, out, a, b):
+        return (g, -g)
+
+
+class Mul(Op):
+    """a · b; ∂/∂a = b, ∂/∂b = a."""
+
+    formula = "{0} · {1}"
+    derivatives = ("{1}", "{0}")
+
+    def forward(self, a, b):
+        return a * b
+
+    def vjp(self, g, out, a, b):
+        return (g * b, g * a)
+
+
+class Div(Op):
+    """a / b; ∂/∂a = 1/b, ∂/∂b = -a/b² = -out/b."""
+
+    formula = "{0} / {1}"
+    derivatives = ("1/{1}", "-{0}/{1}²")
+
+    def forward(self, a, b):
+        return a / b
+
+    def vjp(self, g, out, a, b):
+        ga = g / b
+        return (ga, -ga * out if self.inputs[1].requires_grad else None)
+
+
+class Neg(Op):
+    """-a; ∂/∂a = -1."""
+
+    formula = "-{0}"
+    derivatives = ("-1",)
+
+    def forward(self, a):
+        return -a
+
+    def vjp(self, g, out, a):
+        return (-g,)
+
+
+class Pow(Op):
+    """a ** b; ∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a (defined for a > 0; 0 elsewhere, as in PyTorch)."""
+
+    formula = "{0}^{1}"
+    derivatives = ("{1}·{0}^({1}-1)", "{0}^{1}·ln {0}")
+
+    def forward(self, a, b):
+        return a ** b
+
+    def vjp(self, g, out, a, b):
+        ga = g * b * a ** (b - 1) if self.inputs[0].requires_grad else None
+        gb = None
+        if self.inputs[1].requires_grad:
+            positive = a > 0
+            gb = g * out * where(positive, log(where(positive, a, 1.0)), 0.0)
+        return (ga, gb)
+
+
+class Abs(Op):
+    """|a|; ∂/∂a = sign(a) (0 at 0, as in PyTorch)."""
+
+    formula = "|{0}|"
+    derivatives = ("sign({0})",)
+
+    def forward(self, a):
+        return np.abs(a)
+
+    def vjp(self, g, out, a):
+        return (g * sign(a),)
+
+
+def add(a: Any, b: Any) -> Any:
+    """a + b with broadcasting."""
+    return Add.apply(a, b)
+
+
+def sub(a: Any, b: Any) -> Any:
+    """a - b with broadcasting."""
+    return Sub.apply(a, b)
+
+
+def mul(a: Any, b: Any) -> Any:
+    """a * b elementwise, with broadcasting."""
+    return Mul.apply(a, b)
+
+
+def div(a: Any, b: Any) -> Any:
+    """a / b elementwise, with broadcasting."""
+    return Div.apply(a, b)
+
+
+def neg(a: Any) -> Any:
+    """-a."""
+    return Neg.apply(a)
+
+
+def pow(a: Any, b: Any) -> Any:  # noqa: A001 - the name users expect
+    """a ** b elementwise; b may be a node (its gradient is a^b·ln a where a > 0)."""
+    return Pow.apply(a, b)
+
+
+def abs(a: Any) -> Any:  # noqa: A001
+    """|a| elementwise."""
+    return Abs.apply(a)

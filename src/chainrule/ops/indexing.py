@@ -1,0 +1,141 @@
+"""Selecting and assembling: indexing (basic and advanced), its scatter-add
+adjoint, concat, stack and pad."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..node import Node, Op
+
+
+def _plain_index(index: Any) -> Any:
+    """An index with any nodes replaced by their (integer or bool) values."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Node):
+        return np.asarray(index.value)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_basic(index: Any) -> bool:
+    """Basic indexing (ints, slices, None, ...) selects each element at most once."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis))) for p in parts)
+
+
+class GetItem(Op):
+    """x[index], NumPy semantics; vjp: scatter-add the gradient back into zeros
+    (advanced indices may pick an element twice, and both picks count)."""
+
+    index = None
+    formula = "{0}[…]"
+    derivatives = ("scatter",)
+
+    def forward(self, x):
+        return x[self.index]
+
+    def vjp(self, g, out, x):
+        return (scatter_add(g, self.index, np.shape(x)),)
+
+
+class ScatterAdd(Op):
+    """zeros(shape) with g added at ``index`` (``np.add.at``); vjp: g'[index]."""
+
+    index = None
+    shape_ = ()
+    formula = "scatter({0})"
+    derivatives = ("gather",)
+
+    def forward(self, g):
+        out = np.zeros(self.shape_, dtype=np.asarray(g).dtype)
+        if _is_basic(self.index):
+            out[self.index] = g
+        else:
+            np.add.at(out, self.index, g)
+        return out
+
+    def vjp(self, g, out, src):
+        return (getitem(g, self.index),)
+
+
+def getitem(x: Any, index: Any) -> Any:
+    """``x[index]`` (basic or advanced indexing)."""
+    return GetItem.apply(x, index=_plain_index(index))
+
+
+def scatter_add(g: Any, index: Any, shape: tuple) -> Any:
+    """An array of ``shape``, zero except ``g`` added at ``index`` (repeats add up)."""
+    return ScatterAdd.apply(g, index=_plain_index(index), shape_=tuple(shape))
+
+
+def _slices(axis: int, ndim: int, sizes: Sequence[int]) -> list[tuple]:
+    """The index tuples that cut an array back into pieces of ``sizes`` along ``axis``."""
+    bounds = np.cumsum([0, *sizes])
+    lead = (slice(None),) * (axis % ndim)
+    return [lead + (slice(int(lo), int(hi)),) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+class Concat(Op):
+    """Join arrays along an existing ``axis``; vjp: slice the gradient back into pieces."""
+
+    axis = 0
+    formula = "concat(…)"
+    derivatives = ("slice",)
+
+    def forward(self, *xs):
+        return np.concatenate(xs, axis=self.axis)
+
+    def vjp(self, g, out, *xs):
+        sizes = [np.shape(x)[self.axis] for x in xs]
+        return tuple(getitem(g, idx) for idx in _slices(self.axis, np.ndim(g), sizes))
+
+
+class Stack(Op):
+    """Join same-shaped arrays along a new ``axis``; vjp: take each one's slice of the gradient."""
+
+    axis = 0
+    formula = "stack(…)"
+    derivatives = ("select",)
+
+    def forward(self, *xs):
+        return np.stack(xs, axis=self.axis)
+
+    def vjp(self, g, out, *xs):
+        lead = (slice(None),) * (self.axis % np.ndim(g))
+        return tuple(getitem(g, lead + (i,)) for i in range(len(xs)))
+
+
+class Pad(Op):
+    """x padded with a constant (``np.pad`` with ``mode='constant'``); vjp: the gradient's interior."""
+
+    pad_width = ()
+    value = 0.0
+    formula = "pad({0})"
+    derivatives = ("crop",)
+
+    def forward(self, x):
+        return np.pad(x, self.pad_width, mode="constant", constant_values=self.value)
+
+    def vjp(self, g, out, x):
+        crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pad_width, np.shape(x)))
+        return (getitem(g, crop),)
+
+
+def concat(xs: Sequence[Any], axis: int = 0) -> Any:
+    """Concatenate along an existing axis (``np.concatenate`` / ``torch.cat``)."""
+    return Concat.apply(*xs, axis=axis)
+
+
+def stack(xs: Sequence[Any], axis: int = 0) -> Any:
+    """Stack along a new axis."""
+    return Stack.apply(*xs, axis=axis)
+
+
+def pad(x: Any, pad_width: Any, value: float = 0.0) -> Any:
+    """Pad with a constant, NumPy style: ``pad_width`` is ((before, after), ...) per axis,
+    or a single (before, after) / int for every axis."""
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (np.ndim(x), 2))
+    return Pad.apply(x, pad_width=tuple((int(lo), int(hi)) for lo, hi in widths), value=value)

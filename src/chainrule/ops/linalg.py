@@ -1,0 +1,89 @@
+"""Matrix products: ``matmul`` (NumPy's rules: 1-D, 2-D, batched with broadcast
+batch dims) and the lesson's ``Linear`` (k·x + b, or x @ k + b for matrices)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..node import Op
+from .shape import squeeze, swapaxes, unsqueeze
+
+
+def matmul_vjp(g: Any, a: Any, b: Any, need_a: bool = True, need_b: bool = True) -> tuple:
+    """Gradients of ``a @ b`` for every case of ``np.matmul``: ga = g @ bᵀ, gb = aᵀ @ g.
+
+    A 1-D operand was promoted to a matrix by matmul and the added axis
+    removed from the result, so its gradient gets that axis back (and then
+    loses it again). Broadcast batch dimensions are summed by the engine.
+    """
+    a_vec, b_vec = np.ndim(a) == 1, np.ndim(b) == 1
+    if a_vec and b_vec:  # inner product: a scalar
+        return (g * b if need_a else None, g * a if need_b else None)
+    if a_vec:  # (n,) @ (..., n, m) -> (..., m)
+        ga = squeeze(unsqueeze(g, -2) @ swapaxes(b), -2) if need_a else None
+        gb = unsqueeze(a, -1) * unsqueeze(g, -2) if need_b else None
+        return (ga, gb)
+    if b_vec:  # (..., k, n) @ (n,) -> (..., k)
+        ga = unsqueeze(g, -1) * b if need_a else None
+        gb = squeeze(swapaxes(a) @ unsqueeze(g, -1), -1) if need_b else None
+        return (ga, gb)
+    return (g @ swapaxes(b) if need_a else None, swapaxes(a) @ g if need_b else None)
+
+
+class MatMul(Op):
+    """a @ b; ∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g."""
+
+    formula = "{0} @ {1}"
+    derivatives = ("· {1}ᵀ", "{0}ᵀ ·")
+
+    def forward(self, a, b):
+        return a @ b
+
+    def vjp(self, g, out, a, b):
+        return matmul_vjp(g, a, b, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
+
+
+class Linear(Op):
+    """The lesson's node: k·x + b for scalars (or elementwise), x @ k + b when x and k
+    are both at least 1-D matrices/vectors. ∂/∂x = k, ∂/∂k = x, ∂/∂b = 1.
+
+    One fused node instead of a product and a sum: the common layer costs one step.
+    """
+
+    formula = "{1}·{0} + {2}"
+    derivatives = ("{1}", "{0}", "1")
+
+    @staticmethod
+    def _is_matrix(x: Any, k: Any) -> bool:
+        return np.ndim(x) >= 1 and np.ndim(k) >= 2
+
+    def forward(self, x, k, b):
+        if self._is_matrix(x, k):
+            out = x @ k
+            try:  # in place on the fresh product: one pass, no temporary
+                return np.add(out, b, out=out, casting="no")
+            except (TypeError, ValueError):  # b would widen the dtype or the shape
+                return out + b
+        return k * x + b
+
+    def vjp(self, g, out, x, k, b):
+        need = [n.requires_grad for n in self.inputs]
+        if self._is_matrix(x, k):
+            gx, gk = matmul_vjp(g, x, k, need[0], need[1])
+            return (gx, gk, g)
+        return (g * k if need[0] else None, g * x if need[1] else None, g)
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """Matrix product with NumPy's rules (1-D, 2-D, batched, broadcast batch dims)."""
+    return MatMul.apply(a, b)
+
+
+def linear(x: Any, k: Any, b: Any) -> Any:
+    """The lesson's linear node: ``x @ k + b`` for matrices, ``k*x + b`` for scalars.
+
+    Note the weight layout: ``k`` is (in, out), so this is ``x @ k``; PyTorch's
+    ``F.linear(x, W, b)`` is ``x @ W.T + b`` with W of shape (out, in).
+    """
+    return Linear.apply(x, k, b)

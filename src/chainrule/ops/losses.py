@@ -1,0 +1,204 @@
+"""Loss functions: MSE (the lesson's ``Loss``), binary cross-entropy (on
+probabilities and on logits), cross-entropy and negative log-likelihood.
+
+Each takes ``reduction`` = "mean" (default), "sum" or "none", like PyTorch.
+The log-domain ones are computed with log-sum-exp or softplus, so they stay
+finite at |x| = 1e4.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..node import Node, Op
+from .activations import log_softmax, sigmoid, softmax
+from .elementwise import log, where
+from .reduce import sum as reduce_sum
+from .shape import broadcast_to, unsqueeze
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(losses: np.ndarray, reduction: str) -> Any:
+    if reduction == "mean":
+        return np.mean(losses)
+    if reduction == "sum":
+        return np.sum(losses)
+    return losses
+
+
+def _unreduce(g: Any, shape: tuple, reduction: str) -> Any:
+    """The upstream gradient of a reduced loss, per element of the unreduced losses."""
+    if reduction == "none":
+        return g
+    if reduction == "mean":
+        g = g / max(int(np.prod(shape)), 1)
+    return broadcast_to(g, shape)
+
+
+class _Loss(Op):
+    reduction = "mean"
+
+    def _check(self) -> None:
+        if self.reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {self.reduction!r}")
+
+
+class MSE(_Loss):
+    """mean((y - ŷ)²); ∂/∂y = 2(y - ŷ)/n, ∂/∂ŷ = -2(y - ŷ)/n. The lesson calls it ``Loss``."""
+
+    formula = "mean(({0} - {1})²)"
+    derivatives = ("2({0}-{1})/n", "-2({0}-{1})/n")
+
+    def forward(self, y, yhat):
+        self._check()
+        d = y - yhat
+        return _reduce(d * d, self.reduction)
+
+    def vjp(self, g, out, y, yhat):
+        d = y - yhat
+        gy = 2 * d * _unreduce(g, np.shape(d), self.reduction)
+        return (gy, -gy)
+
+
+Loss = MSE
+
+
+class BinaryCrossEntropy(_Loss):
+    """-[t·ln p + (1-t)·ln(1-p)] on probabilities p (logs clamped at -100, as PyTorch does);
+    ∂/∂p = (p - t) / (p(1-p)), ∂/∂t = ln(1-p) - ln p."""
+
+    formula = "bce({0}, {1})"
+    derivatives = ("(p-t)/(p(1-p))", "ln(1-p) - ln p")
+
+    def forward(self, p, t):
+        self._check()
+        with np.errstate(divide="ignore"):
+            log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
+        return _reduce(-(t * log_p + (1 - t) * log_q), self.reduction)
+
+    def vjp(self, g, out, p, t):
+        gl = _unreduce(g, np.shape(p), self.reduction)
+        eps = 1e-12  # keeps p(1-p) away from zero at saturated probabilities
+        gp = gl * (p - t) / where(p * (1 - p) > eps, p * (1 - p), eps)
+        gt = None
+        if self.inputs[1].requires_grad:
+            gt = gl * (log(where(1 - p > eps, 1 - p, eps)) - log(where(p > eps, p, eps)))
+        return (gp, gt)
+
+
+class BCEWithLogits(_Loss):
+    """BCE on logits x: softplus(x) - t·x = max(x, 0) - t·x + ln(1 + e^-|x|);
+    ∂/∂x = σ(x) - t, ∂/∂t = -x."""
+
+    formula = "bce_logits({0}, {1})"
+    derivatives = ("σ(x) - t", "-x")
+
+    def forward(self, x, t):
+        self._check()
+        return _reduce(np.maximum(x, 0) - t * x + np.log1p(np.exp(-np.abs(x))), self.reduction)
+
+    def vjp(self, g, out, x, t):
+        gl = _unreduce(g, np.broadcast_shapes(np.shape(x), np.shape(t)), self.reduction)
+        return (gl * (sigmoid(x) - t), -gl * x if self.inputs[1].requires_grad else None)
+
+
+def _class_axis(x: Any) -> int:
+    return 1 if np.ndim(x) >= 2 else 0
+
+
+def _values(t: Any) -> np.ndarray:
+    return np.asarray(t.value if isinstance(t, Node) else t)
+
+
+def _one_hot(labels: np.ndarray, like: Any, axis: int) -> np.ndarray:
+    """One-hot of integer ``labels`` along the class ``axis`` of ``like``."""
+    classes = np.arange(np.shape(like)[axis]).reshape((-1,) + (1,) * (np.ndim(like) - axis - 1))
+    return (np.expand_dims(labels, axis) == classes).astype(like.dtype)  # ndarrays and nodes have .dtype
+
+
+class CrossEntropy(_Loss):
+    """Softmax cross-entropy on logits, fused: -log softmax(x)[target].
+
+    ``target`` holds integer class labels (shape without the class axis) or
+    class probabilities (same shape as the logits). The class axis is 1 (or 0
+    for a single 1-D example), as in ``torch.nn.functional.cross_entropy``.
+    ∂/∂x = softmax(x)·Σt - t (t one-hot for labels); ∂/∂t = -log softmax(x).
+    """
+
+    formula = "cross_entropy({0}, {1})"
+    derivatives = ("softmax - onehot", "-log_softmax")
+
+    def forward(self, x, target):
+        self._check()
+        axis = _class_axis(x)
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        logp = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        if np.asarray(target).dtype.kind in "iub":
+            labels = np.asarray(target)
+            if labels.size and (labels.min() < 0 or labels.max() >= np.shape(x)[axis]):
+                raise IndexError(f"class labels must lie in [0, {np.shape(x)[axis]}), "
+                                 f"got {labels.min()}..{labels.max()}")
+            losses = -np.squeeze(np.take_along_axis(logp, np.expand_dims(labels, axis), axis), axis)
+        else:
+            losses = -np.sum(target * logp, axis=axis)
+        return _reduce(losses, self.reduction)
+
+    def vjp(self, g, out, x, target):
+        axis = _class_axis(x)
+        labels = _values(target)
+        reduced_shape = tuple(n for i, n in enumerate(np.shape(x)) if i != axis)
+        gl = unsqueeze(_unreduce(g, reduced_shape, self.reduction), axis)
+        probs = softmax(x, axis=axis)
+        if labels.dtype.kind in "iub":
+            return (gl * (probs - _one_hot(labels, x, axis)), None)
+        gx = gl * (probs * reduce_sum(target, axis=axis, keepdims=True) - target)
+        gt = -gl * log_softmax(x, axis=axis) if self.inputs[1].requires_grad else None
+        return (gx, gt)
+
+
+class NLLLoss(_Loss):
+    """-logp[target] for log-probabilities and integer labels; ∂/∂logp = -onehot."""
+
+    formula = "nll({0}, {1})"
+    derivatives = ("-onehot", "")
+
+    def forward(self, logp, target):
+        self._check()
+        axis = _class_axis(logp)
+        labels = np.asarray(target)
+        picked = np.take_along_axis(logp, np.expand_dims(labels, axis), axis)
+        return _reduce(-np.squeeze(picked, axis), self.reduction)
+
+    def vjp(self, g, out, logp, target):
+        axis = _class_axis(logp)
+        reduced_shape = tuple(n for i, n in enumerate(np.shape(logp)) if i != axis)
+        gl = unsqueeze(_unreduce(g, reduced_shape, self.reduction), axis)
+        return (-gl * _one_hot(_values(target), logp, axis), None)
+
+
+def mse(y: Any, yhat: Any, reduction: str = "mean") -> Any:
+    """Mean squared error mean((y - ŷ)²) (symmetric in its two arguments)."""
+    return MSE.apply(y, yhat, reduction=reduction)
+
+
+def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Any:
+    """BCE on probabilities ``p`` in [0, 1] (``torch.nn.functional.binary_cross_entropy``)."""
+    return BinaryCrossEntropy.apply(p, target, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(x: Any, target: Any, reduction: str = "mean") -> Any:
+    """BCE on logits, stable for any x (``F.binary_cross_entropy_with_logits``)."""
+    return BCEWithLogits.apply(x, target, reduction=reduction)
+
+
+def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
+    """Softmax cross-entropy of ``logits`` (N, C, ...) against integer labels (N, ...)
+    or probabilities (N, C, ...) (``torch.nn.functional.cross_entropy``)."""
+    return CrossEntropy.apply(logits, target, reduction=reduction)
+
+
+def nll_loss(logp: Any, target: Any, reduction: str = "mean") -> Any:
+    """Negative log-likelihood of log-probabilities (N, C) at integer labels (N,)."""
+    return NLLLoss.apply(logp, target, reduction=reduction)

@@ -1,0 +1,146 @@
+"""Ops that move elements without changing them: reshape, transpose, broadcast,
+squeeze/unsqueeze, and ``sum_to_shape`` (the engine's broadcast undo)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..broadcast import unbroadcast
+from ..node import Op
+
+
+def _shape_arg(shape: Sequence[int] | tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+class SumToShape(Op):
+    """Sum a broadcast gradient back down to ``shape``; vjp: broadcast it up again."""
+
+    shape_ = ()
+    formula = "sum_to_shape({0})"
+    derivatives = ("1",)
+
+    def forward(self, x):
+        return unbroadcast(x, self.shape_)
+
+    def vjp(self, g, out, x):
+        return (broadcast_to(g, np.shape(x)),)
+
+
+def sum_to_shape(x: Any, shape: tuple) -> Any:
+    """Sum ``x`` over the axes it was broadcast along so that it has ``shape``."""
+    if np.shape(x) == tuple(shape):
+        return x
+    return SumToShape.apply(x, shape_=tuple(shape))
+
+
+class Reshape(Op):
+    """Same elements, new shape; vjp: reshape the gradient back."""
+
+    shape_ = ()
+    formula = "reshape({0})"
+    derivatives = ("1",)
+
+    def forward(self, x):
+        return np.reshape(x, self.shape_)
+
+    def vjp(self, g, out, x):
+        return (reshape(g, np.shape(x)),)
+
+
+def reshape(x: Any, *shape: Any) -> Any:
+    """``x`` with a new shape (one dimension may be -1), like ``np.reshape``."""
+    return Reshape.apply(x, shape_=_shape_arg(shape))
+
+
+def squeeze(x: Any, axis: int | tuple | None = None) -> Any:
+    """Drop axes of length 1 (all of them, or those named)."""
+    return reshape(x, np.squeeze(np.empty(np.shape(x), dtype=bool), axis=axis).shape)
+
+
+def unsqueeze(x: Any, axis: int) -> Any:
+    """Insert an axis of length 1 at ``axis`` (``np.expand_dims``)."""
+    return reshape(x, np.expand_dims(np.empty(np.shape(x), dtype=bool), axis).shape)
+
+
+expand_dims = unsqueeze
+
+
+class Transpose(Op):
+    """Permute axes (reverse them by default); vjp: the inverse permutation."""
+
+    axes = None
+    formula = "{0}ᵀ"
+    derivatives = ("1",)
+
+    def forward(self, x):
+        return np.transpose(x, self.axes)
+
+    def vjp(self, g, out, x):
+        if self.axes is None:
+            return (transpose(g),)
+        return (transpose(g, tuple(np.argsort(self.axes))),)
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
+    """Permute the axes of ``x`` (reverse them when ``axes`` is None)."""
+    return Transpose.apply(x, axes=None if axes is None else tuple(axes))
+
+
+def permute(x: Any, *dims: int) -> Any:
+    """``torch.permute``: the axes of ``x`` in the order ``dims``."""
+    return transpose(x, _shape_arg(dims))
+
+
+class SwapAxes(Op):
+    """Exchange two axes (the last two by default: a batched matrix transpose)."""
+
+    axis1 = -1
+    axis2 = -2
+    formula = "swapaxes({0})"
+    derivatives = ("1",)
+
+    def forward(self, x):
+        return np.swapaxes(x, self.axis1, self.axis2)
+
+    def vjp(self, g, out, x):
+        return (swapaxes(g, self.axis1, self.axis2),)
+
+
+def swapaxes(x: Any, axis1: int = -1, axis2: int = -2) -> Any:
+    """Exchange two axes of ``x``; with no axes, transpose the last two."""
+    if np.ndim(x) < 2:
+        return x
+    return SwapAxes.apply(x, axis1=axis1, axis2=axis2)
+
+
+class BroadcastTo(Op):
+    """Stretch ``x`` to ``shape`` by NumPy's rules; vjp: the engine sums it back."""
+
+    shape_ = ()
+    formula = "broadcast({0})"
+    derivatives = ("1",)
+
+    def forward(self, x):
+        return np.broadcast_to(x, self.shape_)
+
+    def vjp(self, g, out, x):
+        return (g,)  # the engine's sum_to_shape undoes the stretch
+
+
+def broadcast_to(x: Any, *shape: Any) -> Any:
+    """``x`` broadcast to ``shape`` (a read-only view for arrays)."""
+    shape = _shape_arg(shape)
+    if np.shape(x) == shape:
+        return x
+    return BroadcastTo.apply(x, shape_=shape)
+
+
+def expand(x: Any, *shape: Any) -> Any:
+    """``torch.expand``: broadcast to ``shape``, where -1 keeps a dimension."""
+    shape = _shape_arg(shape)
+    current = (1,) * (len(shape) - np.ndim(x)) + tuple(np.shape(x))
+    return broadcast_to(x, tuple(c if s == -1 else s for s, c in zip(shape, current)))
