@@ -1,8 +1,9 @@
 """The shared oracle: one random input set, chainrule and PyTorch side by side.
 
 ``check_op(cr_fn, torch_fn, args)`` builds inputs from ``args`` (a shape tuple
-means a random differentiable float input; ``Fixed(array)`` a non-differentiable
-input given to both sides as is), compares the forward values, then pushes a
+means a random differentiable float input; ``Value(array)`` a differentiable input
+with a given value; ``Fixed(array)`` a non-differentiable input given to both
+sides as is, floating ones in the run's dtype), compares the forward values, then pushes a
 *random* upstream gradient (not all ones, which hides transpose errors) back
 through both and compares every input gradient, its shape and its dtype.
 """
@@ -34,6 +35,12 @@ def random_input(rng: np.random.Generator, shape: tuple, dtype: Any, low: float 
     return rng.uniform(low, high, size=shape).astype(dtype)
 
 
+def _given(a: Any, dtype: np.dtype) -> np.ndarray:
+    """A given input's array; floating ones in the run's dtype (masks and labels as they are)."""
+    arr = np.asarray(a.value)
+    return arr.astype(dtype) if arr.dtype.kind == "f" or isinstance(a, Value) else arr
+
+
 def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequence[Any], *,
              dtype: Any = np.float64, low: float | None = None, high: float | None = None, seed: int = 0,
              atol: float | None = None, rtol: float | None = None) -> None:
@@ -42,7 +49,8 @@ def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequ
     dtype = np.dtype(dtype)
     tol = dict(atol=atol if atol is not None else (1e-10 if dtype == np.float64 else 1e-5),
                rtol=rtol if rtol is not None else (1e-7 if dtype == np.float64 else 1e-4))
-    arrays = [a.value if isinstance(a, Fixed) else random_input(rng, a, dtype, low, high) for a in args]
+    arrays = [_given(a, dtype) if isinstance(a, (Fixed, Value)) else random_input(rng, a, dtype, low, high)
+              for a in args]
     diff = [not isinstance(a, Fixed) for a in args]
 
     cr_in = [cr.Variable(a, name=f"in{i}") if d else cr.Constant(a, name=f"in{i}")
@@ -68,3 +76,120 @@ def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequ
         assert g.shape == expected.shape, f"grad {i}: shape {g.shape} != torch {expected.shape}"
         assert g.dtype == expected.dtype, f"grad {i}: dtype {g.dtype} != torch {expected.dtype}"
         np.testing.assert_allclose(g, expected, **tol, err_msg=f"gradient of input {i} differs from torch")
+
+
+# ---------------------------------------------------------------- op tables
+@dataclass
+class Value:
+    """A differentiable input with a given value (ties, kinks, saturated regions)."""
+    value: Any
+
+
+@dataclass
+class Case:
+    """One op at one set of input shapes, run in every mode of ``MODES``.
+
+    ``args`` as for ``check_op`` (shape tuples, ``Fixed``, ``Value``); ``second``
+    says whether to check second derivatives too (``cr.gradgradcheck``); at a
+    kink, where central differences average the two one-sided slopes, use
+    ``modes=TORCH`` to compare with PyTorch's choice of subgradient only.
+    """
+    name: str
+    cr_fn: Callable[..., Any]
+    torch_fn: Callable[..., Any]
+    args: tuple
+    low: float | None = None
+    high: float | None = None
+    second: bool = True
+    tol: dict | None = None
+    modes: tuple | None = None  # a subset of MODES (kinks: torch only)
+
+
+# float64 and float32 against torch (float32: no silent float64 anywhere),
+# central differences (first order), grad-of-grad against central differences
+# (float64) and against torch (float32: no float64 in vjps run on nodes)
+MODES = ("torch64", "torch32", "fd", "fd2", "torch2_32")
+SECOND = ("fd2", "torch2_32")
+TORCH = ("torch64", "torch32")
+
+
+def params(cases: Sequence[Case], modes: Sequence[str] = MODES) -> list:
+    """``pytest.param(case, mode)`` for every case and applicable mode."""
+    import pytest
+
+    return [pytest.param(c, m, id=f"{c.name}-{m}") for c in cases for m in (c.modes or modes)
+            if m not in SECOND or c.second]
+
+
+def _fd_inputs(case: Case, seed: int) -> tuple[list, list]:
+    """float64 arrays for the differentiable inputs, and a builder that puts the fixed ones back."""
+    rng = np.random.default_rng(seed)
+    diff, fixed = [], {}
+    for i, a in enumerate(case.args):
+        if isinstance(a, Fixed):
+            fixed[i] = a.value
+        elif isinstance(a, Value):
+            diff.append(np.array(a.value, dtype=np.float64))
+        else:
+            diff.append(random_input(rng, a, np.float64, case.low, case.high))
+    return diff, fixed
+
+
+def _with_fixed(case: Case, fixed: dict) -> Callable[..., Any]:
+    def fn(*nodes: Any) -> Any:
+        it = iter(nodes)
+        full = [cr.Constant(fixed[i], name=f"in{i}") if i in fixed else next(it) for i in range(len(case.args))]
+        return case.cr_fn(*full)
+    return fn
+
+
+def check_op2(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequence[Any], *,
+              dtype: Any = np.float32, low: float | None = None, high: float | None = None, seed: int = 0,
+              atol: float | None = None, rtol: float | None = None) -> None:
+    """Second order against PyTorch: ∂⟨v, ∂⟨u, f(x)⟩/∂x⟩/∂x with random u and v, built
+    with ``create_graph=True`` on both sides; values, shapes and dtypes (in float32
+    this catches float64 sneaking into the vjp rules when they run on nodes)."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    tol = dict(atol=atol if atol is not None else (1e-10 if dtype == np.float64 else 1e-4),
+               rtol=rtol if rtol is not None else (1e-7 if dtype == np.float64 else 1e-3))
+    arrays = [_given(a, dtype) if isinstance(a, (Fixed, Value)) else random_input(rng, a, dtype, low, high)
+              for a in args]
+    diff = [not isinstance(a, Fixed) for a in args]
+    cr_in = [cr.Variable(a) if d else cr.Constant(a) for a, d in zip(arrays, diff)]
+    t_in = [torch.tensor(a, requires_grad=d) for a, d in zip(arrays, diff)]
+    wrt, t_wrt = [n for n, d in zip(cr_in, diff) if d], [t for t, d in zip(t_in, diff) if d]
+    out, t_out = cr_fn(*cr_in), torch_fn(*t_in)
+    u = rng.standard_normal(out.shape).astype(dtype)
+    vs = [rng.standard_normal(n.shape).astype(dtype) for n in wrt]
+
+    firsts = cr.grad(out, wrt, grad_outputs=u, create_graph=True)
+    for g, n in zip(firsts, wrt):
+        assert g.dtype == n.dtype, f"first derivative built as a node: dtype {g.dtype} != {n.dtype}"
+    s = sum(cr.sum(g * v) for g, v in zip(firsts, vs))
+    seconds = cr.grad(s, wrt) if s.requires_grad else [np.zeros_like(n.value) for n in wrt]
+    t_firsts = torch.autograd.grad(t_out, t_wrt, torch.tensor(u), create_graph=True, allow_unused=True)
+    t_s = sum((g * torch.tensor(v)).sum() for g, v in zip(t_firsts, vs) if g is not None)
+    t_seconds = (torch.autograd.grad(t_s, t_wrt, allow_unused=True) if torch.is_tensor(t_s) and t_s.requires_grad
+                 else [None] * len(t_wrt))
+    for i, (g, tg, a) in enumerate(zip(seconds, t_seconds, [n.value for n in wrt])):
+        expected = np.zeros_like(a) if tg is None else tg.numpy(force=True)
+        assert g.shape == expected.shape and g.dtype == expected.dtype, \
+            f"second derivative {i}: {g.shape} {g.dtype} != torch {expected.shape} {expected.dtype}"
+        np.testing.assert_allclose(g, expected, **tol, err_msg=f"second derivative of input {i} differs from torch")
+
+
+def run_case(case: Case, mode: str, seed: int = 0) -> None:
+    """Run one ``Case`` in one of ``MODES``."""
+    if mode in ("torch64", "torch32"):
+        dtype = np.float64 if mode == "torch64" else np.float32
+        check_op(case.cr_fn, case.torch_fn, case.args, dtype=dtype, low=case.low, high=case.high, seed=seed,
+                 **(case.tol or {}).get(mode, {}))
+        return
+    if mode == "torch2_32":
+        check_op2(case.cr_fn, case.torch_fn, case.args, dtype=np.float32, low=case.low, high=case.high, seed=seed,
+                  **(case.tol or {}).get(mode, {}))
+        return
+    diff, fixed = _fd_inputs(case, seed)
+    check = cr.gradcheck if mode == "fd" else cr.gradgradcheck
+    assert check(_with_fixed(case, fixed), diff)

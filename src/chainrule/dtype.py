@@ -33,6 +33,8 @@ def as_array(data: Any, dtype: Any = None, float_only: bool = True) -> np.ndarra
     float (or stays integer/bool when ``float_only`` is False, e.g. class labels)."""
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
+    if type(data) is np.ndarray and data.dtype.kind == "f":
+        return data  # the common case, first: a float array keeps its precision
     arr = np.asarray(data)
     if arr.dtype.kind == "f" and isinstance(data, (np.ndarray, np.generic)):
         return arr  # an array the user made keeps its precision, like torch.tensor
@@ -41,3 +43,22 @@ def as_array(data: Any, dtype: Any = None, float_only: bool = True) -> np.ndarra
     if float_only or arr.dtype.kind not in "iub":
         return arr.astype(_default)
     return arr
+
+
+def match_floats(a: Any, b: Any) -> tuple:
+    """The operands of a binary op, an integer one converted to the other's float dtype.
+
+    PyTorch's rule rather than NumPy's: NumPy 2 widens float32 ⊕ int64 to
+    float64, so integer data (a mask, a one-hot, counts) would silently turn a
+    float32 graph into float64. Works on ndarrays and nodes (``.astype``);
+    Python numbers have no dtype and are left to NumPy's weak promotion.
+    """
+    da = getattr(a, "dtype", None)
+    db = getattr(b, "dtype", None)
+    if da is None or db is None or da == db:
+        return a, b
+    if da.kind == "f" and db.kind in "iu":
+        return a, b.astype(da)
+    if db.kind == "f" and da.kind in "iu":
+        return a.astype(db), b
+    return a, b

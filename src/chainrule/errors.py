@@ -39,8 +39,37 @@ class GradcheckError(ChainruleError, AssertionError):
     """``gradcheck`` found an analytic gradient that disagrees with finite differences."""
 
 
-def describe(node) -> str:
-    """``'name' (OpName, shape (3, 4))``: how every message refers to a node."""
-    value = getattr(node, "value", None)
+_OWN = object()
+
+
+def describe(node, value=_OWN) -> str:
+    """``'name' (OpName, shape (3, 4))``: how every message refers to a node.
+    ``value``: the value to report instead of ``node.value`` (a forward pass in
+    progress has not stored its new values yet)."""
+    if value is _OWN:
+        value = getattr(node, "value", None)
     shape = "no value" if value is None else f"shape {tuple(getattr(value, 'shape', ()))}"
     return f"'{node.name}' ({type(node).__name__}, {shape})"
+
+
+# ---------------------------------------------------------------- training stack (nn, optim, data, serialize)
+class StateDictError(ChainruleError, KeyError):
+    """A state dict does not fit its module or optimizer: missing, unexpected or mis-shaped keys."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class NonFiniteGradientError(ChainruleError, FloatingPointError):
+    """An optimizer step met a NaN or infinite gradient (no parameter was changed)."""
+
+
+class SerializationError(ChainruleError, ValueError):
+    """A saved file is truncated, corrupt, not a chainrule file, or does not fit its target."""
+
+
+class DatasetError(ChainruleError, KeyError):
+    """An unknown bundled dataset, or data that cannot be batched."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import dtype as _dtype
 from .errors import CycleError, FeedError, GradientError, MissingFeedError, ShapeError, describe
-from .node import Constant, Node, Op, Placeholder, Variable
+from .node import COMPUTE_ERRORS, Constant, Node, Op, Placeholder, Variable
 from .ops.shape import sum_to_shape
 
 
@@ -26,30 +26,33 @@ from .ops.shape import sum_to_shape
 def topological_sort(*outputs: Node) -> list[Node]:
     """Every node that ``outputs`` depend on, inputs before their consumers.
 
-    An explicit-stack depth-first search (no recursion). Raises CycleError
-    naming a node on the cycle if hand-wired ``inputs`` loop back.
+    An explicit-stack depth-first search (no recursion). A node is expanded
+    (its unplaced inputs pushed) the first time it reaches the top of the
+    stack, and placed the second time, once everything above it is placed.
+    Meeting an input that is expanded but not placed means the input is on
+    the current path: a cycle, reported with CycleError.
     """
     order: list[Node] = []
-    state: dict[int, int] = {}  # id -> 1 while its inputs are being visited, 2 once placed
-    for out in _flatten(outputs):
-        stack: list[tuple[Node, bool]] = [(out, False)]
-        while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:
-                state[id(node)] = 2
-                order.append(node)
-                continue
-            seen = state.get(id(node))
-            if seen == 2:
-                continue
-            if seen == 1:
-                raise CycleError(f"the graph has a cycle through node {describe(node)}: "
-                                 "a node cannot be its own input")
-            state[id(node)] = 1
-            stack.append((node, True))
+    placed: dict[int, bool] = {}  # id -> False while expanded, True once placed
+    stack = _flatten(outputs)[::-1]
+    while stack:
+        node = stack[-1]
+        key = id(node)
+        state = placed.get(key)
+        if state is None and node.inputs:
+            placed[key] = False
             for inp in node.inputs:
-                if state.get(id(inp)) != 2:
-                    stack.append((inp, False))
+                seen = placed.get(id(inp))
+                if seen is None:
+                    stack.append(inp)
+                elif seen is False:
+                    raise CycleError(f"the graph has a cycle through node {describe(inp)}: "
+                                     "a node cannot depend on itself")
+            continue
+        stack.pop()
+        if not state:  # None (a leaf) or False (expanded, inputs now placed)
+            placed[key] = True
+            order.append(node)
     return order
 
 
@@ -75,45 +78,64 @@ def backpropagate(order: Sequence[Node], seeds: Sequence[tuple[Node, Any]], *, k
     create_graph: run each vjp on nodes, so the gradients are themselves nodes
     that can be differentiated again. wanted: ids of nodes whose final
     gradient is returned (in a dict keyed by id).
+
+    A node's gradient is complete when the walk reaches it, since all its
+    consumers come later in ``order``; it is dropped as soon as it has been
+    pushed to the inputs, so memory holds only the gradients in flight.
     """
     grads: dict[int, Any] = {}
     for node, seed in seeds:
-        grads[id(node)] = seed if id(node) not in grads else grads[id(node)] + seed
+        key = id(node)
+        grads[key] = seed if key not in grads else grads[key] + seed
     found: dict[int, Any] = {}
     stored: set[int] = set()
+    keep_all, keep_leaves = keep == "all", keep == "leaves"
+    pop = grads.pop
     for node in reversed(order):
-        g = grads.pop(id(node), None)
+        key = id(node)
+        g = pop(key, None)
         if g is None:
             continue
-        if wanted is not None and id(node) in wanted:
-            found[id(node)] = g
+        if wanted is not None and key in wanted:
+            found[key] = g
         inputs = node.inputs
-        if keep == "all" or (keep == "leaves" and not inputs):
-            _store_grad(node, g, stored)
         if not inputs:
+            if keep_all or keep_leaves:
+                _store_grad(node, g, stored)
             continue
+        if keep_all:
+            node.grad = g.value if create_graph else g
         if create_graph:
             parts = node.vjp(g, node, *inputs)
         else:
             parts = node.vjp(g, node.value, *[inp.value for inp in inputs])
-        for inp, part in zip(inputs, parts):
-            if part is None or not inp.requires_grad:
-                continue
-            shape = np.shape(inp.value)
-            if part.shape != shape:
-                part = sum_to_shape(part, shape)
-            key = id(inp)
-            prev = grads.get(key)
-            grads[key] = part if prev is None else prev + part
+        _accumulate(grads, inputs, parts)
     return found
 
 
+def _accumulate(grads: dict[int, Any], inputs: tuple, parts: Sequence[Any], keys: Sequence[int] | None = None) -> None:
+    """Add each vjp part, summed down to its input's shape, into that input's gradient
+    (``grads`` keyed by the inputs' ids, or by ``keys`` when given)."""
+    for inp, part, key in zip(inputs, parts, keys or map(id, inputs)):
+        if part is None or not inp.requires_grad:
+            continue
+        shape = inp.value.shape
+        if part.shape != shape:
+            part = sum_to_shape(part, shape)
+        prev = grads.get(key)
+        # prev + part makes a new array: the engine never writes into an array a vjp
+        # returned, since that may be the upstream gradient or a user's array
+        grads[key] = part if prev is None else prev + part
+
+
 def _store_grad(node: Node, g: Any, stored: set[int]) -> None:
-    """Add ``g`` into ``node.grad`` in an array the engine owns: never a view of
-    another array, never the same object as another node's ``.grad``."""
+    """Add ``g`` into a leaf's ``.grad``, in an array the engine owns: never a view
+    of another array, never the same object as another leaf's ``.grad``."""
     if isinstance(g, Node):
         g = g.value
-    if not isinstance(g, np.ndarray) or g.base is not None or not g.flags.writeable or id(g) in stored:
+    if isinstance(g, np.generic):
+        pass  # NumPy scalars are immutable: nothing to alias
+    elif not isinstance(g, np.ndarray) or g.base is not None or not g.flags.writeable or id(g) in stored:
         g = np.array(g)
     stored.add(id(g))
     node.grad = g if node.grad is None else node.grad + g
@@ -121,12 +143,12 @@ def _store_grad(node: Node, g: Any, stored: set[int]) -> None:
 
 def _seed(root: Node, gradient: Any) -> Any:
     """∂root/∂root: ones for a scalar, else the given ``gradient`` (checked)."""
-    value = np.asarray(root.value)
+    value = root.value
     if gradient is None:
         if value.size != 1:
             raise GradientError(f"backward of node {describe(root)} needs a gradient argument: "
                                 "only a one-element output has an implicit gradient of 1")
-        return np.ones_like(value)
+        return value.dtype.type(1) if value.ndim == 0 else np.ones(value.shape, value.dtype)
     if isinstance(gradient, Node):
         gradient = gradient.value
     seed = np.array(gradient, dtype=value.dtype)
@@ -190,6 +212,13 @@ def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node], grad_out
 
 
 # ---------------------------------------------------------------- Graph
+def _convert_feed_value(node: Placeholder, data: Any) -> Any:
+    try:
+        return node.convert(data)
+    except (TypeError, ValueError) as exc:
+        raise FeedError(f"placeholder '{node.name}' cannot take the fed value {data!r}: {exc}") from exc
+
+
 class Graph:
     """A graph sorted once and re-run many times (define-then-run, like the lesson).
 
@@ -205,10 +234,17 @@ class Graph:
         self.order = topological_sort(*self.outputs)
         self.placeholders = [n for n in self.order if isinstance(n, Placeholder)]
         self.variables = [n for n in self.order if isinstance(n, Variable)]
+        # Everything a re-run needs is precomputed here, so forward and backward
+        # do no sorting and no lookups: each node is a slot in a list.
         slot = {id(n): i for i, n in enumerate(self.order)}
-        # per node: its position's inputs, precomputed so a re-run does no lookups
+        self._feed_slots = {p: slot[id(p)] for p in self.placeholders}
+        self._feed_slots.update({p.name: slot[id(p)] for p in self.placeholders})
         self._steps = [(i, n, tuple(slot[id(x)] for x in n.inputs)) for i, n in enumerate(self.order)
                        if isinstance(n, Op)]
+        self._backward_steps = [(i, n, n.inputs, slots) for i, n, slots in reversed(self._steps)]
+        self._leaves = [(i, n) for i, n in enumerate(self.order) if not n.inputs]
+        self._root_slot = slot[id(self.outputs[0])]
+        self._placeholder_slots = [slot[id(p)] for p in self.placeholders]
 
     @property
     def output(self) -> Node:
@@ -217,61 +253,81 @@ class Graph:
     def forward(self, feed: dict | None = None, narrate: bool = False, lang: str = "en") -> Any:
         """Feed the placeholders, recompute every op in order, return the output value
         (a tuple for several outputs). Nothing changes if any step fails.
-        ``narrate=True`` prints what each node did, as the lesson does (``lang``: "en" or "zh")."""
-        values = [n.value for n in self.order]
-        fed = self._convert_feed(feed or {})
-        for i, node in enumerate(self.order):
-            if isinstance(node, Placeholder):
-                if id(node) in fed:
-                    values[i] = fed[id(node)]
-                elif values[i] is None:
-                    raise MissingFeedError(f"placeholder '{node.name}' was not fed: pass it in the feed "
-                                           f"dictionary, e.g. graph.forward({{{node.name}: value}})")
-        for i, node, slots in self._steps:
-            values[i] = node.compute_checked([values[s] for s in slots])
-        for node, value in zip(self.order, values):  # commit only after every step succeeded
+        ``narrate=True`` prints what each node did, as the lesson does (``lang``: "en" or "zh").
+
+        A placeholder left out of ``feed`` keeps the value it was last fed; one
+        that was never fed raises MissingFeedError naming it."""
+        order = self.order
+        values = [n.value for n in order]
+        fed = set()
+        if feed:
+            for key, data in feed.items():
+                i = self._feed_slot(key)
+                values[i] = _convert_feed_value(order[i], data)
+                fed.add(id(order[i]))
+        for i in self._placeholder_slots:
+            if values[i] is None:
+                node = order[i]
+                raise MissingFeedError(f"placeholder '{node.name}' was not fed: pass it in the feed "
+                                       f"dictionary, e.g. graph.forward({{{node.name}: value}})")
+        try:
+            for i, node, slots in self._steps:
+                values[i] = node._compute(*[values[s] for s in slots])
+        except COMPUTE_ERRORS as exc:
+            raise node.shape_error(exc, [values[s] for s in slots]) from exc
+        for node, value in zip(order, values):  # commit only after every step succeeded
             node.value = value
         if narrate:
             from .explain import narrate_forward  # explain.py sits above the engine
 
-            print(narrate_forward(self, fed=set(fed), lang=lang))
+            print(narrate_forward(self, fed=fed, lang=lang))
         if len(self.outputs) == 1:
             return self.outputs[0].value
         return tuple(out.value for out in self.outputs)
 
-    def _convert_feed(self, feed: dict) -> dict[int, Any]:
-        by_name = {p.name: p for p in self.placeholders}
-        members = {id(p) for p in self.placeholders}
-        fed: dict[int, Any] = {}
-        for key, data in feed.items():
-            node = by_name.get(key) if isinstance(key, str) else key
-            if isinstance(key, str) and node is None:
-                raise FeedError(f"feed names '{key}', but this graph has no placeholder of that name "
-                                f"(placeholders: {sorted(by_name)})")
-            if not isinstance(node, Placeholder):
-                what = describe(node) if isinstance(node, Node) else repr(key)
-                raise FeedError(f"only Placeholders can be fed, but the feed names {what}")
-            if id(node) not in members:
-                raise FeedError(f"placeholder '{node.name}' is fed but is not part of this graph")
-            try:
-                fed[id(node)] = node.convert(data)
-            except (TypeError, ValueError) as exc:
-                raise FeedError(f"placeholder '{node.name}' cannot take the fed value {data!r}: {exc}") from exc
-        return fed
+    def _feed_slot(self, key: Any) -> int:
+        """The slot of the placeholder that a feed key (a Placeholder or its name) names."""
+        try:
+            return self._feed_slots[key]
+        except (KeyError, TypeError):
+            pass
+        if isinstance(key, str):
+            raise FeedError(f"feed names '{key}', but this graph has no placeholder of that name "
+                            f"(placeholders: {sorted(p.name for p in self.placeholders)})")
+        if isinstance(key, Placeholder):
+            raise FeedError(f"placeholder '{key.name}' is fed but is not part of this graph")
+        what = describe(key) if isinstance(key, Node) else repr(key)
+        raise FeedError(f"only Placeholders can be fed, but the feed names {what}")
 
     def backward(self, gradient: Any = None, narrate: bool = False, lang: str = "en") -> None:
-        """Zero this graph's gradients, then fill every node's ``.grad`` with
-        ∂output/∂node (one run = one step, as in the lesson).
+        """Fill every node's ``.grad`` with ∂output/∂node, replacing what was there
+        (one run = one step, as in the lesson); nodes that the output does not
+        depend on differentiably get ``None``.
         ``narrate=True`` prints each gradient every node sends to each input."""
         root = self.outputs[0]
         _check_differentiable(root)
-        seed = _seed(root, gradient)
-        self.zero_grad()
-        backpropagate(self.order, [(root, seed)], keep="all")
+        grads: dict[int, Any] = {self._root_slot: _seed(root, gradient)}  # keyed by slot
+        pop = grads.pop
+        for i, node, inputs, slots in self._backward_steps:
+            g = node.grad = pop(i, None)
+            if g is not None:
+                _accumulate(grads, inputs, node.vjp(g, node.value, *[inp.value for inp in inputs]), slots)
+        stored: set[int] = set()
+        for i, leaf in self._leaves:
+            leaf.grad = None
+            if i in grads:
+                _store_grad(leaf, grads[i], stored)
         if narrate:
             from .explain import narrate_backward
 
             print(narrate_backward(self, lang=lang))
+
+    def zero_grad(self) -> None:
+        for node in self.order:
+            node.grad = None
+
+    def __repr__(self) -> str:
+        return f"Graph({', '.join(repr(o) for o in self.outputs)}; {len(self.order)} nodes)"
 
     # Seeing the chain rule: implemented in explain.py and viz.py (layers above this one).
     def explain(self, node: Node, **options: Any) -> Any:
@@ -296,10 +352,3 @@ class Graph:
         from .viz import repr_svg
 
         return repr_svg(self)
-
-    def zero_grad(self) -> None:
-        for node in self.order:
-            node.grad = None
-
-    def __repr__(self) -> str:
-        return f"Graph({', '.join(repr(o) for o in self.outputs)}; {len(self.order)} nodes)"

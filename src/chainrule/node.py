@@ -62,22 +62,33 @@ def no_grad() -> Iterator[None]:
 class Node:
     """A value plus how it was made: ``inputs``, ``name``, ``value``, ``grad``."""
 
-    __slots__ = ("inputs", "name", "value", "grad", "requires_grad", "__weakref__")
+    __slots__ = ("inputs", "_name", "value", "grad", "requires_grad", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> node defers to the node's reflected operator
     __hash__ = object.__hash__  # == is elementwise (like NumPy), identity stays hashable
 
     inputs: tuple
-    name: str
     value: Any
     grad: Any
     requires_grad: bool
 
     def __init__(self, inputs: Sequence["Node"] = (), name: str | None = None) -> None:
         self.inputs = tuple(inputs)
-        self.name = name if name is not None else f"{type(self).__name__.lower()}_{next(_serial)}"
+        self._name = name
         self.value = None
         self.grad = None
         self.requires_grad = False
+
+    @property
+    def name(self) -> str:
+        """The given name, or ``<op>_<n>`` numbered when first asked for (naming every
+        node at build time would cost a string per node on the hot path)."""
+        if self._name is None:
+            self._name = f"{type(self).__name__.lower()}_{next(_serial)}"
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
 
     # the lesson's two steps, overridden by leaves and ops
     def forward(self) -> Any:
@@ -165,6 +176,12 @@ class Node:
     def __str__(self) -> str:
         return f"{type(self).__name__}: {self.name} = {self.value}"
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a node as the graph that made it (None: text, when Graphviz is missing)."""
+        from .viz import node_repr_svg  # viz.py sits above nodes
+
+        return node_repr_svg(self)
+
 
 # ---------------------------------------------------------------- leaves
 class Placeholder(Node):
@@ -188,6 +205,8 @@ class Placeholder(Node):
         self.value = self.convert(data)
 
     def convert(self, data: Any) -> np.ndarray:
+        if isinstance(data, np.generic) and data.dtype.kind == "f" and self.dtype_ is None:
+            return data  # a NumPy float scalar computes faster than a 0-d array
         return _dtype.as_array(data, self.dtype_, float_only=self.requires_grad)
 
     def forward(self, value: Any = None) -> Any:
@@ -197,6 +216,12 @@ class Placeholder(Node):
         return self.value
 
 
+def _scalar_or_array(arr: np.ndarray) -> Any:
+    """A 0-d array as a NumPy scalar: arithmetic on NumPy scalars is several times
+    faster than on 0-d arrays, and scalar graphs (the lesson's) are all such steps."""
+    return arr[()] if arr.ndim == 0 else arr
+
+
 class Variable(Node):
     """A trainable leaf: holds its value across runs, accumulates ``.grad``."""
 
@@ -204,7 +229,7 @@ class Variable(Node):
 
     def __init__(self, value: Any, name: str | None = None, requires_grad: bool = True, dtype: Any = None) -> None:
         super().__init__((), name)
-        self.value = _dtype.as_array(value, dtype)
+        self.value = _scalar_or_array(_dtype.as_array(value, dtype))
         self.requires_grad = requires_grad
 
 
@@ -215,7 +240,7 @@ class Constant(Node):
 
     def __init__(self, value: Any, name: str | None = None, dtype: Any = None) -> None:
         super().__init__((), name)
-        self.value = _dtype.as_array(value, dtype, float_only=False)
+        self.value = _scalar_or_array(_dtype.as_array(value, dtype, float_only=False))
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Node:
@@ -225,23 +250,49 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str 
     return Constant(data, name=name, dtype=dtype)
 
 
+_number_constants: dict[tuple, "Constant"] = {}
+
+
 def as_node(x: Any, like: Node | None = None) -> Node:
     """``x`` itself if it is a node, else a Constant; Python numbers take the
-    dtype of ``like`` when that is floating (so ``h * 1.0001`` stays float32)."""
+    dtype of ``like`` when that is floating (so ``h * 1.0001`` stays float32).
+
+    The Constant for a Python number is shared (at most a few thousand are
+    kept): a loop that writes ``h * 1.0001`` builds one constant node, not one
+    per step, which also keeps the graph that the sort walks small.
+    """
     if isinstance(x, Node):
         return x
-    if like is not None and isinstance(x, (int, float)) and not isinstance(x, bool):
-        dt = getattr(like.value, "dtype", None)
-        if dt is not None and dt.kind == "f":
-            return Constant(np.asarray(x, dtype=dt), name=repr(x))
-    return Constant(x, name=repr(x) if isinstance(x, (int, float)) else None)
+    kind = type(x)
+    if kind is float or kind is int:
+        dt = getattr(like.value, "dtype", None) if like is not None else None
+        if dt is not None and dt.kind != "f":
+            dt = None
+        key = (kind, x, dt)
+        node = _number_constants.get(key)
+        if node is None:
+            if len(_number_constants) >= 4096:
+                _number_constants.clear()
+            node = _number_constants[key] = Constant(x, name=repr(x), dtype=dt)
+            # kept as a 0-d array: NumPy multiplies an array by a 0-d array faster than by a scalar
+            node.value = np.asarray(node.value)
+        return node
+    return Constant(x)
 
 
 # ---------------------------------------------------------------- Op
+COMPUTE_ERRORS = (ValueError, IndexError, TypeError)  # what NumPy raises on inputs it cannot combine
+
+
 def _lift(inputs: tuple) -> tuple:
     """Inputs as nodes; Python numbers take the dtype of the first floating node."""
-    like = next((i for i in inputs if isinstance(i, Node) and getattr(i.value, "dtype", None) is not None
-                 and i.value.dtype.kind == "f"), None)
+    like = None
+    for i in inputs:
+        if isinstance(i, Node):
+            dt = getattr(i.value, "dtype", None)
+            if dt is not None and dt.kind == "f":
+                like = i
+                break
     return tuple(as_node(i, like) for i in inputs)
 
 
@@ -274,6 +325,7 @@ class Op(Node):
             delattr(cls, "forward")
 
     def __init__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> None:
+        # The hot path of eager mode: every op built runs this, so it is written flat.
         if attrs:
             self._set_attrs(attrs)
         for i in inputs:
@@ -281,16 +333,21 @@ class Op(Node):
                 inputs = _lift(inputs)
                 break
         self.inputs = inputs
-        self.name = name if name is not None else f"{type(self).__name__.lower()}_{next(_serial)}"
+        self._name = name
         self.grad = None
         requires_grad = False
         values = []
+        ready = True
         for n in inputs:
-            requires_grad = requires_grad or n.requires_grad
-            values.append(n.value)
+            if n.requires_grad:
+                requires_grad = True
+            v = n.value
+            if v is None:
+                ready = False
+            values.append(v)
         self.requires_grad = requires_grad and self.differentiable and _grad_mode.enabled
         # eager: compute now if every input has a value (define-then-run graphs fill it later)
-        self.value = self.compute_checked(values) if all(v is not None for v in values) else None
+        self.value = self.compute_checked(values) if ready else None
 
     def _set_attrs(self, attrs: dict) -> None:
         for key, val in attrs.items():
@@ -314,9 +371,16 @@ class Op(Node):
         ShapeError that names this op, its input nodes and their shapes."""
         try:
             return self._compute(*values)
-        except (ValueError, IndexError, TypeError) as exc:
-            inputs = ", ".join(describe(n) for n in self.inputs)
-            raise ShapeError(f"{type(self).__name__} '{self.name}' cannot combine its inputs {inputs}: {exc}") from exc
+        except COMPUTE_ERRORS as exc:
+            raise self.shape_error(exc, values) from exc
+
+    def shape_error(self, exc: Exception, values: Sequence[Any] | None = None) -> ShapeError:
+        """The ShapeError for NumPy's complaint ``exc`` about this op's inputs
+        (``values``: the input values it was given, if not yet stored in the inputs)."""
+        if values is None:
+            values = [n.value for n in self.inputs]
+        inputs = ", ".join(describe(n, v) for n, v in zip(self.inputs, values))
+        return ShapeError(f"{type(self).__name__} '{self.name}' cannot combine its inputs {inputs}: {exc}")
 
     def forward(self, *arrays: Any) -> Any:
         """With no arguments (the lesson's ``node.forward()``): recompute and store

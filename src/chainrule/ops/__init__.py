@@ -4,6 +4,8 @@ path backward uses) or nodes (and return nodes)."""
 from .activations import (GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh, gelu,
                           leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh)
 from .arithmetic import Abs, Add, Div, Mul, Neg, Pow, Sub, abs, add, div, mul, neg, pow, sub
+from .conv import (AvgPool2D, Col2Im, Conv2D, Im2Col, MaxPool2D, avg_pool2d, col2im, conv2d, im2col,
+                   max_pool2d)
 from .elementwise import (Cast, Clip, Compare, Cos, Exp, Log, Maximum, Minimum, Sign, Sin, Sqrt, Where, astype,
                           clip, compare, cos, exp, log, maximum, minimum, sign, sin, sqrt, where)
 from .indexing import Concat, GetItem, Pad, ScatterAdd, Stack, concat, getitem, pad, scatter_add, stack
@@ -18,6 +20,8 @@ from .shape import (BroadcastTo, Reshape, SumToShape, SwapAxes, Transpose, broad
 _install_operators()
 
 __all__ = [
+    "AvgPool2D", "Col2Im", "Conv2D", "Im2Col", "MaxPool2D", "avg_pool2d", "col2im", "conv2d", "im2col",
+    "max_pool2d",
     "GELU",
     "LeakyReLU",
     "LogSoftmax",

@@ -23,7 +23,9 @@ class Sigmoid(Op):
         # For x >= 0 this is the textbook formula to the last digit (the lesson's numbers).
         z = np.exp(-np.abs(x))
         out = 1.0 / (1.0 + z)
-        return np.multiply(out, z, out=out, where=x < 0) if np.ndim(out) else (out * z if x < 0 else out)
+        if isinstance(out, np.ndarray):
+            return np.multiply(out, z, out=out, where=x < 0)
+        return out * z if x < 0 else out
 
     def vjp(self, g, out, x):
         return (g * out * (1 - out),)

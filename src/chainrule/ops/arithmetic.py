@@ -49,7 +49,9 @@ class Mul(Op):
         return a * b
 
     def vjp(self, g, out, a, b):
-        return (g * b, g * a)
+        # skip the product nobody needs: in h * 1.0001 the constant takes no gradient
+        need_a, need_b = self.inputs[0].requires_grad, self.inputs[1].requires_grad
+        return (g * b if need_a else None, g * a if need_b else None)
 
 
 class Div(Op):

@@ -100,10 +100,9 @@ class Cast(Op):
 
 def astype(x: Any, dtype: Any) -> Any:
     """``x`` as ``dtype`` (no copy when it already is)."""
-    dtype = np.dtype(dtype)
     if getattr(x, "dtype", None) == dtype:  # ndarrays and nodes both carry .dtype
         return x
-    return Cast.apply(x, dtype_=dtype)
+    return Cast.apply(x, dtype_=np.dtype(dtype))
 
 
 class Compare(Op):
@@ -179,15 +178,16 @@ class Clip(Op):
     derivatives = ("[low ≤ {0} ≤ high]",)
 
     def forward(self, x):
-        return np.clip(x, self.low, self.high)
+        out = np.clip(x, self.low, self.high)
+        dt = np.asarray(x).dtype
+        return out.astype(dt, copy=False) if dt.kind == "f" else out  # float64 bounds must not widen x
 
     def vjp(self, g, out, x):
-        inside = True
         if self.low is not None:
-            inside = inside & (x >= self.low)
+            g = where(x >= self.low, g, 0.0)
         if self.high is not None:
-            inside = inside & (x <= self.high)
-        return (g * inside,)
+            g = where(x <= self.high, g, 0.0)
+        return (g,)
 
 
 def exp(x: Any) -> Any:

@@ -112,12 +112,12 @@ class Pad(Op):
     """x padded with a constant (``np.pad`` with ``mode='constant'``); vjp: the gradient's interior."""
 
     pad_width = ()
-    value = 0.0
+    fill = 0.0  # not ``value``: that is every node's own value
     formula = "pad({0})"
     derivatives = ("crop",)
 
     def forward(self, x):
-        return np.pad(x, self.pad_width, mode="constant", constant_values=self.value)
+        return np.pad(x, self.pad_width, mode="constant", constant_values=self.fill)
 
     def vjp(self, g, out, x):
         crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pad_width, np.shape(x)))
@@ -138,4 +138,4 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Any:
     """Pad with a constant, NumPy style: ``pad_width`` is ((before, after), ...) per axis,
     or a single (before, after) / int for every axis."""
     widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (np.ndim(x), 2))
-    return Pad.apply(x, pad_width=tuple((int(lo), int(hi)) for lo, hi in widths), value=value)
+    return Pad.apply(x, pad_width=tuple((int(lo), int(hi)) for lo, hi in widths), fill=value)

@@ -56,7 +56,8 @@ class Linear(Op):
 
     @staticmethod
     def _is_matrix(x: Any, k: Any) -> bool:
-        return np.ndim(x) >= 1 and np.ndim(k) >= 2
+        # getattr rather than np.ndim: this runs on every scalar step of the lesson's graph
+        return getattr(k, "ndim", 0) >= 2 and getattr(x, "ndim", 0) >= 1
 
     def forward(self, x, k, b):
         if self._is_matrix(x, k):

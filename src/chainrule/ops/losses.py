@@ -4,16 +4,22 @@ probabilities and on logits), cross-entropy and negative log-likelihood.
 Each takes ``reduction`` = "mean" (default), "sum" or "none", like PyTorch.
 The log-domain ones are computed with log-sum-exp or softplus, so they stay
 finite at |x| = 1e4.
+
+Precision: a loss is computed in the narrowest floating dtype of its inputs,
+so float64 targets (NumPy's default, what datasets hand you) never turn a
+float32 model's loss and gradients into float64; each input's gradient comes
+back in that input's own dtype.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from ..node import Node, Op
 from .activations import log_softmax, sigmoid, softmax
-from .elementwise import log, where
+from .elementwise import astype, log, where
 from .reduce import sum as reduce_sum
 from .shape import broadcast_to, unsqueeze
 
@@ -21,20 +27,44 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def _reduce(losses: np.ndarray, reduction: str) -> Any:
-    if reduction == "mean":
-        return np.mean(losses)
-    if reduction == "sum":
-        return np.sum(losses)
-    return losses
+    # np.add.reduce is what np.mean and np.sum run underneath, without their
+    # Python-level wrappers: those cost more than the arithmetic on small losses.
+    if reduction == "none" or losses.ndim == 0:
+        return losses
+    total = np.add.reduce(losses, axis=None)
+    return total / losses.size if reduction == "mean" else total
 
 
 def _unreduce(g: Any, shape: tuple, reduction: str) -> Any:
     """The upstream gradient of a reduced loss, per element of the unreduced losses."""
     if reduction == "none":
         return g
-    if reduction == "mean":
-        g = g / max(int(np.prod(shape)), 1)
-    return broadcast_to(g, shape)
+    count = math.prod(shape)
+    if reduction == "mean" and count > 1:
+        g = g / count
+    return broadcast_to(g, shape) if shape else g
+
+
+def _dtype(x: Any) -> np.dtype:
+    dtype = getattr(x, "dtype", None)  # ndarrays, NumPy scalars and nodes carry one
+    return np.result_type(x) if dtype is None else dtype
+
+
+def _narrow(*xs: Any) -> tuple:
+    """``xs`` with every floating one in the narrowest floating dtype among them
+    (float32 beats float64); labels and other non-floats are left alone."""
+    dtypes = [_dtype(x) for x in xs]
+    floats = {d for d in dtypes if d.kind == "f"}
+    if len(floats) < 2:
+        return xs  # the common case (one float dtype): nothing to convert
+    dt = min(floats, key=lambda d: d.itemsize)
+    return tuple(astype(x, dt) if d.kind == "f" else x for x, d in zip(xs, dtypes))
+
+
+def _back(grads: tuple, inputs: tuple) -> tuple:
+    """Each gradient in its own input's dtype (undoing ``_narrow``)."""
+    return tuple(g if g is None or getattr(g, "dtype", None) == _dtype(x) else astype(g, _dtype(x))
+                 for g, x in zip(grads, inputs))
 
 
 class _Loss(Op):
@@ -43,6 +73,10 @@ class _Loss(Op):
     def _check(self) -> None:
         if self.reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {self.reduction!r}")
+
+    def _needs(self, i: int) -> bool:
+        """Whether input ``i`` wants a gradient."""
+        return self.inputs[i].requires_grad
 
 
 class MSE(_Loss):
@@ -53,13 +87,15 @@ class MSE(_Loss):
 
     def forward(self, y, yhat):
         self._check()
+        y, yhat = _narrow(y, yhat)
         d = y - yhat
         return _reduce(d * d, self.reduction)
 
     def vjp(self, g, out, y, yhat):
-        d = y - yhat
+        d = _narrow(y, yhat)
+        d = d[0] - d[1]
         gy = 2 * d * _unreduce(g, np.shape(d), self.reduction)
-        return (gy, -gy)
+        return _back((gy, -gy), (y, yhat))
 
 
 Loss = MSE
@@ -74,18 +110,20 @@ class BinaryCrossEntropy(_Loss):
 
     def forward(self, p, t):
         self._check()
+        p, t = _narrow(p, t)
         with np.errstate(divide="ignore"):
             log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
         return _reduce(-(t * log_p + (1 - t) * log_q), self.reduction)
 
-    def vjp(self, g, out, p, t):
-        gl = _unreduce(g, np.shape(p), self.reduction)
+    def vjp(self, g, out, p0, t0):
+        p, t = _narrow(p0, t0)
+        gl = _unreduce(g, np.broadcast_shapes(np.shape(p), np.shape(t)), self.reduction)
         eps = 1e-12  # keeps p(1-p) away from zero at saturated probabilities
         gp = gl * (p - t) / where(p * (1 - p) > eps, p * (1 - p), eps)
         gt = None
-        if self.inputs[1].requires_grad:
+        if self._needs(1):
             gt = gl * (log(where(1 - p > eps, 1 - p, eps)) - log(where(p > eps, p, eps)))
-        return (gp, gt)
+        return _back((gp, gt), (p0, t0))
 
 
 class BCEWithLogits(_Loss):
@@ -97,11 +135,13 @@ class BCEWithLogits(_Loss):
 
     def forward(self, x, t):
         self._check()
+        x, t = _narrow(x, t)
         return _reduce(np.maximum(x, 0) - t * x + np.log1p(np.exp(-np.abs(x))), self.reduction)
 
-    def vjp(self, g, out, x, t):
+    def vjp(self, g, out, x0, t0):
+        x, t = _narrow(x0, t0)
         gl = _unreduce(g, np.broadcast_shapes(np.shape(x), np.shape(t)), self.reduction)
-        return (gl * (sigmoid(x) - t), -gl * x if self.inputs[1].requires_grad else None)
+        return _back((gl * (sigmoid(x) - t), -gl * x if self._needs(1) else None), (x0, t0))
 
 
 def _class_axis(x: Any) -> int:
@@ -132,6 +172,7 @@ class CrossEntropy(_Loss):
 
     def forward(self, x, target):
         self._check()
+        x, target = _narrow(x, target)
         axis = _class_axis(x)
         shifted = x - np.max(x, axis=axis, keepdims=True)
         logp = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
@@ -145,17 +186,18 @@ class CrossEntropy(_Loss):
             losses = -np.sum(target * logp, axis=axis)
         return _reduce(losses, self.reduction)
 
-    def vjp(self, g, out, x, target):
+    def vjp(self, g, out, x0, t0):
+        x, target = _narrow(x0, t0)
         axis = _class_axis(x)
         labels = _values(target)
         reduced_shape = tuple(n for i, n in enumerate(np.shape(x)) if i != axis)
         gl = unsqueeze(_unreduce(g, reduced_shape, self.reduction), axis)
         probs = softmax(x, axis=axis)
         if labels.dtype.kind in "iub":
-            return (gl * (probs - _one_hot(labels, x, axis)), None)
+            return _back((gl * (probs - _one_hot(labels, x, axis)), None), (x0, t0))
         gx = gl * (probs * reduce_sum(target, axis=axis, keepdims=True) - target)
-        gt = -gl * log_softmax(x, axis=axis) if self.inputs[1].requires_grad else None
-        return (gx, gt)
+        gt = -gl * log_softmax(x, axis=axis) if self._needs(1) else None
+        return _back((gx, gt), (x0, t0))
 
 
 class NLLLoss(_Loss):

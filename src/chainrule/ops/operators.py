@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..node import Node
+from ..node import Node, as_node
 from . import activations as act
 from . import arithmetic as ar
 from . import elementwise as el
@@ -19,11 +19,13 @@ from . import shape as sh
 
 
 def _binary(op: Any) -> tuple:
+    # Lift the other operand here, where the node to take the dtype from is known:
+    # the op then gets two nodes and skips its general lifting.
     def forward(self: Node, other: Any) -> Node:
-        return op(self, other)
+        return op(self, other if isinstance(other, Node) else as_node(other, self))
 
     def reflected(self: Node, other: Any) -> Node:
-        return op(other, self)
+        return op(as_node(other, self), self)
 
     return forward, reflected
 

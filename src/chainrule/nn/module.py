@@ -1,0 +1,203 @@
+"""``Module``: the base of every layer, like ``torch.nn.Module``.
+
+A module's parameters are the ``Variable`` nodes it holds, found by walking
+its attributes: directly, inside other modules, and inside lists, tuples and
+dicts (so ``self.blocks = [Linear(4, 4), Linear(4, 2)]`` just works).
+Attributes whose names start with ``_`` are private and not walked. Buffers
+(state that is saved but not trained, such as BatchNorm's running
+statistics) are ndarray attributes registered with ``register_buffer``.
+
+Names follow PyTorch (``"0.weight"``, ``"encoder.layers.1.bias"``), so a
+``state_dict`` can be compared with, or loaded from, a PyTorch model's.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import dtype as _dtype
+from ..errors import StateDictError
+from ..node import Variable
+
+
+class Module:
+    """Base class of layers and models: subclasses set attributes in ``__init__``
+    (calling ``super().__init__()``) and compute in ``forward``."""
+
+    training: bool = True
+
+    def __init__(self) -> None:
+        self.training = True
+        self._buffers: list[str] = []
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ discovery
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Keep ``value`` (an array) as attribute ``name``, saved in the state dict but not trained."""
+        if "_buffers" not in vars(self):
+            self._buffers = []
+        if name not in self._buffers:
+            self._buffers.append(name)
+        setattr(self, name, np.asarray(value))
+
+    def _child_items(self) -> Iterator[tuple[str, Any]]:
+        """(name, value) of every public attribute; containers override the naming."""
+        for name, value in vars(self).items():
+            if not name.startswith("_") and name not in getattr(self, "_buffers", ()):
+                yield name, value
+
+    def _entries(self, prefix: str = "") -> Iterator[tuple[str, str, Any, Any]]:
+        """Walk parameters and buffers: (kind, full name, owner module, Variable or buffer name)."""
+        for name in getattr(self, "_buffers", ()):
+            yield "buffer", prefix + name, self, name
+        for name, value in self._child_items():
+            yield from _walk(prefix + name, value)
+
+    def named_parameters(self) -> list[tuple[str, Variable]]:
+        """(dotted name, Variable) for every parameter, each once even if shared."""
+        seen: set[int] = set()
+        out = []
+        for kind, name, _, param in self._entries():
+            if kind == "param" and id(param) not in seen:
+                seen.add(id(param))
+                out.append((name, param))
+        return out
+
+    def parameters(self) -> list[Variable]:
+        """Every trainable Variable (pass these to an optimizer)."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self) -> list[tuple[str, np.ndarray]]:
+        return [(name, getattr(owner, attr)) for kind, name, owner, attr in self._entries() if kind == "buffer"]
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """This module and every module inside it, depth first, with dotted names."""
+        yield prefix, self
+        for name, value in self._child_items():
+            for path, item in _items(f"{prefix}.{name}" if prefix else name, value):
+                if isinstance(item, Module):
+                    yield from item.named_modules(path)
+
+    def modules(self) -> list["Module"]:
+        return [m for _, m in self.named_modules()]
+
+    def num_parameters(self) -> int:
+        """How many numbers training can change."""
+        return sum(p.size for p in self.parameters())
+
+    # ------------------------------------------------------------ modes and gradients
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active, batch statistics); returns self."""
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode (dropout off, running statistics); returns self."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, dtype: Any) -> "Module":
+        """Convert every floating parameter and buffer to ``dtype`` (e.g. ``"float64"``); returns self."""
+        dt = np.dtype(dtype)
+        for kind, _, owner, item in self._entries():
+            if kind == "param":
+                item.value = item.value.astype(dt)
+                item.grad = None
+            elif getattr(owner, item).dtype.kind == "f":
+                setattr(owner, item, getattr(owner, item).astype(dt))
+        return self
+
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer value, by dotted name."""
+        state: dict[str, np.ndarray] = {}
+        for kind, name, owner, item in self._entries():
+            if name not in state:
+                state[name] = np.array(item.value if kind == "param" else getattr(owner, item))
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
+        """Set parameters and buffers from ``state``; returns (missing, unexpected) keys.
+
+        Every key is checked before anything is assigned: mis-shaped values,
+        and (when ``strict``) missing or unexpected keys, raise a
+        StateDictError naming them all, and the module is left unchanged.
+        """
+        entries = {}
+        for kind, name, owner, item in self._entries():
+            entries.setdefault(name, (kind, owner, item))
+        missing = [k for k in entries if k not in state]
+        unexpected = [k for k in state if k not in entries]
+        problems, ready = [], {}
+        for key, (kind, owner, item) in entries.items():
+            if key not in state:
+                continue
+            current = item.value if kind == "param" else getattr(owner, item)
+            try:
+                value = np.array(state[key], dtype=current.dtype)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"'{key}' cannot become {current.dtype}: {exc}")
+                continue
+            if value.shape != current.shape:
+                problems.append(f"'{key}' has shape {value.shape}, the model expects {current.shape}")
+            ready[key] = value
+        if strict:
+            problems += [f"missing key '{k}'" for k in missing] + [f"unexpected key '{k}'" for k in unexpected]
+        if problems:
+            raise StateDictError(f"cannot load state dict into {type(self).__name__}: " + "; ".join(problems))
+        for key, value in ready.items():
+            kind, owner, item = entries[key]
+            if kind == "param":
+                item.value = value
+                item.grad = None
+            else:
+                setattr(owner, item, value)
+        return missing, unexpected
+
+    # ------------------------------------------------------------ printing
+    def extra_repr(self) -> str:
+        """The arguments shown in ``repr``, e.g. ``in_features=64, out_features=10``."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = [(name, m) for name, value in self._child_items() for name, m in _items(name, value)
+                    if isinstance(m, Module)]
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in children]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def _items(path: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """Look inside lists, tuples and dicts: (dotted path, item) for every non-container item."""
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _items(f"{path}.{i}", item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _items(f"{path}.{key}", item)
+    else:
+        yield path, value
+
+
+def _walk(path: str, value: Any) -> Iterator[tuple[str, str, Any, Any]]:
+    for name, item in _items(path, value):
+        if isinstance(item, Variable):
+            yield "param", name, None, item
+        elif isinstance(item, Module):
+            yield from item._entries(name + ".")
+
+
+def float_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """``data`` as an array of ``dtype`` (the default float dtype when None)."""
+    return np.asarray(data, dtype=_dtype.get_default_dtype() if dtype is None else dtype)

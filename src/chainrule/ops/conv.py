@@ -1,0 +1,275 @@
+"""Convolution and pooling on NCHW images, by im2col: no Python loop over pixels.
+
+``im2col`` turns an image batch (N, C, H, W) into its windows as rows
+(N, OH, OW, C, kh, kw), one row per output pixel, so a 2-D convolution is one
+matrix product of those rows with the flattened kernels. It is filled by a
+loop over the kh·kw kernel offsets, each one a strided view of the whole
+batch (much faster than copying a 6-D stride-tricks view); pooling takes the
+max or mean over the same offset views.
+
+``col2im`` is its adjoint: it adds every window back into the image it came
+from, offset by offset. The two are each other's vjp, so every rule here is written
+with ops and works on arrays (an ordinary backward) and on nodes
+(``create_graph=True``: convolutions can be differentiated twice).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..node import Node, Op
+from .indexing import scatter_add
+from .linalg import matmul
+from .reduce import sum as reduce_sum
+from .shape import broadcast_to, reshape, transpose
+
+IntPair = int | tuple[int, int]
+
+
+def _pair(value: IntPair, what: str) -> tuple[int, int]:
+    """``3`` -> (3, 3); ``(3, 2)`` stays; anything else is an error naming ``what``."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _values(x: Any) -> np.ndarray:
+    return np.asarray(x.value if isinstance(x, Node) else x)
+
+
+def _check_geometry(op: str, shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> None:
+    """The input must be NCHW and the (padded) image at least one window big."""
+    if len(shape) != 4:
+        raise ShapeError(f"{op} expects an NCHW input (4-D: batch, channels, height, width), got shape {shape}")
+    if min(stride) < 1 or min(kernel) < 1 or min(padding) < 0:
+        raise ShapeError(f"{op}: kernel {kernel} and stride {stride} must be >= 1, padding {padding} >= 0")
+    for name, n, k, p in (("height", shape[2], kernel[0], padding[0]), ("width", shape[3], kernel[1], padding[1])):
+        if n + 2 * p < k:
+            raise ShapeError(f"{op}: input {name} {n} (+2·padding {p}) is smaller than the kernel {k}; "
+                             f"input shape {shape}")
+
+
+def _padded(x: np.ndarray, padding: tuple, fill: float = 0.0) -> np.ndarray:
+    (ph, pw) = padding
+    if not (ph or pw):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+
+
+def out_size(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> tuple[int, int]:
+    """The output height and width of a convolution or pooling of an NCHW ``shape``."""
+    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(shape[2:4], kernel, stride, padding))
+
+
+def offsets(x: np.ndarray, kernel: tuple, stride: tuple, out_hw: tuple):
+    """For each kernel offset (i, j): the (N, C, OH, OW) strided view of the (padded)
+    image ``x`` that the offset sees in every window. A loop over kh·kw offsets, never pixels."""
+    (sh, sw), (oh, ow) = stride, out_hw
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            yield i, j, x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+
+
+class Im2Col(Op):
+    """The sliding windows of an NCHW batch as rows: (N, OH, OW, C, kh, kw), one row of
+    C·kh·kw numbers per output pixel (a contiguous copy, ready for one matmul); vjp: col2im."""
+
+    kernel = (1, 1)
+    stride = (1, 1)
+    padding = (0, 0)
+    formula = "im2col({0})"
+    derivatives = ("col2im",)
+
+    def forward(self, x):
+        _check_geometry("im2col", np.shape(x), self.kernel, self.stride, self.padding)
+        n, c = x.shape[:2]
+        oh, ow = out_size(x.shape, self.kernel, self.stride, self.padding)
+        cols = np.empty((n, oh, ow, c) + self.kernel, dtype=x.dtype)
+        for i, j, view in offsets(_padded(x, self.padding), self.kernel, self.stride, (oh, ow)):
+            cols[..., i, j] = view.transpose(0, 2, 3, 1)
+        return cols
+
+    def vjp(self, g, out, x):
+        return (col2im(g, np.shape(x), self.kernel, self.stride, self.padding),)
+
+
+class Col2Im(Op):
+    """Rows (N, OH, OW, C, kh, kw) added back into an NCHW image of ``shape_`` (overlapping
+    windows sum); the adjoint of im2col, so its vjp is im2col."""
+
+    shape_ = ()
+    kernel = (1, 1)
+    stride = (1, 1)
+    padding = (0, 0)
+    formula = "col2im({0})"
+    derivatives = ("im2col",)
+
+    def forward(self, cols):
+        n, c, h, w = self.shape_
+        ph, pw = self.padding
+        image = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+        for i, j, view in offsets(image, self.kernel, self.stride, cols.shape[1:3]):
+            view += cols[..., i, j].transpose(0, 3, 1, 2)
+        return image[:, :, ph:ph + h, pw:pw + w]
+
+    def vjp(self, g, out, cols):
+        return (im2col(g, self.kernel, self.stride, self.padding),)
+
+
+def im2col(x: Any, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
+    """The windows of an NCHW batch as rows (N, OH, OW, C, kh, kw)."""
+    return Im2Col.apply(x, kernel=_pair(kernel_size, "kernel_size"), stride=_pair(stride, "stride"),
+                        padding=_pair(padding, "padding"))
+
+
+def col2im(cols: Any, shape: tuple, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
+    """The adjoint of ``im2col``: add rows (N, OH, OW, C, kh, kw) back into an NCHW array of ``shape``."""
+    return Col2Im.apply(cols, shape_=tuple(int(n) for n in shape), kernel=_pair(kernel_size, "kernel_size"),
+                        stride=_pair(stride, "stride"), padding=_pair(padding, "padding"))
+
+
+class Conv2D(Op):
+    """2-D cross-correlation (what deep learning calls convolution), NCHW, like
+    ``torch.nn.functional.conv2d``: out[n,o] = Σ_c,i,j x[n,c,s·y+i,s·x+j]·w[o,c,i,j] + b[o].
+
+    Forward: im2col rows times the flattened kernels, one matrix product.
+    ∂/∂x = col2im(g · W) (a transposed convolution), ∂/∂W = gᵀ · im2col(x), ∂/∂b = Σ g.
+    """
+
+    stride = (1, 1)
+    padding = (0, 0)
+    formula = "conv2d({0}, {1})"
+    derivatives = ("col2im(g·W)", "gᵀ·im2col(x)", "Σg")
+
+    def forward(self, x, w, b=None):
+        if np.ndim(x) != 4 or np.ndim(w) != 4 or np.shape(w)[1] != np.shape(x)[1]:
+            raise ShapeError(f"conv2d: input must be NCHW and weight (out_channels, in_channels, kh, kw) "
+                             f"with matching channels, got input {np.shape(x)} and weight {np.shape(w)}")
+        if b is not None and np.shape(b) != (np.shape(w)[0],):
+            raise ShapeError(f"conv2d: bias must have shape ({np.shape(w)[0]},), got {np.shape(b)}")
+        o = w.shape[0]
+        cols = im2col(x, w.shape[2:4], self.stride, self.padding)  # (N, OH, OW, C, kh, kw)
+        out = cols.reshape(-1, cols[0, 0, 0].size) @ w.reshape(o, -1).T  # one matmul: (N·OH·OW, O)
+        if b is not None:
+            out += b
+        return np.ascontiguousarray(out.reshape(cols.shape[:3] + (o,)).transpose(0, 3, 1, 2))
+
+    def vjp(self, g, out, x, w, b=None):
+        need = [node.requires_grad for node in self.inputs]
+        n, c = np.shape(x)[:2]
+        o, _, kh, kw = np.shape(w)
+        oh, ow = np.shape(g)[2:4]
+        g_rows = reshape(transpose(g, (0, 2, 3, 1)), (n * oh * ow, o))  # one row per output pixel
+        gx = gw = None
+        if need[0]:
+            g_cols = reshape(matmul(g_rows, reshape(w, (o, c * kh * kw))), (n, oh, ow, c, kh, kw))
+            gx = col2im(g_cols, np.shape(x), (kh, kw), self.stride, self.padding)
+        if need[1]:
+            cols = reshape(im2col(x, (kh, kw), self.stride, self.padding), (n * oh * ow, c * kh * kw))
+            gw = reshape(matmul(transpose(g_rows), cols), np.shape(w))
+        if b is None:
+            return (gx, gw)
+        return (gx, gw, reduce_sum(g, axis=(0, 2, 3)) if need[2] else None)
+
+
+class _Pool(Op):
+    """Shared geometry of the pooling ops: ``kernel``, ``stride`` and ``padding`` pairs."""
+
+    kernel = (2, 2)
+    stride = (2, 2)
+    padding = (0, 0)
+    fill = 0.0  # what the padding holds
+
+    def _offsets(self, x: np.ndarray):
+        out_hw = out_size(x.shape, self.kernel, self.stride, self.padding)
+        return offsets(_padded(x, self.padding, self.fill), self.kernel, self.stride, out_hw)
+
+
+class MaxPool2D(_Pool):
+    """Max over each window (padding counts as -∞, like PyTorch); the gradient goes to
+    the first maximal element of each window (PyTorch's choice on ties)."""
+
+    fill = -np.inf
+    formula = "maxpool({0})"
+    derivatives = ("[x = window max]",)
+
+    def forward(self, x):
+        _check_geometry("max_pool2d", np.shape(x), self.kernel, self.stride, self.padding)
+        if 2 * max(self.padding[0] / self.kernel[0], self.padding[1] / self.kernel[1]) > 1:
+            raise ShapeError(f"max_pool2d: padding {self.padding} must be at most half the kernel {self.kernel}")
+        best = None
+        for _, _, view in self._offsets(x):
+            best = view.copy() if best is None else np.maximum(best, view, out=best)
+        return best
+
+    def flat_argmax(self, x: np.ndarray) -> np.ndarray:
+        """For each output element, the flat index into ``x`` of its window's first maximum."""
+        n, c, h, w = x.shape
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        best = row = col = None
+        for i, j, view in self._offsets(x):
+            if best is None:
+                best, row, col = view.copy(), np.zeros(view.shape, np.intp), np.zeros(view.shape, np.intp)
+                continue
+            higher = view > best  # strict: the first maximum keeps the gradient
+            np.copyto(best, view, where=higher)
+            row[higher], col[higher] = i, j
+        oh, ow = best.shape[2:4]
+        rows = np.arange(oh)[:, None] * sh + row - ph
+        cols = np.arange(ow)[None, :] * sw + col - pw
+        planes = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
+        return (planes + rows * w + cols).ravel()
+
+    def vjp(self, g, out, x):
+        shape = np.shape(x)
+        flat = self.flat_argmax(_values(x))
+        return (reshape(scatter_add(reshape(g, (-1,)), flat, (int(np.prod(shape)),)), shape),)
+
+
+class AvgPool2D(_Pool):
+    """Mean over each window (zero padding counted, PyTorch's default ``count_include_pad``);
+    vjp: g/(kh·kw) spread back over every window (col2im)."""
+
+    formula = "avgpool({0})"
+    derivatives = ("1/(kh·kw)",)
+
+    def forward(self, x):
+        _check_geometry("avg_pool2d", np.shape(x), self.kernel, self.stride, self.padding)
+        total = None
+        for _, _, view in self._offsets(x):
+            total = view.copy() if total is None else np.add(total, view, out=total)
+        return total * total.dtype.type(1.0 / (self.kernel[0] * self.kernel[1]))
+
+    def vjp(self, g, out, x):
+        (kh, kw), c = self.kernel, np.shape(x)[1]
+        rows = reshape(transpose(g * (1.0 / (kh * kw)), (0, 2, 3, 1)), np.shape(g)[:1] + np.shape(g)[2:] + (c, 1, 1))
+        spread = broadcast_to(rows, np.shape(rows)[:4] + (kh, kw))
+        return (col2im(spread, np.shape(x), self.kernel, self.stride, self.padding),)
+
+
+def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntPair = 1, padding: IntPair = 0) -> Any:
+    """2-D convolution of ``x`` (N, C, H, W) with ``weight`` (O, C, kh, kw) plus ``bias`` (O,)
+    (``torch.nn.functional.conv2d`` without dilation or groups)."""
+    attrs = dict(stride=_pair(stride, "stride"), padding=_pair(padding, "padding"))
+    if bias is None:
+        return Conv2D.apply(x, weight, **attrs)
+    return Conv2D.apply(x, weight, bias, **attrs)
+
+
+def _pool_attrs(kernel_size: IntPair, stride: IntPair | None, padding: IntPair) -> dict:
+    kernel = _pair(kernel_size, "kernel_size")
+    return dict(kernel=kernel, stride=kernel if stride is None else _pair(stride, "stride"),
+                padding=_pair(padding, "padding"))
+
+
+def max_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> Any:
+    """Max pooling over NCHW windows; ``stride`` defaults to the kernel size (as in PyTorch)."""
+    return MaxPool2D.apply(x, **_pool_attrs(kernel_size, stride, padding))
+
+
+def avg_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> Any:
+    """Average pooling over NCHW windows (zero padding counted); ``stride`` defaults to the kernel size."""
+    return AvgPool2D.apply(x, **_pool_attrs(kernel_size, stride, padding))

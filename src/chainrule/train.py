@@ -1,0 +1,282 @@
+"""The training loop: ``fit`` with a progress bar, ``evaluate``, ``History`` and callbacks.
+
+    history = cr.fit(model, cr.cross_entropy, opt, train, epochs=20, val_data=test)
+    cr.evaluate(model, test)              # {"loss": 0.08, "accuracy": 0.975}
+    history.plot("loss.png")
+
+Each step is the lesson's loop: forward, loss, backward, one optimizer step.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import weakref
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .data import as_loader
+from .metrics import get_metric
+from .nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .node import Node, no_grad
+
+__all__ = ["Callback", "EarlyStopping", "History", "evaluate", "fit"]
+
+_loss_of_model: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
+
+
+class History:
+    """Per-epoch logs of a ``fit``: ``history["loss"]``, ``history["val_accuracy"]``, ..."""
+
+    def __init__(self) -> None:
+        self.epochs: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    def append(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epochs.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def to_dict(self) -> dict[str, list]:
+        """``{"epoch": [1, 2, ...], "loss": [...], "val_loss": [...], ...}`` (JSON-ready)."""
+        return {"epoch": list(self.epochs), **{k: list(v) for k, v in self.history.items()}}
+
+    def plot(self, path: str, title: str | None = None) -> str:
+        """Write a PNG: one panel for the loss and one per metric, train and validation curves."""
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise ImportError("History.plot needs matplotlib: pip install matplotlib "
+                              "(or pip install 'chainrule[viz]')") from None
+        names = [k for k in self.history if not k.startswith("val_") and k not in ("lr", "time")]
+        fig = Figure(figsize=(4.2 * len(names), 3.4), dpi=100)  # no pyplot: no global backend state
+        FigureCanvasAgg(fig)
+        for i, name in enumerate(names):
+            ax = fig.add_subplot(1, len(names), i + 1)
+            ax.plot(self.epochs, self.history[name], marker="o", markersize=3, label="train")
+            if f"val_{name}" in self.history:
+                ax.plot(self.epochs, self.history[f"val_{name}"], marker="o", markersize=3, label="validation")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(name)
+            ax.set_title(name if title is None or i else f"{title}: {name}")
+            if name == "loss" and min(min(v) for k, v in self.history.items() if k.endswith("loss")) > 0:
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+        return path
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
+        return f"History({len(self)} epochs; last: {last})"
+
+
+class Callback:
+    """Hooks into ``fit``. ``on_epoch_end`` may return True to stop training."""
+
+    def on_train_begin(self, model: Any, optimizer: Any) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool | None:
+        return None
+
+    def on_train_end(self) -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` (default ``"val_loss"``) has not improved by ``min_delta``
+    for ``patience`` epochs; with ``restore_best_weights`` put back the best epoch's weights."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
+                 restore_best_weights: bool = True) -> None:
+        if mode == "auto":
+            mode = "max" if any(w in monitor for w in ("acc", "r2")) else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
+        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, abs(min_delta), mode
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, model: Any, optimizer: Any) -> None:
+        self.model, self.wait, self.stopped_epoch = model, 0, None
+        self.best, self.best_epoch, self.best_state = None, None, None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
+        if self.monitor not in logs:
+            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but the logs hold {sorted(logs)} "
+                           "(pass val_data to fit to get val_ metrics)")
+        value = logs[self.monitor]
+        better = self.best is None or (value < self.best - self.min_delta if self.mode == "min"
+                                       else value > self.best + self.min_delta)
+        if better:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights and hasattr(self.model, "state_dict"):
+                self.best_state = self.model.state_dict()
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self) -> None:
+        if self.restore_best_weights and self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+
+def _values(x: Any) -> np.ndarray:
+    return np.asarray(x.value if isinstance(x, Node) else x)
+
+
+def _default_loss(outputs: np.ndarray, targets: np.ndarray) -> Callable[[Any, Any], Any]:
+    """Cross-entropy for class labels (binary with logits for one output column), else MSE."""
+    if np.asarray(targets).dtype.kind in "iub":
+        return BCEWithLogitsLoss() if outputs.ndim < 2 or outputs.shape[1] == 1 else CrossEntropyLoss()
+    return MSELoss()
+
+
+def _show_bar(progress: bool) -> bool:
+    return bool(progress) and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+
+def _summary(epoch: int, epochs: int, logs: dict[str, float], seconds: float) -> str:
+    parts = [f"{k} {v:.4f}" for k, v in logs.items() if k != "lr"]
+    return f"epoch {epoch}/{epochs}  " + "  ".join(parts) + f"  ({seconds:.1f}s)"
+
+
+def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any = None,
+               bar: Any = None) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+    """One pass over ``batches``: train when an optimizer is given, else just evaluate.
+    Returns the example-weighted mean loss and the outputs and targets seen."""
+    total, count, outputs, targets = 0.0, 0, [], []
+    for xb, yb in batches:
+        if optimizer is not None:
+            optimizer.zero_grad()
+        out = model(xb)
+        loss = loss_fn(out, yb)
+        if optimizer is not None:
+            loss.backward()
+            optimizer.step()
+        n = len(xb)
+        total += float(_values(loss)) * n
+        count += n
+        outputs.append(_values(out))
+        targets.append(np.asarray(yb))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+    if count == 0:
+        raise ValueError("the data yielded no batches (empty dataset, or drop_last with too few examples)")
+    return total / count, outputs, targets
+
+
+def _metric_logs(metrics: Sequence[Any], outputs: list[np.ndarray], targets: list[np.ndarray],
+                 prefix: str = "") -> dict[str, float]:
+    if not metrics:
+        return {}
+    o, t = np.concatenate(outputs), np.concatenate(targets)
+    return {prefix + name: fn(o, t) for name, fn in map(get_metric, metrics)}
+
+
+def evaluate(model: Any, data: Any, metrics: Sequence[Any] = ("accuracy",), loss_fn: Callable | None = None,
+             batch_size: int = 256) -> dict[str, float]:
+    """The loss and ``metrics`` of ``model`` on ``data`` (a Dataset, an (X, y) pair or a loader),
+    in eval mode with no gradients: ``{"loss": ..., "accuracy": ...}``.
+
+    Without ``loss_fn``, the one ``fit`` last used for this model, or else
+    cross-entropy for class labels and MSE for float targets.
+    """
+    batches = as_loader(data, batch_size=batch_size)
+    was_training = getattr(model, "training", None)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with no_grad():
+            if loss_fn is None:
+                loss_fn = _loss_of_model.get(model) if _is_weakrefable(model) else None
+            if loss_fn is None:
+                xb, yb = next(iter(batches))
+                loss_fn = _default_loss(_values(model(xb)), yb)
+            loss, outputs, targets = _run_epoch(model, loss_fn, batches)
+    finally:
+        if was_training and hasattr(model, "train"):
+            model.train()
+    return {"loss": loss, **_metric_logs(metrics, outputs, targets)}
+
+
+def _is_weakrefable(obj: Any) -> bool:
+    try:
+        weakref.ref(obj)
+        return True
+    except TypeError:
+        return False
+
+
+def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_data: Any, epochs: int = 10,
+        val_data: Any = None, metrics: Sequence[Any] = ("accuracy",), batch_size: int = 32, shuffle: bool = True,
+        seed: int | None = 0, progress: bool = True, callbacks: Sequence[Callback] = (),
+        scheduler: Any = None) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train_data``; returns a ``History``.
+
+    train_data / val_data: a Dataset, an (X, y) pair, or a loader yielding
+    (xb, yb) batches (then ``batch_size``, ``shuffle`` and ``seed`` are its own).
+    metrics: names (``"accuracy"``, ``"r2"``, ``"mse"``, ``"mae"``) or functions.
+    progress: a tqdm bar per epoch on a terminal; one summary line per epoch
+    when stderr is not a terminal (CI logs); nothing with ``progress=False``.
+    callbacks: e.g. ``EarlyStopping()``. scheduler: stepped after each epoch
+    (``ReduceLROnPlateau`` gets the validation loss, or the training loss).
+    """
+    loader = as_loader(train_data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    if _is_weakrefable(model):
+        _loss_of_model[model] = loss_fn
+    history, bar_on = History(), _show_bar(progress)
+    for cb in callbacks:
+        cb.on_train_begin(model, optimizer)
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            if hasattr(model, "train"):
+                model.train()
+            bar = _progress_bar(epoch, epochs, loader) if bar_on else None
+            loss, outputs, targets = _run_epoch(model, loss_fn, loader, optimizer, bar)
+            logs = {"loss": loss, **_metric_logs(metrics, outputs, targets)}
+            if val_data is not None:
+                scores = evaluate(model, val_data, metrics, loss_fn, batch_size=max(batch_size, 256))
+                logs.update({f"val_{k}": v for k, v in scores.items()})
+            logs["lr"] = getattr(optimizer, "lr", float("nan"))
+            history.append(epoch, logs)
+            if bar is not None:
+                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k != "lr"})
+                bar.close()
+            elif progress:
+                print(_summary(epoch, epochs, logs, time.perf_counter() - start), file=sys.stderr, flush=True)
+            if scheduler is not None:
+                if hasattr(scheduler, "is_better"):  # ReduceLROnPlateau watches a metric
+                    scheduler.step(logs.get("val_loss", logs["loss"]))
+                else:
+                    scheduler.step()
+            if any([bool(cb.on_epoch_end(epoch, logs)) for cb in callbacks]):
+                break
+    finally:
+        for cb in callbacks:
+            cb.on_train_end()
+    return history
+
+
+def _progress_bar(epoch: int, epochs: int, loader: Any) -> Any:
+    from tqdm import tqdm
+
+    total = len(loader) if hasattr(loader, "__len__") else None
+    return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=True, file=sys.stderr,
+                dynamic_ncols=True)

@@ -1,0 +1,153 @@
+"""``chainrule demo`` and ``chainrule explain``, run as a user runs them (in a subprocess)."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chainrule.commands import explain as explain_command
+from lesson_helpers import CJK, LESSON_BACKWARD, LESSON_FORWARD, lesson_math
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
+RESULT = re.compile(r"loss[:：] ?(\S+) → (\S+)")
+
+
+def chainrule(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m chainrule ARGS`` in ``cwd``."""
+    return subprocess.run([sys.executable, "-m", "chainrule", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, encoding="utf-8", timeout=120)
+
+
+def without_dot(tmp_path: Path) -> dict:
+    """An environment in which Graphviz's dot cannot be found."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    return {**os.environ, "PATH": str(empty)}
+
+
+@needs_dot
+def test_demo_replays_the_lesson_and_writes_the_pictures(tmp_path):
+    done = chainrule("demo", "--out", "pictures", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for digits in LESSON_FORWARD + LESSON_BACKWARD:
+        assert digits in out
+    assert "0.402796525409167 · 0.15378" in out and "∂loss/∂k = 0.18583185743835806" in out
+    assert "Topological order" in out and "I am linear (Linear)" in out
+    start, end = map(float, RESULT.search(out).groups())
+    assert math.isclose(start, lesson_math()["loss"], rel_tol=1e-13) and end < start
+    assert "Traceback" not in done.stderr
+    for name, magic in (("graph.svg", b"<?xml"), ("loss.png", b"\x89PNG")):
+        data = (tmp_path / "pictures" / name).read_bytes()
+        assert data.startswith(magic) and len(data) > 1000
+
+
+def test_demo_in_chinese_without_plots(tmp_path):
+    done = chainrule("demo", "--lang", "zh", "--no-plots", "--steps", "20", "--lr", "0.5", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "我是 linear" in done.stdout and "人类爸爸" in done.stdout and "梯度下降" in done.stdout
+    assert "0.18583185743835806" in done.stdout
+    start, end = map(float, RESULT.search(done.stdout).groups())
+    assert end < start
+    assert list(tmp_path.iterdir()) == []  # --no-plots writes nothing
+
+
+def test_demo_without_graphviz_writes_dot_and_says_how_to_draw_it(tmp_path):
+    done = chainrule("demo", "--steps", "5", "--out", "out", cwd=tmp_path, env=without_dot(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "0.18583185743835806" in done.stdout
+    assert "apt-get install graphviz" in done.stdout and "dot -Tsvg" in done.stdout
+    assert (tmp_path / "out" / "graph.dot").read_text(encoding="utf-8").startswith("digraph")
+    assert not (tmp_path / "out" / "graph.svg").exists()
+
+
+def test_demo_rejects_bad_options(tmp_path):
+    done = chainrule("demo", "--steps", "-3", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+@needs_dot
+def test_explain_an_expression_end_to_end(tmp_path):
+    done = chainrule("explain", "sigmoid(k*x+b)", "--at", "x=3,k=0.36,b=0.37", "--wrt", "k",
+                     "--draw", "graph.svg", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    s = 1 / (1 + math.exp(-(0.36 * 3 + 0.37)))
+    result = re.search(r"∂sigmoid/∂k = (\S+)", done.stdout).group(1)
+    assert math.isclose(float(result), s * (1 - s) * 3, rel_tol=1e-12)
+    assert "∂sigmoid/∂add · ∂add/∂mul · ∂mul/∂k" in done.stdout
+    assert "I am k (Placeholder): I was fed 0.36" in done.stdout
+    assert (tmp_path / "graph.svg").read_bytes().startswith(b"<?xml")
+
+
+def test_explain_fan_out_in_chinese(tmp_path):
+    done = chainrule("explain", "x*x + x", "--at", "x=1.5", "--lang", "zh", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "共有 3 条路径" in done.stdout and "3 条路径之和" in done.stdout
+    assert "∂add/∂x = 4.0" in done.stdout and CJK.search(done.stdout)
+
+
+def test_explain_bad_expression_is_one_message_with_a_caret(tmp_path):
+    done = chainrule("explain", "sigmoid(z*x+b)", "--at", "x=3,b=1", cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("chainrule explain: error in EXPR: unknown name 'z'")
+    assert lines[1] == "  sigmoid(z*x+b)" and lines[2] == "  " + " " * 8 + "^"
+    assert "Traceback" not in done.stderr
+
+
+def run_explain(*argv: str) -> int:
+    """The explain command in this process (fast), through its own parser."""
+    parser = argparse.ArgumentParser(prog="chainrule")
+    explain_command.register(parser.add_subparsers())
+    args = parser.parse_args(["explain", *argv])
+    return args.run(args)
+
+
+@pytest.mark.parametrize("expr, column, message", [
+    ("sigmoid(k*x+b", 13, "expected ')' but found the end"),
+    ("x ^ 2", 2, "write ** for powers"),
+    ("foo(x)", 0, "unknown function 'foo'"),
+    ("sigmoid(x, x)", 0, "sigmoid() takes 1 argument, got 2"),
+    ("x +", 3, "expected a number, a name or '('"),
+    ("3x", 1, "unexpected 'x'"),
+    ("exp", 0, "'exp' is a function"),
+    ("", 0, "the expression is empty"),
+    ("(" * 150 + "x" + ")" * 150, 100, "nested more than 100 deep"),
+    ("x $ 1", 2, "unexpected character '$'"),
+])
+def test_explain_points_at_the_mistake(capsys, expr, column, message):
+    assert run_explain(expr, "--at", "x=3,k=0.36,b=0.37") == 2
+    err = capsys.readouterr().err
+    first, text, caret = err.splitlines()
+    assert message in first and f"(at column {column + 1})" in first
+    assert text == "  " + expr and caret == "  " + " " * column + "^"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("x*k", "--at", "x=3,k=abc"), "'abc' is not a number"),
+    (("x*k", "--at", "x=3,,k=1"), "expected NAME=VALUE"),
+    (("x*k", "--at", "x=3,x=1"), "'x' is given twice"),
+    (("x*k", "--at", "x=3,k=1", "--wrt", "q"), "'q' is not a variable"),
+    (("x*x", "--at", "x=3,k=1", "--wrt", "k"), "does not use 'k'"),
+])
+def test_explain_bad_options_are_one_message(capsys, argv, message):
+    assert run_explain(*argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_explain_good_expressions_in_process(capsys):
+    assert run_explain("(x - 2)**2 / x + exp(-x) * tanh(x)", "--at", "x=1.5", "--quiet") == 0
+    x = 1.5
+    want = (2 * (x - 2) * x - (x - 2) ** 2) / x ** 2 - math.exp(-x) * math.tanh(x) \
+        + math.exp(-x) * (1 - math.tanh(x) ** 2)
+    got = re.search(r"∂add/∂x = (\S+)", capsys.readouterr().out).group(1)
+    assert math.isclose(float(got), want, rel_tol=1e-12)
+    assert run_explain("2**3**2") == 0  # constants only: nothing to differentiate, but no error
+    assert "pow_2 = 2^pow = 512.0" in capsys.readouterr().out

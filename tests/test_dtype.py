@@ -1,0 +1,128 @@
+"""dtype rules (DESIGN.md rule 8, issue 2 point 7): float32 by default, settable;
+floating arrays keep their dtype; integer data becomes the default float where it
+must be differentiable; and nothing inside a float32 graph silently becomes
+float64, not even through NumPy 2's promotion of float32 with int64 data."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import chainrule as cr
+
+
+def test_default_is_float32_and_settable():
+    assert cr.get_default_dtype() == np.float32
+    assert cr.Variable(1.0).dtype == np.float32 and cr.tensor([1.5, 2.5]).dtype == np.float32
+    cr.set_default_dtype("float64")
+    assert cr.get_default_dtype() == np.float64
+    assert cr.Variable(1.0).dtype == np.float64 and cr.tensor(2.5).dtype == np.float64
+    cr.set_default_dtype(np.float32)
+    assert cr.Variable(1.0).dtype == np.float32
+    with pytest.raises(TypeError, match="floating"):
+        cr.set_default_dtype("int32")
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_float_arrays_keep_their_dtype(default):
+    cr.set_default_dtype(default)
+    for dt in (np.float32, np.float64):
+        arr = np.ones(3, dtype=dt)
+        assert cr.Variable(arr).dtype == dt and cr.tensor(arr).dtype == dt and cr.Constant(arr).dtype == dt
+        assert cr.Variable(dt(2.0)).dtype == dt
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_integer_data_becomes_the_default_float_where_differentiable(default):
+    cr.set_default_dtype(default)
+    assert cr.Variable([1, 2]).dtype == default
+    assert cr.Variable(np.arange(3)).dtype == default
+    assert cr.tensor([1, 2], requires_grad=True).dtype == default
+    assert cr.tensor([1, 2]).dtype == np.int64  # data: stays integer, like torch.tensor
+    x, labels = cr.Placeholder(name="x"), cr.Placeholder(name="labels", requires_grad=False)
+    x.feed([1, 2, 3])
+    labels.feed([1, 2, 3])
+    assert x.dtype == default and labels.value.dtype.kind == "i"
+
+
+def test_explicit_dtype_wins():
+    assert cr.Variable(1, dtype=np.float64).dtype == np.float64
+    assert cr.Placeholder(name="p", dtype="float64").convert([1, 2]).dtype == np.float64
+
+
+INT = np.array([[1, 0, 2, 3]] * 3)  # int64: NumPy 2 promotes float32 ⊕ int64 to float64
+MIXED = {
+    "x*int": (lambda x, i: x * i, lambda x, i: x * i),
+    "int*x": (lambda x, i: i * x, lambda x, i: i * x),
+    "x+int": (lambda x, i: x + i, lambda x, i: x + i),
+    "int-x": (lambda x, i: i - x, lambda x, i: i - x),
+    "x/(int+1)": (lambda x, i: x / (i + 1), lambda x, i: x / (i + 1)),
+    "x**int": (lambda x, i: x ** i, lambda x, i: x ** i),
+    "maximum": (cr.maximum, torch.maximum),
+    "minimum": (lambda x, i: cr.minimum(i, x), lambda x, i: torch.minimum(i, x)),
+    "where": (lambda x, i: cr.where(i > 0, x, i), lambda x, i: torch.where(i > 0, x, i)),
+    "matmul": (lambda x, i: x @ i.T, lambda x, i: x @ i.T.to(x.dtype)),
+    "linear": (lambda x, i: cr.linear(i, x.T, 1), lambda x, i: i.to(x.dtype) @ x.T + 1),
+    "mse": (lambda x, i: cr.mse(i, x), lambda x, i: F.mse_loss(x, i.to(x.dtype))),
+    "bce_logits": (lambda x, i: cr.binary_cross_entropy_with_logits(x, i > 1),
+                   lambda x, i: F.binary_cross_entropy_with_logits(x, (i > 1).to(x.dtype))),
+    "one_hot_sum": (lambda x, i: cr.sum(i * cr.log_softmax(x)), lambda x, i: (i * torch.log_softmax(x, -1)).sum()),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", MIXED)
+def test_integer_data_never_widens_a_float_graph(name, dtype):
+    """Integer and bool data mixed into a float graph take the graph's float dtype
+    (torch's rule), for the value and for every gradient; values match torch."""
+    fn, tfn = MIXED[name]
+    xv = np.random.default_rng(0).uniform(0.5, 1.5, size=(3, 4)).astype(dtype)
+    x = cr.Variable(xv)
+    y = fn(x, cr.tensor(INT))
+    cr.sum(y).backward()
+    tx = torch.tensor(xv, requires_grad=True)
+    ty = tfn(tx, torch.tensor(INT))
+    ty.sum().backward()
+    assert y.dtype == dtype and x.grad.dtype == dtype
+    tol = dict(rtol=1e-5) if dtype == np.float32 else dict(rtol=1e-12)
+    np.testing.assert_allclose(y.value, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), **tol)
+
+
+def test_a_float32_model_stays_float32_everywhere():
+    """Every value and every gradient of a small float32 network is float32, with
+    Python numbers, NumPy float64 scalars and float64 data mixed in."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((8, 4)), rng.integers(0, 3, size=8)  # float64 data, int labels
+    x = cr.Placeholder(name="x")
+    W1, b1 = cr.Variable(rng.standard_normal((4, 5)).astype(np.float32)), cr.Variable(np.zeros(5, np.float32))
+    W2 = cr.Variable(rng.standard_normal((5, 3)).astype(np.float32))
+    h = cr.gelu(cr.linear(x, W1, b1)) * np.float64(0.5) + 1e-3
+    h = cr.concat([cr.tanh(h[:, :2]), cr.relu(h[:, 2:])], axis=1)
+    logits = cr.softmax(h @ W2, axis=1) * 2.0 - cr.mean(h, axis=1, keepdims=True) / 3
+    loss = (cr.cross_entropy(logits, Y) + 0.1 * cr.sum(W1 ** 2) + cr.var(h) + cr.max(cr.abs(h))
+            + cr.mse(np.zeros((8, 3)), logits) + cr.sum(cr.sqrt(cr.exp(-W2 * W2) + 1)))
+    graph = cr.Graph(loss)
+    graph.forward({x: X.astype(np.float32)})
+    graph.backward()
+    for node in graph.order:
+        if node.value.dtype.kind == "f":
+            assert node.value.dtype == np.float32, f"value of {node!r}"
+        if node.grad is not None:
+            assert node.grad.dtype == np.float32, f"grad of {node!r}"
+    # and to second order
+    (gW1,) = cr.grad(loss, [W1], create_graph=True)
+    assert gW1.dtype == np.float32
+    (hv,) = cr.grad(cr.sum(gW1 * gW1), [W1])
+    assert hv.dtype == np.float32
+
+
+def test_default_dtype_is_shared_but_grad_mode_is_per_thread():
+    """set_default_dtype is process-wide (like torch), unlike no_grad."""
+    seen = {}
+    cr.set_default_dtype("float64")
+    t = threading.Thread(target=lambda: seen.setdefault("dtype", cr.get_default_dtype()))
+    t.start()
+    t.join()
+    assert seen["dtype"] == np.float64

@@ -1,0 +1,75 @@
+"""Activations against PyTorch, central differences and grad-of-grad, and their
+numerical stability at |x| = 1e4 (finite values and gradients, no NumPy warnings:
+conftest turns every floating-point warning into an error)."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import chainrule as cr
+from oracle import SHAPES, TORCH, Case, Value, params, run_case
+
+# name: (chainrule, torch, shapes)
+ND = [s for s in SHAPES if s]  # softmax needs an axis
+ACTIVATIONS = {
+    "sigmoid": (cr.sigmoid, torch.sigmoid, SHAPES),
+    "Sigmoid": (cr.Sigmoid, torch.sigmoid, SHAPES),
+    "tanh": (cr.tanh, torch.tanh, SHAPES),
+    "relu": (cr.relu, torch.relu, SHAPES),
+    "leaky_relu": (cr.leaky_relu, F.leaky_relu, SHAPES),
+    "leaky_relu_0.2": (lambda x: cr.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2), SHAPES),
+    "softplus": (cr.softplus, F.softplus, SHAPES),
+    "gelu": (cr.gelu, lambda x: F.gelu(x, approximate="tanh"), SHAPES),
+    "softmax": (cr.softmax, lambda x: torch.softmax(x, -1), ND),
+    "softmax_axis0": (lambda x: cr.softmax(x, axis=0), lambda x: torch.softmax(x, 0), ND),
+    "log_softmax": (cr.log_softmax, lambda x: torch.log_softmax(x, -1), ND),
+    "log_softmax_axis0": (lambda x: cr.log_softmax(x, axis=0), lambda x: torch.log_softmax(x, 0), ND),
+    "log_softmax_axis1": (lambda x: cr.log_softmax(x, axis=1), lambda x: torch.log_softmax(x, 1), ND[1:]),
+    "softmax_axis1": (lambda x: cr.softmax(x, axis=1), lambda x: torch.softmax(x, 1), ND[1:]),
+}
+
+CASES = [Case(f"{name}{s}", f, tf, (s,)) for name, (f, tf, shapes) in ACTIVATIONS.items() for s in shapes]
+# relu and leaky_relu at 0: torch's subgradient (0, and the slope)
+CASES += [Case("relu_at_zero", cr.relu, torch.relu, (Value([0.0, 1.0, -1.0]),), modes=TORCH),
+          Case("leaky_relu_at_zero", cr.leaky_relu, F.leaky_relu, (Value([0.0, 1.0, -1.0]),), modes=TORCH)]
+
+
+@pytest.mark.parametrize("case, mode", params(CASES))
+def test_activation(case, mode):
+    run_case(case, mode)
+
+
+EXTREME = np.array([-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4])
+STABLE = {
+    "sigmoid": (cr.sigmoid, torch.sigmoid),
+    "softplus": (cr.softplus, F.softplus),
+    "tanh": (cr.tanh, torch.tanh),
+    "gelu": (cr.gelu, lambda x: F.gelu(x, approximate="tanh")),
+    "softmax": (cr.softmax, lambda x: torch.softmax(x, -1)),
+    "log_softmax": (cr.log_softmax, lambda x: torch.log_softmax(x, -1)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", STABLE)
+def test_stable_at_1e4(name, dtype):
+    """Finite values and gradients at |x| = 1e4, equal to PyTorch's, with no NumPy warning."""
+    fn, tfn = STABLE[name]
+    x = cr.Variable(EXTREME.astype(dtype))
+    y = fn(x)
+    u = np.linspace(-1.0, 1.0, EXTREME.size).astype(dtype)
+    (gx,) = cr.grad(y, [x], grad_outputs=u)
+    tx = torch.tensor(EXTREME.astype(dtype), requires_grad=True)
+    ty = tfn(tx)
+    ty.backward(torch.tensor(u))
+    assert np.all(np.isfinite(y.value)) and np.all(np.isfinite(gx))
+    assert y.dtype == dtype and gx.dtype == dtype
+    np.testing.assert_allclose(y.value, ty.detach().numpy(), rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-6, atol=1e-30)
+
+
+def test_sigmoid_tails_are_exact():
+    """σ(-x) = 1 - σ(x) and σ(-745) > 0 is not flushed to 0 when it is representable."""
+    x = np.array([-700.0, -30.0, 30.0])
+    np.testing.assert_allclose(cr.sigmoid(x), 1.0 / (1.0 + np.exp(-x)), rtol=1e-15)
+    assert cr.sigmoid(np.array(-700.0)) > 0

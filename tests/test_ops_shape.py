@@ -1,0 +1,52 @@
+"""Shape ops against PyTorch, central differences and grad-of-grad: reshape,
+transpose/permute, swapaxes, expand/broadcast_to, squeeze/unsqueeze. Each only
+moves elements, so its vjp moves the gradient back."""
+import pytest
+import torch
+
+import chainrule as cr
+from oracle import Case, params, run_case
+
+# (name, chainrule, torch, input shape)
+OPS = [
+    ("reshape", lambda x: cr.reshape(x, (4, 3)), lambda x: x.reshape(4, 3), (3, 4)),
+    ("reshape_varargs", lambda x: cr.reshape(x, 2, -1), lambda x: x.reshape(2, -1), (3, 4)),
+    ("reshape_method", lambda x: x.reshape(12), lambda x: x.reshape(12), (3, 4)),
+    ("reshape_scalar", lambda x: cr.reshape(x, (1, 1)), lambda x: x.reshape(1, 1), ()),
+    ("reshape_to_scalar", lambda x: cr.reshape(x, ()), lambda x: x.reshape(()), (1, 1)),
+    ("reshape_3d", lambda x: cr.reshape(x, (4, 6)), lambda x: x.reshape(4, 6), (2, 3, 4)),
+    ("transpose", cr.transpose, lambda x: x.T, (3, 4)),
+    ("transpose_T", lambda x: x.T, lambda x: x.T, (3, 1)),
+    ("transpose_1d", cr.transpose, lambda x: x, (4,)),
+    ("transpose_3d", cr.transpose, lambda x: x.permute(2, 1, 0), (2, 3, 4)),
+    ("transpose_axes", lambda x: cr.transpose(x, (1, 2, 0)), lambda x: x.permute(1, 2, 0), (2, 3, 4)),
+    ("permute", lambda x: cr.permute(x, 2, 0, 1), lambda x: x.permute(2, 0, 1), (2, 3, 4)),
+    ("permute_method", lambda x: x.permute((0, 2, 1)), lambda x: x.permute(0, 2, 1), (2, 3, 4)),
+    ("swapaxes", cr.swapaxes, lambda x: x.swapaxes(-1, -2), (3, 4)),
+    ("swapaxes_0_2", lambda x: cr.swapaxes(x, 0, 2), lambda x: x.swapaxes(0, 2), (2, 3, 4)),
+    ("swapaxes_batched", cr.swapaxes, lambda x: x.mT, (2, 3, 4)),
+    ("broadcast_to", lambda x: cr.broadcast_to(x, (3, 4)), lambda x: x.broadcast_to(3, 4), (1, 4)),
+    ("broadcast_to_col", lambda x: cr.broadcast_to(x, (2, 3, 4)), lambda x: x.broadcast_to(2, 3, 4), (3, 1)),
+    ("broadcast_to_scalar", lambda x: cr.broadcast_to(x, (3, 4)), lambda x: x.broadcast_to(3, 4), ()),
+    ("broadcast_to_1d", lambda x: cr.broadcast_to(x, 2, 3, 4), lambda x: x.broadcast_to(2, 3, 4), (4,)),
+    ("expand", lambda x: cr.expand(x, 3, -1), lambda x: x.expand(3, -1), (1, 4)),
+    ("expand_new_axis", lambda x: x.expand((2, -1, 4)), lambda x: x.expand(2, -1, 4), (3, 1)),
+    ("squeeze", cr.squeeze, lambda x: x.squeeze(), (3, 1)),
+    ("squeeze_axis", lambda x: cr.squeeze(x, 0), lambda x: x.squeeze(0), (1, 4)),
+    ("squeeze_none", cr.squeeze, lambda x: x.squeeze(), (3, 4)),
+    ("unsqueeze", lambda x: cr.unsqueeze(x, 0), lambda x: x.unsqueeze(0), (3, 4)),
+    ("unsqueeze_last", lambda x: cr.unsqueeze(x, -1), lambda x: x.unsqueeze(-1), (4,)),
+    ("unsqueeze_scalar", lambda x: x.unsqueeze(0), lambda x: x.unsqueeze(0), ()),
+    ("expand_dims", lambda x: cr.expand_dims(x, 1), lambda x: x.unsqueeze(1), (2, 3, 4)),
+    # composed: a view of a view, and a broadcast reduced back by the engine
+    ("transpose_reshape", lambda x: cr.reshape(x.T, (2, 6)) * 2.0, lambda x: x.T.reshape(2, 6) * 2.0, (3, 4)),
+    ("sum_to_shape", lambda x: cr.sum_to_shape(x, (1, 4)), lambda x: x.sum(0, keepdim=True), (3, 4)),
+    ("sum_to_shape_lead", lambda x: cr.sum_to_shape(x, (3, 1)), lambda x: x.sum((0, 2)).unsqueeze(-1), (2, 3, 4)),
+]
+
+CASES = [Case(f"{name}{shape}", f, tf, (shape,)) for name, f, tf, shape in OPS]
+
+
+@pytest.mark.parametrize("case, mode", params(CASES))
+def test_shape_op(case, mode):
+    run_case(case, mode)
