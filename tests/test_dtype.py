@@ -107,7 +107,7 @@ def test_a_float32_model_stays_float32_everywhere():
     graph.forward({x: X.astype(np.float32)})
     graph.backward()
     for node in graph.order:
-        if node.value.dtype.kind == "f":
+        if node.value.dtype.kind == "f" and not isinstance(node, cr.Constant):  # data may be float64
             assert node.value.dtype == np.float32, f"value of {node!r}"
         if node.grad is not None:
             assert node.grad.dtype == np.float32, f"grad of {node!r}"
@@ -126,3 +126,35 @@ def test_default_dtype_is_shared_but_grad_mode_is_per_thread():
     t.start()
     t.join()
     assert seen["dtype"] == np.float64
+
+
+SCALARS = {
+    "python_float": 2.0,
+    "numpy_float64_scalar": np.float64(2.0),
+    "float64_0d_array": np.array(2.0),
+    "float64_constant": cr.Constant(np.float64(2.0)),
+    "int_0d_array": np.array(2),
+}
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+@pytest.mark.parametrize("name", SCALARS)
+def test_scalars_never_widen_a_float32_array(name, default):
+    """A 0-d operand of any float dtype takes the array's dtype (torch's rule for
+    0-dim tensors), eager and define-then-run, whatever the default dtype."""
+    cr.set_default_dtype(default)
+    c = SCALARS[name]
+    x = cr.Variable(np.array([1.0, 2.0, 3.0], dtype=np.float32))
+    p = cr.Placeholder(name="p")
+    for y in (x * c + c, c / x - c, cr.maximum(x, c) ** c, cr.where(x > 1, x, c), cr.linear(x[:, None], x[None], c)):
+        assert y.dtype == np.float32
+    lazy = (p * c - c) / c
+    assert cr.Graph(lazy).forward({p: np.ones(3, np.float32)}).dtype == np.float32
+    t = torch.ones(3) * torch.tensor(np.asarray(c.value if isinstance(c, cr.Node) else c))
+    assert t.dtype == torch.float32  # the rule being followed
+
+
+def test_arrays_of_another_float_dtype_do_promote_like_torch():
+    x = cr.Variable(np.ones(3, dtype=np.float32))
+    assert (x * np.ones(3)).dtype == np.float64
+    assert (torch.ones(3) * torch.ones(3, dtype=torch.float64)).dtype == torch.float64

@@ -50,6 +50,7 @@ STABLE = {
 }
 
 
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", STABLE)
 def test_stable_at_1e4(name, dtype):

@@ -89,3 +89,28 @@ def test_repeated_index_gradient_counts_every_pick():
     x = cr.Variable(np.array([1.0, 2.0, 3.0]))
     x[[0, 0, 0, 1]].sum().backward()
     np.testing.assert_array_equal(x.grad, [3.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("width", [1, (2, 0), ((1, 2), (0, 3))])
+def test_pad_in_a_define_then_run_graph_fits_each_fed_shape(width):
+    """pad's widths are spread over the axes of the value it gets, at run time."""
+    x = cr.Placeholder(name="x")
+    graph = cr.Graph(cr.pad(x, width, value=2.0))
+    for shape in [(3, 4), (2, 1)]:
+        xv = np.arange(np.prod(shape), dtype=float).reshape(shape)
+        np.testing.assert_array_equal(graph.forward({x: xv}), np.pad(xv, width, constant_values=2.0))
+        graph.backward(np.ones(graph.output.shape))
+        np.testing.assert_array_equal(x.grad, np.ones(shape))
+
+
+def test_an_index_fed_through_a_placeholder_is_read_on_every_run():
+    """x[i] with i a Placeholder: each run indexes with what was fed that time."""
+    x, i = cr.Placeholder(name="x"), cr.Placeholder(name="i", requires_grad=False)
+    graph = cr.Graph(cr.sum(x[i, 1:] * 2.0))
+    xv = np.arange(12.0).reshape(3, 4)
+    for rows in ([0, 0, 2], [1]):
+        want = np.zeros_like(xv)
+        np.add.at(want, (np.array(rows), slice(1, None)), 2.0)
+        assert graph.forward({x: xv, i: rows}) == pytest.approx(2 * xv[rows, 1:].sum())
+        graph.backward()
+        np.testing.assert_array_equal(x.grad, want)

@@ -1,6 +1,7 @@
 """Shape ops against PyTorch, central differences and grad-of-grad: reshape,
 transpose/permute, swapaxes, expand/broadcast_to, squeeze/unsqueeze. Each only
 moves elements, so its vjp moves the gradient back."""
+import numpy as np
 import pytest
 import torch
 
@@ -50,3 +51,36 @@ CASES = [Case(f"{name}{shape}", f, tf, (shape,)) for name, f, tf, shape in OPS]
 @pytest.mark.parametrize("case, mode", params(CASES))
 def test_shape_op(case, mode):
     run_case(case, mode)
+
+
+# define-then-run: built on a Placeholder with no value, then fed different shapes
+# (a new batch size each run); every shape must come from the fed value
+LAZY = [
+    ("squeeze", cr.squeeze, lambda x: x.squeeze(), [(3, 1), (1, 5, 1)]),
+    ("squeeze_axis", lambda x: cr.squeeze(x, -1), lambda x: x.squeeze(-1), [(3, 1), (2, 4, 1)]),
+    ("unsqueeze", lambda x: cr.unsqueeze(x, 1), lambda x: x.unsqueeze(1), [(3, 4), (5,)]),
+    ("swapaxes", cr.swapaxes, lambda x: x.mT, [(3, 4), (2, 5, 3)]),
+    ("swapaxes_vector", cr.swapaxes, lambda x: x, [(4,), ()]),
+    ("T", lambda x: x.T, lambda x: x.permute(*reversed(range(x.ndim))), [(3, 4), (2, 3, 4)]),
+    ("expand", lambda x: cr.expand(x, 2, -1, -1), lambda x: x.expand(2, -1, -1), [(3, 1), (1, 5)]),
+    ("reshape_infer", lambda x: cr.reshape(x, (-1, 2)), lambda x: x.reshape(-1, 2), [(3, 4), (5, 2)]),
+    ("broadcast_to", lambda x: cr.broadcast_to(x, (3, 4)), lambda x: x.broadcast_to(3, 4), [(1, 4), (3, 1)]),
+    ("sum_keep", lambda x: cr.sum(x, axis=-1, keepdims=True), lambda x: x.sum(-1, keepdim=True), [(3, 4), (5, 2)]),
+]
+
+
+@pytest.mark.parametrize("name, f, tf, shapes", LAZY, ids=[row[0] for row in LAZY])
+def test_define_then_run_takes_shapes_from_the_fed_value(name, f, tf, shapes):
+    x = cr.Placeholder(name="x")
+    graph = cr.Graph(f(x))
+    rng = np.random.default_rng(0)
+    for shape in shapes:
+        xv = rng.standard_normal(shape)
+        out = graph.forward({x: xv})
+        tx = torch.tensor(xv, requires_grad=True)
+        t_out = tf(tx)
+        u = rng.standard_normal(tuple(t_out.shape))
+        graph.backward(u)
+        t_out.backward(torch.tensor(u))
+        np.testing.assert_allclose(out, t_out.detach().numpy())
+        np.testing.assert_allclose(x.grad, tx.grad.numpy())

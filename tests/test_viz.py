@@ -28,7 +28,7 @@ def edges_of(dot: str) -> list[str]:
 
 
 def test_dot_has_every_node_and_edge_with_values_and_grads(lesson):
-    graph, n = lesson
+    graph, _ = lesson
     dot = graph.to_dot()
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
     for node in graph.order:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import GradcheckError
 from .graph import grad
-from .node import Node, Variable
+from .node import Constant, Node, Variable
 
 
 def _outputs(result: Any) -> list[Node]:
@@ -18,6 +18,16 @@ def _outputs(result: Any) -> list[Node]:
 def _as_variables(inputs: Sequence[Any]) -> list[Variable]:
     return [Variable(np.array(x.value if isinstance(x, Node) else x, dtype=np.float64),
                      name=getattr(x, "name", None) or f"input{i}") for i, x in enumerate(inputs)]
+
+
+def _vjp(outs: list[Node], xs: list[Variable], us: list[np.ndarray], create_graph: bool = False) -> list:
+    """Σ ⟨u, ∂out/∂x⟩ for each x; an output that depends on no input (a linear
+    op's first derivative, say) contributes zero."""
+    live = [(o, u) for o, u in zip(outs, us) if o.requires_grad]
+    if live:
+        return grad([o for o, _ in live], xs, grad_outputs=[u for _, u in live], create_graph=create_graph)
+    zeros = [np.zeros_like(x.value) for x in xs]
+    return [Constant(z) for z in zeros] if create_graph else zeros
 
 
 def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
@@ -34,12 +44,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     xs = _as_variables(inputs)
     outs = _outputs(fn(*xs))
     us = [rng.standard_normal(np.shape(o.value)) for o in outs]
-    # an output that depends on no input (a linear op's first derivative, say) has zero gradient
-    live = [(o, u) for o, u in zip(outs, us) if o.requires_grad]
-    if live:
-        analytic = grad([o for o, _ in live], xs, grad_outputs=[u for _, u in live])
-    else:
-        analytic = [np.zeros_like(x.value) for x in xs]
+    analytic = _vjp(outs, xs, us)
 
     def project(values: list[np.ndarray]) -> float:
         probe = [Variable(v, name=x.name) for v, x in zip(values, xs)]
@@ -67,12 +72,28 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
 
 def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
                   rtol: float = 1e-3, seed: int = 0) -> bool:
-    """Check second derivatives: ``gradcheck`` of x ↦ ∂⟨u, fn(x)⟩/∂x built with ``create_graph=True``."""
+    """Check second derivatives: ``gradcheck`` of x ↦ ∂⟨u, fn(x)⟩/∂x built with ``create_graph=True``.
+
+    The vjp rules run on nodes there, and on arrays in an ordinary backward, so
+    first the two first derivatives are checked to agree (``gradcheck`` has
+    checked the array one against finite differences); then the node one is
+    differentiated again and checked against its own finite differences.
+    """
     rng = np.random.default_rng(seed + 1)
-    probe = _outputs(fn(*_as_variables(inputs)))
+    xs = _as_variables(inputs)
+    probe = _outputs(fn(*xs))
     us = [rng.standard_normal(np.shape(o.value)) for o in probe]
 
     def first_derivative(*xs: Node) -> list[Node]:
-        return grad(_outputs(fn(*xs)), list(xs), grad_outputs=us, create_graph=True)
+        return _vjp(_outputs(fn(*xs)), list(xs), us, create_graph=True)
 
+    plain = _vjp(probe, xs, us)
+    for k, (node, arr) in enumerate(zip(first_derivative(*xs), plain)):
+        got, want = np.asarray(node.value, dtype=np.float64), np.asarray(arr, dtype=np.float64)
+        err = np.abs(got - want) - (atol + rtol * np.abs(want))
+        if err.size and np.max(err) > 0:
+            worst = np.unravel_index(np.argmax(err), err.shape)
+            raise GradcheckError(f"gradgradcheck: the gradient of input {k} ('{xs[k].name}') built as a graph "
+                                 f"(create_graph=True) differs from the ordinary one at index "
+                                 f"{tuple(int(i) for i in worst)}: {got[worst]!r} vs {want[worst]!r}")
     return gradcheck(first_derivative, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)

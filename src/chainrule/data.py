@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -123,7 +124,7 @@ def train_test_split(*arrays: Any, test_size: float | int = 0.2, seed: int | Non
     for a in arrays[1:]:
         if len(a) != n:
             raise ShapeError(f"train_test_split: arrays have different lengths {[len(a) for a in arrays]}")
-    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
+    n_test = math.ceil(test_size * n) if isinstance(test_size, float) else int(test_size)  # as scikit-learn
     if not 0 < n_test < n:
         raise ValueError(f"train_test_split: test_size {test_size} leaves no examples for one side of {n}")
     rng = np.random.default_rng(seed)

@@ -6,8 +6,9 @@
 
 Classification targets are integer labels (N,) and the split is stratified;
 regression targets are float columns (N, 1). Features are standardised with
-statistics of the training split only (images with one mean and std for all
-pixels, so they stay images); regression targets too, by default, with the
+statistics of the training split only (the digits' pixels with one mean and
+std for all pixels, so images stay images and a pixel that is almost always
+blank is not blown up); regression targets too, by default, with the
 fitted ``Standardizer`` kept in ``train.info["target_scaler"]`` to undo it.
 """
 from __future__ import annotations
@@ -75,11 +76,12 @@ def load(name: str, seed: int = 0, test_size: float = 0.2, image: bool = False, 
     else:
         y = bunch.target.astype(dt).reshape(-1, 1)
         info = {}
-    full = Dataset(X, y, name=key, task=task, feature_names=list(getattr(bunch, "feature_names", []) or []), **info)
+    full = Dataset(X, y, name=key, task=task, feature_names=[str(f) for f in getattr(bunch, "feature_names", [])],
+                   **info)
     train, test = train_test_split(full, test_size=test_size, seed=seed,
                                    stratify=y if task == "classification" else None)
     if standardize:
-        scaler = Standardizer(axis=None if image else 0).fit(train.X)
+        scaler = Standardizer(axis=None if key == "digits" else 0).fit(train.X)  # pixels share one scale
         train.X, test.X = scaler.transform(train.X), scaler.transform(test.X)
         train.info["scaler"] = test.info["scaler"] = scaler
     if standardize_target and task == "regression":

@@ -46,19 +46,23 @@ def as_array(data: Any, dtype: Any = None, float_only: bool = True) -> np.ndarra
 
 
 def match_floats(a: Any, b: Any) -> tuple:
-    """The operands of a binary op, an integer one converted to the other's float dtype.
+    """The operands of a binary op, converted so that neither widens the other.
 
-    PyTorch's rule rather than NumPy's: NumPy 2 widens float32 ⊕ int64 to
-    float64, so integer data (a mask, a one-hot, counts) would silently turn a
-    float32 graph into float64. Works on ndarrays and nodes (``.astype``);
-    Python numbers have no dtype and are left to NumPy's weak promotion.
+    PyTorch's promotion rule rather than NumPy 2's: an integer or bool operand
+    takes the float operand's dtype (NumPy turns float32 ⊕ int64 into float64),
+    and a 0-d float (a scalar constant, say ``0.5`` lifted before the graph
+    had values) takes the dtype of a float array it meets (NumPy turns float32
+    array ⊕ float64 0-d array into float64). Works on ndarrays, NumPy scalars
+    and nodes (``.astype``); Python numbers are left to NumPy's weak promotion.
     """
     da = getattr(a, "dtype", None)
     db = getattr(b, "dtype", None)
     if da is None or db is None or da == db:
         return a, b
-    if da.kind == "f" and db.kind in "iu":
-        return a, b.astype(da)
-    if db.kind == "f" and da.kind in "iu":
-        return a.astype(db), b
+    if da.kind == "f":
+        if db.kind in "iu" or (db.kind == "f" and b.ndim == 0 and a.ndim > 0):
+            return a, b.astype(da)
+    if db.kind == "f":
+        if da.kind in "iu" or (da.kind == "f" and a.ndim == 0 and b.ndim > 0):
+            return a.astype(db), b
     return a, b

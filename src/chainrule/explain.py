@@ -33,7 +33,7 @@ from .narration import narrate_backward, narrate_forward
 from .node import Node
 from .phrases import check_lang, describe_value, display_width, number, say, shape_text
 
-__all__ = ["Explanation", "Factor", "Path", "EdgeGroup", "explain", "narrate_forward", "narrate_backward"]
+__all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "explain", "narrate_backward", "narrate_forward"]
 
 MAX_PATHS = 64
 

@@ -47,6 +47,7 @@ class Optimizer:
     """
 
     defaults: dict[str, Any] = {}
+    counters: tuple[str, ...] = ("step",)  # per-parameter state that is a number, not an array
 
     def __init__(self, params: Iterable[Any], nonfinite: str = "raise", **hyper: Any) -> None:
         if nonfinite not in ("raise", "skip"):
@@ -146,7 +147,7 @@ class Optimizer:
             p, restored = params[i], {}
             for name, value in entries.items():
                 value = np.asarray(value)
-                if value.ndim == 0:
+                if name in self.counters and value.ndim == 0:
                     restored[name] = value.item()
                 elif value.shape != p.value.shape:
                     raise StateDictError(f"{type(self).__name__}.load_state_dict: state '{name}' of parameter {i} "
@@ -187,7 +188,7 @@ class SGD(Optimizer):
         momentum = group["momentum"]
         if momentum:
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = g.copy()
+                state["momentum_buffer"] = np.array(g)  # an array even for 0-d (g + x may be a scalar)
             else:
                 buf = state["momentum_buffer"]
                 buf *= momentum

@@ -24,6 +24,7 @@ import numpy as np
 from .chain import edge_symbol, follows, is_scalar, local_derivative, local_symbol, path_counts
 from .errors import ChainruleError
 from .graph import Graph
+from .narration import formula_text  # labels show the same formula the narration prints
 from .node import Constant, Node, Op, Placeholder, Variable
 
 FORMATS = ("svg", "png", "pdf")
@@ -72,8 +73,6 @@ def _label(node: Node, show_values: bool, show_grads: bool) -> str:
     kind = type(node).__name__
     lines = [node.name]
     if isinstance(node, Op):
-        from .narration import formula_text  # the same formula the narration prints
-
         lines.append(f"{kind}: {formula_text(node)}")
     else:
         lines.append(kind)
@@ -93,7 +92,7 @@ def _edge_label(op: Node, index: int, show_grads: bool) -> str:
     if show_grads and is_scalar(op.value) and is_scalar(op.inputs[index].value) and follows(op, index):
         try:
             local = local_derivative(op, index)
-        except Exception:  # noqa: BLE001 - a label must never stop a drawing
+        except Exception:  # a label must never stop a drawing (some vjps need more than numbers)
             local = None
         if local is not None:
             text += f" = {_value_text(np.asarray(local).reshape(()))}"

@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
         "explain", help="explain the gradient of an expression, step by step",
         description="Build the graph of EXPR, narrate the forward and backward passes and write out the "
                     "chain rule for the gradient. Example: chainrule explain \"sigmoid(k*x+b)\" "
-                    "--at x=3,k=0.36,b=0.37 --wrt k  (an EXPR that starts with '-' goes after '--').")
+                    "--at x=3,k=0.36,b=0.37 --wrt k  (an EXPR that starts with '-' goes last, after '--': "
+                    "chainrule explain --at x=3 -- \"-x**2\").")
     parser.add_argument("expr", metavar="EXPR", help="e.g. \"sigmoid(k*x+b)\" or \"x*x + x\"")
     parser.add_argument("--at", default="", metavar="NAME=VALUE,...",
                         help="the variables' values, e.g. x=3,k=0.36,b=0.37")
@@ -122,11 +123,11 @@ def _run(args: argparse.Namespace) -> int:
             for node in wrt:
                 print()
                 print(graph.explain(node, lang=lang, max_paths=args.max_paths))
+            if args.draw:
+                return _draw(graph, args.draw, wrt[0] if wrt else None, lang)
     except ChainruleError as error:
         print(f"chainrule explain: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if args.draw:
-        return _draw(graph, args.draw, wrt[0] if wrt else None, lang)
     return 0
 
 

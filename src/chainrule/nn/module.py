@@ -54,10 +54,10 @@ class Module:
 
     def _entries(self, prefix: str = "") -> Iterator[tuple[str, str, Any, Any]]:
         """Walk parameters and buffers: (kind, full name, owner module, Variable or buffer name)."""
-        for name in getattr(self, "_buffers", ()):
-            yield "buffer", prefix + name, self, name
         for name, value in self._child_items():
             yield from _walk(prefix + name, value)
+        for name in getattr(self, "_buffers", ()):
+            yield "buffer", prefix + name, self, name
 
     def named_parameters(self) -> list[tuple[str, Variable]]:
         """(dotted name, Variable) for every parameter, each once even if shared."""

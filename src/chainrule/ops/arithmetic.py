@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtype import match_floats
 from ..node import Op
 from .elementwise import log, sign, where
 
@@ -20,6 +21,7 @@ class Add(Op):
     derivatives = ("1", "1")
 
     def forward(self, a, b):
+        a, b = match_floats(a, b)
         return a + b
 
     def vjp(self, g, out, a, b):
@@ -33,6 +35,7 @@ class Sub(Op):
     derivatives = ("1", "-1")
 
     def forward(self, a, b):
+        a, b = match_floats(a, b)
         return a - b
 
     def vjp(self, g, out, a, b):
@@ -46,9 +49,11 @@ class Mul(Op):
     derivatives = ("{1}", "{0}")
 
     def forward(self, a, b):
+        a, b = match_floats(a, b)
         return a * b
 
     def vjp(self, g, out, a, b):
+        a, b = match_floats(a, b)
         # skip the product nobody needs: in h * 1.0001 the constant takes no gradient
         need_a, need_b = self.inputs[0].requires_grad, self.inputs[1].requires_grad
         return (g * b if need_a else None, g * a if need_b else None)
@@ -61,9 +66,11 @@ class Div(Op):
     derivatives = ("1/{1}", "-{0}/{1}²")
 
     def forward(self, a, b):
+        a, b = match_floats(a, b)
         return a / b
 
     def vjp(self, g, out, a, b):
+        a, b = match_floats(a, b)
         ga = g / b
         return (ga, -ga * out if self.inputs[1].requires_grad else None)
 
@@ -82,15 +89,20 @@ class Neg(Op):
 
 
 class Pow(Op):
-    """a ** b; ∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a (defined for a > 0; 0 elsewhere, as in PyTorch)."""
+    """a ** b; ∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a.
+
+    ∂/∂b exists only for a > 0; it is taken as 0 elsewhere (PyTorch agrees at
+    a = 0, and gives NaN for a < 0, where aᵇ is not a smooth function of b)."""
 
     formula = "{0}^{1}"
     derivatives = ("{1}·{0}^({1}-1)", "{0}^{1}·ln {0}")
 
     def forward(self, a, b):
+        a, b = match_floats(a, b)
         return a ** b
 
     def vjp(self, g, out, a, b):
+        a, b = match_floats(a, b)
         ga = g * b * a ** (b - 1) if self.inputs[0].requires_grad else None
         gb = None
         if self.inputs[1].requires_grad:

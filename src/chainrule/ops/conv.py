@@ -1,11 +1,11 @@
 """Convolution and pooling on NCHW images, by im2col: no Python loop over pixels.
 
-``im2col`` turns an image batch (N, C, H, W) into its windows as rows
-(N, OH, OW, C, kh, kw), one row per output pixel, so a 2-D convolution is one
-matrix product of those rows with the flattened kernels. It is filled by a
-loop over the kh·kw kernel offsets, each one a strided view of the whole
-batch (much faster than copying a 6-D stride-tricks view); pooling takes the
-max or mean over the same offset views.
+``im2col`` turns an image batch (N, C, H, W) into its windows as columns
+(C, kh, kw, N, OH, OW), one column per output pixel, so a 2-D convolution is
+one matrix product of the flattened kernels with those columns. It is filled
+by a loop over the kh·kw kernel offsets, each one a strided view of the whole
+batch copied as a block (much faster than copying a 6-D stride-tricks view);
+pooling takes the max or mean over the same offset views.
 
 ``col2im`` is its adjoint: it adds every window back into the image it came
 from, offset by offset. The two are each other's vjp, so every rule here is written
@@ -61,7 +61,8 @@ def _padded(x: np.ndarray, padding: tuple, fill: float = 0.0) -> np.ndarray:
 
 def out_size(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> tuple[int, int]:
     """The output height and width of a convolution or pooling of an NCHW ``shape``."""
-    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(shape[2:4], kernel, stride, padding))
+    return ((shape[2] + 2 * padding[0] - kernel[0]) // stride[0] + 1,
+            (shape[3] + 2 * padding[1] - kernel[1]) // stride[1] + 1)
 
 
 def offsets(x: np.ndarray, kernel: tuple, stride: tuple, out_hw: tuple):
@@ -74,8 +75,9 @@ def offsets(x: np.ndarray, kernel: tuple, stride: tuple, out_hw: tuple):
 
 
 class Im2Col(Op):
-    """The sliding windows of an NCHW batch as rows: (N, OH, OW, C, kh, kw), one row of
-    C·kh·kw numbers per output pixel (a contiguous copy, ready for one matmul); vjp: col2im."""
+    """The sliding windows of an NCHW batch as columns: (C, kh, kw, N, OH, OW), one column
+    of C·kh·kw numbers per output pixel (a contiguous copy, ready for one matmul; this
+    layout makes every copy here a block copy of whole image rows); vjp: col2im."""
 
     kernel = (1, 1)
     stride = (1, 1)
@@ -87,9 +89,9 @@ class Im2Col(Op):
         _check_geometry("im2col", np.shape(x), self.kernel, self.stride, self.padding)
         n, c = x.shape[:2]
         oh, ow = out_size(x.shape, self.kernel, self.stride, self.padding)
-        cols = np.empty((n, oh, ow, c) + self.kernel, dtype=x.dtype)
+        cols = np.empty((c,) + self.kernel + (n, oh, ow), dtype=x.dtype)
         for i, j, view in offsets(_padded(x, self.padding), self.kernel, self.stride, (oh, ow)):
-            cols[..., i, j] = view.transpose(0, 2, 3, 1)
+            cols[:, i, j] = view.transpose(1, 0, 2, 3)
         return cols
 
     def vjp(self, g, out, x):
@@ -97,7 +99,7 @@ class Im2Col(Op):
 
 
 class Col2Im(Op):
-    """Rows (N, OH, OW, C, kh, kw) added back into an NCHW image of ``shape_`` (overlapping
+    """Columns (C, kh, kw, N, OH, OW) added back into an NCHW image of ``shape_`` (overlapping
     windows sum); the adjoint of im2col, so its vjp is im2col."""
 
     shape_ = ()
@@ -110,23 +112,23 @@ class Col2Im(Op):
     def forward(self, cols):
         n, c, h, w = self.shape_
         ph, pw = self.padding
-        image = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-        for i, j, view in offsets(image, self.kernel, self.stride, cols.shape[1:3]):
-            view += cols[..., i, j].transpose(0, 3, 1, 2)
-        return image[:, :, ph:ph + h, pw:pw + w]
+        image = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)  # channel-major, like cols
+        for i, j, view in offsets(image, self.kernel, self.stride, cols.shape[-2:]):
+            view += cols[:, i, j]
+        return np.ascontiguousarray(image[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
 
     def vjp(self, g, out, cols):
         return (im2col(g, self.kernel, self.stride, self.padding),)
 
 
 def im2col(x: Any, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
-    """The windows of an NCHW batch as rows (N, OH, OW, C, kh, kw)."""
+    """The windows of an NCHW batch as columns (C, kh, kw, N, OH, OW)."""
     return Im2Col.apply(x, kernel=_pair(kernel_size, "kernel_size"), stride=_pair(stride, "stride"),
                         padding=_pair(padding, "padding"))
 
 
 def col2im(cols: Any, shape: tuple, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
-    """The adjoint of ``im2col``: add rows (N, OH, OW, C, kh, kw) back into an NCHW array of ``shape``."""
+    """The adjoint of ``im2col``: add columns (C, kh, kw, N, OH, OW) back into an NCHW array of ``shape``."""
     return Col2Im.apply(cols, shape_=tuple(int(n) for n in shape), kernel=_pair(kernel_size, "kernel_size"),
                         stride=_pair(stride, "stride"), padding=_pair(padding, "padding"))
 
@@ -135,14 +137,14 @@ class Conv2D(Op):
     """2-D cross-correlation (what deep learning calls convolution), NCHW, like
     ``torch.nn.functional.conv2d``: out[n,o] = Σ_c,i,j x[n,c,s·y+i,s·x+j]·w[o,c,i,j] + b[o].
 
-    Forward: im2col rows times the flattened kernels, one matrix product.
-    ∂/∂x = col2im(g · W) (a transposed convolution), ∂/∂W = gᵀ · im2col(x), ∂/∂b = Σ g.
+    Forward: the flattened kernels times the im2col columns, one matrix product.
+    ∂/∂x = col2im(Wᵀ · g) (a transposed convolution), ∂/∂W = g · im2col(x)ᵀ, ∂/∂b = Σ g.
     """
 
     stride = (1, 1)
     padding = (0, 0)
     formula = "conv2d({0}, {1})"
-    derivatives = ("col2im(g·W)", "gᵀ·im2col(x)", "Σg")
+    derivatives = ("col2im(Wᵀ·g)", "g·im2col(x)ᵀ", "Σg")
 
     def forward(self, x, w, b=None):
         if np.ndim(x) != 4 or np.ndim(w) != 4 or np.shape(w)[1] != np.shape(x)[1]:
@@ -151,25 +153,25 @@ class Conv2D(Op):
         if b is not None and np.shape(b) != (np.shape(w)[0],):
             raise ShapeError(f"conv2d: bias must have shape ({np.shape(w)[0]},), got {np.shape(b)}")
         o = w.shape[0]
-        cols = im2col(x, w.shape[2:4], self.stride, self.padding)  # (N, OH, OW, C, kh, kw)
-        out = cols.reshape(-1, cols[0, 0, 0].size) @ w.reshape(o, -1).T  # one matmul: (N·OH·OW, O)
+        cols = im2col(x, w.shape[2:4], self.stride, self.padding)  # (C, kh, kw, N, OH, OW)
+        out = w.reshape(o, -1) @ cols.reshape(w[0].size, -1)  # one matmul: (O, N·OH·OW)
         if b is not None:
-            out += b
-        return np.ascontiguousarray(out.reshape(cols.shape[:3] + (o,)).transpose(0, 3, 1, 2))
+            out += b.reshape(o, 1)
+        return np.ascontiguousarray(out.reshape((o,) + cols.shape[3:]).transpose(1, 0, 2, 3))
 
     def vjp(self, g, out, x, w, b=None):
         need = [node.requires_grad for node in self.inputs]
         n, c = np.shape(x)[:2]
         o, _, kh, kw = np.shape(w)
         oh, ow = np.shape(g)[2:4]
-        g_rows = reshape(transpose(g, (0, 2, 3, 1)), (n * oh * ow, o))  # one row per output pixel
+        g_cols = reshape(transpose(g, (1, 0, 2, 3)), (o, n * oh * ow))  # one column per output pixel
         gx = gw = None
         if need[0]:
-            g_cols = reshape(matmul(g_rows, reshape(w, (o, c * kh * kw))), (n, oh, ow, c, kh, kw))
-            gx = col2im(g_cols, np.shape(x), (kh, kw), self.stride, self.padding)
+            x_cols = reshape(matmul(transpose(reshape(w, (o, c * kh * kw))), g_cols), (c, kh, kw, n, oh, ow))
+            gx = col2im(x_cols, np.shape(x), (kh, kw), self.stride, self.padding)
         if need[1]:
-            cols = reshape(im2col(x, (kh, kw), self.stride, self.padding), (n * oh * ow, c * kh * kw))
-            gw = reshape(matmul(transpose(g_rows), cols), np.shape(w))
+            cols = reshape(im2col(x, (kh, kw), self.stride, self.padding), (c * kh * kw, n * oh * ow))
+            gw = reshape(matmul(g_cols, transpose(cols)), np.shape(w))
         if b is None:
             return (gx, gw)
         return (gx, gw, reduce_sum(g, axis=(0, 2, 3)) if need[2] else None)
@@ -209,15 +211,16 @@ class MaxPool2D(_Pool):
         """For each output element, the flat index into ``x`` of its window's first maximum."""
         n, c, h, w = x.shape
         (sh, sw), (ph, pw) = self.stride, self.padding
-        best = row = col = None
-        for i, j, view in self._offsets(x):
+        best = offset = higher = None
+        for i, j, view in self._offsets(x):  # offset = the flat index of (i, j) in the padded image
             if best is None:
-                best, row, col = view.copy(), np.zeros(view.shape, np.intp), np.zeros(view.shape, np.intp)
+                best, offset, higher = view.copy(), np.zeros(view.shape, np.intp), np.empty(view.shape, bool)
                 continue
-            higher = view > best  # strict: the first maximum keeps the gradient
+            np.greater(view, best, out=higher)  # strict: the first maximum keeps the gradient
             np.copyto(best, view, where=higher)
-            row[higher], col[higher] = i, j
+            np.copyto(offset, i * (w + 2 * pw) + j, where=higher)
         oh, ow = best.shape[2:4]
+        row, col = np.divmod(offset, w + 2 * pw)
         rows = np.arange(oh)[:, None] * sh + row - ph
         cols = np.arange(ow)[None, :] * sw + col - pw
         planes = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
@@ -244,9 +247,9 @@ class AvgPool2D(_Pool):
         return total * total.dtype.type(1.0 / (self.kernel[0] * self.kernel[1]))
 
     def vjp(self, g, out, x):
-        (kh, kw), c = self.kernel, np.shape(x)[1]
-        rows = reshape(transpose(g * (1.0 / (kh * kw)), (0, 2, 3, 1)), np.shape(g)[:1] + np.shape(g)[2:] + (c, 1, 1))
-        spread = broadcast_to(rows, np.shape(rows)[:4] + (kh, kw))
+        (kh, kw), (n, c, oh, ow) = self.kernel, np.shape(g)
+        cols = reshape(transpose(g * (1.0 / (kh * kw)), (1, 0, 2, 3)), (c, 1, 1, n, oh, ow))
+        spread = broadcast_to(cols, (c, kh, kw, n, oh, ow))
         return (col2im(spread, np.shape(x), self.kernel, self.stride, self.padding),)
 
 

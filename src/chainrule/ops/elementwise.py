@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtype import match_floats
 from ..node import Op
 
 
@@ -135,7 +136,7 @@ class Maximum(Op):
     derivatives = ("[{0} > {1}]", "[{1} > {0}]")
 
     def forward(self, a, b):
-        return np.maximum(a, b)
+        return np.maximum(*match_floats(a, b))
 
     def vjp(self, g, out, a, b):
         ga = where(a > b, g, where(a == b, 0.5 * g, 0.0))  # built from g: keeps its dtype
@@ -149,7 +150,7 @@ class Minimum(Op):
     derivatives = ("[{0} < {1}]", "[{1} < {0}]")
 
     def forward(self, a, b):
-        return np.minimum(a, b)
+        return np.minimum(*match_floats(a, b))
 
     def vjp(self, g, out, a, b):
         ga = where(a < b, g, where(a == b, 0.5 * g, 0.0))
@@ -163,7 +164,7 @@ class Where(Op):
     derivatives = ("", "[{0}]", "[not {0}]")
 
     def forward(self, cond, a, b):
-        return np.where(cond, a, b)
+        return np.where(cond, *match_floats(a, b))
 
     def vjp(self, g, out, cond, a, b):
         return (None, where(cond, g, 0.0), where(cond, 0.0, g))

@@ -26,19 +26,46 @@ def _is_basic(index: Any) -> bool:
     return all(isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis))) for p in parts)
 
 
+class _Slot:
+    """Where a node stood in an index: filled with that node's value on every run."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __repr__(self) -> str:
+        return f"<index node {self.k}>"
+
+
+def _fill(index: Any, values: Sequence[Any]) -> Any:
+    """``index`` with each _Slot replaced by the value of its node."""
+    if isinstance(index, tuple):
+        return tuple(_fill(i, values) for i in index)
+    if isinstance(index, _Slot):
+        v = values[index.k]
+        return np.asarray(v.value if isinstance(v, Node) else v)
+    return index
+
+
 class GetItem(Op):
     """x[index], NumPy semantics; vjp: scatter-add the gradient back into zeros
-    (advanced indices may pick an element twice, and both picks count)."""
+    (advanced indices may pick an element twice, and both picks count).
+
+    Nodes inside the index (integer or bool data, e.g. a Placeholder of labels)
+    are further inputs of the op, read on every run, so a define-then-run graph
+    indexes with what was fed this time."""
 
     index = None
     formula = "{0}[…]"
     derivatives = ("scatter",)
 
-    def forward(self, x):
-        return x[self.index]
+    def forward(self, x, *index_values):
+        return x[_fill(self.index, index_values) if index_values else self.index]
 
-    def vjp(self, g, out, x):
-        return (scatter_add(g, self.index, np.shape(x)),)
+    def vjp(self, g, out, x, *index_values):
+        index = _fill(self.index, index_values) if index_values else self.index
+        return (scatter_add(g, index, np.shape(x)),) + (None,) * len(index_values)
 
 
 class ScatterAdd(Op):
@@ -62,8 +89,14 @@ class ScatterAdd(Op):
 
 
 def getitem(x: Any, index: Any) -> Any:
-    """``x[index]`` (basic or advanced indexing)."""
-    return GetItem.apply(x, index=_plain_index(index))
+    """``x[index]`` (basic or advanced indexing); the index may hold nodes."""
+    parts = index if isinstance(index, tuple) else (index,)
+    nodes = [p for p in parts if isinstance(p, Node)]
+    if not nodes:
+        return GetItem.apply(x, index=_plain_index(index))
+    slots = iter(range(len(nodes)))
+    template = tuple(_Slot(next(slots)) if isinstance(p, Node) else _plain_index(p) for p in parts)
+    return GetItem.apply(x, *nodes, index=template if isinstance(index, tuple) else template[0])
 
 
 def scatter_add(g: Any, index: Any, shape: tuple) -> Any:
@@ -120,7 +153,8 @@ class Pad(Op):
         return np.pad(x, self.pad_width, mode="constant", constant_values=self.fill)
 
     def vjp(self, g, out, x):
-        crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pad_width, np.shape(x)))
+        widths = np.broadcast_to(np.asarray(self.pad_width, dtype=int), (np.ndim(x), 2))
+        crop = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, np.shape(x)))
         return (getitem(g, crop),)
 
 
@@ -137,5 +171,8 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
 def pad(x: Any, pad_width: Any, value: float = 0.0) -> Any:
     """Pad with a constant, NumPy style: ``pad_width`` is ((before, after), ...) per axis,
     or a single (before, after) / int for every axis."""
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (np.ndim(x), 2))
-    return Pad.apply(x, pad_width=tuple((int(lo), int(hi)) for lo, hi in widths), fill=value)
+    widths = np.asarray(pad_width, dtype=int)  # checked now, broadcast to the axes when it runs
+    if widths.ndim > 2 or widths.shape[-1:] not in ((), (1,), (2,)):
+        raise ValueError(f"pad: pad_width must be an int, (before, after) or one pair per axis, got {pad_width!r}")
+    as_tuple = int(widths) if widths.ndim == 0 else tuple(tuple(w) if widths.ndim == 2 else int(w) for w in widths.tolist())
+    return Pad.apply(x, pad_width=as_tuple, fill=value)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtype import match_floats
 from ..node import Op
 from .shape import squeeze, swapaxes, unsqueeze
 
@@ -38,9 +39,11 @@ class MatMul(Op):
     derivatives = ("· {1}ᵀ", "{0}ᵀ ·")
 
     def forward(self, a, b):
+        a, b = match_floats(a, b)
         return a @ b
 
     def vjp(self, g, out, a, b):
+        a, b = match_floats(a, b)
         return matmul_vjp(g, a, b, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
 
 
@@ -60,15 +63,19 @@ class Linear(Op):
         return getattr(k, "ndim", 0) >= 2 and getattr(x, "ndim", 0) >= 1
 
     def forward(self, x, k, b):
+        x, k = match_floats(x, k)
         if self._is_matrix(x, k):
             out = x @ k
             try:  # in place on the fresh product: one pass, no temporary
                 return np.add(out, b, out=out, casting="no")
             except (TypeError, ValueError):  # b would widen the dtype or the shape
+                out, b = match_floats(out, b)
                 return out + b
-        return k * x + b
+        out, b = match_floats(k * x, b)
+        return out + b
 
     def vjp(self, g, out, x, k, b):
+        x, k = match_floats(x, k)
         need = [n.requires_grad for n in self.inputs]
         if self._is_matrix(x, k):
             gx, gk = matmul_vjp(g, x, k, need[0], need[1])

@@ -50,15 +50,19 @@ def _dtype(x: Any) -> np.dtype:
     return np.result_type(x) if dtype is None else dtype
 
 
-def _narrow(*xs: Any) -> tuple:
+def _narrow(*xs: Any, ints: bool = True) -> tuple:
     """``xs`` with every floating one in the narrowest floating dtype among them
-    (float32 beats float64); labels and other non-floats are left alone."""
+    (float32 beats float64), and integer or bool ones too unless ``ints`` is
+    False (class labels)."""
     dtypes = [_dtype(x) for x in xs]
+    if len(set(dtypes)) < 2:
+        return xs  # the common case (one dtype): nothing to convert
     floats = {d for d in dtypes if d.kind == "f"}
-    if len(floats) < 2:
-        return xs  # the common case (one float dtype): nothing to convert
+    if not floats:
+        return xs
     dt = min(floats, key=lambda d: d.itemsize)
-    return tuple(astype(x, dt) if d.kind == "f" else x for x, d in zip(xs, dtypes))
+    kinds = "fiub" if ints else "f"
+    return tuple(astype(x, dt) if d.kind in kinds else x for x, d in zip(xs, dtypes))
 
 
 def _back(grads: tuple, inputs: tuple) -> tuple:
@@ -172,7 +176,7 @@ class CrossEntropy(_Loss):
 
     def forward(self, x, target):
         self._check()
-        x, target = _narrow(x, target)
+        x, target = _narrow(x, target, ints=False)
         axis = _class_axis(x)
         shifted = x - np.max(x, axis=axis, keepdims=True)
         logp = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
@@ -187,7 +191,7 @@ class CrossEntropy(_Loss):
         return _reduce(losses, self.reduction)
 
     def vjp(self, g, out, x0, t0):
-        x, target = _narrow(x0, t0)
+        x, target = _narrow(x0, t0, ints=False)
         axis = _class_axis(x)
         labels = _values(target)
         reduced_shape = tuple(n for i, n in enumerate(np.shape(x)) if i != axis)

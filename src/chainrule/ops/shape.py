@@ -1,5 +1,9 @@
 """Ops that move elements without changing them: reshape, transpose, broadcast,
-squeeze/unsqueeze, and ``sum_to_shape`` (the engine's broadcast undo)."""
+squeeze/unsqueeze, and ``sum_to_shape`` (the engine's broadcast undo).
+
+Shapes that depend on the input are worked out from its value when the op
+runs, never when the node is built: a define-then-run graph has no values yet
+at build time, and may be fed a different batch size on every run."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -56,14 +60,45 @@ def reshape(x: Any, *shape: Any) -> Any:
     return Reshape.apply(x, shape_=_shape_arg(shape))
 
 
+class Squeeze(Op):
+    """Drop axes of length 1 (all of them, or ``axis``); vjp: reshape the gradient back.
+
+    The shapes are taken from the value at run time, not when the node is built,
+    so a define-then-run graph works for whatever shape it is fed."""
+
+    axis = None
+    formula = "squeeze({0})"
+    derivatives = ("1",)
+
+    def forward(self, x):
+        return np.squeeze(x, axis=self.axis)
+
+    def vjp(self, g, out, x):
+        return (reshape(g, np.shape(x)),)
+
+
+class ExpandDims(Op):
+    """Insert an axis of length 1 at ``axis``; vjp: reshape the gradient back."""
+
+    axis = 0
+    formula = "unsqueeze({0})"
+    derivatives = ("1",)
+
+    def forward(self, x):
+        return np.expand_dims(x, self.axis)
+
+    def vjp(self, g, out, x):
+        return (reshape(g, np.shape(x)),)
+
+
 def squeeze(x: Any, axis: int | tuple | None = None) -> Any:
     """Drop axes of length 1 (all of them, or those named)."""
-    return reshape(x, np.squeeze(np.empty(np.shape(x), dtype=bool), axis=axis).shape)
+    return Squeeze.apply(x, axis=axis)
 
 
 def unsqueeze(x: Any, axis: int) -> Any:
     """Insert an axis of length 1 at ``axis`` (``np.expand_dims``)."""
-    return reshape(x, np.expand_dims(np.empty(np.shape(x), dtype=bool), axis).shape)
+    return ExpandDims.apply(x, axis=axis)
 
 
 expand_dims = unsqueeze
@@ -104,6 +139,8 @@ class SwapAxes(Op):
     derivatives = ("1",)
 
     def forward(self, x):
+        if np.ndim(x) < 2 and (self.axis1, self.axis2) == (-1, -2):
+            return x  # a vector or scalar is its own transpose
         return np.swapaxes(x, self.axis1, self.axis2)
 
     def vjp(self, g, out, x):
@@ -111,9 +148,10 @@ class SwapAxes(Op):
 
 
 def swapaxes(x: Any, axis1: int = -1, axis2: int = -2) -> Any:
-    """Exchange two axes of ``x``; with no axes, transpose the last two."""
-    if np.ndim(x) < 2:
-        return x
+    """Exchange two axes of ``x``; with no axes, transpose the last two
+    (a vector or a scalar is returned as it is)."""
+    if isinstance(x, np.ndarray) and x.ndim < 2 and (axis1, axis2) == (-1, -2):
+        return x  # the array fast path; a node decides when it has a value
     return SwapAxes.apply(x, axis1=axis1, axis2=axis2)
 
 
@@ -125,10 +163,19 @@ class BroadcastTo(Op):
     derivatives = ("1",)
 
     def forward(self, x):
-        return np.broadcast_to(x, self.shape_)
+        shape = self.shape_
+        if -1 in shape:  # expand's "keep this dimension", resolved on the value it gets
+            shape = _keep_dims(shape, np.shape(x))
+        return np.broadcast_to(x, shape)
 
     def vjp(self, g, out, x):
         return (g,)  # the engine's sum_to_shape undoes the stretch
+
+
+def _keep_dims(shape: tuple, current: tuple) -> tuple:
+    """``shape`` with each -1 replaced by the matching (right-aligned) size of ``current``."""
+    current = (1,) * (len(shape) - len(current)) + tuple(current)
+    return tuple(c if s == -1 else s for s, c in zip(shape, current))
 
 
 def broadcast_to(x: Any, *shape: Any) -> Any:
@@ -142,5 +189,6 @@ def broadcast_to(x: Any, *shape: Any) -> Any:
 def expand(x: Any, *shape: Any) -> Any:
     """``torch.expand``: broadcast to ``shape``, where -1 keeps a dimension."""
     shape = _shape_arg(shape)
-    current = (1,) * (len(shape) - np.ndim(x)) + tuple(np.shape(x))
-    return broadcast_to(x, tuple(c if s == -1 else s for s, c in zip(shape, current)))
+    if -1 in shape and not isinstance(x, np.ndarray):
+        return BroadcastTo.apply(x, shape_=shape)  # resolved when the node has a value
+    return broadcast_to(x, _keep_dims(shape, np.shape(x)))
