@@ -16,6 +16,7 @@ CONV = [
     ((1, 2, 7, 6), (3, 2, 3, 2), 2, 1),
     ((2, 2, 5, 5), (2, 2, 2, 3), (2, 1), (0, 1)),
     ((3, 4, 4, 4), (5, 4, 1, 1), 1, 0),
+    ((1, 2, 4, 18), (2, 2, 3, 3), 1, 1),  # output rows >= SHORT_ROWS: the strided block-copy path
 ]
 CASES = [Case(f"conv2d{x}{w}s{s}p{p}", lambda x, w, b, s=s, p=p: cr.conv2d(x, w, b, stride=s, padding=p),
               lambda x, w, b, s=s, p=p: F.conv2d(x, w, b, stride=s, padding=p), (x, w, (w[0],)))
@@ -24,7 +25,8 @@ CASES += [Case("conv2d_nobias", lambda x, w: cr.conv2d(x, w, padding=1), lambda 
                ((2, 3, 5, 4), (2, 3, 3, 3)))]
 
 # (input, kernel, stride, padding)
-POOL = [((2, 3, 6, 6), 2, None, 0), ((2, 2, 7, 5), 3, 2, 1), ((1, 2, 5, 6), (2, 3), (1, 2), 0), ((2, 1, 4, 4), 4, None, 0)]
+POOL = [((2, 3, 6, 6), 2, None, 0), ((2, 2, 7, 5), 3, 2, 1), ((1, 2, 5, 6), (2, 3), (1, 2), 0), ((2, 1, 4, 4), 4, None, 0),
+        ((1, 2, 4, 36), 2, None, 0)]
 for fn, tfn in ((cr.max_pool2d, F.max_pool2d), (cr.avg_pool2d, F.avg_pool2d)):
     CASES += [Case(f"{fn.__name__}{x}k{k}s{s}p{p}", lambda x, fn=fn, k=k, s=s, p=p: fn(x, k, s, p),
                    lambda x, tfn=tfn, k=k, s=s, p=p: tfn(x, k, s, p), (x,)) for x, k, s, p in POOL]
@@ -41,7 +43,8 @@ def test_conv_and_pool(case, mode):
     run_case(case, mode)
 
 
-@pytest.mark.parametrize("x_shape, kernel, stride, padding", [((2, 3, 6, 5), (3, 3), 1, 1), ((1, 2, 7, 6), (3, 2), 2, 0)])
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", [((2, 3, 6, 5), (3, 3), 1, 1), ((1, 2, 7, 6), (3, 2), 2, 0),
+                                                             ((2, 2, 5, 40), (3, 3), (1, 2), 1)])  # long rows
 def test_col2im_is_the_adjoint_of_im2col(x_shape, kernel, stride, padding):
     """⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for random x and c: the definition of the adjoint."""
     rng = np.random.default_rng(0)
@@ -53,12 +56,13 @@ def test_col2im_is_the_adjoint_of_im2col(x_shape, kernel, stride, padding):
     np.testing.assert_allclose(np.sum(cols * c), np.sum(x * back), rtol=1e-12)
 
 
-def test_im2col_columns_are_the_windows():
+@pytest.mark.parametrize("width", [4, 20])  # both the index path and the block-copy path
+def test_im2col_columns_are_the_windows(width):
     """Column (n, oy, ox) of im2col holds the window of x at that output pixel (checked by slicing)."""
-    x = np.arange(2 * 2 * 5 * 4, dtype=np.float64).reshape(2, 2, 5, 4)
+    x = np.arange(2 * 2 * 5 * width, dtype=np.float64).reshape(2, 2, 5, width)
     cols = cr.im2col(x, (3, 2), stride=(2, 1), padding=0)  # (C, kh, kw, N, OH, OW)
-    assert cols.shape == (2, 3, 2, 2, 2, 3)
-    for n, oy, ox in [(0, 0, 0), (1, 1, 2), (0, 1, 1)]:
+    assert cols.shape == (2, 3, 2, 2, 2, width - 1)
+    for n, oy, ox in [(0, 0, 0), (1, 1, 2), (0, 1, 1), (1, 0, width - 2)]:
         np.testing.assert_array_equal(cols[:, :, :, n, oy, ox], x[n, :, 2 * oy:2 * oy + 3, ox:ox + 2])
 
 

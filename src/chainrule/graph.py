@@ -104,7 +104,7 @@ def backpropagate(order: Sequence[Node], seeds: Sequence[tuple[Node, Any]], *, k
                 _store_grad(node, g, stored)
             continue
         if keep_all:
-            node.grad = g.value if create_graph else g
+            node._grad, node._seeded = (g.value if create_graph else g), False
         if create_graph:
             parts = node.vjp(g, node, *inputs)
         else:
@@ -138,7 +138,8 @@ def _store_grad(node: Node, g: Any, stored: set[int]) -> None:
     elif not isinstance(g, np.ndarray) or g.base is not None or not g.flags.writeable or id(g) in stored:
         g = np.array(g)
     stored.add(id(g))
-    node.grad = g if node.grad is None else node.grad + g
+    node._grad = g if node._grad is None else node._grad + g
+    node._seeded = False  # written by a whole pass: backward() on it starts a new one
 
 
 def _seed(root: Node, gradient: Any) -> Any:
@@ -309,7 +310,8 @@ class Graph:
         grads: dict[int, Any] = {self._root_slot: _seed(root, gradient)}  # keyed by slot
         pop = grads.pop
         for i, node, inputs, slots in self._backward_steps:
-            g = node.grad = pop(i, None)
+            g = node._grad = pop(i, None)
+            node._seeded = False
             if g is not None:
                 _accumulate(grads, inputs, node.vjp(g, node.value, *[inp.value for inp in inputs]), slots)
         stored: set[int] = set()

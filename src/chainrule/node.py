@@ -62,21 +62,33 @@ def no_grad() -> Iterator[None]:
 class Node:
     """A value plus how it was made: ``inputs``, ``name``, ``value``, ``grad``."""
 
-    __slots__ = ("inputs", "_name", "value", "grad", "requires_grad", "__weakref__")
+    __slots__ = ("inputs", "_name", "value", "_grad", "_seeded", "requires_grad", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> node defers to the node's reflected operator
     __hash__ = object.__hash__  # == is elementwise (like NumPy), identity stays hashable
 
     inputs: tuple
     value: Any
-    grad: Any
     requires_grad: bool
 
     def __init__(self, inputs: Sequence["Node"] = (), name: str | None = None) -> None:
         self.inputs = tuple(inputs)
         self._name = name
         self.value = None
-        self.grad = None
+        self._grad = None
+        self._seeded = False
         self.requires_grad = False
+
+    @property
+    def grad(self) -> Any:
+        """∂output/∂self after a backward pass (same shape as ``value``), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        # Set by you (the lesson seeds loss.grad = 1) or by a consumer's single
+        # backward step: backward() on this node is then the next single step.
+        self._grad = value
+        self._seeded = value is not None
 
     @property
     def name(self) -> str:
@@ -98,15 +110,16 @@ class Node:
     def backward(self, gradient: Any = None, retain_grads: bool = False) -> None:
         """Backpropagate, in one of the two ways the lesson and PyTorch use it.
 
-        - If this node has no ``.grad`` yet, this is PyTorch's ``loss.backward()``:
-          seed ``∂self/∂self = 1`` (or ``gradient`` for a non-scalar) and run the
-          whole backward pass; leaves accumulate into ``.grad``, intermediate nodes
-          keep theirs only with ``retain_grads=True``.
-        - If ``.grad`` is already set (you seeded it, as the lesson seeds
-          ``loss.grad = 1``, or a consumer pushed into it), this is the lesson's
-          single step: push ``.grad`` through this op's vjp into each input.
+        - Usually it is PyTorch's ``loss.backward()``: seed ``∂self/∂self = 1``
+          (or ``gradient`` for a non-scalar) and run the whole backward pass;
+          leaves accumulate into ``.grad``, intermediate nodes keep theirs only
+          with ``retain_grads=True``.
+        - If you set ``.grad`` yourself (as the lesson seeds ``loss.grad = 1``),
+          or a consumer's single step pushed into it, it is the lesson's single
+          step: push ``.grad`` through this op's vjp into each input. Gradients
+          written by a whole backward pass (``Graph.backward``) do not count.
         """
-        if self.grad is not None and gradient is None:
+        if self._seeded and gradient is None:
             self._push_grad()
             return
         from .graph import backward as run_backward  # graph.py sits above nodes
@@ -334,7 +347,8 @@ class Op(Node):
                 break
         self.inputs = inputs
         self._name = name
-        self.grad = None
+        self._grad = None
+        self._seeded = False
         requires_grad = False
         values = []
         ready = True

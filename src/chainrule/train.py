@@ -152,7 +152,7 @@ def _show_bar(progress: bool) -> bool:
 
 def _summary(epoch: int, epochs: int, logs: dict[str, float], seconds: float) -> str:
     parts = [f"{k} {v:.4f}" for k, v in logs.items() if k != "lr"]
-    return f"epoch {epoch}/{epochs}  " + "  ".join(parts) + f"  ({seconds:.1f}s)"
+    return f"epoch {epoch}/{epochs}  " + "  ".join(parts) + f"  ({seconds:.2f}s)"
 
 
 def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any = None,

@@ -8,12 +8,15 @@ batch copied as a block (much faster than copying a 6-D stride-tricks view);
 pooling takes the max or mean over the same offset views.
 
 ``col2im`` is its adjoint: it adds every window back into the image it came
-from, offset by offset. The two are each other's vjp, so every rule here is written
+from, offset by offset. Small images (output rows shorter than
+``SHORT_ROWS``), where a strided row copy is mostly loop overhead, gather and
+scatter through one cached index array instead (``np.take``, ``np.add.at``). The two are each other's vjp, so every rule here is written
 with ops and works on arrays (an ordinary backward) and on nodes
 (``create_graph=True``: convolutions can be differentiated twice).
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -74,6 +77,27 @@ def offsets(x: np.ndarray, kernel: tuple, stride: tuple, out_hw: tuple):
             yield i, j, x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
 
 
+# Below this output width an image row is too short for strided block copies to pay:
+# gather and scatter every element through one precomputed index instead.
+SHORT_ROWS = 16
+
+
+@functools.lru_cache(maxsize=16)
+def window_index(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> np.ndarray:
+    """For every element of the columns (C, kh, kw, N, OH, OW) of an NCHW ``shape``, its
+    flat index in the padded image (N, C, H + 2ph, W + 2pw). Cached per geometry."""
+    n, c, h, w = shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    hp, wp = h + 2 * ph, w + 2 * pw
+    oh, ow = out_size(shape, kernel, stride, padding)
+    axes = [np.arange(c) * (hp * wp), np.arange(kh) * wp, np.arange(kw), np.arange(n) * (c * hp * wp),
+            np.arange(oh) * (sh * wp), np.arange(ow) * sw]
+    index = sum(a.reshape([-1 if d == k else 1 for d in range(6)]) for k, a in enumerate(axes))
+    index = index.ravel()
+    index.flags.writeable = False
+    return index
+
+
 class Im2Col(Op):
     """The sliding windows of an NCHW batch as columns: (C, kh, kw, N, OH, OW), one column
     of C·kh·kw numbers per output pixel (a contiguous copy, ready for one matmul; this
@@ -89,8 +113,13 @@ class Im2Col(Op):
         _check_geometry("im2col", np.shape(x), self.kernel, self.stride, self.padding)
         n, c = x.shape[:2]
         oh, ow = out_size(x.shape, self.kernel, self.stride, self.padding)
-        cols = np.empty((c,) + self.kernel + (n, oh, ow), dtype=x.dtype)
-        for i, j, view in offsets(_padded(x, self.padding), self.kernel, self.stride, (oh, ow)):
+        shape = (c,) + self.kernel + (n, oh, ow)
+        padded = _padded(x, self.padding)
+        if ow < SHORT_ROWS:
+            index = window_index(x.shape, self.kernel, self.stride, self.padding)
+            return np.ascontiguousarray(padded).ravel().take(index).reshape(shape)
+        cols = np.empty(shape, dtype=x.dtype)
+        for i, j, view in offsets(padded, self.kernel, self.stride, (oh, ow)):
             cols[:, i, j] = view.transpose(1, 0, 2, 3)
         return cols
 
@@ -112,6 +141,11 @@ class Col2Im(Op):
     def forward(self, cols):
         n, c, h, w = self.shape_
         ph, pw = self.padding
+        if cols.shape[-1] < SHORT_ROWS:
+            image = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+            np.add.at(image.reshape(-1), window_index(self.shape_, self.kernel, self.stride, self.padding),
+                      np.ravel(cols))
+            return np.ascontiguousarray(image[:, :, ph:ph + h, pw:pw + w])
         image = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)  # channel-major, like cols
         for i, j, view in offsets(image, self.kernel, self.stride, cols.shape[-2:]):
             view += cols[:, i, j]
@@ -207,28 +241,23 @@ class MaxPool2D(_Pool):
             best = view.copy() if best is None else np.maximum(best, view, out=best)
         return best
 
-    def flat_argmax(self, x: np.ndarray) -> np.ndarray:
-        """For each output element, the flat index into ``x`` of its window's first maximum."""
+    def flat_argmax(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """For each output element (the window maxima ``out``), the flat index into ``x``
+        of its window's first maximum."""
         n, c, h, w = x.shape
         (sh, sw), (ph, pw) = self.stride, self.padding
-        best = offset = higher = None
-        for i, j, view in self._offsets(x):  # offset = the flat index of (i, j) in the padded image
-            if best is None:
-                best, offset, higher = view.copy(), np.zeros(view.shape, np.intp), np.empty(view.shape, bool)
-                continue
-            np.greater(view, best, out=higher)  # strict: the first maximum keeps the gradient
-            np.copyto(best, view, where=higher)
-            np.copyto(offset, i * (w + 2 * pw) + j, where=higher)
-        oh, ow = best.shape[2:4]
+        offset = np.zeros(out.shape, np.intp)  # flat index of the offset (i, j) in the padded image
+        for i, j, view in reversed(list(self._offsets(x))):  # the first maximum is written last
+            np.putmask(offset, view == out, i * (w + 2 * pw) + j)
         row, col = np.divmod(offset, w + 2 * pw)
-        rows = np.arange(oh)[:, None] * sh + row - ph
-        cols = np.arange(ow)[None, :] * sw + col - pw
+        rows = np.arange(out.shape[2])[:, None] * sh + row - ph
+        cols = np.arange(out.shape[3])[None, :] * sw + col - pw
         planes = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
         return (planes + rows * w + cols).ravel()
 
     def vjp(self, g, out, x):
         shape = np.shape(x)
-        flat = self.flat_argmax(_values(x))
+        flat = self.flat_argmax(_values(x), _values(out))
         return (reshape(scatter_add(reshape(g, (-1,)), flat, (int(np.prod(shape)),)), shape),)
 
 

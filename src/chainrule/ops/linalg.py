@@ -54,8 +54,17 @@ class Linear(Op):
     One fused node instead of a product and a sum: the common layer costs one step.
     """
 
-    formula = "{1}·{0} + {2}"
-    derivatives = ("{1}", "{0}", "1")
+    @property
+    def formula(self) -> str:
+        return "{0} @ {1} + {2}" if self._matrix_mode() else "{1}·{0} + {2}"
+
+    @property
+    def derivatives(self) -> tuple:
+        return ("· {1}ᵀ", "{0}ᵀ ·", "1") if self._matrix_mode() else ("{1}", "{0}", "1")
+
+    def _matrix_mode(self) -> bool:
+        x, k = (n.value for n in self.inputs[:2])
+        return self._is_matrix(x, k)
 
     @staticmethod
     def _is_matrix(x: Any, k: Any) -> bool:
