@@ -32,7 +32,7 @@ def test_digits_mlp_trains_plots_saves_and_reloads(tmp_path, capsys):
     assert "digits: 1437 training and 360 test examples" in out and "Adam lr=0.002" in out
     assert err.count("epoch ") == 3 and "epoch 3/3" in err and "val_accuracy" in err
     accuracy = metric(out, "accuracy")
-    assert open(plot, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and f"wrote {plot}" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {plot}" in out
     # the saved weights, loaded by hand, give the printed accuracy (recomputed here)
     train, test = cr.datasets.load("digits", seed=0)
     model = build_model("mlp", train)

@@ -55,7 +55,7 @@ def test_loader_argument_errors():
 
 
 def test_train_test_split_like_sklearn():
-    X_tr, X_te, y_tr, y_te = train_test_split(X, Y, test_size=0.2, seed=0)
+    X_tr, X_te, y_tr, _ = train_test_split(X, Y, test_size=0.2, seed=0)
     assert len(X_tr) == 20 and len(X_te) == 5
     rows = sorted(np.concatenate([X_tr, X_te])[:, 0].tolist())
     assert rows == X[:, 0].tolist()  # disjoint and complete

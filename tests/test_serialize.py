@@ -2,6 +2,7 @@
 truncated, corrupt, foreign and mismatched files raise SerializationError and change nothing."""
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,7 +113,7 @@ def saved(tmp_path):
 
 
 def damaged(path, how):
-    data = bytearray(open(path, "rb").read())
+    data = bytearray(Path(path).read_bytes())
     if how == "truncated":
         data = data[: len(data) // 2]
     elif how == "corrupt":  # flip bytes inside the stored arrays: the zip CRC no longer matches
@@ -123,8 +124,8 @@ def damaged(path, how):
             data[i] ^= 0xFF
     elif how == "garbage":
         data = bytearray(b"this is not a zip file at all" * 10)
-    out = str(path) + f".{how}"
-    open(out, "wb").write(bytes(data))
+    out = Path(f"{path}.{how}")
+    out.write_bytes(bytes(data))
     return out
 
 

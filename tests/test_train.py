@@ -7,6 +7,7 @@ and on a busy two-core machine a second BLAS thread only makes them wait.
 """
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,7 +152,7 @@ def test_history_evaluate_and_plot(mlp_run, digits, tmp_path):
     assert scores["accuracy"] == pytest.approx(np.mean(logits.numpy().argmax(1) == test.y))
     assert cr.evaluate(model, (test.X, test.y), metrics=()) == {"loss": pytest.approx(scores["loss"])}
     png = history.plot(str(tmp_path / "loss.png"))
-    data = open(png, "rb").read()
+    data = Path(png).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     import matplotlib.image
 
@@ -243,3 +244,31 @@ def test_fit_schedulers_and_custom_metrics():
     cr.fit(model, cr.mse, plateau_opt, (X * 0, y * 0), epochs=3, metrics=(), progress=False,
            scheduler=optim.ReduceLROnPlateau(plateau_opt, patience=0, factor=0.5))
     assert plateau_opt.lr == pytest.approx(0.025)  # no improvement after epochs 2 and 3
+
+
+def test_float64_data_does_not_turn_a_float32_model_into_float64():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 4)), rng.standard_normal((32, 1))  # float64, as NumPy makes them
+    model = nn.Linear(4, 1)
+    seen = []
+
+    def loss_fn(out, target):
+        seen.append((out.dtype, target.dtype))
+        return cr.mse(out, target)
+
+    history = cr.fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2, metrics=("r2",),
+                     progress=False)
+    assert set(seen) == {(np.dtype(np.float32), np.dtype(np.float32))} and len(history) == 2
+    assert all(p.value.dtype == np.float32 for p in model.parameters())
+    assert cr.evaluate(model, (X, y), metrics=())["loss"] == pytest.approx(history["loss"][-1], rel=0.5)
+
+
+def test_the_design_contract_snippet(digits):
+    """DESIGN.md's training example, as written there."""
+    model = cr.nn.Sequential(cr.nn.Linear(64, 128), cr.nn.ReLU(), cr.nn.Linear(128, 10))
+    opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+    train, test = digits
+    history = cr.fit(model, cr.cross_entropy, opt, train, epochs=20, val_data=test, progress=False)
+    scores = cr.evaluate(model, test)
+    assert set(scores) == {"loss", "accuracy"} and scores["accuracy"] > 0.95
+    assert history["val_accuracy"][-1] == pytest.approx(scores["accuracy"])

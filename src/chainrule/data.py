@@ -109,7 +109,7 @@ def as_loader(data: Any, batch_size: int = 32, shuffle: bool = False, seed: int 
     raise DatasetError(f"expected a Dataset, an (X, y) pair or a DataLoader, got {type(data).__name__}")
 
 
-def train_test_split(*arrays: Any, test_size: float | int = 0.2, seed: int | None = 0, shuffle: bool = True,
+def train_test_split(*arrays: Any, test_size: float = 0.2, seed: int | None = 0, shuffle: bool = True,
                      stratify: Any = None) -> list[Any]:
     """Split arrays (or one Dataset) into train and test parts, like scikit-learn's:
     ``X_train, X_test, y_train, y_test = train_test_split(X, y)``;
@@ -152,7 +152,7 @@ def train_test_split(*arrays: Any, test_size: float | int = 0.2, seed: int | Non
 
 def _stratified_test(labels: np.ndarray, n_test: int, rng: np.random.Generator) -> np.ndarray:
     """Test indices with each class's share of ``n_test`` proportional to its size."""
-    classes, inverse = np.unique(labels, return_inverse=True)
+    _, inverse = np.unique(labels, return_inverse=True)
     counts = np.bincount(inverse)
     share = counts * n_test / len(labels)
     take = np.floor(share).astype(int)

@@ -338,7 +338,7 @@ class StepLR(LRScheduler):
 class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (initial - eta_min)·(1 + cos(π·epoch/T_max))/2."""
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803 (torch's name)
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # T_max: PyTorch's name
         super().__init__(optimizer)
         self.T_max, self.eta_min = T_max, eta_min
 

@@ -130,9 +130,7 @@ def _rebuild(desc: dict[str, Any], prefix: str, arrays: dict[str, np.ndarray], p
 def _apply(desc: dict[str, Any], data: Any, into: Any, path: str) -> None:
     """Load ``data`` into ``into`` (a Module, an Optimizer or a dict of them); each validates first."""
     kind = desc["kind"]
-    if isinstance(into, Module) and kind == "module":
-        into.load_state_dict(data)
-    elif isinstance(into, Optimizer) and kind == "optimizer":
+    if (isinstance(into, Module) and kind == "module") or (isinstance(into, Optimizer) and kind == "optimizer"):
         into.load_state_dict(data)
     elif isinstance(into, dict) and kind == "checkpoint":
         missing = [k for k in into if k not in data]

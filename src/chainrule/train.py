@@ -155,12 +155,30 @@ def _summary(epoch: int, epochs: int, logs: dict[str, float], seconds: float) ->
     return f"epoch {epoch}/{epochs}  " + "  ".join(parts) + f"  ({seconds:.2f}s)"
 
 
+def _model_dtype(model: Any) -> np.dtype | None:
+    """The float dtype of the model's parameters (None for a model without any)."""
+    for p in getattr(model, "parameters", lambda: [])():
+        if p.value.dtype.kind == "f":
+            return p.value.dtype
+    return None
+
+
+def _as_model_dtype(batch: Any, dtype: np.dtype | None) -> Any:
+    """Floating arrays in the model's dtype, so float64 data never turns a float32 model's
+    graph into float64 (class labels and nodes are left as they are)."""
+    if dtype is not None and isinstance(batch, np.ndarray) and batch.dtype.kind == "f" and batch.dtype != dtype:
+        return batch.astype(dtype)
+    return batch
+
+
 def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any = None,
                bar: Any = None) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
     """One pass over ``batches``: train when an optimizer is given, else just evaluate.
     Returns the example-weighted mean loss and the outputs and targets seen."""
     total, count, outputs, targets = 0.0, 0, [], []
+    dtype = _model_dtype(model)
     for xb, yb in batches:
+        xb, yb = _as_model_dtype(xb, dtype), _as_model_dtype(yb, dtype)
         if optimizer is not None:
             optimizer.zero_grad()
         out = model(xb)
@@ -207,7 +225,7 @@ def evaluate(model: Any, data: Any, metrics: Sequence[Any] = ("accuracy",), loss
                 loss_fn = _loss_of_model.get(model) if _is_weakrefable(model) else None
             if loss_fn is None:
                 xb, yb = next(iter(batches))
-                loss_fn = _default_loss(_values(model(xb)), yb)
+                loss_fn = _default_loss(_values(model(_as_model_dtype(xb, _model_dtype(model)))), yb)
             loss, outputs, targets = _run_epoch(model, loss_fn, batches)
     finally:
         if was_training and hasattr(model, "train"):
@@ -231,6 +249,7 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
 
     train_data / val_data: a Dataset, an (X, y) pair, or a loader yielding
     (xb, yb) batches (then ``batch_size``, ``shuffle`` and ``seed`` are its own).
+    Floating batches are cast to the dtype of the model's parameters.
     metrics: names (``"accuracy"``, ``"r2"``, ``"mse"``, ``"mae"``) or functions.
     progress: a tqdm bar per epoch on a terminal; one summary line per epoch
     when stderr is not a terminal (CI logs); nothing with ``progress=False``.

@@ -54,7 +54,7 @@ def build_model(kind: str, data: Any, hidden: int = 1024) -> nn.Module:
 def _positive(kind: type) -> Any:
     def parse(text: str) -> Any:
         value = kind(text)
-        if value < 0 or value != value:
+        if not value >= 0:  # also refuses NaN
             raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
         return value
     return parse
@@ -120,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
             print(f"wrote {args.plot}")
     seconds = time.perf_counter() - start
     scores = evaluate(model, test, metrics=metrics, loss_fn=loss_fn)
-    print(f"test: " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f"  (trained in {seconds:.1f}s)")
+    print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f"  (trained in {seconds:.1f}s)")
     if args.save:
         save(model, args.save)
         print(f"wrote {args.save}")

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..node import Node
-from ..ops import (avg_pool2d, conv2d, getitem, linear as _linear, matmul, max_pool2d, mean, reshape, sqrt,
-                   transpose, var)
+from ..ops import avg_pool2d, conv2d, getitem, matmul, max_pool2d, mean, reshape, sqrt, transpose, var
+from ..ops import linear as _linear
 from . import init
 
 __all__ = ["avg_pool2d", "batch_norm", "conv2d", "dropout", "embedding", "layer_norm", "linear", "max_pool2d"]

@@ -14,8 +14,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..node import Node
-from ..ops import (astype, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse,
-                   nll_loss, reshape)
+from ..ops import astype, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss, reshape
 from .module import Module
 
 

@@ -8,11 +8,13 @@ batch copied as a block (much faster than copying a 6-D stride-tricks view);
 pooling takes the max or mean over the same offset views.
 
 ``col2im`` is its adjoint: it adds every window back into the image it came
-from, offset by offset. Small images (output rows shorter than
-``SHORT_ROWS``), where a strided row copy is mostly loop overhead, gather and
-scatter through one cached index array instead (``np.take``, ``np.add.at``). The two are each other's vjp, so every rule here is written
-with ops and works on arrays (an ordinary backward) and on nodes
+from, offset by offset. The two are each other's vjp, so every rule here is
+written with ops and works on arrays (an ordinary backward) and on nodes
 (``create_graph=True``: convolutions can be differentiated twice).
+
+Small images (output rows shorter than ``SHORT_ROWS``), where a strided row
+copy is mostly loop overhead, gather and scatter through one cached index
+array instead (``np.take``, ``np.add.at``).
 """
 from __future__ import annotations
 
