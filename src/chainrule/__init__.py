@@ -7,15 +7,19 @@
     graph = cr.Graph(loss)
     graph.forward({x: 3.0, y: 0.61}); graph.backward(); k.grad
 """
+# the engine, bottom up (DESIGN.md's layers)
 from . import errors
-from .check import gradcheck, gradgradcheck
 from .dtype import get_default_dtype, set_default_dtype
-from .explain import explain
+from .node import Constant, Node, Placeholder, Variable, as_node, is_grad_enabled, no_grad, tensor
+from .op import Op
+from .ops import *  # noqa: F403 - every op class and function is public
 from .graph import Graph, backward, grad, topological_sort
-from .node import Constant, Node, Op, Placeholder, Variable, as_node, is_grad_enabled, no_grad, tensor
-from .ops import *  # noqa: F401,F403 - every op class and function is public
-from . import data, datasets, metrics, nn, optim  # noqa: E402 - the training stack sits above the ops
-from .serialize import load, save  # noqa: E402
-from .train import Callback, EarlyStopping, History, evaluate, fit  # noqa: E402
+from .check import gradcheck, gradgradcheck
+# seeing the chain rule
+from .explain import explain
+# the training stack
+from . import data, datasets, metrics, nn, optim
+from .serialize import load, save
+from .train import Callback, EarlyStopping, History, evaluate, fit
 
 __version__ = "0.1.0"

@@ -28,7 +28,8 @@ from typing import Any, Callable, Mapping
 
 from . import ops
 from .errors import ChainruleError
-from .node import Constant, Node, Op
+from .node import Constant, Node
+from .op import Op
 
 MAX_DEPTH = 100
 

@@ -16,9 +16,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from . import dtype as _dtype
-from .errors import CycleError, FeedError, GradientError, MissingFeedError, ShapeError, describe
-from .node import COMPUTE_ERRORS, Constant, Node, Op, Placeholder, Variable
+from .errors import CycleError, FeedError, GradientError, MissingFeedError, describe
+from .node import Constant, Node, Placeholder, Variable
+from .op import COMPUTE_ERRORS, Op
 from .ops.shape import sum_to_shape
 
 

@@ -25,7 +25,8 @@ from .chain import edge_symbol, follows, is_scalar, local_derivative, local_symb
 from .errors import ChainruleError
 from .graph import Graph
 from .narration import formula_text  # labels show the same formula the narration prints
-from .node import Constant, Node, Op, Placeholder, Variable
+from .node import Constant, Node, Placeholder, Variable
+from .op import Op
 
 FORMATS = ("svg", "png", "pdf")
 INLINE_MAX_NODES = 200  # bigger graphs are too slow and too small to read inline

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ..node import Op
+from ..op import Op
 from .elementwise import exp, where
 from .reduce import sum as reduce_sum
 
@@ -101,6 +101,22 @@ class GELU(Op):
         return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du),)
 
 
+def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
+    """Softmax of an array, shifted by the max so exp never overflows. (The ufuncs'
+    own reduce: np.max and np.sum add a Python wrapper that costs more than the
+    arithmetic on a batch of logits.)"""
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    return e
+
+
+def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
+    """x - log Σ eˣ along ``axis`` (log-sum-exp, shifted by the max)."""
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    shifted -= np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted
+
+
 class Softmax(Op):
     """eˣⁱ / Σⱼ eˣʲ along ``axis``; vjp: s ⊙ (g - Σ g⊙s)."""
 
@@ -109,8 +125,7 @@ class Softmax(Op):
     derivatives = ("diag(s) - s sᵀ",)
 
     def forward(self, x):
-        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
-        return e / np.sum(e, axis=self.axis, keepdims=True)
+        return softmax_array(x, self.axis)
 
     def vjp(self, g, out, x):
         return (out * (g - reduce_sum(g * out, axis=self.axis, keepdims=True)),)
@@ -124,8 +139,7 @@ class LogSoftmax(Op):
     derivatives = ("I - softmax",)
 
     def forward(self, x):
-        shifted = x - np.max(x, axis=self.axis, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=self.axis, keepdims=True))
+        return log_softmax_array(x, self.axis)
 
     def vjp(self, g, out, x):
         return (g - exp(out) * reduce_sum(g, axis=self.axis, keepdims=True),)

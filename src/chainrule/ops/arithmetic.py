@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..dtype import match_floats
-from ..node import Op
+from ..op import Op
 from .elementwise import log, sign, where
 
 

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from ..node import Node, Op
+from ..node import Node
+from ..op import Op
 from .indexing import scatter_add
 from .linalg import matmul
 from .reduce import sum as reduce_sum

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..dtype import match_floats
-from ..node import Op
+from ..op import Op
 
 
 class Exp(Op):

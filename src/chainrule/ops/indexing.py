@@ -6,7 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..node import Node, Op
+from ..node import Node
+from ..op import Op
 
 
 def _plain_index(index: Any) -> Any:

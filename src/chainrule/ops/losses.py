@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..node import Node, Op
-from .activations import log_softmax, sigmoid, softmax
+from ..node import Node
+from ..op import Op
+from .activations import log_softmax, log_softmax_array, sigmoid, softmax
 from .elementwise import astype, log, where
 from .reduce import sum as reduce_sum
 from .shape import broadcast_to, unsqueeze
@@ -178,30 +179,68 @@ class CrossEntropy(_Loss):
         self._check()
         x, target = _narrow(x, target, ints=False)
         axis = _class_axis(x)
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        logp = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-        if np.asarray(target).dtype.kind in "iub":
-            labels = np.asarray(target)
-            if labels.size and (labels.min() < 0 or labels.max() >= np.shape(x)[axis]):
-                raise IndexError(f"class labels must lie in [0, {np.shape(x)[axis]}), "
-                                 f"got {labels.min()}..{labels.max()}")
-            losses = -np.squeeze(np.take_along_axis(logp, np.expand_dims(labels, axis), axis), axis)
+        logp = log_softmax_array(x, axis)
+        if target.dtype.kind in "iub":
+            losses = -_pick(logp, _checked_labels(target, x.shape[axis]), axis)
         else:
-            losses = -np.sum(target * logp, axis=axis)
+            losses = -np.add.reduce(target * logp, axis=axis)
         return _reduce(losses, self.reduction)
 
     def vjp(self, g, out, x0, t0):
         x, target = _narrow(x0, t0, ints=False)
         axis = _class_axis(x)
         labels = _values(target)
-        reduced_shape = tuple(n for i, n in enumerate(np.shape(x)) if i != axis)
-        gl = unsqueeze(_unreduce(g, reduced_shape, self.reduction), axis)
+        gl = _per_loss(g, np.shape(x), axis, self.reduction)
         probs = softmax(x, axis=axis)
         if labels.dtype.kind in "iub":
+            if isinstance(probs, np.ndarray):  # ordinary backward: probs is ours, subtract the one-hot in place
+                _subtract_one_at(probs, labels, axis)
+                return _back((gl * probs, None), (x0, t0))
             return _back((gl * (probs - _one_hot(labels, x, axis)), None), (x0, t0))
         gx = gl * (probs * reduce_sum(target, axis=axis, keepdims=True) - target)
         gt = -gl * log_softmax(x, axis=axis) if self._needs(1) else None
         return _back((gx, gt), (x0, t0))
+
+
+def _checked_labels(target: Any, classes: int) -> np.ndarray:
+    labels = np.asarray(target)
+    if labels.size and (np.minimum.reduce(labels, axis=None) < 0 or np.maximum.reduce(labels, axis=None) >= classes):
+        raise IndexError(f"class labels must lie in [0, {classes}), got {labels.min()}..{labels.max()}")
+    return labels
+
+
+def _label_index(labels: np.ndarray, axis: int) -> Any:
+    """An index that selects each example's labelled class along ``axis``."""
+    if labels.ndim == 1 and axis == 1:  # the common (N, C) case: plain fancy indexing is fastest
+        return np.arange(labels.shape[0]), labels
+    return None
+
+
+def _pick(logp: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
+    """logp at each example's label (the class axis removed)."""
+    index = _label_index(labels, axis)
+    if index is not None:
+        return logp[index]
+    return np.squeeze(np.take_along_axis(logp, np.expand_dims(labels, axis), axis), axis)
+
+
+def _subtract_one_at(probs: np.ndarray, labels: np.ndarray, axis: int) -> None:
+    """probs -= one_hot(labels), in place."""
+    index = _label_index(labels, axis)
+    if index is not None:
+        probs[index] -= 1
+    else:
+        at = np.expand_dims(labels, axis)
+        np.put_along_axis(probs, at, np.take_along_axis(probs, at, axis) - 1, axis)
+
+
+def _per_loss(g: Any, shape: tuple, axis: int, reduction: str) -> Any:
+    """The upstream gradient for each example's loss, broadcastable against logits of
+    ``shape`` (a scalar for mean and sum: no need to materialise it per example)."""
+    if reduction == "none":
+        return unsqueeze(g, axis)
+    count = math.prod(shape) // shape[axis]
+    return g / count if reduction == "mean" and count > 1 else g
 
 
 class NLLLoss(_Loss):

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ..node import Op
+from ..op import Op
 from .elementwise import astype
 from .shape import broadcast_to, reshape
 

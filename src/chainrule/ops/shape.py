@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..broadcast import unbroadcast
-from ..node import Op
+from ..op import Op
 
 
 def _shape_arg(shape: Sequence[int] | tuple) -> tuple:
