@@ -32,14 +32,15 @@ def lesson_math() -> dict[str, float]:
 
 
 def build_lesson() -> tuple[cr.Graph, dict[str, cr.Node]]:
-    """The lesson's graph in float64, as DESIGN.md writes it."""
+    """The lesson's graph in float64, as DESIGN.md writes it: the graph and every node by name."""
     cr.set_default_dtype("float64")
     x, y = cr.Placeholder(name="x"), cr.Placeholder(name="y")
     k, b = cr.Variable(K, name="k"), cr.Variable(B, name="b")
     linear = cr.Linear(x, k, b, name="linear")
     sigmoid = cr.Sigmoid(linear, name="sigmoid")
-    loss = cr.MSE(y, sigmoid, name="loss")
-    return cr.Graph(loss), {"x": x, "y": y, "k": k, "b": b}
+    loss = cr.Loss(y, sigmoid, name="loss")  # the lesson's name for cr.MSE
+    nodes = {"x": x, "y": y, "k": k, "b": b, "linear": linear, "sigmoid": sigmoid, "loss": loss}
+    return cr.Graph(loss), nodes
 
 
 def numbers_in(text: str) -> list[float]:

@@ -79,7 +79,7 @@ def test_errors_are_one_line_messages(argv, words, capsys):
 def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--epochs", "-1"])
-    assert info.value.code == 2 and "must be 0 or more" in capsys.readouterr().err
+    assert info.value.code == 2 and "must be at least 0" in capsys.readouterr().err
 
 
 def test_the_installed_command_runs():

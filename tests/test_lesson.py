@@ -5,46 +5,28 @@ linear = k·x + b, sigmoid = σ(linear), loss = (y - sigmoid)²;
 ∂loss/∂y = 2(y - σ), ∂loss/∂σ = -2(y - σ), ∂loss/∂linear = ∂loss/∂σ · σ(1 - σ),
 ∂loss/∂k = ∂loss/∂linear · x, ∂loss/∂b = ∂loss/∂linear, ∂loss/∂x = ∂loss/∂linear · k.
 """
-import math
-
 import numpy as np
 import pytest
 
 import chainrule as cr
+from lesson_helpers import Y, build_lesson, lesson_math
 
-X, K, B, Y = 3.0, 0.35915077292816744, 0.3737660632429008, 0.6087876106387002
 # from the issue (an independent source)
 EXPECTED = {
     "linear": 1.4512183820274032, "sigmoid": 0.8101858733432837, "loss": 0.04056126022042443,
-    "dy": -0.402796525409167, "dsigmoid": 0.402796525409167, "dlinear": 0.06194395247945269,
-    "dk": 0.18583185743835806, "db": 0.06194395247945269, "dx": 0.02224721841122111,
+    "d_y": -0.402796525409167, "d_sigmoid": 0.402796525409167, "d_linear": 0.06194395247945269,
+    "d_k": 0.18583185743835806, "d_b": 0.06194395247945269, "d_x": 0.02224721841122111,
 }
 
 
-def plain_math():
-    """The same numbers with nothing but ``math``."""
-    linear = K * X + B
-    sigmoid = 1 / (1 + math.exp(-linear))
-    loss = (Y - sigmoid) ** 2
-    dsigmoid = -2 * (Y - sigmoid)
-    dlinear = dsigmoid * sigmoid * (1 - sigmoid)
-    return dict(linear=linear, sigmoid=sigmoid, loss=loss, dy=2 * (Y - sigmoid), dsigmoid=dsigmoid,
-                dlinear=dlinear, dk=dlinear * X, db=dlinear, dx=dlinear * K)
-
-
 def build():
-    cr.set_default_dtype("float64")
-    x, y = cr.Placeholder(name="x"), cr.Placeholder(name="y")
-    k, b = cr.Variable(K, name="k"), cr.Variable(B, name="b")
-    linear = cr.Linear(x, k, b, name="linear")
-    sigmoid = cr.Sigmoid(linear, name="sigmoid")
-    loss = cr.Loss(y, sigmoid, name="loss")
-    return dict(x=x, y=y, k=k, b=b, linear=linear, sigmoid=sigmoid, loss=loss)
+    return build_lesson()[1]
 
 
 def observed(n):
-    return dict(linear=n["linear"].value, sigmoid=n["sigmoid"].value, loss=n["loss"].value, dy=n["y"].grad,
-                dsigmoid=n["sigmoid"].grad, dlinear=n["linear"].grad, dk=n["k"].grad, db=n["b"].grad, dx=n["x"].grad)
+    return dict(linear=n["linear"].value, sigmoid=n["sigmoid"].value, loss=n["loss"].value, d_y=n["y"].grad,
+                d_sigmoid=n["sigmoid"].grad, d_linear=n["linear"].grad, d_k=n["k"].grad, d_b=n["b"].grad,
+                d_x=n["x"].grad)
 
 
 def assert_lesson(got):
@@ -54,8 +36,9 @@ def assert_lesson(got):
 
 
 def test_plain_math_agrees_with_the_issue():
-    for key, value in plain_math().items():
-        assert value == pytest.approx(EXPECTED[key], rel=1e-15, abs=0), key
+    truth = lesson_math()
+    for key, want in EXPECTED.items():
+        assert truth[key] == pytest.approx(want, rel=1e-15, abs=0), key
 
 
 def test_through_graph():
@@ -92,10 +75,10 @@ def test_eager_and_grad():
     loss = cr.mse(y, cr.sigmoid(cr.linear(x, k, b)))
     assert float(loss.value) == pytest.approx(EXPECTED["loss"], rel=1e-15)
     dk, db, dx, dy = cr.grad(loss, [k, b, x, y])
-    for key, got in dict(dk=dk, db=db, dx=dx, dy=dy).items():
+    for key, got in dict(d_k=dk, d_b=db, d_x=dx, d_y=dy).items():
         assert float(got) == pytest.approx(EXPECTED[key], rel=1e-15), key
     loss.backward()
-    assert float(k.grad) == pytest.approx(EXPECTED["dk"], rel=1e-15)
+    assert float(k.grad) == pytest.approx(EXPECTED["d_k"], rel=1e-15)
 
 
 def test_gradient_descent_lowers_the_loss():

@@ -30,6 +30,14 @@ def _vjp(outs: list[Node], xs: list[Variable], us: list[np.ndarray], create_grap
     return [Constant(z) for z in zeros] if create_graph else zeros
 
 
+def _worst_mismatch(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> tuple | None:
+    """The index where ``got`` is furthest outside ``want``'s tolerance, or None if all agree."""
+    err = np.abs(got - want) - (atol + rtol * np.abs(want))
+    if not err.size or np.max(err) <= 0:
+        return None
+    return tuple(int(i) for i in np.unravel_index(np.argmax(err), err.shape))
+
+
 def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-3, seed: int = 0) -> bool:
     """Check ``fn``'s gradients at ``inputs`` against central differences.
@@ -61,11 +69,10 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
             minus = project(shifted)
             numeric[idx] = (plus - minus) / (2 * eps)
         got = np.asarray(analytic[k], dtype=np.float64)
-        err = np.abs(got - numeric) - (atol + rtol * np.abs(numeric))
-        if err.size and np.max(err) > 0:
-            worst = np.unravel_index(np.argmax(err), err.shape)
+        worst = _worst_mismatch(got, numeric, atol, rtol)
+        if worst is not None:
             raise GradcheckError(f"gradcheck: gradient of input {k} ('{x.name}', shape {base[k].shape}) differs "
-                                 f"at index {tuple(int(i) for i in worst)}: analytic {got[worst]!r}, "
+                                 f"at index {worst}: analytic {got[worst]!r}, "
                                  f"numerical {numeric[worst]!r} (atol={atol}, rtol={rtol})")
     return True
 
@@ -90,10 +97,9 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e
     plain = _vjp(probe, xs, us)
     for k, (node, arr) in enumerate(zip(first_derivative(*xs), plain)):
         got, want = np.asarray(node.value, dtype=np.float64), np.asarray(arr, dtype=np.float64)
-        err = np.abs(got - want) - (atol + rtol * np.abs(want))
-        if err.size and np.max(err) > 0:
-            worst = np.unravel_index(np.argmax(err), err.shape)
+        worst = _worst_mismatch(got, want, atol, rtol)
+        if worst is not None:
             raise GradcheckError(f"gradgradcheck: the gradient of input {k} ('{xs[k].name}') built as a graph "
                                  f"(create_graph=True) differs from the ordinary one at index "
-                                 f"{tuple(int(i) for i in worst)}: {got[worst]!r} vs {want[worst]!r}")
+                                 f"{worst}: {got[worst]!r} vs {want[worst]!r}")
     return gradcheck(first_derivative, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)

@@ -26,24 +26,11 @@ from ..node import Node, Placeholder, Variable
 from ..ops import MSE, Linear, Sigmoid
 from ..phrases import LANGS, display_width, number, say
 from ..viz import GraphvizNotFound, render, to_dot
+from . import nonnegative
 
 # the lesson's numbers
 LESSON = {"x": 3.0, "y": 0.6087876106387002, "k": 0.35915077292816744, "b": 0.3737660632429008}
 REPORTS = 10  # how many times the descent prints the loss
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -55,8 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", default="chainrule-demo", metavar="DIR",
                         help="where to write graph.svg and loss.png (default ./chainrule-demo/)")
     parser.add_argument("--lang", choices=LANGS, default="en", help="language of the narration (en or zh)")
-    parser.add_argument("--steps", type=_positive_int, default=100, help="gradient descent steps (default 100)")
-    parser.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (default 0.1)")
+    parser.add_argument("--steps", type=nonnegative(int), default=100, help="gradient descent steps (default 100)")
+    parser.add_argument("--lr", type=nonnegative(float, positive=True), default=0.1, help="learning rate (default 0.1)")
     parser.add_argument("--no-plots", action="store_true", help="print only; write no files")
     parser.set_defaults(run=run)
 

@@ -21,6 +21,7 @@ from .. import datasets, nn, optim
 from ..errors import ChainruleError
 from ..serialize import load, save
 from ..train import evaluate, fit
+from . import nonnegative
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
               "adagrad": optim.Adagrad}
@@ -51,15 +52,6 @@ def build_model(kind: str, data: Any, hidden: int = 1024) -> nn.Module:
     raise ValueError(f"unknown model {kind!r}; choose linear, mlp or cnn")
 
 
-def _positive(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        value = kind(text)
-        if not value >= 0:  # also refuses NaN
-            raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-        return value
-    return parse
-
-
 def register(subparsers: Any) -> None:
     """Add the ``train`` subcommand."""
     parser = subparsers.add_parser(
@@ -69,11 +61,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dataset", default="digits", help="digits, diabetes, iris, wine or breast_cancer "
                                                             "(default digits)")
     parser.add_argument("--model", default="mlp", choices=["linear", "mlp", "cnn"], help="default mlp")
-    parser.add_argument("--epochs", type=_positive(int), help="passes over the training data")
+    parser.add_argument("--epochs", type=nonnegative(int), help="passes over the training data")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: per model")
-    parser.add_argument("--lr", type=_positive(float), help="learning rate (default: per model)")
-    parser.add_argument("--batch-size", type=_positive(int), help="examples per step")
-    parser.add_argument("--hidden", type=_positive(int), default=1024, help="mlp hidden units (default 1024)")
+    parser.add_argument("--lr", type=nonnegative(float), help="learning rate (default: per model)")
+    parser.add_argument("--batch-size", type=nonnegative(int), help="examples per step")
+    parser.add_argument("--hidden", type=nonnegative(int), default=1024, help="mlp hidden units (default 1024)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the shuffling")
     parser.add_argument("--plot", metavar="PNG", help="write the loss and metric curves to this PNG")
     parser.add_argument("--save", metavar="NPZ", help="save the trained weights (cr.save) to this file")
