@@ -89,18 +89,18 @@ def backpropagate(order: Sequence[Node], seeds: Sequence[tuple[Node, Any]], *, k
         grads[key] = seed if key not in grads else grads[key] + seed
     found: dict[int, Any] = {}
     stored: set[int] = set()
-    keep_all, keep_leaves = keep == "all", keep == "leaves"
-    pop = grads.pop
+    keep_all, keep_leaves = keep == "all", keep in ("all", "leaves")
+    pop, get = grads.pop, grads.get
+    # The loop below runs once per node of every backward pass: it is kept flat on purpose.
     for node in reversed(order):
-        key = id(node)
-        g = pop(key, None)
+        g = pop(id(node), None)
         if g is None:
             continue
-        if wanted is not None and key in wanted:
-            found[key] = g
+        if wanted is not None and id(node) in wanted:
+            found[id(node)] = g
         inputs = node.inputs
         if not inputs:
-            if keep_all or keep_leaves:
+            if keep_leaves:
                 _store_grad(node, g, stored)
             continue
         if keep_all:
@@ -109,23 +109,18 @@ def backpropagate(order: Sequence[Node], seeds: Sequence[tuple[Node, Any]], *, k
             parts = node.vjp(g, node, *inputs)
         else:
             parts = node.vjp(g, node.value, *[inp.value for inp in inputs])
-        _accumulate(grads, inputs, parts)
+        for inp, part in zip(inputs, parts):
+            if part is None or not inp.requires_grad:
+                continue
+            shape = inp.value.shape
+            if part.shape != shape:  # undo broadcasting, here and nowhere else
+                part = sum_to_shape(part, shape)
+            key = id(inp)
+            prev = get(key)
+            # prev + part makes a new array: the engine never writes into an array a vjp
+            # returned, since that may be the upstream gradient or a user's array
+            grads[key] = part if prev is None else prev + part
     return found
-
-
-def _accumulate(grads: dict[int, Any], inputs: tuple, parts: Sequence[Any], keys: Sequence[int] | None = None) -> None:
-    """Add each vjp part, summed down to its input's shape, into that input's gradient
-    (``grads`` keyed by the inputs' ids, or by ``keys`` when given)."""
-    for inp, part, key in zip(inputs, parts, keys or map(id, inputs)):
-        if part is None or not inp.requires_grad:
-            continue
-        shape = inp.value.shape
-        if part.shape != shape:
-            part = sum_to_shape(part, shape)
-        prev = grads.get(key)
-        # prev + part makes a new array: the engine never writes into an array a vjp
-        # returned, since that may be the upstream gradient or a user's array
-        grads[key] = part if prev is None else prev + part
 
 
 def _store_grad(node: Node, g: Any, stored: set[int]) -> None:
@@ -242,9 +237,6 @@ class Graph:
         self._feed_slots.update({p.name: slot[id(p)] for p in self.placeholders})
         self._steps = [(i, n, tuple(slot[id(x)] for x in n.inputs)) for i, n in enumerate(self.order)
                        if isinstance(n, Op)]
-        self._backward_steps = [(i, n, n.inputs, slots) for i, n, slots in reversed(self._steps)]
-        self._leaves = [(i, n) for i, n in enumerate(self.order) if not n.inputs]
-        self._root_slot = slot[id(self.outputs[0])]
         self._placeholder_slots = [slot[id(p)] for p in self.placeholders]
 
     @property
@@ -276,8 +268,11 @@ class Graph:
                 values[i] = node._compute(*[values[s] for s in slots])
         except COMPUTE_ERRORS as exc:
             raise node.shape_error(exc, [values[s] for s in slots]) from exc
-        for node, value in zip(order, values):  # commit only after every step succeeded
-            node.value = value
+        # commit only after every step succeeded (leaves other than the fed ones are unchanged)
+        for i in self._placeholder_slots:
+            order[i].value = values[i]
+        for i, node, _ in self._steps:
+            node.value = values[i]
         if narrate:
             from .explain import narrate_forward  # explain.py sits above the engine
 
@@ -307,18 +302,9 @@ class Graph:
         ``narrate=True`` prints each gradient every node sends to each input."""
         root = self.outputs[0]
         _check_differentiable(root)
-        grads: dict[int, Any] = {self._root_slot: _seed(root, gradient)}  # keyed by slot
-        pop = grads.pop
-        for i, node, inputs, slots in self._backward_steps:
-            g = node._grad = pop(i, None)
-            node._seeded = False
-            if g is not None:
-                _accumulate(grads, inputs, node.vjp(g, node.value, *[inp.value for inp in inputs]), slots)
-        stored: set[int] = set()
-        for i, leaf in self._leaves:
-            leaf.grad = None
-            if i in grads:
-                _store_grad(leaf, grads[i], stored)
+        seed = _seed(root, gradient)
+        self.zero_grad()
+        backpropagate(self.order, [(root, seed)], keep="all")
         if narrate:
             from .explain import narrate_backward
 

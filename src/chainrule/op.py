@@ -82,7 +82,13 @@ class Op(Node):
             values.append(v)
         self.requires_grad = requires_grad and self.differentiable and _grad_mode.enabled
         # eager: compute now if every input has a value (define-then-run graphs fill it later)
-        self.value = self.compute_checked(values) if ready else None
+        if not ready:
+            self.value = None
+            return
+        try:  # compute_checked, inlined: this line runs once per op built
+            self.value = self._compute(*values)
+        except COMPUTE_ERRORS as exc:
+            raise self.shape_error(exc, values) from exc
 
     def _set_attrs(self, attrs: dict) -> None:
         for key, val in attrs.items():

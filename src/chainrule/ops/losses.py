@@ -56,7 +56,7 @@ def _narrow(*xs: Any, ints: bool = True) -> tuple:
     (float32 beats float64), and integer or bool ones too unless ``ints`` is
     False (class labels)."""
     dtypes = [_dtype(x) for x in xs]
-    if len(set(dtypes)) < 2:
+    if dtypes[0] == dtypes[-1] and (len(dtypes) == 2 or len(set(dtypes)) == 1):
         return xs  # the common case (one dtype): nothing to convert
     floats = {d for d in dtypes if d.kind == "f"}
     if not floats:
@@ -68,8 +68,12 @@ def _narrow(*xs: Any, ints: bool = True) -> tuple:
 
 def _back(grads: tuple, inputs: tuple) -> tuple:
     """Each gradient in its own input's dtype (undoing ``_narrow``)."""
-    return tuple(g if g is None or getattr(g, "dtype", None) == _dtype(x) else astype(g, _dtype(x))
-                 for g, x in zip(grads, inputs))
+    out = []
+    for g, x in zip(grads, inputs):
+        if g is not None and getattr(g, "dtype", None) != _dtype(x):
+            g = astype(g, _dtype(x))
+        out.append(g)
+    return tuple(out)
 
 
 class _Loss(Op):
@@ -97,9 +101,9 @@ class MSE(_Loss):
         return _reduce(d * d, self.reduction)
 
     def vjp(self, g, out, y, yhat):
-        d = _narrow(y, yhat)
-        d = d[0] - d[1]
-        gy = 2 * d * _unreduce(g, np.shape(d), self.reduction)
+        y_, yhat_ = _narrow(y, yhat)
+        d = y_ - yhat_
+        gy = 2 * _unreduce(g, d.shape, self.reduction) * d
         return _back((gy, -gy), (y, yhat))
 
 
