@@ -78,7 +78,6 @@ def targets(res: dict) -> list[tuple[str, Callable[[], float], float]]:
         ("W4 eager / pytorch 1 thread     (< 1)", lambda: t("W4", "chainrule eager") / t("W4", "pytorch 1 thread"), 1.0),
         ("W5 numpy GFLOP/s / chainrule's  (<= 1/0.95)", lambda: t("W5", "chainrule eager") / t("W5", "numpy (by hand)"), 1 / 0.95),
         ("W6 eager peak / numpy peak      (<= 1.3)", lambda: m("W6", "chainrule eager") / m("W6", "numpy (by hand)"), 1.3),
-        ("W7 eager / pytorch              (< 1)", lambda: t("W7", "chainrule eager") / t("W7", "pytorch"), 1.0),
     ]
 
 

@@ -138,6 +138,23 @@ def test_topological_sort_puts_inputs_first():
     assert all(pos[id(i)] < pos[id(n)] for n in order for i in n.inputs)
 
 
+def test_topological_sort_of_hand_wired_nodes_built_out_of_order():
+    """A consumer built before its input (inputs rewired by hand): still inputs first."""
+    x = cr.Variable(2.0, name="x")
+    late = cr.Sigmoid(x, name="late")
+    early = cr.Tanh(x, name="early")  # built before `late2`, then rewired to consume it
+    late2 = cr.Exp(late, name="late2")
+    early.inputs = (late2,)
+    order = cr.topological_sort(early)
+    assert [n.name for n in order] == ["x", "late", "late2", "early"]
+    graph = cr.Graph(early)
+    graph.forward()
+    graph.backward()
+    s = 1 / (1 + math.exp(-2.0))
+    t = math.tanh(math.exp(s))
+    assert x.grad == pytest.approx((1 - t * t) * math.exp(s) * s * (1 - s))
+
+
 def test_no_grad_is_thread_local():
     w = cr.Variable(np.ones(2))
     inside, release = threading.Event(), threading.Event()

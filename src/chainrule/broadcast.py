@@ -18,7 +18,10 @@ def broadcast_axes(grad_shape: tuple, shape: tuple) -> tuple:
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` down to ``shape`` (a no-op when the shapes already match)."""
-    if np.shape(grad) == shape:
+    grad_shape = np.shape(grad)
+    if grad_shape == shape:
         return grad
-    axes = broadcast_axes(np.shape(grad), shape)
-    return np.reshape(np.sum(grad, axis=axes), shape) if axes else np.reshape(grad, shape)
+    axes = broadcast_axes(grad_shape, shape)
+    if axes:  # np.add.reduce is np.sum without its Python wrapper
+        grad = np.add.reduce(grad, axis=axes, keepdims=len(grad_shape) == len(shape))
+    return grad if np.shape(grad) == shape else np.reshape(grad, shape)

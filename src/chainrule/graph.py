@@ -12,6 +12,7 @@ This is the lesson's algorithm made general:
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -26,15 +27,46 @@ from .ops.shape import sum_to_shape
 def topological_sort(*outputs: Node) -> list[Node]:
     """Every node that ``outputs`` depend on, inputs before their consumers.
 
-    An explicit-stack depth-first search (no recursion). A node is expanded
-    (its unplaced inputs pushed) the first time it reaches the top of the
-    stack, and placed the second time, once everything above it is placed.
-    Meeting an input that is expanded but not placed means the input is on
-    the current path: a cycle, reported with CycleError.
+    Iterative (no recursion: graphs of 100,000+ nodes are fine). Nodes are
+    numbered as they are built, after their inputs, so usually the order is
+    just "find every ancestor, sort by number"; if ``inputs`` were rewired by
+    hand so that the numbers disagree, a depth-first search decides instead
+    (and raises CycleError naming a node on a cycle).
     """
+    outs = _flatten(outputs)
+    order = _by_creation(outs)
+    return order if order is not None else _depth_first(outs)
+
+
+def _by_creation(outs: list[Node]) -> list[Node] | None:
+    """The ancestors of ``outs`` sorted by creation number, or None if some node's
+    input was created after it (hand-wired inputs)."""
+    seen = {id(out): out for out in outs}
+    stack = list(outs)
+    while stack:
+        node = stack.pop()
+        seq = node._seq
+        for inp in node.inputs:
+            if inp._seq >= seq:
+                return None
+            if id(inp) not in seen:
+                seen[id(inp)] = inp
+                stack.append(inp)
+    return sorted(seen.values(), key=_creation_number)
+
+
+_creation_number = attrgetter("_seq")
+
+
+def _depth_first(outs: list[Node]) -> list[Node]:
+    """Topological order by an explicit-stack depth-first search. A node is expanded
+    (its unplaced inputs pushed) the first time it reaches the top of the stack,
+    and placed the second time, once everything above it is placed. Meeting an
+    input that is expanded but not placed means the input is on the current
+    path: a cycle, reported with CycleError."""
     order: list[Node] = []
     placed: dict[int, bool] = {}  # id -> False while expanded, True once placed
-    stack = _flatten(outputs)[::-1]
+    stack = outs[::-1]
     while stack:
         node = stack[-1]
         key = id(node)

@@ -25,6 +25,7 @@ from . import dtype as _dtype
 from .errors import describe
 
 _serial = itertools.count()
+creation_order = itertools.count()  # every node's _seq: a node is always created after its inputs
 
 
 # ---------------------------------------------------------------- grad mode
@@ -59,7 +60,7 @@ def no_grad() -> Iterator[None]:
 class Node:
     """A value plus how it was made: ``inputs``, ``name``, ``value``, ``grad``."""
 
-    __slots__ = ("inputs", "_name", "value", "_grad", "_seeded", "requires_grad", "__weakref__")
+    __slots__ = ("inputs", "_name", "value", "_grad", "_seeded", "requires_grad", "_seq", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> node defers to the node's reflected operator
     __hash__ = object.__hash__  # == is elementwise (like NumPy), identity stays hashable
 
@@ -74,6 +75,7 @@ class Node:
         self._grad = None
         self._seeded = False
         self.requires_grad = False
+        self._seq = next(creation_order)
 
     @property
     def grad(self) -> Any:

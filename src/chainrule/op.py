@@ -13,7 +13,7 @@ import numpy as np
 
 from .broadcast import unbroadcast
 from .errors import GradientError, ShapeError, describe
-from .node import Node, _grad_mode, as_node
+from .node import Node, _grad_mode, as_node, creation_order
 
 COMPUTE_ERRORS = (ValueError, IndexError, TypeError)  # what NumPy raises on inputs it cannot combine
 
@@ -70,6 +70,7 @@ class Op(Node):
         self._name = name
         self._grad = None
         self._seeded = False
+        self._seq = next(creation_order)
         requires_grad = False
         values = []
         ready = True
@@ -104,7 +105,9 @@ class Op(Node):
                 return cls(*args, **attrs)
         op = cls.__new__(cls)
         if attrs:
-            op._set_attrs(attrs)
+            # not validated here: the lower-case functions (every caller) pass only the
+            # op's own attributes, and this path runs several times per backward step
+            op.__dict__.update(attrs)
         return op._compute(*args)
 
     def compute_checked(self, values: Sequence[Any]) -> Any:
