@@ -8,7 +8,7 @@ import numpy as np
 
 from ..dtype import match_floats
 from ..op import Op
-from .shape import squeeze, swapaxes, unsqueeze
+from .shape import squeeze, unsqueeze
 
 
 def matmul_vjp(g: Any, a: Any, b: Any, need_a: bool = True, need_b: bool = True) -> tuple:
@@ -18,18 +18,19 @@ def matmul_vjp(g: Any, a: Any, b: Any, need_a: bool = True, need_b: bool = True)
     removed from the result, so its gradient gets that axis back (and then
     loses it again). Broadcast batch dimensions are summed by the engine.
     """
-    a_vec, b_vec = np.ndim(a) == 1, np.ndim(b) == 1
+    a_vec, b_vec = a.ndim == 1, b.ndim == 1  # ndarrays and nodes both have .ndim
     if a_vec and b_vec:  # inner product: a scalar
         return (g * b if need_a else None, g * a if need_b else None)
     if a_vec:  # (n,) @ (..., n, m) -> (..., m)
-        ga = squeeze(unsqueeze(g, -2) @ swapaxes(b), -2) if need_a else None
+        ga = squeeze(unsqueeze(g, -2) @ b.mT, -2) if need_a else None
         gb = unsqueeze(a, -1) * unsqueeze(g, -2) if need_b else None
         return (ga, gb)
     if b_vec:  # (..., k, n) @ (n,) -> (..., k)
         ga = unsqueeze(g, -1) * b if need_a else None
-        gb = squeeze(swapaxes(a) @ unsqueeze(g, -1), -1) if need_b else None
+        gb = squeeze(a.mT @ unsqueeze(g, -1), -1) if need_b else None
         return (ga, gb)
-    return (g @ swapaxes(b) if need_a else None, swapaxes(a) @ g if need_b else None)
+    # .mT (the last two axes swapped) is a view on arrays and a SwapAxes node on nodes
+    return (g @ b.mT if need_a else None, a.mT @ g if need_b else None)
 
 
 class MatMul(Op):

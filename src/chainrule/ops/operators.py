@@ -64,3 +64,4 @@ def install() -> None:
     for name, fn in methods.items():
         setattr(Node, name, fn)
     Node.T = property(lambda self: sh.transpose(self))
+    Node.mT = property(lambda self: sh.swapaxes(self, -1, -2))  # NumPy 2's matrix transpose
