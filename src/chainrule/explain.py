@@ -198,9 +198,9 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
     down, up = path_counts(order, output, node)
     n_paths = up.get(id(node), 0)
     consumers = _edges_into(order, node, up)
-    wanted = {id(node)} | {id(op) for op, _ in consumers}
+    wanted = {node} | {op for op, _ in consumers}
     grads = backpropagate(order, [(output, seed)], keep="none", wanted=wanted) if n_paths else {}
-    total = grads.get(id(node))
+    total = grads.get(node)
     total = np.zeros_like(np.asarray(node.value)) if total is None else np.asarray(total)
     paths: tuple[Path, ...] = ()
     groups: tuple[EdgeGroup, ...] = ()
@@ -208,8 +208,8 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
         paths = tuple(_path(edges, seed) for edges in _enumerate(output, node, down))
     else:
         groups = tuple(EdgeGroup(op, i, edge_symbol(op, i), up[id(op)],
-                                 _contribution(vjp_step(op, i, grads[id(op)]), node))
-                       for op, i in consumers if id(op) in grads)
+                                 _contribution(vjp_step(op, i, grads[op]), node))
+                       for op, i in consumers if op in grads)
     return Explanation(output, node, paths, n_paths, total, max_paths, groups, lang)
 
 

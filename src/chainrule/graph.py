@@ -41,7 +41,7 @@ def topological_sort(*outputs: Node) -> list[Node]:
 def _by_creation(outs: list[Node]) -> list[Node] | None:
     """The ancestors of ``outs`` sorted by creation number, or None if some node's
     input was created after it (hand-wired inputs)."""
-    seen = {id(out): out for out in outs}
+    seen = set(outs)  # nodes hash by identity
     stack = list(outs)
     while stack:
         node = stack.pop()
@@ -49,10 +49,10 @@ def _by_creation(outs: list[Node]) -> list[Node] | None:
         for inp in node.inputs:
             if inp._seq >= seq:
                 return None
-            if id(inp) not in seen:
-                seen[id(inp)] = inp
+            if inp not in seen:
+                seen.add(inp)
                 stack.append(inp)
-    return sorted(seen.values(), key=_creation_number)
+    return sorted(seen, key=_creation_number)
 
 
 _creation_number = attrgetter("_seq")
@@ -102,34 +102,36 @@ def _flatten(items: Iterable[Any]) -> list[Node]:
 
 # ---------------------------------------------------------------- backward
 def backpropagate(order: Sequence[Node], seeds: Sequence[tuple[Node, Any]], *, keep: str = "leaves",
-                  create_graph: bool = False, wanted: set[int] | None = None) -> dict[int, Any]:
+                  create_graph: bool = False, wanted: set[Node] | None = None) -> dict[Node, Any]:
     """Push ``seeds`` (node, ∂out/∂node) back through ``order`` (a topological order).
 
     keep: which nodes get ``.grad`` written (added to what they hold):
     ``"leaves"`` (PyTorch), ``"all"`` (the lesson and ``Graph``) or ``"none"``.
     create_graph: run each vjp on nodes, so the gradients are themselves nodes
-    that can be differentiated again. wanted: ids of nodes whose final
-    gradient is returned (in a dict keyed by id).
+    that can be differentiated again. wanted: nodes whose final gradient is
+    returned (in a dict keyed by node).
 
     A node's gradient is complete when the walk reaches it, since all its
     consumers come later in ``order``; it is dropped as soon as it has been
     pushed to the inputs, so memory holds only the gradients in flight.
+    Dictionaries are keyed by the nodes themselves: their hash is their
+    identity (``==`` on nodes is elementwise, but dicts compare identity first
+    and two live nodes never share a hash).
     """
-    grads: dict[int, Any] = {}
+    grads: dict[Node, Any] = {}
     for node, seed in seeds:
-        key = id(node)
-        grads[key] = seed if key not in grads else grads[key] + seed
-    found: dict[int, Any] = {}
+        grads[node] = seed if node not in grads else grads[node] + seed
+    found: dict[Node, Any] = {}
     stored: set[int] = set()
     keep_all, keep_leaves = keep == "all", keep in ("all", "leaves")
     pop, get = grads.pop, grads.get
     # The loop below runs once per node of every backward pass: it is kept flat on purpose.
     for node in reversed(order):
-        g = pop(id(node), None)
+        g = pop(node, None)
         if g is None:
             continue
-        if wanted is not None and id(node) in wanted:
-            found[id(node)] = g
+        if wanted is not None and node in wanted:
+            found[node] = g
         inputs = node.inputs
         if not inputs:
             if keep_leaves:
@@ -147,11 +149,10 @@ def backpropagate(order: Sequence[Node], seeds: Sequence[tuple[Node, Any]], *, k
             shape = inp.value.shape
             if part.shape != shape:  # undo broadcasting, here and nowhere else
                 part = sum_to_shape(part, shape)
-            key = id(inp)
-            prev = get(key)
+            prev = get(inp)
             # prev + part makes a new array: the engine never writes into an array a vjp
             # returned, since that may be the upstream gradient or a user's array
-            grads[key] = part if prev is None else prev + part
+            grads[inp] = part if prev is None else prev + part
     return found
 
 
@@ -228,10 +229,10 @@ def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node], grad_out
         seed = _seed(out, g)
         seeds.append((out, Constant(seed, name=f"∂{out.name}") if create_graph else seed))
     found = backpropagate(topological_sort(*outs), seeds, keep="none", create_graph=create_graph,
-                          wanted={id(n) for n in ins})
+                          wanted=set(ins))
     result = []
     for node in ins:
-        g = found.get(id(node))
+        g = found.get(node)
         if g is None:
             zeros = np.zeros_like(np.asarray(node.value))
             g = Constant(zeros, name=f"∂/∂{node.name}") if create_graph else zeros
