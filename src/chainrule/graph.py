@@ -159,13 +159,12 @@ def backpropagate(order: Sequence[Node], seeds: Sequence[tuple[Node, Any]], *, k
 def _store_grad(node: Node, g: Any, stored: set[int]) -> None:
     """Add ``g`` into a leaf's ``.grad``, in an array the engine owns: never a view
     of another array, never the same object as another leaf's ``.grad``."""
-    if isinstance(g, Node):
+    if isinstance(g, Node):  # create_graph: the value of the gradient node
         g = g.value
-    if isinstance(g, np.generic):
-        pass  # NumPy scalars are immutable: nothing to alias
-    elif not isinstance(g, np.ndarray) or g.base is not None or not g.flags.writeable or id(g) in stored:
-        g = np.array(g)
-    stored.add(id(g))
+    if not isinstance(g, np.generic):  # NumPy scalars are immutable: nothing to alias
+        if not isinstance(g, np.ndarray) or g.base is not None or not g.flags.writeable or id(g) in stored:
+            g = np.array(g)
+        stored.add(id(g))
     node._grad = g if node._grad is None else node._grad + g
     node._seeded = False  # written by a whole pass: backward() on it starts a new one
 
@@ -285,12 +284,10 @@ class Graph:
         that was never fed raises MissingFeedError naming it."""
         order = self.order
         values = [n.value for n in order]
-        fed = set()
         if feed:
             for key, data in feed.items():
                 i = self._feed_slot(key)
                 values[i] = _convert_feed_value(order[i], data)
-                fed.add(id(order[i]))
         for i in self._placeholder_slots:
             if values[i] is None:
                 node = order[i]
@@ -309,6 +306,7 @@ class Graph:
         if narrate:
             from .explain import narrate_forward  # explain.py sits above the engine
 
+            fed = {id(order[self._feed_slot(key)]) for key in feed or {}}
             print(narrate_forward(self, fed=fed, lang=lang))
         if len(self.outputs) == 1:
             return self.outputs[0].value
@@ -344,8 +342,9 @@ class Graph:
             print(narrate_backward(self, lang=lang))
 
     def zero_grad(self) -> None:
+        """Set every node's ``.grad`` to None."""
         for node in self.order:
-            node.grad = None
+            node._grad, node._seeded = None, False  # the slots behind the .grad property
 
     def __repr__(self) -> str:
         return f"Graph({', '.join(repr(o) for o in self.outputs)}; {len(self.order)} nodes)"

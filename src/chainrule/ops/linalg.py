@@ -86,11 +86,10 @@ class Linear(Op):
 
     def vjp(self, g, out, x, k, b):
         x, k = match_floats(x, k)
-        need = [n.requires_grad for n in self.inputs]
+        need_x, need_k = self.inputs[0].requires_grad, self.inputs[1].requires_grad
         if self._is_matrix(x, k):
-            gx, gk = matmul_vjp(g, x, k, need[0], need[1])
-            return (gx, gk, g)
-        return (g * k if need[0] else None, g * x if need[1] else None, g)
+            return (*matmul_vjp(g, x, k, need_x, need_k), g)
+        return (g * k if need_x else None, g * x if need_k else None, g)
 
 
 def matmul(a: Any, b: Any) -> Any:

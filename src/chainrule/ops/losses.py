@@ -55,9 +55,11 @@ def _narrow(*xs: Any, ints: bool = True) -> tuple:
     """``xs`` with every floating one in the narrowest floating dtype among them
     (float32 beats float64), and integer or bool ones too unless ``ints`` is
     False (class labels)."""
-    dtypes = [_dtype(x) for x in xs]
-    if dtypes[0] == dtypes[-1] and (len(dtypes) == 2 or len(set(dtypes)) == 1):
+    if len(xs) == 2 and _dtype(xs[0]) == _dtype(xs[1]):
         return xs  # the common case (one dtype): nothing to convert
+    dtypes = [_dtype(x) for x in xs]
+    if len(set(dtypes)) == 1:
+        return xs
     floats = {d for d in dtypes if d.kind == "f"}
     if not floats:
         return xs
@@ -104,6 +106,8 @@ class MSE(_Loss):
         y_, yhat_ = _narrow(y, yhat)
         d = y_ - yhat_
         gy = 2 * _unreduce(g, d.shape, self.reduction) * d
+        if y_ is y and yhat_ is yhat:  # nothing was narrowed: nothing to cast back
+            return (gy, -gy)
         return _back((gy, -gy), (y, yhat))
 
 
