@@ -55,17 +55,17 @@ def _narrow(*xs: Any, ints: bool = True) -> tuple:
     """``xs`` with every floating one in the narrowest floating dtype among them
     (float32 beats float64), and integer or bool ones too unless ``ints`` is
     False (class labels)."""
-    if len(xs) == 2 and _dtype(xs[0]) == _dtype(xs[1]):
-        return xs  # the common case (one dtype): nothing to convert
+    # plain loops: this runs twice per loss per training step
     dtypes = [_dtype(x) for x in xs]
-    if len(set(dtypes)) == 1:
-        return xs
-    floats = {d for d in dtypes if d.kind == "f"}
-    if not floats:
-        return xs
-    dt = min(floats, key=lambda d: d.itemsize)
+    dt = None
+    for d in dtypes:
+        if d.kind == "f" and (dt is None or d.itemsize < dt.itemsize):
+            dt = d
     kinds = "fiub" if ints else "f"
-    return tuple(astype(x, dt) if d.kind in kinds else x for x, d in zip(xs, dtypes))
+    for d in dtypes:
+        if d != dt and dt is not None and d.kind in kinds:
+            return tuple(astype(x, dt) if d.kind in kinds else x for x, d in zip(xs, dtypes))
+    return xs  # the common case: nothing to convert (one float dtype; labels left alone)
 
 
 def _back(grads: tuple, inputs: tuple) -> tuple:
