@@ -41,17 +41,44 @@ def _given(a: Any, dtype: np.dtype) -> np.ndarray:
     return arr.astype(dtype) if arr.dtype.kind == "f" or isinstance(a, Value) else arr
 
 
+def _tolerance(dtype: np.dtype, atol: float | None, rtol: float | None, f64: tuple, f32: tuple) -> dict:
+    """assert_allclose's tolerances: the given ones, else the defaults for float64 or float32."""
+    default_atol, default_rtol = f64 if dtype == np.float64 else f32
+    return dict(atol=default_atol if atol is None else atol, rtol=default_rtol if rtol is None else rtol)
+
+
+def _inputs(rng: np.random.Generator, args: Sequence[Any], dtype: np.dtype, low: float | None,
+            high: float | None) -> tuple[list, list]:
+    """The input arrays for ``args``, and which of them are differentiable."""
+    arrays = [_given(a, dtype) if isinstance(a, (Fixed, Value)) else random_input(rng, a, dtype, low, high)
+              for a in args]
+    return arrays, [not isinstance(a, Fixed) for a in args]
+
+
+def check_stable(fn: Callable[..., Any], torch_fn: Callable[..., Any], x: np.ndarray, u: np.ndarray,
+                 atol: float = 1e-30) -> None:
+    """At extreme inputs ``x``: finite values and gradients (under upstream ``u``), in x's dtype,
+    equal to PyTorch's. Run it under ``filterwarnings("error")`` so a NumPy warning fails."""
+    node = cr.Variable(x)
+    y = fn(node)
+    (gx,) = cr.grad(y, [node], grad_outputs=u)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch_fn(tx)
+    ty.backward(torch.tensor(u))
+    assert np.all(np.isfinite(y.value)) and np.all(np.isfinite(gx))
+    assert y.dtype == x.dtype and gx.dtype == x.dtype
+    np.testing.assert_allclose(y.value, ty.detach().numpy(), rtol=1e-6, atol=atol)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-6, atol=1e-30)
+
+
 def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequence[Any], *,
              dtype: Any = np.float64, low: float | None = None, high: float | None = None, seed: int = 0,
              atol: float | None = None, rtol: float | None = None) -> None:
     """Assert chainrule matches PyTorch in values, gradients, shapes and dtypes."""
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
-    tol = dict(atol=atol if atol is not None else (1e-10 if dtype == np.float64 else 1e-5),
-               rtol=rtol if rtol is not None else (1e-7 if dtype == np.float64 else 1e-4))
-    arrays = [_given(a, dtype) if isinstance(a, (Fixed, Value)) else random_input(rng, a, dtype, low, high)
-              for a in args]
-    diff = [not isinstance(a, Fixed) for a in args]
+    tol = _tolerance(dtype, atol, rtol, (1e-10, 1e-7), (1e-5, 1e-4))
+    arrays, diff = _inputs(rng, args, dtype, low, high)
 
     cr_in = [cr.Variable(a, name=f"in{i}") if d else cr.Constant(a, name=f"in{i}")
              for i, (a, d) in enumerate(zip(arrays, diff))]
@@ -151,11 +178,8 @@ def check_op2(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Seq
     this catches float64 sneaking into the vjp rules when they run on nodes)."""
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
-    tol = dict(atol=atol if atol is not None else (1e-10 if dtype == np.float64 else 1e-4),
-               rtol=rtol if rtol is not None else (1e-7 if dtype == np.float64 else 1e-3))
-    arrays = [_given(a, dtype) if isinstance(a, (Fixed, Value)) else random_input(rng, a, dtype, low, high)
-              for a in args]
-    diff = [not isinstance(a, Fixed) for a in args]
+    tol = _tolerance(dtype, atol, rtol, (1e-10, 1e-7), (1e-4, 1e-3))
+    arrays, diff = _inputs(rng, args, dtype, low, high)
     cr_in = [cr.Variable(a) if d else cr.Constant(a) for a, d in zip(arrays, diff)]
     t_in = [torch.tensor(a, requires_grad=d) for a, d in zip(arrays, diff)]
     wrt, t_wrt = [n for n, d in zip(cr_in, diff) if d], [t for t, d in zip(t_in, diff) if d]
