@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness import Workload
+from workloads.common import chainrule_leaves, dense_layers
 
 SIZES = (784, 256, 128, 10)
 BATCH, LR = 128, 0.01
@@ -14,11 +15,7 @@ def data(seed: int = 0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
     y = rng.integers(0, SIZES[-1], BATCH)
-    params = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
-        params.append((rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32))
-        params.append(np.zeros(n_out, dtype=np.float32))
-    return X, y, params
+    return X, y, dense_layers(rng, SIZES)
 
 
 def hand_numpy():
@@ -46,10 +43,8 @@ def hand_numpy():
 
 def chainrule_eager():
     import chainrule as cr
-    X, y, arrays = data()
-    params = [cr.Variable(a) for a in arrays]
+    params, Xc, yc = chainrule_leaves(*data())
     W1, b1, W2, b2, W3, b3 = params
-    Xc, yc = cr.tensor(X), cr.tensor(y)
 
     def step():
         h = cr.relu(cr.linear(Xc, W1, b1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness import Workload
+from workloads.common import chainrule_leaves, dense_layers
 
 SIZES = (2, 16, 16, 1)
 N = 100
@@ -13,11 +14,7 @@ def data():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((N, 2)).astype(np.float32)
     y = np.sin(X[:, :1] * 2).astype(np.float32)
-    arrays = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
-        arrays += [(rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32),
-                   np.zeros(n_out, dtype=np.float32)]
-    return X, y, arrays
+    return X, y, dense_layers(rng, SIZES)
 
 
 def hand_numpy():
@@ -41,10 +38,8 @@ def hand_numpy():
 
 def chainrule_eager():
     import chainrule as cr
-    X, y, arrays = data()
-    params = [cr.Variable(a) for a in arrays]
+    params, Xc, yc = chainrule_leaves(*data())
     W1, b1, W2, b2, W3, b3 = params
-    Xc, yc = cr.tensor(X), cr.tensor(y)
 
     def step():
         for p in params:
