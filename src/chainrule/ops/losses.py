@@ -19,7 +19,7 @@ import numpy as np
 
 from ..node import Node
 from ..op import Op
-from .activations import log_softmax, log_softmax_array, sigmoid, softmax
+from .activations import log_softmax, log_softmax_array, sigmoid, softmax, softmax_array
 from .elementwise import astype, log, where
 from .reduce import sum as reduce_sum
 from .shape import broadcast_to, unsqueeze
@@ -199,11 +199,15 @@ class CrossEntropy(_Loss):
         axis = _class_axis(x)
         labels = _values(target)
         gl = _per_loss(g, np.shape(x), axis, self.reduction)
+        if labels.dtype.kind in "iub" and isinstance(x, np.ndarray):
+            # ordinary backward: the same math in place on a fresh array (the loss of every
+            # classifier's training step runs this)
+            probs = softmax_array(x, axis)
+            _subtract_one_at(probs, labels, axis)
+            probs *= gl
+            return (probs, None) if x is x0 else _back((probs, None), (x0, t0))
         probs = softmax(x, axis=axis)
         if labels.dtype.kind in "iub":
-            if isinstance(probs, np.ndarray):  # ordinary backward: probs is ours, subtract the one-hot in place
-                _subtract_one_at(probs, labels, axis)
-                return _back((gl * probs, None), (x0, t0))
             return _back((gl * (probs - _one_hot(labels, x, axis)), None), (x0, t0))
         gx = gl * (probs * reduce_sum(target, axis=axis, keepdims=True) - target)
         gt = -gl * log_softmax(x, axis=axis) if self._needs(1) else None
