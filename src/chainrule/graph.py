@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .errors import CycleError, FeedError, GradientError, MissingFeedError, describe
+from .broadcast import unbroadcast
 from .node import Constant, Node, Placeholder, Variable
 from .op import COMPUTE_ERRORS, Op
 from .ops.shape import sum_to_shape
@@ -148,7 +149,7 @@ def backpropagate(order: Sequence[Node], seeds: Sequence[tuple[Node, Any]], *, k
                 continue
             shape = inp.value.shape
             if part.shape != shape:  # undo broadcasting, here and nowhere else
-                part = sum_to_shape(part, shape)
+                part = sum_to_shape(part, shape) if create_graph else unbroadcast(part, shape)
             prev = get(inp)
             # prev + part makes a new array: the engine never writes into an array a vjp
             # returned, since that may be the upstream gradient or a user's array
