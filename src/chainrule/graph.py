@@ -265,12 +265,12 @@ class Graph:
         self.variables = [n for n in self.order if isinstance(n, Variable)]
         # Everything a re-run needs is precomputed here, so forward and backward
         # do no sorting and no lookups: each node is a slot in a list.
-        slot = {id(n): i for i, n in enumerate(self.order)}
-        self._feed_slots = {p: slot[id(p)] for p in self.placeholders}
-        self._feed_slots.update({p.name: slot[id(p)] for p in self.placeholders})
-        self._steps = [(i, n, tuple(slot[id(x)] for x in n.inputs)) for i, n in enumerate(self.order)
+        slot = {n: i for i, n in enumerate(self.order)}  # nodes hash by identity
+        self._feed_slots = {p: slot[p] for p in self.placeholders}
+        self._feed_slots.update({p.name: slot[p] for p in self.placeholders})
+        self._steps = [(i, n, tuple(slot[x] for x in n.inputs)) for i, n in enumerate(self.order)
                        if isinstance(n, Op)]
-        self._placeholder_slots = [slot[id(p)] for p in self.placeholders]
+        self._placeholder_slots = [slot[p] for p in self.placeholders]
 
     @property
     def output(self) -> Node:

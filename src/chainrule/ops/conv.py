@@ -101,14 +101,19 @@ def window_index(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> 
     return index
 
 
-class Im2Col(Op):
-    """The sliding windows of an NCHW batch as columns: (C, kh, kw, N, OH, OW), one column
-    of C·kh·kw numbers per output pixel (a contiguous copy, ready for one matmul; this
-    layout makes every copy here a block copy of whole image rows); vjp: col2im."""
+class _Windowed(Op):
+    """An op over sliding windows: its ``kernel``, ``stride`` and ``padding`` (pairs)."""
 
     kernel = (1, 1)
     stride = (1, 1)
     padding = (0, 0)
+
+
+class Im2Col(_Windowed):
+    """The sliding windows of an NCHW batch as columns: (C, kh, kw, N, OH, OW), one column
+    of C·kh·kw numbers per output pixel (a contiguous copy, ready for one matmul; this
+    layout makes every copy here a block copy of whole image rows); vjp: col2im."""
+
     formula = "im2col({0})"
     derivatives = ("col2im",)
 
@@ -130,14 +135,11 @@ class Im2Col(Op):
         return (col2im(g, np.shape(x), self.kernel, self.stride, self.padding),)
 
 
-class Col2Im(Op):
+class Col2Im(_Windowed):
     """Columns (C, kh, kw, N, OH, OW) added back into an NCHW image of ``shape_`` (overlapping
     windows sum); the adjoint of im2col, so its vjp is im2col."""
 
     shape_ = ()
-    kernel = (1, 1)
-    stride = (1, 1)
-    padding = (0, 0)
     formula = "col2im({0})"
     derivatives = ("im2col",)
 
@@ -214,7 +216,7 @@ class Conv2D(Op):
         return (gx, gw, reduce_sum(g, axis=(0, 2, 3)) if need[2] else None)
 
 
-class _Pool(Op):
+class _Pool(_Windowed):
     """Shared geometry of the pooling ops: ``kernel``, ``stride`` and ``padding`` pairs."""
 
     kernel = (2, 2)

@@ -270,8 +270,7 @@ class NLLLoss(_Loss):
 
     def vjp(self, g, out, logp, target):
         axis = _class_axis(logp)
-        reduced_shape = tuple(n for i, n in enumerate(np.shape(logp)) if i != axis)
-        gl = unsqueeze(_unreduce(g, reduced_shape, self.reduction), axis)
+        gl = _per_loss(g, np.shape(logp), axis, self.reduction)
         return (-gl * _one_hot(_values(target), logp, axis), None)
 
 

@@ -41,18 +41,25 @@ def sum_to_shape(x: Any, shape: tuple) -> Any:
     return SumToShape.apply(x, shape_=tuple(shape))
 
 
-class Reshape(Op):
-    """Same elements, new shape; vjp: reshape the gradient back."""
+class _Regroup(Op):
+    """An op that keeps the elements and changes only the shape: its vjp reshapes the
+    gradient back to the input's shape (taken at run time, so a define-then-run graph
+    works for whatever shape it is fed)."""
 
-    shape_ = ()
-    formula = "reshape({0})"
     derivatives = ("1",)
-
-    def forward(self, x):
-        return np.reshape(x, self.shape_)
 
     def vjp(self, g, out, x):
         return (reshape(g, np.shape(x)),)
+
+
+class Reshape(_Regroup):
+    """Same elements, new shape."""
+
+    shape_ = ()
+    formula = "reshape({0})"
+
+    def forward(self, x):
+        return np.reshape(x, self.shape_)
 
 
 def reshape(x: Any, *shape: Any) -> Any:
@@ -60,35 +67,24 @@ def reshape(x: Any, *shape: Any) -> Any:
     return Reshape.apply(x, shape_=_shape_arg(shape))
 
 
-class Squeeze(Op):
-    """Drop axes of length 1 (all of them, or ``axis``); vjp: reshape the gradient back.
-
-    The shapes are taken from the value at run time, not when the node is built,
-    so a define-then-run graph works for whatever shape it is fed."""
+class Squeeze(_Regroup):
+    """Drop axes of length 1 (all of them, or ``axis``)."""
 
     axis = None
     formula = "squeeze({0})"
-    derivatives = ("1",)
 
     def forward(self, x):
         return np.squeeze(x, axis=self.axis)
 
-    def vjp(self, g, out, x):
-        return (reshape(g, np.shape(x)),)
 
-
-class ExpandDims(Op):
-    """Insert an axis of length 1 at ``axis``; vjp: reshape the gradient back."""
+class ExpandDims(_Regroup):
+    """Insert an axis of length 1 at ``axis``."""
 
     axis = 0
     formula = "unsqueeze({0})"
-    derivatives = ("1",)
 
     def forward(self, x):
         return np.expand_dims(x, self.axis)
-
-    def vjp(self, g, out, x):
-        return (reshape(g, np.shape(x)),)
 
 
 def squeeze(x: Any, axis: int | tuple | None = None) -> Any:
