@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chainrule.commands import explain as explain_command
+from chainrule.cli.commands import explain as explain_command
 from lesson_helpers import CJK, LESSON_BACKWARD, LESSON_FORWARD, lesson_math
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")

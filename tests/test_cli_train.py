@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 
 import chainrule as cr
 from chainrule.cli import main
-from chainrule.commands.train import build_model
+from chainrule.cli.commands.train import build_model
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.errors import GradientError
-from chainrule.explain import Explanation
-from chainrule.phrases import LANGS
+from chainrule.see.explain import Explanation
+from chainrule.see.phrases import LANGS
 from lesson_helpers import X, Y, build_lesson, has_number, lesson_math, line_with, numbers_in
 
 

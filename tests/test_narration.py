@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.narration import narrate_backward, narrate_forward
-from chainrule.phrases import LANGS, PHRASES
+from chainrule.see.narration import narrate_backward, narrate_forward
+from chainrule.see.phrases import LANGS, PHRASES
 from lesson_helpers import (B, CJK, K, LESSON_BACKWARD, LESSON_FORWARD, X, Y, build_lesson, has_number, lesson_math,
                             line_with, numbers_in)
 

@@ -16,10 +16,10 @@ from .ops import *  # noqa: F403 - every op class and function is public
 from .graph import Graph, backward, grad, topological_sort
 from .check import gradcheck, gradgradcheck
 # seeing the chain rule
-from .explain import explain
+from .see.explain import explain
 # the training stack
 from . import data, datasets, metrics, nn, optim
 from .serialize import load, save
-from .train import Callback, EarlyStopping, History, evaluate, fit
+from .training import Callback, EarlyStopping, History, evaluate, fit
 
 __version__ = "0.1.0"

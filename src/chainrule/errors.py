@@ -39,6 +39,10 @@ class GradcheckError(ChainruleError, AssertionError):
     """``gradcheck`` found an analytic gradient that disagrees with finite differences."""
 
 
+class OptionError(ChainruleError, ValueError):
+    """An op or layer option has a value it does not accept (checked when the node or layer is built)."""
+
+
 _OWN = object()
 
 
@@ -73,3 +77,23 @@ class DatasetError(ChainruleError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+# ---------------------------------------------------------------- seeing and the command line
+class GraphvizNotFound(ChainruleError, RuntimeError):
+    """Graphviz (the ``dot`` program) is needed to render a picture and is missing."""
+
+
+class ExprError(ChainruleError, ValueError):
+    """A mistake in an expression, at a column of its text."""
+
+    def __init__(self, message: str, text: str, position: int) -> None:
+        super().__init__(message)
+        self.message, self.text, self.position = message, text, position
+
+    def __str__(self) -> str:
+        return f"{self.message} (at column {self.position + 1})"
+
+    def caret(self) -> str:
+        """The expression with a caret under the column: two lines."""
+        return f"  {self.text}\n  {' ' * self.position}^"

@@ -305,7 +305,7 @@ class Graph:
         for i, node, _ in self._steps:
             node.value = values[i]
         if narrate:
-            from .explain import narrate_forward  # explain.py sits above the engine
+            from .see.explain import narrate_forward  # explain.py sits above the engine
 
             fed = {id(order[self._feed_slot(key)]) for key in feed or {}}
             print(narrate_forward(self, fed=fed, lang=lang))
@@ -338,7 +338,7 @@ class Graph:
         self.zero_grad()
         backpropagate(self.order, [(root, seed)], keep="all")
         if narrate:
-            from .explain import narrate_backward
+            from .see.explain import narrate_backward
 
             print(narrate_backward(self, lang=lang))
 
@@ -353,23 +353,23 @@ class Graph:
     # Seeing the chain rule: implemented in explain.py and viz.py (layers above this one).
     def explain(self, node: Node, **options: Any) -> Any:
         """The chain rule for ∂output/∂node: every path, symbols and numbers (see ``explain.py``)."""
-        from .explain import explain
+        from .see.explain import explain
 
         return explain(self.outputs[0], node, graph=self, **options)
 
     def to_dot(self, **options: Any) -> str:
         """Graphviz DOT text of this graph (see ``viz.py``)."""
-        from .viz import to_dot
+        from .see.viz import to_dot
 
         return to_dot(self, **options)
 
     def draw(self, path: str, **options: Any) -> str:
         """Render this graph to ``path`` (.svg, .png or .pdf) with Graphviz (see ``viz.py``)."""
-        from .viz import draw
+        from .see.viz import draw
 
         return draw(self, path, **options)
 
     def _repr_svg_(self) -> str | None:
-        from .viz import repr_svg
+        from .see.viz import repr_svg
 
         return repr_svg(self)

@@ -190,7 +190,7 @@ class Node:
 
     def _repr_svg_(self) -> str | None:
         """Jupyter shows a node as the graph that made it (None: text, when Graphviz is missing)."""
-        from .viz import node_repr_svg  # viz.py sits above nodes
+        from .see.viz import node_repr_svg  # viz.py sits above nodes
 
         return node_repr_svg(self)
 

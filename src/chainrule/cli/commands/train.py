@@ -17,10 +17,10 @@ import sys
 import time
 from typing import Any
 
-from .. import datasets, nn, optim
-from ..errors import ChainruleError
-from ..serialize import load, save
-from ..train import evaluate, fit
+from ... import datasets, nn, optim
+from ...errors import ChainruleError
+from ...serialize import load, save
+from ...training import evaluate, fit
 from . import nonnegative
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .. import dtype as _dtype
-from ..graph import Graph
-from ..narration import formula_text
-from ..node import Node, Placeholder, Variable
-from ..ops import MSE, Linear, Sigmoid
-from ..phrases import LANGS, display_width, number, say
-from ..viz import GraphvizNotFound, render, to_dot
+from ... import dtype as _dtype
+from ...graph import Graph
+from ...see.narration import formula_text
+from ...node import Node, Placeholder, Variable
+from ...ops import MSE, Linear, Sigmoid
+from ...see.phrases import LANGS, display_width, number, say
+from ...see.viz import GraphvizNotFound, render, to_dot
 from . import nonnegative
 
 # the lesson's numbers

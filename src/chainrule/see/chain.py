@@ -19,8 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .node import Node
-from .ops.shape import sum_to_shape
+from ..node import Node
+from ..ops.shape import sum_to_shape
 
 
 def is_scalar(value: Any) -> bool:

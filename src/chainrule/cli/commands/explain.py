@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtype as _dtype
-from ..errors import ChainruleError
+from ... import dtype as _dtype
+from ...errors import ChainruleError
 from ..expr import ExprError, parse
-from ..graph import Graph
-from ..node import Placeholder
-from ..phrases import LANGS, describe_value, say
-from ..viz import GraphvizNotFound, draw, to_dot
+from ...graph import Graph
+from ...node import Placeholder
+from ...see.phrases import LANGS, describe_value, say
+from ...see.viz import GraphvizNotFound, draw, to_dot
 
 EXIT_USAGE = 2
 

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from .chain import edge_symbol, follows, is_scalar, local_derivative, local_symbol, path_counts, vjp_step
-from .errors import GradientError, describe
-from .graph import _seed, backpropagate, topological_sort
+from ..errors import GradientError, describe
+from ..graph import _seed, backpropagate, topological_sort
 from .narration import narrate_backward, narrate_forward
-from .node import Node
+from ..node import Node
 from .phrases import check_lang, describe_value, display_width, number, say, shape_text
 
 __all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "explain", "narrate_backward", "narrate_forward"]

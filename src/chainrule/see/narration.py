@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from .chain import follows, input_label, is_scalar, local_derivative, local_symbol, vjp_step
-from .node import Constant, Node, Placeholder, Variable
-from .op import Op
+from ..node import Constant, Node, Placeholder, Variable
+from ..op import Op
 from .phrases import check_lang, describe_value, number, say, shape_text
 
 INDENT = "    "

@@ -22,11 +22,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from .chain import edge_symbol, follows, is_scalar, local_derivative, local_symbol, path_counts
-from .errors import ChainruleError
-from .graph import Graph
+from ..errors import ChainruleError, GraphvizNotFound
+from ..graph import Graph
 from .narration import formula_text  # labels show the same formula the narration prints
-from .node import Constant, Node, Placeholder, Variable
-from .op import Op
+from ..node import Constant, Node, Placeholder, Variable
+from ..op import Op
 
 FORMATS = ("svg", "png", "pdf")
 INLINE_MAX_NODES = 200  # bigger graphs are too slow and too small to read inline
@@ -41,10 +41,6 @@ _STYLE = {  # fill colours by kind of node; the output gets a double border
     Op: 'shape=box, style="rounded,filled", fillcolor="#fef9c3"',
 }
 _HIGHLIGHT = 'color="#dc2626", penwidth=2.5'
-
-
-class GraphvizNotFound(ChainruleError, RuntimeError):
-    """Graphviz (the ``dot`` program) is needed to render a picture and is missing."""
 
 
 def _as_graph(graph: Any) -> Graph:

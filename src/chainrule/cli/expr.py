@@ -26,10 +26,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from . import ops
-from .errors import ChainruleError
-from .node import Constant, Node
-from .op import Op
+from .. import ops
+from ..errors import ChainruleError, ExprError
+from ..node import Constant, Node
+from ..op import Op
 
 MAX_DEPTH = 100
 
@@ -53,21 +53,6 @@ _TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
   | (?P<op>\*\*|[-+*/(),])
 """, re.VERBOSE)
-
-
-class ExprError(ChainruleError, ValueError):
-    """A mistake in an expression, at a column of its text."""
-
-    def __init__(self, message: str, text: str, position: int) -> None:
-        super().__init__(message)
-        self.message, self.text, self.position = message, text, position
-
-    def __str__(self) -> str:
-        return f"{self.message} (at column {self.position + 1})"
-
-    def caret(self) -> str:
-        """The expression with a caret under the column: two lines."""
-        return f"  {self.text}\n  {' ' * self.position}^"
 
 
 @dataclass(frozen=True)
