@@ -22,9 +22,12 @@ class Workload:
     key: str                      # "W1"
     title: str                    # "lesson graph"
     contenders: dict[str, Callable[[], Step]]
-    unit: str = "time"            # "time", or "memory" for peak traced bytes
+    unit: str = "time"            # "time"; "memory" for peak traced bytes; "process" for a dict of
+    #                               memory figures that each contender measures in a fresh process;
+    #                               "scaling" for {graph size: µs per step}, also from a fresh process
     flops: Optional[float] = None  # per step, to print GFLOP/s
     notes: str = ""
+    base: str = "chainrule eager"  # the contender the ratios are taken to
 
 
 @dataclass
@@ -93,6 +96,11 @@ def run_workload(w: Workload, budget: float, repeats: int, memory_steps: int) ->
             results.append(Result(w.key, name, error=f"not installed ({exc.name})"))
     if w.unit == "memory":
         results += [Result(w.key, name, peak_bytes=peak_memory(step, memory_steps)) for name, step in steps.items()]
+    elif w.unit == "process":  # the "setup" already measured, in its own process
+        results += [Result(w.key, name, peak_bytes=figures["rss_peak"], extra=figures)
+                    for name, figures in steps.items()]
+    elif w.unit == "scaling":  # the "setup" already measured: µs per step for each graph size
+        results += [Result(w.key, name, extra=figures) for name, figures in steps.items()]
     else:
         results += [Result(w.key, name, seconds=s) for name, s in time_steps(steps, budget, repeats).items()]
     order = list(w.contenders)

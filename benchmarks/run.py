@@ -18,11 +18,11 @@ from typing import Callable, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Result, blas_threads, fmt_time, run_workload  # noqa: E402
-from workloads import w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn  # noqa: E402
+from harness import Result, Workload, blas_threads, fmt_time, run_workload  # noqa: E402
+from workloads import (w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn,  # noqa: E402
+                       w8_memory, w10_scaling)
 
-WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn]
-BASE = "chainrule eager"
+WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w8_memory, w10_scaling]
 
 
 def machine_line() -> str:
@@ -48,19 +48,34 @@ def machine_line() -> str:
     return "; ".join(parts)
 
 
-def print_table(title: str, results: list[Result], flops: Optional[float]) -> None:
-    print(f"\n{results[0].workload}  {title}")
-    base = next((r for r in results if r.contender == BASE), None)
+def print_table(w: Workload, results: list[Result]) -> None:
+    print(f"\n{results[0].workload}  {w.title}")
+    base = next((r for r in results if r.contender == w.base), None)
+    label = f"× {w.base}"
+    if w.unit == "scaling":
+        sizes = list(next((r.extra for r in results if not r.error), {}))
+        print(f"  {'':<22} " + " ".join(f"{int(n):>9,}" for n in sizes) + f"   {'last/first':>10}")
+    if w.unit == "process":
+        print(f"  {'':<22} {'peak RSS':>10} {'ratio':>7}   {'peak traced':>11}   {'retained RSS':>12} {'traced':>10}")
     for r in results:
         if r.error:
-            print(f"  {r.contender:<20} {r.error}")
+            print(f"  {r.contender:<22} {r.error}")
+        elif w.unit == "scaling":
+            values = list(r.extra.values())
+            print(f"  {r.contender:<22} " + " ".join(f"{v:6.2f} µs" for v in values)
+                  + f"   {values[-1] / values[0]:9.2f}×")
+        elif w.unit == "process":
+            mib = lambda key: f"{r.extra[key] / 2**20:7.1f} MiB" if key in r.extra else " " * 11  # noqa: E731
+            ratio = r.peak_bytes / base.peak_bytes if base and base.peak_bytes else float("nan")
+            print(f"  {r.contender:<22} {mib('rss_peak'):>10} {ratio:6.2f}×   {mib('traced_peak'):>11}   "
+                  f"{mib('rss_retained'):>12} {mib('traced_retained'):>10}")
         elif r.peak_bytes is not None:
             ratio = r.peak_bytes / base.peak_bytes if base and base.peak_bytes else float("nan")
-            print(f"  {r.contender:<20} {r.peak_bytes / 2**20:8.2f} MiB   {ratio:6.2f}× chainrule eager")
+            print(f"  {r.contender:<22} {r.peak_bytes / 2**20:8.2f} MiB   {ratio:6.2f}{label}")
         else:
             ratio = r.seconds / base.seconds if base and base.seconds else float("nan")
-            extra = f"   {flops / r.seconds / 1e9:7.1f} GFLOP/s" if flops else ""
-            print(f"  {r.contender:<20} {fmt_time(r.seconds)}   {ratio:6.2f}× chainrule eager{extra}")
+            extra = f"   {w.flops / r.seconds / 1e9:7.1f} GFLOP/s" if w.flops else ""
+            print(f"  {r.contender:<22} {fmt_time(r.seconds)}   {ratio:6.2f}{label}{extra}")
 
 
 def targets(res: dict) -> list[tuple[str, Callable[[], float], float]]:
@@ -93,12 +108,13 @@ def main(argv=None) -> int:
     print(f"chainrule benchmarks{' (quick)' if args.quick else ''}\nmachine: {machine_line()}")
     res: dict[str, dict[str, Result]] = {}
     for module in WORKLOADS:
-        w = module.workload(args.quick)
-        if only and w.key not in only:
-            continue
-        results = run_workload(w, budget, repeats, memory_steps)
-        res[w.key] = {r.contender: r for r in results}
-        print_table(w.title, results, w.flops)
+        found = module.workloads(args.quick) if hasattr(module, "workloads") else [module.workload(args.quick)]
+        for w in found:
+            if only and w.key not in only and w.key.split(".")[0] not in only:
+                continue
+            results = run_workload(w, budget, repeats, memory_steps)
+            res[w.key] = {r.contender: r for r in results}
+            print_table(w, results)
 
     print("\ntargets (ratio, bound: the target holds when ratio <= bound)")
     for desc, ratio, bound in targets(res):
