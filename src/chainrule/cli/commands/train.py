@@ -20,7 +20,7 @@ from typing import Any
 from ... import datasets, nn, optim
 from ...errors import ChainruleError
 from ...serialize import load, save
-from ...training import evaluate, fit
+from ...train import evaluate, fit
 from . import nonnegative
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
