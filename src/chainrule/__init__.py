@@ -20,6 +20,8 @@ from .see.explain import explain
 # the training stack
 from . import data, datasets, metrics, nn, optim
 from .serialize import load, save
+from .io import onnx
+from .io.dlpack import from_dlpack
 from .training import Callback, EarlyStopping, History, evaluate, fit
 
 __version__ = "0.1.0"

@@ -110,4 +110,5 @@ def embedding(indices: Any, weight: Any) -> Any:
     n = np.shape(weight)[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise ShapeError(f"embedding indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
-    return getitem(weight, idx)
+    # a node stays the index (an input of the lookup, so a traced or re-run graph reads it each time)
+    return getitem(weight, indices if isinstance(indices, Node) else idx)
