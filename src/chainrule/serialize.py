@@ -97,8 +97,7 @@ def _read(path: str, into: Any, format: str | None) -> tuple[dict[str, Any], dic
             try:
                 header = state.check_header(reader.header, path)
                 expected = state.expected_shapes(header, into) if into is not None else {}
-                for name, (dtype, shape) in reader.entries.items():
-                    state.check_array(path, name, dtype, shape, expected)
+                state.check_arrays(path, reader.entries, expected)
                 return header, {name: reader.read(name) for name in reader.entries}
             finally:
                 reader.close()

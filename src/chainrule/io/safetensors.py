@@ -44,8 +44,8 @@ def write(f: BinaryIO, header: dict[str, Any], arrays: dict[str, np.ndarray], ar
     info = {METADATA_KEY: json.dumps(header), "chainrule_version": _version()}
     if architecture:
         info["architecture"] = architecture
-    # the library reads raw memory: every array must be C-contiguous
-    f.write(st_numpy.save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata=info))
+    # the library reads raw memory: every array must be C-contiguous (np.ascontiguousarray would make 0-d 1-d)
+    f.write(st_numpy.save({k: np.require(v, requirements="C") for k, v in arrays.items()}, metadata=info))
 
 
 class Reader:

@@ -4,7 +4,7 @@
 plain values) into arrays named as in ``state_dict()`` (a checkpoint's parts
 prefixed ``model/``, ``optimizer/state/0/exp_avg``...) and a header that says
 how to put them back. ``check_header`` validates a header read from a file
-before anything trusts it, ``check_array`` checks each stored array's dtype
+before anything trusts it, ``check_arrays`` checks each stored array's dtype
 and declared shape before its data is read, and ``rebuild``/``apply`` turn
 the arrays back into state dicts and load them into their targets.
 """
@@ -128,15 +128,18 @@ def expected_shapes(desc: dict[str, Any], into: Any, prefix: str = "") -> dict[s
     return {}
 
 
-def check_array(path: str, name: str, dtype: np.dtype, shape: tuple, expected: dict[str, tuple]) -> None:
-    """Refuse, before any data is read, an array that is not numeric or does not fit its target."""
-    if dtype.kind not in NUMERIC:
-        raise SerializationError(f"'{path}': '{name}' holds {_KINDS.get(dtype.kind, 'values')} ({dtype}); only "
-                                 f"real numeric arrays (bool, integer, float) can be loaded")
-    want = expected.get(name)
-    if want is not None and tuple(shape) != tuple(want):
-        raise SerializationError(f"'{path}' does not fit: '{name}' has shape {tuple(shape)}, "
-                                 f"the model expects {tuple(want)}")
+def check_arrays(path: str, entries: dict[str, tuple[np.dtype, tuple]], expected: dict[str, tuple]) -> None:
+    """Refuse, before any data is read, arrays (name -> declared dtype and shape) that are
+    not numeric or do not fit their target; one error lists every problem."""
+    problems = [f"'{name}' holds {_KINDS.get(dtype.kind, 'values')} ({dtype})"
+                for name, (dtype, _) in entries.items() if dtype.kind not in NUMERIC]
+    if problems:
+        raise SerializationError(f"'{path}': {', '.join(problems)}; only real numeric arrays (bool, integer, "
+                                 f"float) can be loaded")
+    problems = [f"'{name}' has shape {tuple(entries[name][1])}, the model expects {tuple(want)}"
+                for name, want in expected.items() if name in entries and tuple(entries[name][1]) != tuple(want)]
+    if problems:
+        raise SerializationError(f"'{path}' does not fit: {'; '.join(problems)}")
 
 
 def rebuild(desc: dict[str, Any], arrays: dict[str, np.ndarray], path: str, prefix: str = "") -> Any:
