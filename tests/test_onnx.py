@@ -127,7 +127,7 @@ def test_custom_module_with_two_inputs_and_outputs(tmp_path):
 def test_digits_models(tmp_path, kind):
     train, test = cr.datasets.load("digits", image=kind == "cnn")
     nn.manual_seed(0)
-    model = build_model(kind, train, hidden=256)
+    model = build_model(kind, train)  # the models of chainrule train --model mlp / cnn
     cr.fit(model, cr.cross_entropy, cr.optim.AdamW(model.parameters(), lr=2e-3), train, epochs=1, batch_size=64,
            progress=False)
     path, _ = exported(model, test.X[:1], tmp_path)
