@@ -174,7 +174,7 @@ OPS = {
     "exp log sqrt": lambda x, v: cr.exp(x) + cr.log(x) * cr.sqrt(x),
     "sin cos sign": lambda x, v: cr.sin(x) * cr.cos(v) + cr.sign(x - 1),
     "maximum minimum": lambda x, v: cr.maximum(x, 1.0) + cr.minimum(x, v),
-    "where compare": lambda x, v: cr.where(x > 1, x, -x) + cr.where(x <= v, 1.0, 0.0),
+    "where compare": lambda x, v: cr.where(x > 1, x, -x) + cr.where(x <= v, np.float32(1), np.float32(0)),
     "compare cast": lambda x, v: cr.astype(x == x, "float32") + cr.astype(x != v, "float32") + cr.astype(
         x >= 1, "float32") + cr.astype(x < 1, "float32"),
     "clip": lambda x, v: cr.clip(x, 0.7, 1.5) + cr.clip(v, high=0.2),

@@ -27,7 +27,8 @@ from ..graph import Graph, topological_sort
 from ..nn.module import Module
 from ..node import Constant, Node, Placeholder, Variable
 from .files import atomic_write, require
-from .onnx_ops import OPSET, TABLE, Builder, unhandled_options
+from .onnx_graph import Builder
+from .onnx_ops import OPSET, TABLE, unhandled_options
 
 __all__ = ["OPSET", "SUPPORTED", "export"]
 

@@ -1,6 +1,6 @@
 """The ONNX op table: for each chainrule op class, one small function that emits
 the ONNX operators (opset ``OPSET``) computing the same thing, and the op
-options it reads. ``Builder`` is the ONNX graph under construction.
+options it reads; each writes into a ``Builder`` (``onnx_graph.py``).
 
 An op option (an attribute set when the node was built, such as ``stride``)
 that its entry does not list, with a value other than the class default, is
@@ -18,107 +18,10 @@ from .. import ops
 from ..errors import ExportError
 from ..node import Node
 from ..ops.indexing import _Slot
+from .onnx_graph import Builder
 
 OPSET = 17
 _BIG, _SMALL = int(np.iinfo(np.int64).max), int(np.iinfo(np.int64).min)  # ONNX Slice's "to the end"
-
-
-class Builder:
-    """The ONNX graph being built: operators, initializers, inputs, and the ONNX
-    name of each chainrule node's value (``names``, by node id)."""
-
-    def __init__(self, onnx: Any, batch: int | None) -> None:
-        self.helper, self.numpy_helper = onnx.helper, onnx.numpy_helper
-        self.batch = batch  # the example's batch size, None without a dynamic batch axis
-        self.nodes: list = []
-        self.initializers: list = []
-        self.graph_inputs: list = []
-        self.names: dict[int, str] = {}
-        self.batched: set[int] = set()  # nodes whose axis 0 is the batch axis
-        self._used: set[str] = set()
-        self._count: dict[str, int] = {}
-        self._leaves: dict[int, Node] = {}
-        self._cast: dict[tuple, str] = {}
-
-    def fresh(self, hint: str) -> str:
-        """A value name not used yet."""
-        name = hint
-        while name in self._used:
-            self._count[hint] = self._count.get(hint, 0) + 1
-            name = f"{hint}_{self._count[hint]}"
-        self._used.add(name)
-        return name
-
-    def elem_type(self, node: Node) -> int:
-        return self.helper.np_dtype_to_tensor_dtype(np.asarray(node.value).dtype)
-
-    def dims(self, node: Node) -> list:
-        shape: list = list(np.shape(node.value))
-        if id(node) in self.batched:
-            shape[0] = "batch"
-        return shape
-
-    def input(self, placeholder: Node, name: str) -> None:
-        self.names[id(placeholder)] = name = self.fresh(name)
-        if self.batch is not None and np.ndim(placeholder.value) >= 1:
-            self.batched.add(id(placeholder))
-        self.graph_inputs.append(self.helper.make_tensor_value_info(name, self.elem_type(placeholder),
-                                                                    self.dims(placeholder)))
-
-    def initializer(self, leaf: Node, name: str | None) -> None:
-        self.names[id(leaf)] = self.constant(np.asarray(leaf.value), name or leaf.name)
-        self._leaves[id(leaf)] = leaf
-
-    def constant(self, array: Any, hint: str = "const") -> str:
-        name = self.fresh(hint)
-        self.initializers.append(self.numpy_helper.from_array(np.asarray(array), name))
-        return name
-
-    def ints(self, values: Any) -> str:
-        return self.constant(np.asarray(values, dtype=np.int64).reshape(-1), "ints")
-
-    def scalar(self, value: float, dtype: np.dtype) -> str:
-        return self.constant(np.asarray(value, dtype=dtype), "scalar")
-
-    def add(self, op_type: str, inputs: list[str], **attrs: Any) -> str:
-        """Append one ONNX operator; returns its output's name."""
-        out = self.fresh(op_type.lower())
-        self.nodes.append(self.helper.make_node(op_type, inputs, [out], name=out, **attrs))
-        return out
-
-    def value(self, node: Node, dtype: Any = None) -> str:
-        """The name of ``node``'s value, as ``dtype`` if given (a cast initializer for a leaf,
-        a Cast operator otherwise): ONNX operators take no mixed dtypes."""
-        name = self.names[id(node)]
-        have = np.asarray(node.value).dtype
-        if dtype is None or have == np.dtype(dtype):
-            return name
-        key = (id(node), np.dtype(dtype).str)
-        if key not in self._cast:
-            leaf = self._leaves.get(id(node))
-            self._cast[key] = (self.constant(np.asarray(leaf.value).astype(dtype), f"{name}_{np.dtype(dtype)}")
-                               if leaf is not None else
-                               self.add("Cast", [name], to=self.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))))
-        return self._cast[key]
-
-    def same(self, op: Node) -> list[str]:
-        """Every input of ``op`` in its output's dtype (what the engine's dtype rule did)."""
-        dtype = np.asarray(op.value).dtype
-        return [self.value(i, dtype) for i in op.inputs]
-
-    def is_batched(self, node: Node) -> bool:
-        return id(node) in self.batched
-
-    def track_batch(self, op: Node) -> None:
-        """``op``'s axis 0 is the batch axis if an input's is and the size is the batch's."""
-        if (self.batch is not None and np.ndim(op.value) >= 1 and np.shape(op.value)[0] == self.batch
-                and any(id(i) in self.batched for i in op.inputs)):
-            self.batched.add(id(op))
-
-    def rename(self, node: Node, name: str) -> None:
-        """Make ``name`` (a graph output) hold ``node``'s value."""
-        self._used.add(name)
-        self.nodes.append(self.helper.make_node("Identity", [self.names[id(node)]], [name], name=f"{name}_identity"))
 
 
 class Entry(NamedTuple):
