@@ -26,6 +26,8 @@ def exported(model, example, tmp_path, name="m.onnx"):
     proto = onnx.load(path)
     onnx.checker.check_model(proto, full_check=True)
     assert proto.opset_import[0].version == cr.onnx.OPSET
+    used = {name for node in proto.graph.node for name in node.input}
+    assert {i.name for i in proto.graph.initializer} <= used  # nothing onnxruntime would have to prune
     return path, proto
 
 

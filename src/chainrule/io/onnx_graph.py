@@ -25,7 +25,7 @@ class Builder:
         self._used: set[str] = set()
         self._count: dict[str, int] = {}
         self._leaves: dict[int, Node] = {}
-        self._cast: dict[tuple, str] = {}
+        self._made: dict[tuple, str] = {}  # (node id, dtype) -> name, for leaves and casts
 
     def fresh(self, hint: str) -> str:
         """A value name not used yet."""
@@ -53,11 +53,13 @@ class Builder:
                                                                     self.dims(placeholder)))
 
     def initializer(self, leaf: Node, name: str | None) -> None:
-        self.names[id(leaf)] = self.constant(np.asarray(leaf.value), name or leaf.name)
+        """Reserve ``name`` for a variable or constant; its tensor is written when an operator
+        first reads it, in the dtype that operator needs (so no initializer goes unused)."""
+        self.names[id(leaf)] = self.fresh(name or leaf.name)
         self._leaves[id(leaf)] = leaf
 
-    def constant(self, array: Any, hint: str = "const") -> str:
-        name = self.fresh(hint)
+    def constant(self, array: Any, hint: str = "const", exact: bool = False) -> str:
+        name = hint if exact else self.fresh(hint)
         self.initializers.append(self.numpy_helper.from_array(np.asarray(array), name))
         return name
 
@@ -76,17 +78,20 @@ class Builder:
     def value(self, node: Node, dtype: Any = None) -> str:
         """The name of ``node``'s value, as ``dtype`` if given (a cast initializer for a leaf,
         a Cast operator otherwise): ONNX operators take no mixed dtypes."""
-        name = self.names[id(node)]
-        have = np.asarray(node.value).dtype
-        if dtype is None or have == np.dtype(dtype):
+        name, have = self.names[id(node)], np.asarray(node.value).dtype
+        want = have if dtype is None else np.dtype(dtype)
+        leaf = self._leaves.get(id(node))
+        if leaf is None and want == have:
             return name
-        key = (id(node), np.dtype(dtype).str)
-        if key not in self._cast:
-            leaf = self._leaves.get(id(node))
-            self._cast[key] = (self.constant(np.asarray(leaf.value).astype(dtype), f"{name}_{np.dtype(dtype)}")
-                               if leaf is not None else
-                               self.add("Cast", [name], to=self.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))))
-        return self._cast[key]
+        key = (id(node), want.str)
+        if key not in self._made:
+            if leaf is not None:  # the initializer itself, or a copy in the dtype wanted
+                array = np.asarray(leaf.value).astype(want, copy=False)
+                self._made[key] = self.constant(array, name, exact=True) if want == have else \
+                    self.constant(array, f"{name}_{want}")
+            else:
+                self._made[key] = self.add("Cast", [name], to=self.helper.np_dtype_to_tensor_dtype(want))
+        return self._made[key]
 
     def same(self, op: Node) -> list[str]:
         """Every input of ``op`` in its output's dtype (what the engine's dtype rule did)."""
@@ -105,4 +110,4 @@ class Builder:
     def rename(self, node: Node, name: str) -> None:
         """Make ``name`` (a graph output) hold ``node``'s value."""
         self._used.add(name)
-        self.nodes.append(self.helper.make_node("Identity", [self.names[id(node)]], [name], name=f"{name}_identity"))
+        self.nodes.append(self.helper.make_node("Identity", [self.value(node)], [name], name=f"{name}_identity"))
