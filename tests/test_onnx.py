@@ -271,3 +271,22 @@ def test_without_onnx_the_message_says_what_to_install(tmp_path, monkeypatch, ca
                  "--export", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "chainrule[onnx]" in err
+
+
+class BatchStatistics(nn.Module):
+    """Features against statistics over the batch: reductions over axis 0, broadcast back."""
+
+    def forward(self, x):
+        mean = cr.mean(x, axis=0, keepdims=True)
+        return (x - mean) * cr.max(x, axis=0, keepdims=True), mean
+
+
+@pytest.mark.parametrize("example_batch", [1, 3])
+def test_reductions_over_the_batch_axis_stay_dynamic(tmp_path, example_batch):
+    model = BatchStatistics()
+    path, proto = exported(model, rand(example_batch, 4), tmp_path)
+    dims = [[d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in proto.graph.output]
+    assert dims == [["batch", 4], [1, 4]]  # the mean over the batch has one row, whatever the batch
+    x = rand(6, 4, seed=1)
+    for got, want in zip(run(path, {"input": x}), model(x)):
+        np.testing.assert_allclose(got, np.asarray(want), atol=1e-6, rtol=0)

@@ -22,6 +22,7 @@ class Builder:
         self.graph_inputs: list = []
         self.names: dict[int, str] = {}
         self.batched: set[int] = set()  # nodes whose axis 0 is the batch axis
+        self.reduced: set[int] = set()  # ops that sum, average... over the batch axis: theirs is not one
         self._used: set[str] = set()
         self._count: dict[str, int] = {}
         self._leaves: dict[int, Node] = {}
@@ -104,7 +105,7 @@ class Builder:
     def track_batch(self, op: Node) -> None:
         """``op``'s axis 0 is the batch axis if an input's is and the size is the batch's."""
         if (self.batch is not None and np.ndim(op.value) >= 1 and np.shape(op.value)[0] == self.batch
-                and any(id(i) in self.batched for i in op.inputs)):
+                and id(op) not in self.reduced and any(id(i) in self.batched for i in op.inputs)):
             self.batched.add(id(op))
 
     def rename(self, node: Node, name: str) -> None:

@@ -154,7 +154,10 @@ def _pool(onnx_op: str, **fixed: Any) -> Callable[[Builder, Any], str]:
 def _reduce(onnx_op: str) -> Callable[[Builder, Any], str]:
     def emit(b: Builder, op: Any) -> str:
         (x,) = b.same(op)
-        return _reduce_to(b, onnx_op, x, _axes(op.axis, np.ndim(op.inputs[0].value)), op.keepdims)
+        axes = _axes(op.axis, np.ndim(op.inputs[0].value))
+        if 0 in axes:
+            b.reduced.add(id(op))
+        return _reduce_to(b, onnx_op, x, axes, op.keepdims)
     return emit
 
 
@@ -165,6 +168,8 @@ def _var(b: Builder, op: Any) -> str:
     axes = _axes(op.axis, len(shape))
     if not axes:
         raise ExportError(f"ONNX export of Var ('{op.name}') over no axes is not supported")
+    if 0 in axes:
+        b.reduced.add(id(op))
     d = b.add("Sub", [x, _reduce_to(b, "ReduceMean", x, axes, True)])
     out = _reduce_to(b, "ReduceMean", b.add("Mul", [d, d]), axes, op.keepdims)
     if op.ddof:

@@ -122,6 +122,7 @@ def _train(args: argparse.Namespace) -> int:
         save(model, args.save)
         print(f"wrote {args.save}")
     if args.export:
-        onnx.export(model, test.X[:1], args.export)  # one example fixes the shapes; the batch stays dynamic
+        # two examples fix the other shapes (a batch of one looks like any size-1 axis); the batch stays dynamic
+        onnx.export(model, test.X[:2], args.export)
         print(f"wrote {args.export}")
     return 0
