@@ -68,9 +68,9 @@ def test_variable_used_by_two_losses():
     w = cr.Variable(np.array([0.1, 0.2, 0.3]))
     loss1, loss2 = (w * x).sum(), ((w - y) ** 2).sum()
     expected = x + 2 * (w.value - y)
-    loss1.backward()
+    loss1.backward(retain_graph=True)  # their sum is differentiated again below
     np.testing.assert_allclose(w.grad, x)
-    loss2.backward()
+    loss2.backward(retain_graph=True)
     np.testing.assert_allclose(w.grad, expected)
     w.zero_grad()
     (loss1 + loss2).backward()
@@ -81,7 +81,7 @@ def test_variable_used_by_two_losses():
 def test_leaf_grads_accumulate_like_torch_but_graph_backward_zeroes():
     w = cr.Variable(np.array([1.0, 2.0]))
     loss = (w * w).sum()
-    loss.backward()
+    loss.backward(retain_graph=True)  # a second backward needs the graph's values, as in PyTorch
     loss.backward()
     np.testing.assert_allclose(w.grad, 2 * 2 * w.value)  # two calls: twice 2w
     graph = cr.Graph(loss)

@@ -32,6 +32,11 @@ class GradientError(ChainruleError, ValueError):
     """A backward pass was asked for something it cannot do."""
 
 
+class ReleasedValueError(GradientError, AttributeError):
+    """A value that a backward pass released was needed again (see ``backprop.RELEASED``).
+    Also an AttributeError, so ``getattr(value, name, default)`` and ``hasattr`` stay quiet."""
+
+
 class CycleError(ChainruleError, ValueError):
     """Hand-wired nodes form a cycle, so there is no topological order."""
 
@@ -59,7 +64,10 @@ def describe(node, value=_OWN) -> str:
     progress has not stored its new values yet)."""
     if value is _OWN:
         value = getattr(node, "value", None)
-    shape = "no value" if value is None else f"shape {tuple(getattr(value, 'shape', ()))}"
+    if getattr(value, "released_by_backward", False) is True:
+        shape = "value released by backward()"
+    else:
+        shape = "no value" if value is None else f"shape {tuple(getattr(value, 'shape', ()))}"
     return f"'{node.name}' ({type(node).__name__}, {shape})"
 
 
@@ -108,3 +116,13 @@ class ExprError(ChainruleError, ValueError):
     def caret(self) -> str:
         """The expression with a caret under the column: two lines."""
         return f"  {self.text}\n  {' ' * self.position}^"
+
+
+class CompileError(ChainruleError, RuntimeError):
+    """``compile`` could not write a program that reproduces its graph's numbers exactly
+    (a bug to report; the graph itself still runs uncompiled)."""
+
+
+class StaleProgram(ChainruleError):
+    """Internal: a compiled program met a value whose type, shape or dtype is not the one it
+    was written for; the compiled graph then writes (or picks) the program for it."""

@@ -36,10 +36,11 @@ def topological_sort(*outputs: Node) -> list[Node]:
     return order
 
 
-def backward(root: Node, gradient: Any = None, retain_grads: bool = False) -> None:
+def backward(root: Node, gradient: Any = None, retain_grads: bool = False, retain_graph: bool = False) -> None:
     """A whole backward pass from ``root``, whatever its place in a sorted graph:
-    every leaf adds ∂root/∂leaf into its ``.grad`` (PyTorch's ``loss.backward()``)."""
-    run_backward(root, gradient, retain_grads=retain_grads)
+    every leaf adds ∂root/∂leaf into its ``.grad`` (PyTorch's ``loss.backward()``);
+    intermediate values nothing else holds are released unless ``retain_graph``."""
+    run_backward(root, gradient, retain_grads=retain_grads, retain_graph=retain_graph)
 
 
 def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node], grad_outputs: Any = None,

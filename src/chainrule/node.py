@@ -170,7 +170,7 @@ class Node(ArrayMethods):
         hooks.notify("forward", self, False)
         return self.value
 
-    def backward(self, gradient: Any = None, retain_grads: bool = False) -> None:
+    def backward(self, gradient: Any = None, retain_grads: bool = False, retain_graph: bool = False) -> None:
         """Backpropagate. One method, two meanings, told apart by ``self.outputs``:
 
         - **Nothing consumes this node** in a sorted graph (``outputs`` is empty: an
@@ -180,6 +180,9 @@ class Node(ArrayMethods):
           ``.grad`` you set (the lesson's ``loss.grad = 1``), else 1 for a
           one-element node; every leaf that requires grad *adds* ∂self/∂leaf to
           its ``.grad``; intermediate nodes keep theirs only with ``retain_grads``.
+          Intermediate values that nothing outside the graph holds are released as
+          the pass goes (PyTorch's ``retain_graph=False``); ``retain_graph=True``
+          keeps them all, for a second backward.
         - **It has consumers** (``outputs``, filled by the sort) and no ``gradient``
           is given: one step of the lesson's loop ``for n in reversed(order):
           n.backward()``. ``.grad`` becomes the sum of what the consumers sent
@@ -194,7 +197,7 @@ class Node(ArrayMethods):
             return
         if gradient is None and self.grad is not None and self.inputs:
             gradient = self.grad  # seeded by hand, as the lesson does
-        run_backward(self, gradient, retain_grads=retain_grads)
+        run_backward(self, gradient, retain_grads=retain_grads, retain_graph=retain_graph)
         hooks.notify("backward", self)
 
     def _backward_step(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import hooks
+from .backprop import collector
 from .dtype import reconcile
 from .errors import ChainruleError, GradientError, MissingFeedError, OptionError, ShapeError, describe, option_error
 from .node import COMPUTE_ERRORS, Node, Placeholder, _argument_less, _grad_mode, as_node, creation_order
@@ -114,7 +115,9 @@ class Op(Node):
         self.inputs = inputs
         self._name = name
         self.grad = None
-        self._seq = next(creation_order)
+        self._seq = seq = next(creation_order)
+        if seq >= collector.next_check:  # a big graph is being built: see backprop.CollectorPolicy
+            collector.grown(self)
         self._outputs = self._gradients = None
         if attrs:
             self._set_attrs(attrs)
@@ -143,6 +146,8 @@ class Op(Node):
             raise
         except COMPUTE_ERRORS as exc:
             raise self.input_error(exc, values) from exc
+        if not self.requires_grad and not _grad_mode.enabled:
+            self.inputs = ()  # no_grad(): the value, and no graph holding every value before it
 
     def _set_attrs(self, attrs: dict) -> None:
         for key, val in attrs.items():
