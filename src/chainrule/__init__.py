@@ -20,6 +20,7 @@ from . import ops
 from .ops import *  # noqa: F403 - the public operations, ops.__all__
 from .graph import Graph, backward, grad, topological_sort
 from .check import gradcheck, gradgradcheck
+from .compile import CompiledGraph, compile  # noqa: A004 - cr.compile, as torch.compile; attaches Graph.compile
 # seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
 from . import see
 from .see import Explanation, explain, narrate
@@ -39,8 +40,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     # the engine
-    "Constant", "Graph", "Node", "Op", "Placeholder", "Variable",
-    "backward", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
+    "CompiledGraph", "Constant", "Graph", "Node", "Op", "Placeholder", "Variable",
+    "backward", "compile", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
     "set_default_dtype", "tensor", "topological_sort",
     *ops.__all__,
     # seeing the chain rule
