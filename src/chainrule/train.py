@@ -15,8 +15,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .blas import BlasThreads
 from .data import as_loader
 from .metrics import get_metric
+from .nn.compiled import compilable_batch, compiled_step
 from .nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .node import no_grad, value_of
 
@@ -167,26 +169,42 @@ def _as_model_dtype(batch: Any, dtype: np.dtype | None) -> Any:
     return batch
 
 
-def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any = None,
-               bar: Any = None) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any = None, bar: Any = None,
+               keep_outputs: bool = True, step: Any = None, threads: Any = None) -> tuple[float, list, list]:
     """One pass over ``batches``: train when an optimizer is given, else just evaluate.
-    Returns the example-weighted mean loss and the outputs and targets seen."""
+    Returns the example-weighted mean loss and the outputs and targets seen (only when
+    ``keep_outputs``: the metrics need them). ``step``: a compiled training step to use
+    instead of the eager one; ``threads``: the BLAS thread policy, told each batch's time.
+
+    Each batch's graph is dropped before the next forward starts, so a step never holds
+    two graphs; backward has released what the graph no longer needed by then."""
     total, count, outputs, targets = 0.0, 0, [], []
     dtype = _model_dtype(model)
     for xb, yb in batches:
+        start = time.perf_counter()
         xb, yb = _as_model_dtype(xb, dtype), _as_model_dtype(yb, dtype)
         if optimizer is not None:
             optimizer.zero_grad()
-        out = model(xb)
-        loss = loss_fn(out, yb)
+        if step is not None and compilable_batch(xb, yb):
+            loss_value, out_value = step(xb, yb)
+        else:
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            if optimizer is not None:
+                loss.backward()
+            loss_value, out_value = value_of(loss), value_of(out)
+            del out, loss  # the graph goes now, not when the next batch's forward replaces it
         if optimizer is not None:
-            loss.backward()
             optimizer.step()
         n = len(xb)
-        total += float(value_of(loss)) * n
+        total += float(loss_value) * n
         count += n
-        outputs.append(np.asarray(value_of(out)))
-        targets.append(np.asarray(yb))
+        if keep_outputs:
+            outputs.append(np.asarray(out_value))
+            targets.append(np.asarray(yb))
+        del loss_value, out_value
+        if threads is not None:
+            threads.timed(time.perf_counter() - start)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
@@ -222,7 +240,7 @@ def evaluate(model: Any, data: Any, metrics: Sequence[Any] = ("accuracy",), loss
             if loss_fn is None:
                 xb, yb = next(iter(batches))
                 loss_fn = _default_loss(np.asarray(value_of(model(_as_model_dtype(xb, _model_dtype(model))))), yb)
-            loss, outputs, targets = _run_epoch(model, loss_fn, batches)
+            loss, outputs, targets = _run_epoch(model, loss_fn, batches, keep_outputs=bool(metrics))
     finally:
         if was_training and hasattr(model, "train"):
             model.train()
@@ -240,7 +258,7 @@ def _is_weakrefable(obj: Any) -> bool:
 def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_data: Any, epochs: int = 10,
         val_data: Any = None, metrics: Sequence[Any] = ("accuracy",), batch_size: int = 32, shuffle: bool = True,
         seed: int | None = 0, progress: bool = True, callbacks: Sequence[Callback] = (),
-        scheduler: Any = None) -> History:
+        scheduler: Any = None, compile: bool = False, threads: Any = "auto") -> History:  # noqa: A002
     """Train ``model`` for ``epochs`` passes over ``train_data``; returns a ``History``.
 
     train_data / val_data: a Dataset, an (X, y) pair, or a loader yielding
@@ -251,11 +269,19 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
     when stderr is not a terminal (CI logs); nothing with ``progress=False``.
     callbacks: e.g. ``EarlyStopping()``. scheduler: stepped after each epoch
     (``ReduceLROnPlateau`` gets the validation loss, or the training loss).
+    compile: run each training step as a compiled program (one per batch shape; the
+    same parameters as without, bit for bit). threads: BLAS threads for the steps:
+    ``"auto"`` times a few batches with BLAS's own thread count and with one and
+    keeps the faster (needs ``threadpoolctl``), an int sets it, None leaves BLAS alone.
+    Ctrl-C stops at a batch boundary, says so in one line and returns the history
+    of the finished epochs.
     """
     loader = as_loader(train_data, batch_size=batch_size, shuffle=shuffle, seed=seed)
     if _is_weakrefable(model):
         _loss_of_model[model] = loss_fn
     history, bar_on = History(), _show_bar(progress)
+    step = compiled_step(model, loss_fn) if compile else None
+    pool = BlasThreads(threads)
     for cb in callbacks:
         cb.on_train_begin(model, optimizer)
     try:
@@ -264,7 +290,16 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
             if hasattr(model, "train"):
                 model.train()
             bar = _progress_bar(epoch, epochs, loader) if bar_on else None
-            loss, outputs, targets = _run_epoch(model, loss_fn, loader, optimizer, bar)
+            try:
+                loss, outputs, targets = _run_epoch(model, loss_fn, loader, optimizer, bar, bool(metrics), step,
+                                                    pool)
+            except KeyboardInterrupt:
+                if bar is not None:
+                    bar.close()
+                print(f"fit: interrupted in epoch {epoch}; stopped at a batch boundary with the parameters "
+                      f"of the last finished step; returning the history of {len(history)} finished "
+                      f"epoch{'s' if len(history) != 1 else ''}", file=sys.stderr, flush=True)
+                break
             logs = {"loss": loss, **_metric_logs(metrics, outputs, targets)}
             if val_data is not None:
                 scores = evaluate(model, val_data, metrics, loss_fn, batch_size=max(batch_size, 256))
@@ -284,9 +319,13 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
             if any([bool(cb.on_epoch_end(epoch, logs)) for cb in callbacks]):
                 break
     finally:
+        pool.close()
+        history.blas_threads = pool.chosen
         for cb in callbacks:
             cb.on_train_end()
     return history
+
+
 
 
 def _progress_bar(epoch: int, epochs: int, loader: Any) -> Any:

@@ -77,6 +77,9 @@ class Dropout(Module):
     def forward(self, x: Any) -> Any:
         return F.dropout(x, self.p, self.training)
 
+    def traces_alike(self) -> bool:
+        return not self.training or self.p == 0  # a new random mask on every training call
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
@@ -249,6 +252,9 @@ class _BatchNorm(Module):
             self.num_batches_tracked = np.array(self.num_batches_tracked + 1)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
                             self.momentum, self.eps)
+
+    def traces_alike(self) -> bool:
+        return not self.training  # training updates the running statistics on every call
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"

@@ -19,6 +19,7 @@ import numpy as np
 from .. import dtype as _dtype
 from ..errors import StateDictError, option_error
 from ..node import Variable
+from .compiled import CompiledModule
 
 
 class Module:
@@ -101,6 +102,19 @@ class Module:
     def eval(self) -> "Module":
         """Evaluation mode (dropout off, running statistics); returns self."""
         return self.train(False)
+
+    def traces_alike(self) -> bool:
+        """Whether every call of this module (in its current mode) runs the same operations
+        with the same constants, so that one traced call stands for all (what ``compile``
+        needs). Layers that draw random numbers or update statistics while training say no."""
+        return True
+
+    def compile(self) -> Any:
+        """This module compiled (see ``cr.compile``): call it as the module; one compiled
+        program per input signature (batch shape and dtype). While a submodule's
+        ``traces_alike()`` is False (Dropout or batch norm in training mode) calls run
+        the module itself, uncompiled (said once)."""
+        return CompiledModule(self)
 
     def zero_grad(self) -> None:
         for p in self.parameters():
