@@ -48,6 +48,20 @@ def chainrule_graph():
     return step
 
 
+def chainrule_compiled():
+    import chainrule as cr
+    x, y = cr.Placeholder(name="x", requires_grad=False), cr.Placeholder(name="y", requires_grad=False)
+    k, b = cr.Variable(K, name="k", dtype=np.float64), cr.Variable(B, name="b", dtype=np.float64)
+    fast = cr.Graph(cr.MSE(y, cr.Sigmoid(cr.Linear(x, k, b)))).compile()
+    feed = {x: np.float64(X), y: np.float64(Y)}
+
+    def step():
+        fast.forward(feed)
+        fast.backward()
+        return k.grad
+    return step
+
+
 def pytorch():
     from harness import import_torch
     torch = import_torch()
@@ -100,4 +114,5 @@ def micrograd():
 def workload(quick: bool) -> Workload:
     return Workload("W1", "lesson graph, scalars (fwd+bwd)", {
         "numpy (by hand)": hand_numpy, "chainrule eager": chainrule_eager, "chainrule Graph": chainrule_graph,
-        "pytorch": pytorch, "hips autograd": hips_autograd, "micrograd": micrograd})
+        "chainrule compiled": chainrule_compiled, "pytorch": pytorch, "hips autograd": hips_autograd,
+        "micrograd": micrograd})

@@ -88,7 +88,7 @@ def chainrule_eager():
     return step
 
 
-def chainrule_graph():
+def chainrule_graph(compiled: bool = False):
     import chainrule as cr
     X, y, arrays = data()
     params = [cr.Variable(a) for a in arrays]
@@ -97,11 +97,12 @@ def chainrule_graph():
     h = cr.relu(cr.linear(x, W1, b1))
     h = cr.relu(cr.linear(h, W2, b2))
     graph = cr.Graph(cr.cross_entropy(cr.linear(h, W3, b3), labels))
+    run = graph.compile() if compiled else graph
     feed = {x: X, labels: y}
 
     def step():
-        loss = graph.forward(feed)
-        graph.backward()
+        loss = run.forward(feed)
+        run.backward()
         for p in params:
             p.value -= LR * p.grad
         return loss
@@ -156,4 +157,5 @@ def workload(quick: bool) -> Workload:
     return Workload("W2", "MLP SGD step 784-256-128-10, batch 128, f32", {
         "numpy (by hand)": hand_numpy, "numpy (cr's math)": numpy_chainrule_arithmetic,
         "chainrule eager": chainrule_eager, "chainrule Graph": chainrule_graph,
-        "pytorch": pytorch, "hips autograd": hips_autograd})
+        "chainrule compiled": lambda: chainrule_graph(compiled=True), "pytorch": pytorch,
+        "hips autograd": hips_autograd})

@@ -1,11 +1,14 @@
 """W3, a deep chain: x of shape (16,), h = tanh(h·1.0001 + 0.001) 10,000 times, sum, backward."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from harness import Workload
 
 WIDTH = 16
+COMPILE_SECONDS: dict[int, float] = {}  # depth -> seconds to compile (and run once) the chain
 
 
 def _x():
@@ -43,17 +46,23 @@ def chainrule_eager(depth: int):
     return step
 
 
-def chainrule_graph(depth: int):
+def chainrule_graph(depth: int, compiled: bool = False):
     import chainrule as cr
     x = cr.Variable(_x(), name="x")
     h = x
     for _ in range(depth):
         h = cr.tanh(h * 1.0001 + 0.001)
     graph = cr.Graph(h.sum())
+    run = graph
+    if compiled:
+        t0 = time.perf_counter()
+        run = graph.compile()
+        run.forward()  # the program is written on the first forward
+        COMPILE_SECONDS[depth] = time.perf_counter() - t0
 
     def step():
-        graph.forward()
-        graph.backward()
+        run.forward()
+        run.backward()
         return x.grad
     return step
 
@@ -87,8 +96,9 @@ def hips_autograd(depth: int):
 
 
 def workload(quick: bool) -> Workload:
-    depth = 10_000
+    depth = 1_000 if quick else 10_000  # --quick: compiling the full chain alone takes a second or two
     return Workload("W3", f"deep chain, {depth} tanh steps on (16,)", {
         name: (lambda fn=fn: fn(depth)) for name, fn in {
             "numpy (by hand)": hand_numpy, "chainrule eager": chainrule_eager, "chainrule Graph": chainrule_graph,
-            "pytorch": pytorch, "hips autograd": hips_autograd}.items()})
+            "chainrule compiled": lambda d: chainrule_graph(d, compiled=True), "pytorch": pytorch,
+            "hips autograd": hips_autograd}.items()})

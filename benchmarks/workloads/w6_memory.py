@@ -9,4 +9,5 @@ from workloads import w2_mlp
 def workload(quick: bool) -> Workload:
     return Workload("W6", "peak memory of the W2 step (tracemalloc)", {
         "numpy (by hand)": w2_mlp.hand_numpy, "chainrule eager": w2_mlp.chainrule_eager,
-        "chainrule Graph": w2_mlp.chainrule_graph}, unit="memory")
+        "chainrule Graph": w2_mlp.chainrule_graph,
+        "chainrule compiled": lambda: w2_mlp.chainrule_graph(compiled=True)}, unit="memory")

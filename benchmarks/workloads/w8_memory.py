@@ -89,11 +89,10 @@ def chainrule_fit(case: str, size: dict, compile: bool = False):
     cr.nn.manual_seed(0)
     model, X, y = _model_and_data(cr.nn, case, size, scale=STEPS)
     opt = cr.optim.SGD(model.parameters(), lr=0.01)
-    options = {"compile": True} if compile else {}
 
     def run(steps):
         cr.fit(model, cr.cross_entropy, opt, (X[:steps * size["batch"]], y[:steps * size["batch"]]), epochs=1,
-               batch_size=size["batch"], shuffle=False, metrics=(), progress=False, **options)
+               batch_size=size["batch"], shuffle=False, metrics=(), progress=False, compile=compile, threads=None)
     return run
 
 
@@ -138,15 +137,19 @@ def pytorch_loop(case: str, size: dict, del_loss: bool = False):
 
 CASES = {  # key: (title, {contender: (function, keyword arguments)})
     "mlp": ("MLP 1024-2048-2048-10, batch 512, SGD step", {
-        "chainrule eager": (chainrule_loop, {}), "pytorch": (pytorch_loop, {})}),
+        "chainrule eager": (chainrule_loop, {}), "chainrule compiled": (chainrule_loop, {"compile": True}),
+        "pytorch": (pytorch_loop, {})}),
     "cnn": ("CNN (64,3,32,32) conv-relu-pool ×2, Linear(4096,10), SGD step", {
-        "chainrule eager": (chainrule_loop, {}), "pytorch": (pytorch_loop, {})}),
+        "chainrule eager": (chainrule_loop, {}), "chainrule compiled": (chainrule_loop, {"compile": True}),
+        "pytorch": (pytorch_loop, {})}),
     "deep": ("8 × Linear(512), batch 8192, usual loop (loss held)", {
-        "chainrule eager": (chainrule_loop, {}), "pytorch": (pytorch_loop, {})}),
+        "chainrule eager": (chainrule_loop, {}), "chainrule compiled": (chainrule_loop, {"compile": True}),
+        "pytorch": (pytorch_loop, {})}),
     "deep-del": ("8 × Linear(512), batch 8192, with del loss", {
         "chainrule eager": (chainrule_loop, {"del_loss": True}), "pytorch": (pytorch_loop, {"del_loss": True})}),
     "fit": ("8 × Linear(512), batch 8192: cr.fit vs a hand loop that deletes loss", {
-        "chainrule fit": (chainrule_fit, {}), "chainrule hand loop": (chainrule_hand_loop, {})}),
+        "chainrule fit": (chainrule_fit, {}), "chainrule fit compiled": (chainrule_fit, {"compile": True}),
+        "chainrule hand loop": (chainrule_hand_loop, {})}),
 }
 
 
@@ -212,9 +215,9 @@ def workloads(quick: bool) -> list:
     found = []
     for i, (case, (title, contenders)) in enumerate(CASES.items(), 1):
         names = [n for n in contenders if not (quick and n == "pytorch")]
+        base = "pytorch" if "pytorch" in names else "chainrule hand loop" if case == "fit" else names[0]
         found.append(Workload(f"W8.{i}", title, {n: (lambda case=case, n=n: run_in_fresh_process(case, n, quick))
-                                                  for n in names},
-                              unit="process", base="pytorch" if "pytorch" in names else names[0]))
+                                                  for n in names}, unit="process", base=base))
     return found
 
 

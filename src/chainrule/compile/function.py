@@ -96,6 +96,8 @@ class CompiledFunction:
         variables = [n for n in graph.order if not n.inputs and n not in mine and not isinstance(n, Constant)]
         feeds = placeholders + variables
         compiled = CompiledGraph(graph, wrt=[f for f in feeds if f.requires_grad], feeds=feeds, commit=False)
+        compiled._run_forward([n.value for n in feeds])  # write the program now, while the trace has its values
+        compiled.release_values()  # then the trace's arrays go (one forward's worth of memory)
         return compiled, variables
 
     @property

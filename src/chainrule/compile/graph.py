@@ -199,14 +199,19 @@ class CompiledGraph:
         program = self._programs.get(key)
         if program is None:
             program = self._write(values)
-            root = self.outputs[0]
-            value = program.example_output
-            program.seed = (value.dtype.type(1) if isinstance(value, np.generic) and root.requires_grad
-                            and self.wrt else None)
+            seed = program.example_seed  # gradient=None: 1, a NumPy scalar (immutable) for a 0-d output
+            program.seed = seed if isinstance(seed, np.generic) and self.outputs[0].requires_grad and self.wrt else None
             if len(self._programs) >= MAX_PROGRAMS:
                 self._programs.pop(next(iter(self._programs)))
             self._programs[key] = program
         return program
+
+    def release_values(self) -> None:
+        """Forget the values the source graph's ops hold (a trace's, say): the programs do not
+        need them, and explain and drawing re-run the graph with the last feed first."""
+        for node in self.order:
+            if node.inputs:
+                node.value = None
 
     def _write(self, values: list) -> Program:
         """Write (and check) the program for these feed values."""

@@ -142,8 +142,7 @@ class Writer:
                     line_nodes[len(out)] = node
         program = Program("\n".join(out) + "\n", self.ns, line_nodes, f"<chainrule compiled {next(_counter)}>",
                           len(self.outputs))
-        program.example_output = self.values[self.outputs[0]]
-        program.example_seed = _seed(program.example_output)
+        program.example_seed = _seed(self.values[self.outputs[0]])
         return program
 
     def _deletions(self, blocks: list) -> list:

@@ -96,7 +96,10 @@ class CompiledStep:
             raise TypeError("fit(compile=True): the model and the loss must return nodes")
         graph = Graph(loss, out)
         wrt = [n for n in graph.order if isinstance(n, Variable) and n.requires_grad]
-        return CompiledGraph(graph, wrt=wrt), x, y
+        compiled = CompiledGraph(graph, wrt=wrt)
+        compiled.forward({x: xb, y: yb})  # write the program while the trace has its values ...
+        compiled.release_values()  # ... then let the trace's arrays go
+        return compiled, x, y
 
 
 def compilable_batch(xb: Any, yb: Any) -> bool:
