@@ -96,15 +96,22 @@ class Template:
     parts: tuple[bool, ...]
 
     def __post_init__(self) -> None:
-        self.pieces = _MARK.split(self.text)  # text, marker, text, marker, ..., text
-        keys = self.pieces[1::2]
-        self.reads = {int(k[1:]) for k in keys if k[0] == "P"}  # the arguments the body uses
-        self.locals = sorted({k[1:] for k in keys if k[0] == "L"})
-        self.uses_self = "SELF" in keys
-        # result k that is just argument j (Add's vjp returns g itself): no line needed
+        # result k that is just argument j (Add's vjp returns g itself): no line, the caller
+        # names the argument as the result
         self.aliases = {int(m.group(1) or 0): int(m.group(2))
                         for m in re.finditer(r"^ᐸR(\d*)ᐳ = ᐸP(\d+)ᐳ$", self.text, re.M)
                         if self.text.count(f"ᐸR{m.group(1)}ᐳ") == 1}
+        text = "\n".join(line for line in self.text.split("\n") if not _ALIAS_LINE.match(line)
+                         or self.text.count(line.split(" = ")[0]) > 1)
+        pieces = _MARK.split(text)  # text, marker, text, marker, ..., text
+        keys = pieces[1::2]
+        self.reads = {int(k[1:]) for k in keys if k[0] == "P"}  # the arguments the body uses
+        self.locals = sorted({k[1:] for k in keys if k[0] == "L"})
+        self.uses_self = "SELF" in keys
+        self.global_keys = sorted({k for k in keys if k[0] == "G"})
+        fields = [("{pre}" + k[1:]) if k[0] == "L" else "{" + k + "}" for k in keys]
+        literal = [p.replace("{", "{{").replace("}", "}}") for p in pieces[0::2]]
+        self.format = "".join(x for pair in zip(literal, fields + [""]) for x in pair)  # str.format_map-ready
 
 
 _PARSED: dict[Callable, ast.FunctionDef | None] = {}
@@ -636,35 +643,16 @@ class _Renamer(ast.NodeTransformer):
 
 # the markers: letters no name contains (ᐸ ᐳ are Canadian syllabics), so they never run together
 _MARK = re.compile(r"ᐸ(P\d+|SELF|R\d*|RT|L\w+?|G\w+?)ᐳ")
+_ALIAS_LINE = re.compile(r"^ᐸR\d*ᐳ = ᐸP\d+ᐳ$")
 
 
 def instantiate(t: Template, args: list[str], self_name: str, results: list[str], prefix: str,
-                global_name: Callable[[str, Any], str]) -> str:
+                globals_named: dict[str, str]) -> str:
     """The template's text with the program's names: ``args[k]`` for argument k,
-    ``results`` for the results, ``prefix`` before each local, ``global_name`` for globals.
-    Aliases (``t.aliases``) are left out: the caller names the argument as the result."""
-    out = list(t.pieces)
-    if t.aliases:
-        skip = {f"ᐸR{'' if len(results) == 1 and k == 0 and 'ᐸRᐳ' in t.text else k}ᐳ = ᐸP{j}ᐳ"
-                for k, j in t.aliases.items()}
-        out = _MARK.split("\n".join(line for line in t.text.split("\n") if line not in skip))
-        if len(out) == 1 and not out[0].strip():
-            return ""
-    for i in range(1, len(out), 2):
-        key = out[i]
-        first = key[0]
-        if first == "P":
-            out[i] = args[int(key[1:])]
-        elif first == "L":
-            out[i] = prefix + key[1:]
-        elif key == "SELF":
-            out[i] = self_name
-        elif key == "R":
-            out[i] = results[0]
-        elif key == "RT":
-            out[i] = f"{prefix}parts"
-        elif first == "R":
-            out[i] = results[int(key[1:])]
-        else:
-            out[i] = global_name(key[1:], t.globals_used[key[1:]])
-    return "".join(out)
+    ``results`` for the results, ``prefix`` before each local, ``globals_named[key]`` for
+    each of ``t.global_keys``. Aliases (``t.aliases``) are left out: the caller names the
+    argument as the result."""
+    names = {f"P{k}": a for k, a in enumerate(args)}
+    names.update({f"R{k}": r for k, r in enumerate(results)})
+    names.update(globals_named, pre=prefix, SELF=self_name, R=results[0], RT=f"{prefix}parts")
+    return t.format.format_map(names)

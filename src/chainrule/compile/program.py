@@ -112,6 +112,7 @@ class Writer:
         self.alias: dict[str, str] = {}  # a vjp result that is one of its arguments -> that argument
         self.casts: dict[Any, list] = {}  # node -> [(input position, dtype)] that reconcile converts
         self.keys: dict[Any, Any] = {}
+        self._globals: dict[int, dict] = {}  # id(template) -> its globals' names here
         self.need = _needed(order, wrt)
         self.track = any(_big(v) for v in values.values())  # big arrays: delete each after its last use
         self.big: set[str] = set()
@@ -129,6 +130,11 @@ class Writer:
                                               for n in [*self.feeds, *self.outputs])
         outs = tuple_of(self.var[o] for o in self.outputs)
         forward.append((last + f"return {outs}, {tuple_of(saved)}", None, set(saved) | set(self.var.values())))
+        counts: dict[str, int] = {}
+        for text, _, _ in forward + backward:
+            for name in _TEMP.findall(text):
+                counts[name] = counts.get(name, 0) + 1
+        forward, backward = _fuse(forward, counts), _fuse(backward, counts)
         params = "".join(self.var[f] + ", " for f in self.feeds)
         blocks = [(f"def forward({params}_commit=True):", None, set())] + self._deletions(forward)
         blocks += [("def backward(_g, _box, _commit=True):", None, set()),
@@ -205,6 +211,8 @@ class Writer:
                        f"({''.join(a + ', ' for a in args)}))", node, set(args))
             return
         self.body(type(node)._math, node, node, args, examples, [name], None, prefix, self._key(node, examples))
+        if name in self.alias:  # the op returns its input itself: the same object, the same name
+            self.var[node] = self.alias.pop(name)
 
     def _key(self, node: Any, examples: list) -> tuple:
         key = self.keys.get(node)
@@ -338,9 +346,6 @@ class Writer:
     def block(self, text: str, node: Any, reads: set = frozenset()) -> None:
         self.blocks.append((text, node, reads))
 
-    def _global(self, name: str, value: Any) -> str:
-        return self.bind(value, name)
-
     def body(self, fn: Any, obj: Any, node: Any, args: list[str], examples: list, results: list,
              count: int | None, prefix: str, key: tuple) -> list[bool]:
         """The op's own code for ``fn`` inlined (or a call); returns which results it computes."""
@@ -354,13 +359,15 @@ class Writer:
             picks = "".join(f"\n{r} = {prefix}parts[{k}]" for k, r in enumerate(results) if r is not None)
             self.block(f"{prefix}parts = {call}{picks}\n{prefix}parts = None", node, set(args))
             return [r is not None for r in results]
-        if count is not None and t.aliases:  # a result that is an argument: name it, write nothing
-            for k, j in t.aliases.items():
-                if results[k] is not None:
-                    self.alias[results[k]] = args[j]
+        for k, j in t.aliases.items():  # a result that is an argument: name it, write nothing
+            if results[k] is not None:
+                self.alias[results[k]] = args[j]
+        named = self._globals.get(id(t))
+        if named is None:
+            named = self._globals[id(t)] = {key: self.bind(t.globals_used[key[1:]], key[1:]) for key in t.global_keys}
         text = inline.instantiate(t, args, self.bind(obj, "op") if t.uses_self else "", [r or "_" for r in results],
-                                  prefix, self._global)
-        if text:
+                                  prefix, named)
+        if text.strip():
             if self.track and t.locals and any(_big(e) for e in examples):
                 text += "\n" + " = ".join(prefix + name for name in t.locals) + " = None"  # the op's temporaries
             self.block(text, node, {args[k] for k in t.reads} if self.track else frozenset())
@@ -368,6 +375,31 @@ class Writer:
 
 
 _VALUE_NAMES = re.compile(r"\b[pv]\d+\b")
+_TEMP = re.compile(r"\b(?:v\d+|p\d+|_q\d+_\d+|_\d+_b?in\d+)\b")  # the program's own variables
+_ASSIGNED = re.compile(r"(v\d+|_q\d+_\d+|_\d+_b?in\d+) = ([^\n]+)")
+
+
+def _fuse(blocks: list, counts: dict) -> list:
+    """One-line blocks ``t = expr`` whose ``t`` is read once, by the next one-line block,
+    become ``(expr)`` there: ``v4 = v2 + c`` then ``v5 = tanh(v4)`` is ``v5 = tanh((v2 + c))``.
+    The same operations in the same order (the parentheses keep them), fewer lines to
+    compile and fewer names to store and load when it runs."""
+    out: list = []
+    depth = 0  # how many lines the last block already holds (Python's parser caps nesting)
+    for block in blocks:
+        if out and depth < 8:
+            text, node, reads = block
+            m = _ASSIGNED.fullmatch(out[-1][0])
+            if m and "\n" not in text and counts.get(m.group(1)) == 2:
+                use = next((u for u in _TEMP.finditer(text) if u.group() == m.group(1)), None)
+                if use is not None:
+                    fused = f"{text[:use.start()]}({m.group(2)}){text[use.end():]}"
+                    out[-1] = (fused, node, (set(reads) - {m.group(1)}) | set(out[-1][2]))
+                    depth += 1
+                    continue
+        out.append(block)
+        depth = 0
+    return out
 _NOT_NAME = re.compile(r"[^0-9A-Za-z_]")
 
 
