@@ -28,17 +28,22 @@ def _x():
     return np.random.default_rng(0).standard_normal(WIDTH).astype(np.float32)
 
 
-def chainrule_eager():
-    import chainrule as cr
-    x = cr.Variable(_x(), name="x")
+def _chain(h, depth: int, tanh):
+    for _ in range(depth):
+        h = tanh(h * 1.0001 + 0.001)
+    return h.sum()
 
+
+def _eager(x, tanh):
     def run(depth):
         x.grad = None
-        h = x
-        for _ in range(depth):
-            h = cr.tanh(h * 1.0001 + 0.001)
-        h.sum().backward()
+        _chain(x, depth, tanh).backward()
     return run
+
+
+def chainrule_eager():
+    import chainrule as cr
+    return _eager(cr.Variable(_x(), name="x"), cr.tanh)
 
 
 def chainrule_compiled():
@@ -49,28 +54,16 @@ def chainrule_compiled():
 
     def run(depth):
         if depth not in programs:
-            h = x
-            for _ in range(depth):
-                h = cr.tanh(h * 1.0001 + 0.001)
-            programs[depth] = cr.Graph(h.sum()).compile()
-        fast = programs[depth]
-        fast.forward()
-        fast.backward()
+            programs[depth] = cr.Graph(_chain(x, depth, cr.tanh)).compile()
+        programs[depth].forward()
+        programs[depth].backward()
     return run
 
 
 def pytorch():
     import torch
     torch.set_num_threads(1)
-    x = torch.tensor(_x(), requires_grad=True)
-
-    def run(depth):
-        x.grad = None
-        h = x
-        for _ in range(depth):
-            h = torch.tanh(h * 1.0001 + 0.001)
-        h.sum().backward()
-    return run
+    return _eager(torch.tensor(_x(), requires_grad=True), torch.tanh)
 
 
 CONTENDERS = {"chainrule eager": chainrule_eager, "chainrule compiled": chainrule_compiled, "pytorch": pytorch}

@@ -70,16 +70,20 @@ def chainrule_loop(case: str, size: dict, del_loss: bool = False, compile: bool 
     opt = cr.optim.SGD(model.parameters(), lr=0.01)
     Xc, yc = cr.tensor(X), cr.tensor(y)
     forward = model.compile() if compile else model
+    return _usual_loop(opt, lambda: cr.cross_entropy(forward(Xc), yc), del_loss)
 
+
+def _usual_loop(opt, loss_of, del_loss: bool):
+    """The loop users write, the same for both frameworks: the previous step's loss (and
+    with it its graph) is alive while the next forward runs, unless it is deleted."""
     def run(steps):
         for _ in range(steps):
             opt.zero_grad()
-            out = forward(Xc)
-            loss = cr.cross_entropy(out, yc)
+            loss = loss_of()
             loss.backward()
             opt.step()
             if del_loss:
-                del out, loss
+                del loss
         return None if del_loss else loss
     return run
 
@@ -121,18 +125,7 @@ def pytorch_loop(case: str, size: dict, del_loss: bool = False):
     model, X, y = _model_and_data(torch.nn, case, size)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-
-    def run(steps):
-        for _ in range(steps):
-            opt.zero_grad()
-            out = model(Xt)
-            loss = torch.nn.functional.cross_entropy(out, yt)
-            loss.backward()
-            opt.step()
-            if del_loss:
-                del out, loss
-        return None if del_loss else loss
-    return run
+    return _usual_loop(opt, lambda: torch.nn.functional.cross_entropy(model(Xt), yt), del_loss)
 
 
 CASES = {  # key: (title, {contender: (function, keyword arguments)})

@@ -387,7 +387,7 @@ def _fuse(blocks: list, counts: dict) -> list:
     out: list = []
     depth = 0  # how many lines the last block already holds (Python's parser caps nesting)
     for block in blocks:
-        if out and depth < 8:
+        if out and depth < 8 and out[-1][0][:1] in "v_" and "\n" not in out[-1][0]:
             text, node, reads = block
             m = _ASSIGNED.fullmatch(out[-1][0])
             if m and "\n" not in text and counts.get(m.group(1)) == 2:
