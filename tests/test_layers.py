@@ -15,6 +15,7 @@ ORDER = ["engine", "see", "train", "face"]
 # module (dotted, relative to chainrule; a package name covers everything inside it) -> layer
 LAYERS = {
     "errors": "engine", "dtype": "engine", "broadcast": "engine", "hooks": "engine", "backprop": "engine",
+    "memory": "engine",
     "arraylike": "engine", "node": "engine", "op": "engine", "ops": "engine", "graph": "engine",
     "check": "engine", "compile": "engine", "transforms": "engine", "forward_mode": "engine",
     "see": "see",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import backprop
+from chainrule import memory
 from lesson_helpers import build_lesson
 
 
@@ -127,7 +127,7 @@ def test_fit_and_evaluate_drop_each_steps_graph_before_the_next():
 
 
 def test_a_big_graph_freezes_the_collector_until_its_backward():
-    policy = backprop.collector
+    policy = memory.collector
     x = cr.Variable(np.ones(2))
     h = x
     for _ in range(policy.CHECK_EVERY):  # three ops a step: past two checks
@@ -147,7 +147,7 @@ def test_cyclic_garbage_from_before_a_freeze_is_collected_after_it():
     del a
     x = cr.Variable(np.ones(2))
     h = x
-    for _ in range(backprop.collector.CHECK_EVERY):
+    for _ in range(memory.collector.CHECK_EVERY):
         h = cr.tanh(h * 1.0 + 0.0)
     h.sum().backward()
     gc.collect()
@@ -159,9 +159,9 @@ def test_the_collector_policy_leaves_your_settings_alone():
     try:
         x = cr.Variable(np.ones(2))
         h = x
-        for _ in range(backprop.collector.CHECK_EVERY):
+        for _ in range(memory.collector.CHECK_EVERY):
             h = cr.tanh(h * 1.0 + 0.0)
-        assert not backprop.collector.frozen and gc.get_freeze_count() == 0
+        assert not memory.collector.frozen and gc.get_freeze_count() == 0
         del h
     finally:
         gc.enable()

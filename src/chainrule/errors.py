@@ -33,7 +33,7 @@ class GradientError(ChainruleError, ValueError):
 
 
 class ReleasedValueError(GradientError, AttributeError):
-    """A value that a backward pass released was needed again (see ``backprop.RELEASED``).
+    """A value that a backward pass released was needed again (see ``memory.RELEASED``).
     Also an AttributeError, so ``getattr(value, name, default)`` and ``hasattr`` stay quiet."""
 
 

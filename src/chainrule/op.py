@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import hooks
-from .backprop import collector
+from .memory import collector
 from .dtype import reconcile
 from .errors import ChainruleError, GradientError, MissingFeedError, OptionError, ShapeError, describe, option_error
 from .node import COMPUTE_ERRORS, Node, Placeholder, _argument_less, _grad_mode, as_node, creation_order
@@ -116,7 +116,7 @@ class Op(Node):
         self._name = name
         self.grad = None
         self._seq = seq = next(creation_order)
-        if seq >= collector.next_check:  # a big graph is being built: see backprop.CollectorPolicy
+        if seq >= collector.next_check:  # a big graph is being built: see memory.CollectorPolicy
             collector.grown(self)
         self._outputs = self._gradients = None
         if attrs:

@@ -269,12 +269,10 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
     when stderr is not a terminal (CI logs); nothing with ``progress=False``.
     callbacks: e.g. ``EarlyStopping()``. scheduler: stepped after each epoch
     (``ReduceLROnPlateau`` gets the validation loss, or the training loss).
-    compile: run each training step as a compiled program (one per batch shape; the
-    same parameters as without, bit for bit). threads: BLAS threads for the steps:
-    ``"auto"`` times a few batches with BLAS's own thread count and with one and
-    keeps the faster (needs ``threadpoolctl``), an int sets it, None leaves BLAS alone.
-    Ctrl-C stops at a batch boundary, says so in one line and returns the history
-    of the finished epochs.
+    compile: compiled training steps (one program per batch shape; the same parameters,
+    bit for bit). threads: BLAS threads for the steps: ``"auto"`` times batches with
+    BLAS's own count and with one and keeps the faster (``blas.py``), an int sets it,
+    None leaves BLAS alone. Ctrl-C stops at a batch boundary and returns the history.
     """
     loader = as_loader(train_data, batch_size=batch_size, shuffle=shuffle, seed=seed)
     if _is_weakrefable(model):
@@ -294,11 +292,7 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
                 loss, outputs, targets = _run_epoch(model, loss_fn, loader, optimizer, bar, bool(metrics), step,
                                                     pool)
             except KeyboardInterrupt:
-                if bar is not None:
-                    bar.close()
-                print(f"fit: interrupted in epoch {epoch}; stopped at a batch boundary with the parameters "
-                      f"of the last finished step; returning the history of {len(history)} finished "
-                      f"epoch{'s' if len(history) != 1 else ''}", file=sys.stderr, flush=True)
+                _say_interrupted(epoch, len(history), bar)
                 break
             logs = {"loss": loss, **_metric_logs(metrics, outputs, targets)}
             if val_data is not None:
@@ -311,11 +305,7 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
                 bar.close()
             elif progress:
                 print(_summary(epoch, epochs, logs, time.perf_counter() - start), file=sys.stderr, flush=True)
-            if scheduler is not None:
-                if hasattr(scheduler, "is_better"):  # ReduceLROnPlateau watches a metric
-                    scheduler.step(logs.get("val_loss", logs["loss"]))
-                else:
-                    scheduler.step()
+            _step_scheduler(scheduler, logs)
             if any([bool(cb.on_epoch_end(epoch, logs)) for cb in callbacks]):
                 break
     finally:
@@ -326,6 +316,24 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
     return history
 
 
+
+
+def _say_interrupted(epoch: int, finished: int, bar: Any) -> None:
+    """Ctrl-C in ``fit``: the batch in progress did not step (or stepped whole), so stop here."""
+    if bar is not None:
+        bar.close()
+    print(f"fit: interrupted in epoch {epoch}; stopped at a batch boundary with the parameters of the last "
+          f"finished step; returning the history of {finished} finished epoch{'s' if finished != 1 else ''}",
+          file=sys.stderr, flush=True)
+
+
+def _step_scheduler(scheduler: Any, logs: dict[str, float]) -> None:
+    if scheduler is None:
+        return
+    if hasattr(scheduler, "is_better"):  # ReduceLROnPlateau watches a metric
+        scheduler.step(logs.get("val_loss", logs["loss"]))
+    else:
+        scheduler.step()
 
 
 def _progress_bar(epoch: int, epochs: int, loader: Any) -> Any:

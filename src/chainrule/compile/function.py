@@ -25,7 +25,7 @@ from ..graph import Graph
 from ..node import Constant, Node, Placeholder, as_node, is_grad_enabled
 from ..op import Op
 from .graph import MAX_PROGRAMS, CompiledGraph, conform
-from .program import _info
+from .program import info
 
 
 class CompiledCall(Op):
@@ -69,7 +69,7 @@ class CompiledFunction:
 
     def __call__(self, *args: Any) -> Node:
         nodes = [a if isinstance(a, Node) else as_node(a) for a in args]
-        key = tuple(_info(n.value) for n in nodes) + tuple(n.requires_grad for n in nodes) + (is_grad_enabled(),)
+        key = tuple(info(n.value) for n in nodes) + tuple(n.requires_grad for n in nodes) + (is_grad_enabled(),)
         trace = self._traces.get(key)
         if trace is None:
             trace = self._trace(nodes)

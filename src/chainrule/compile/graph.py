@@ -12,12 +12,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..backprop import check_differentiable, seed_gradient, store_grad
+from ..backprop import check_differentiable, seed_gradient
 from ..errors import CompileError, FeedError, GradientError, MissingFeedError, describe
+from ..errors import StaleProgram as Stale
 from ..graph import Graph
 from ..node import Constant, Node, Placeholder, Variable
 from ..op import Op
-from .program import Program, Stale, Writer, _info, _seed
+from .program import Program, info, lesson_forward, seed_of
+from .writer import Writer
 
 MAX_PROGRAMS = 8  # programs kept per compiled graph (one per input signature), oldest dropped first
 
@@ -193,7 +195,7 @@ class CompiledGraph:
     def _signature(self, values: list) -> tuple:
         reads = [n.value for n in self.order if not n.inputs and n not in self._feed_set
                  and not isinstance(n, Constant)]
-        return tuple(_info(v) for v in values) + tuple(_info(v) for v in reads)
+        return tuple(info(v) for v in values) + tuple(info(v) for v in reads)
 
     def _program_for(self, values: list) -> Program:
         key = self._signature(values)
@@ -285,10 +287,9 @@ def _evaluate(order: Sequence[Node], fed: dict) -> dict:
         elif isinstance(node, Op):
             values[node] = node._compute([values[i] for i in node.inputs])
         else:  # a learner's node reads its inputs' values
-            from .program import _lesson_forward
             saved = [(i, i.value) for i in node.inputs] + [(node, node.value)]
             try:
-                values[node] = _lesson_forward(node, tuple(values[i] for i in node.inputs))
+                values[node] = lesson_forward(node, tuple(values[i] for i in node.inputs))
             finally:
                 for n, v in saved:
                     n.value = v
@@ -315,7 +316,7 @@ def _agrees(program: Program, values: list, writer: Writer, example: dict, outpu
             root = outputs[0]
             if not root.requires_grad or not wrt:
                 return True
-            grads = program.backward(_seed(example[root]), [saved], _commit=False)
+            grads = program.backward(seed_of(example[root]), [saved], _commit=False)
         except Exception:  # noqa: BLE001 - a program that fails where the engine does not is wrong
             return False
     return all(_same(g, writer.reference.get(w)) for g, w in zip(grads, wrt))

@@ -18,9 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..compile.graph import MAX_PROGRAMS, CompiledGraph
 from ..compile.function import CompiledFunction
-from ..compile.program import _info
+from ..compile.graph import MAX_PROGRAMS, CompiledGraph
+from ..compile.program import info
 from ..graph import Graph
 from ..node import Node, Placeholder, Variable
 
@@ -74,7 +74,7 @@ class CompiledStep:
         self._graphs: dict[tuple, tuple] = {}
 
     def __call__(self, xb: Any, yb: Any) -> tuple[Any, Any]:
-        key = (_info(xb), _info(yb))
+        key = (info(xb), info(yb))
         entry = self._graphs.get(key)
         if entry is None:
             entry = self._trace(xb, yb)

@@ -1,0 +1,74 @@
+"""Reading an op's source for inlining: its parsed definition (or None when it cannot be
+copied in), and the names a body binds."""
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from typing import Callable
+
+_UNSUPPORTED = (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Global, ast.Nonlocal,
+                ast.Yield, ast.YieldFrom, ast.Await)
+
+
+_PARSED: dict[Callable, ast.FunctionDef | None] = {}
+
+
+def parsed(fn: Callable) -> ast.FunctionDef | None:
+    """The function's definition, or None if its source is not available or not inlinable."""
+    if fn not in _PARSED:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        except (OSError, TypeError, SyntaxError, IndentationError):
+            _PARSED[fn] = None
+            return None
+        node = tree.body[0] if tree.body else None
+        ok = isinstance(node, ast.FunctionDef) and _simple_signature(node.args) and not node.decorator_list
+        ok = ok and not any(isinstance(n, _UNSUPPORTED) for n in ast.walk(ast.Module(body=node.body, type_ignores=[])))
+        _PARSED[fn] = node if ok else None
+    return _PARSED[fn]
+
+
+def _simple_signature(args: ast.arguments) -> bool:
+    return not (args.vararg or args.kwarg or args.kwonlyargs or args.defaults or args.posonlyargs)
+
+
+def refuse(reason: str) -> ValueError:
+    """This body cannot be inlined: it is called instead (``template`` catches the error)."""
+    return ValueError(f"not inlinable: {reason}")
+
+
+def assigned_names(body: list) -> set[str]:
+    found = set()
+    for n in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            found.add(n.id)
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            found.add(n.name)
+    return found
+
+
+def comprehension_names(body: list) -> set[str]:
+    found = set()
+    for n in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(n, ast.comprehension):
+            found |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+    return found
+
+
+def once_assigned(body: list) -> set[str]:
+    """Names bound exactly once, by a plain assignment at the top level of ``body``."""
+    counts: dict[str, int] = {}
+    for n in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return {k for k, c in counts.items() if c == 1}
+
+
+def clone(stmts: list) -> list:
+    module = ast.fix_missing_locations(ast.Module(body=list(stmts), type_ignores=[]))
+    return ast.parse(ast.unparse(module)).body
+
+
+def copy_expr(node: ast.AST) -> ast.AST:
+    return ast.parse(ast.unparse(node), mode="eval").body

@@ -1,0 +1,116 @@
+"""Memory around a backward pass: released values, and the garbage collector on big graphs.
+
+**Releasing.** ``loss.backward()`` frees as it goes, as PyTorch does without
+``retain_graph``: when a node's vjp has run, every vjp that reads its value has
+run too (its own, and its consumers', which come later in the topological order
+and so earlier in the backward walk). So the arrays an op kept for its vjp
+(``saved_for_backward``) are dropped then, and so is the node's value, unless
+something outside the graph still references the node. That is decided with
+CPython's reference count, which is exact: the graph holds a node from the
+sorted order, from the ``inputs`` of each consumer the pass visited (counted as
+it goes) and from the walk itself; any reference more is a holder outside (your
+``out`` variable, a list, a consumer in another graph, the lesson's ``outputs``
+lists), and the value stays, as in PyTorch a tensor you hold stays while the
+ones it saved for backward are freed. The output and the leaves always keep
+their values; a ``Graph`` and the lesson's node-by-node loops never release.
+A released value becomes ``RELEASED``, which says what to do if touched;
+sorting a graph for ``explain``, drawing, ``Graph`` or the lesson recomputes it
+from the leaves (``restore_released``).
+"""
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from typing import Any, Sequence
+
+from .errors import ReleasedValueError
+
+
+# ---------------------------------------------------------------- the garbage collector and big graphs
+class CollectorPolicy:
+    """Keeps Python's cyclic garbage collector from re-walking a big graph while it is alive.
+
+    Why: a full collection visits every live container object, and each op node is
+    one (two, with its ``inputs`` tuple). CPython runs one each time the objects
+    that survived the last grow by a quarter, so while a graph of N nodes is built
+    every node is visited about five times: at 100,000 tanh steps that was a third
+    of the build time, and the cost per node grew with the graph (W10 in
+    ``benchmarks/``). A node cannot be taken off the collector's lists from Python,
+    but ``gc.freeze()`` moves everything the collector tracks to a generation its
+    collections skip, in constant time, and ``gc.unfreeze()`` moves it all back.
+
+    The policy: every ``CHECK_EVERY`` op nodes built, look at the node built at the
+    previous check. Alive, a graph that big is alive (being built, or kept), so
+    freeze; dead, the graphs were dropped, so unfreeze. A backward pass that
+    releases its graph unfreezes at its end. Reference counting is untouched
+    (whatever nothing references is freed at once, frozen or not); only *cyclic*
+    garbage that existed at a freeze waits, until the unfreeze. If you disabled the
+    collector or froze objects yourself, nothing is done. Training steps of a few
+    hundred nodes never reach a check alive, so ordinary loops never freeze.
+    """
+
+    CHECK_EVERY = 10_000
+
+    def __init__(self) -> None:
+        self.next_check = self.CHECK_EVERY  # Op construction calls grown() once a node's number reaches it
+        self.frozen = False  # whether chainrule froze the collector's objects (and must unfreeze them)
+        self._mark: Any = None  # a weak reference to the node built at the previous check
+        self._lock = threading.Lock()
+
+    def grown(self, node: Any) -> None:
+        with self._lock:
+            self.next_check = node._seq + self.CHECK_EVERY
+            alive = self._mark is not None and self._mark() is not None
+            self._mark = weakref.ref(node)
+            if not alive:
+                self._unfreeze()
+            elif self.frozen or (gc.isenabled() and gc.get_freeze_count() == 0):
+                gc.freeze()  # constant time: the collector's lists are spliced, not walked
+                self.frozen = True
+
+    def release(self) -> None:
+        """The graph has done its work (the end of a backward pass that released it)."""
+        if self.frozen:
+            with self._lock:
+                self._unfreeze()
+
+    def _unfreeze(self) -> None:
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
+
+
+collector = CollectorPolicy()
+
+
+class _Released:
+    """The value of a node after a backward pass released it: any use raises
+    ``ReleasedValueError`` saying to pass ``retain_graph=True``."""
+
+    __slots__ = ()
+    released_by_backward = True  # errors.describe says "value released" for such a node
+    message = ("this intermediate value was released by backward() once no remaining vjp needed it "
+               "(nothing outside the graph held its node); pass retain_graph=True to backward() to keep "
+               "every value, or hold the node you want to read later")
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise ReleasedValueError(self.message)
+
+    __getattr__ = __array__ = __array_ufunc__ = __array_function__ = __getitem__ = __iter__ = __len__ = _refuse
+    __bool__ = __float__ = __int__ = __index__ = __neg__ = __abs__ = __pos__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
+    __pow__ = __rpow__ = __matmul__ = __rmatmul__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+    def __repr__(self) -> str:
+        return "<released by backward(): pass retain_graph=True to keep it>"
+
+
+RELEASED = _Released()
+
+
+def restore_released(order: Sequence[Any]) -> None:
+    """Recompute, in ``order`` (inputs first), every value a backward pass released."""
+    for node in order:
+        if node.value is RELEASED:
+            node.value = node._evaluate()
