@@ -26,7 +26,7 @@ import numpy as np
 from .broadcast import fit_gradient
 from .dtype import reconcile
 from .errors import CycleError, GradientError, describe
-from .memory import RELEASED, collector, restore_released
+from .memory import RELEASED, collector, current_pass, private, restore_released
 
 
 # ---------------------------------------------------------------- sorting
@@ -169,10 +169,24 @@ def backpropagate(order: Sequence[Any], seeds: Sequence[tuple[Any, Any]], *, kee
     found: dict = {}
     writes: list = []  # (node, gradient) for every .grad this pass sets, committed at the end
     steps: list = []  # (node, parts) for every gradients dict it records
+    release = release and not create_graph and keep != "all" and _COUNTS_REFERENCES
+    kept = set(grads) if release else ()  # the seeds keep their values
+    outer, current_pass.releasing = current_pass.releasing, release  # ops with big saved state may ask
+    try:
+        _walk(order, grads, found, writes, steps, keep, create_graph, wanted, record, release, kept)
+    finally:
+        current_pass.releasing = outer
+    _commit(order if replace else (), writes, steps)
+    if release:
+        collector.release()
+    return found
+
+
+def _walk(order: Sequence[Any], grads: dict, found: dict, writes: list, steps: list, keep: str, create_graph: bool,
+          wanted: set | None, record: Any, release: bool, kept: Any) -> None:
+    """``backpropagate``'s loop."""
     keep_all, keep_leaves = keep == "all", keep in ("all", "leaves")
     pop, get = grads.pop, grads.get
-    release = release and not create_graph and not keep_all and _COUNTS_REFERENCES
-    kept = set(grads) if release else ()  # the seeds keep their values
     held: dict = {}  # node -> references to it from the inputs of the consumers visited so far
     # The loop below runs once per node of every backward pass: it is kept flat on purpose.
     for node in reversed(order):
@@ -223,10 +237,6 @@ def backpropagate(order: Sequence[Any], seeds: Sequence[tuple[Any, Any]], *, kee
             # a consumer was visited, the key in `held` and one per consumer input (see above)
             if (refcount(node) <= (3 if n is None else 4 + n)) and node not in kept:
                 node.value = RELEASED
-    _commit(order if replace else (), writes, steps)
-    if release:
-        collector.release()
-    return found
 
 
 _COUNTS_REFERENCES = hasattr(sys, "getrefcount")  # CPython; elsewhere nothing is released
@@ -250,11 +260,11 @@ def _commit(cleared: Sequence[Any], writes: list, steps: list) -> None:
 
 def store_grad(node: Any, g: Any, stored: set[int]) -> None:
     """Add ``g`` into a leaf's ``.grad``, in an array the engine owns: never a view
-    of another array, never the same object as another leaf's ``.grad``."""
+    of someone else's array, never the same object as another leaf's ``.grad``."""
     if hasattr(g, "inputs"):  # create_graph: the value of the gradient node
         g = g.value
     if not isinstance(g, np.generic):  # NumPy scalars are immutable: nothing to alias
-        if not isinstance(g, np.ndarray) or g.base is not None or not g.flags.writeable or id(g) in stored:
+        if not isinstance(g, np.ndarray) or not g.flags.writeable or id(g) in stored or not private(g):
             g = np.array(g)
         stored.add(id(g))
     node.grad = g if node.grad is None else node.grad + g

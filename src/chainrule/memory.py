@@ -20,9 +20,12 @@ from the leaves (``restore_released``).
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import weakref
 from typing import Any, Sequence
+
+import numpy as np
 
 from .errors import ReleasedValueError
 
@@ -114,3 +117,26 @@ def restore_released(order: Sequence[Any]) -> None:
     for node in order:
         if node.value is RELEASED:
             node.value = node._evaluate()
+
+
+_refcount = getattr(sys, "getrefcount", None)
+
+
+class _Pass(threading.local):
+    releasing = False  # whether the backward pass running in this thread releases as it goes
+
+
+current_pass = _Pass()
+
+
+def private(g: np.ndarray) -> bool:
+    """Whether nobody but ``g`` can reach its data: ``g`` owns it, or ``g`` is a view of all of
+    an array that only ``g`` references (a transposed weight gradient, say; CPython's
+    reference count tells). Such an array can become a leaf's ``.grad`` as it is: the
+    copy that keeps a gradient from aliasing someone's array is not needed."""
+    base = g.base
+    if base is None:
+        return True
+    # references to base: g's, this local's and getrefcount's argument
+    return (_refcount is not None and type(base) is np.ndarray and base.base is None and base.size == g.size
+            and _refcount(base) <= 3)

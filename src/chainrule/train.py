@@ -188,11 +188,12 @@ def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any 
         if step is not None and compilable_batch(xb, yb):
             loss_value, out_value = step(xb, yb)
         else:
-            out = model(xb)
-            loss = loss_fn(out, yb)
+            # the output is held (its value kept through backward) only when the metrics need it
+            out = model(xb) if keep_outputs else None
+            loss = loss_fn(out if keep_outputs else model(xb), yb)
             if optimizer is not None:
                 loss.backward()
-            loss_value, out_value = value_of(loss), value_of(out)
+            loss_value, out_value = value_of(loss), value_of(out) if keep_outputs else None
             del out, loss  # the graph goes now, not when the next batch's forward replaces it
         if optimizer is not None:
             optimizer.step()

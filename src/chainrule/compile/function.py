@@ -21,6 +21,7 @@ import inspect
 from typing import Any, Callable
 
 from ..errors import GradientError, describe
+from ..memory import current_pass
 from ..graph import Graph
 from ..node import Constant, Node, Placeholder, as_node, is_grad_enabled
 from ..op import Op
@@ -50,7 +51,11 @@ class CompiledCall(Op):
         if saved is None:
             raise GradientError(f"{describe(self)}: the compiled call's saved values were released by an earlier "
                                 "backward(); pass retain_graph=True to keep them for a second backward")
-        grads = self._program.backward(conform(self._program, g), list(saved), _commit=False)
+        if current_pass.releasing:  # the program's backward deletes each array after its last use
+            self._saved = None
+        else:
+            saved = list(saved)
+        grads = self._program.backward(conform(self._program, g), saved, _commit=False)
         by_feed = dict(zip(self.compiled.wrt, grads))
         return tuple(by_feed.get(feed) for feed in self.compiled.feeds)
 
@@ -96,8 +101,8 @@ class CompiledFunction:
         variables = [n for n in graph.order if not n.inputs and n not in mine and not isinstance(n, Constant)]
         feeds = placeholders + variables
         compiled = CompiledGraph(graph, wrt=[f for f in feeds if f.requires_grad], feeds=feeds, commit=False)
-        compiled._run_forward([n.value for n in feeds])  # write the program now, while the trace has its values
-        compiled.release_values()  # then the trace's arrays go (one forward's worth of memory)
+        compiled.release_values()  # the trace's arrays go (a program is written from the leaves' values)
+        compiled._run_forward([n.value for n in feeds])
         return compiled, variables
 
     @property

@@ -18,7 +18,7 @@ from ..errors import StaleProgram as Stale
 from ..graph import Graph
 from ..node import Constant, Node, Placeholder, Variable
 from ..op import Op
-from .program import Program, info, lesson_forward, seed_of
+from .program import Program, fingerprint, info, lesson_forward
 from .writer import Writer
 
 MAX_PROGRAMS = 8  # programs kept per compiled graph (one per input signature), oldest dropped first
@@ -230,17 +230,21 @@ class CompiledGraph:
                 gc.enable()
 
     def _write_now(self, values: list) -> Program:
-        example = _evaluate(self.order, dict(zip(self.feeds, values)))
         self._tell_fallbacks()
-        calls: set = set()
-        for attempt in range(2):
-            writer = Writer(self.order, self.outputs, self.feeds, self.wrt, example, self._folded, calls, self.commit)
-            program = writer.write()
-            if _agrees(program, values, writer, example, self.outputs, self.wrt):
+        # if an inlined body differs from the engine, every op is called instead
+        for calls in (set(), {n for n in self.order if n.inputs}):
+            program, outputs, reference = self._written(values, calls)
+            if _agrees(program, values, outputs, reference, self.outputs[0], self.wrt):
                 return program
-            calls = {n for n in self.order if n.inputs}  # an inlined body differs: call every op instead
         raise CompileError("compile: the compiled program does not reproduce the graph's numbers exactly "
                            "(please report this); use the Graph itself meanwhile")
+
+    def _written(self, values: list, calls: set) -> tuple:
+        """A program for these values, the outputs' values and the gradients it must give (the
+        rest of the example run goes before the program's self-check runs: less memory)."""
+        example = _evaluate(self.order, dict(zip(self.feeds, values)))
+        writer = Writer(self.order, self.outputs, self.feeds, self.wrt, example, self._folded, calls, self.commit)
+        return writer.write(), [fingerprint(example[o]) for o in self.outputs], writer.reference
 
     def _tell_fallbacks(self) -> None:
         """Say once which nodes the program runs as written rather than compiled."""
@@ -296,30 +300,20 @@ def _evaluate(order: Sequence[Node], fed: dict) -> dict:
     return values
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is b
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-
-
-def _agrees(program: Program, values: list, writer: Writer, example: dict, outputs: Sequence[Node],
-            wrt: Sequence[Node]) -> bool:
+def _agrees(program: Program, values: list, outputs: list, reference: dict, root: Node, wrt: Sequence[Node]) -> bool:
     """The program's self-check: on the example it must give the engine's numbers exactly."""
     with np.errstate(all="ignore"):
         try:
-            outs, saved = program.forward(*values, _commit=False)
-            if not all(_same(o, example[n]) for o, n in zip(outs, outputs)):
+            outs, box = program.forward(*values, _commit=False)
+            if [fingerprint(o) for o in outs] != outputs:
                 return False
-            root = outputs[0]
             if not root.requires_grad or not wrt:
                 return True
-            grads = program.backward(seed_of(example[root]), [saved], _commit=False)
+            box = [box]  # the backward pops the saved arrays and deletes each after its last use
+            grads = program.backward(program.example_seed, box, _commit=False)
         except Exception:  # noqa: BLE001 - a program that fails where the engine does not is wrong
             return False
-    return all(_same(g, writer.reference.get(w)) for g, w in zip(grads, wrt))
+    return all(fingerprint(g) == reference.get(w) for g, w in zip(grads, wrt))
 
 
 def _note(exc: Exception, program: Program | None, phase: str) -> None:

@@ -18,12 +18,14 @@ undone, which subgraphs are constant (computed now, "folded").
 from __future__ import annotations
 
 import copy
+import hashlib
 import linecache
 import re
 from typing import Any, Sequence
 
 import numpy as np
 
+from ..memory import private
 from .fold import plain
 
 program_ids = iter(range(1, 1 << 62))
@@ -94,8 +96,8 @@ def big(value: Any) -> bool:
 
 
 def own(g: np.ndarray) -> np.ndarray:
-    """``g`` if it is an array of its own, else a copy (see ``backprop.store_grad``)."""
-    return g if g.__class__ is np.ndarray and g.base is None and g.flags.writeable else np.array(g)
+    """``g`` if nobody else can reach it, else a copy (see ``backprop.store_grad``)."""
+    return g if g.__class__ is np.ndarray and g.flags.writeable and private(g) else np.array(g)
 
 
 def natural(name: str) -> tuple:
@@ -128,3 +130,20 @@ def lesson_vjp(node: Any, g: Any, out: Any, values: Sequence[Any]) -> tuple:
         inp.value = value
     node.value = out
     return node.vjp(g, out, *values)
+
+
+def fingerprint(value: Any) -> tuple | None:
+    """A value to the bit in a few bytes (its type, shape, dtype and a hash of its bytes in C
+    order, whatever its layout): what a program's self-check compares, without keeping the
+    example's arrays (and hashing a big one a block of rows at a time, without copying it whole)."""
+    if value is None:
+        return None
+    a = np.asarray(value)
+    digest = hashlib.blake2b(digest_size=16)
+    if a.ndim == 0 or a.flags.c_contiguous:
+        digest.update(np.ascontiguousarray(a).data)
+    else:
+        rows = max(1, (1 << 20) // max(1, a[0].nbytes))
+        for start in range(0, len(a), rows):
+            digest.update(np.ascontiguousarray(a[start:start + rows]).data)
+    return type(value), a.shape, a.dtype.str, digest.digest()

@@ -13,20 +13,8 @@ from ..errors import StaleProgram as Stale
 from ..node import Constant
 from ..op import Op
 from . import inline
-from .program import (
-    Program,
-    big,
-    info,
-    lesson_forward,
-    lesson_vjp,
-    natural,
-    needed,
-    option_key,
-    own,
-    program_ids,
-    pruned,
-    seed_of,
-)
+from .program import (Program, big, fingerprint, info, lesson_forward, lesson_vjp, natural, needed, option_key,
+                      own, program_ids, pruned, seed_of)
 
 
 class Writer:
@@ -185,6 +173,8 @@ class Writer:
         owned: dict[Any, bool] = {root: False}
         final: dict[Any, str] = {}
         wanted, need = set(self.wrt), self.need
+        self.reference: dict = {}  # node asked for -> the fingerprint of its gradient on the example
+        arrays: dict = {}  # node asked for -> whether its gradient is an array
         taken = {id(v) for v in self.values.values()}
         for i in range(len(self.order) - 1, -1, -1):
             node = self.order[i]
@@ -193,9 +183,12 @@ class Writer:
                 continue
             if node in wanted:
                 final[node] = g
+                self.reference[node] = fingerprint(example[node])  # all the self-check needs of it
+                arrays[node] = isinstance(example[node], np.ndarray)
             if not node.inputs or not any(need[inp] for inp in node.inputs):
+                example.pop(node)
                 continue
-            parts = self._vjp(i, node, g, example[node])
+            parts = self._vjp(i, node, g, example.pop(node))
             for k, (inp, (name, part)) in enumerate(zip(node.inputs, parts)):
                 if name is None:
                     continue
@@ -212,24 +205,23 @@ class Writer:
                     example[inp] = example[inp] + part
                     owned[inp] = isinstance(example[inp], np.ndarray)
                 taken.add(id(part))
-        self.reference = {w: example.get(w) for w in self.wrt}
         if self.track:
             self.big |= {name for n, name in grad.items() if big(example.get(n))}
         returns = [final.get(w, "None") for w in self.wrt]
         text = "return (" + "".join(r + ", " for r in returns) + ")"
         if self.commit:  # the self-check asks for the gradients instead (_commit=False)
-            text = "if _commit:\n" + "".join("    " + line + "\n" for line in self._store(returns, example)) + \
+            text = "if _commit:\n" + "".join("    " + line + "\n" for line in self._store(returns, arrays)) + \
                    "    return None\n" + text
         self.block(text, None, set(returns))
         return self.blocks
 
-    def _store(self, returns: list[str], example: dict) -> list:
+    def _store(self, returns: list[str], arrays: dict) -> list:
         """Each asked-for gradient into its node's ``.grad`` (replacing it), in an array the
         node owns, as the engine stores a leaf's gradient: never a view, never shared."""
         lines, seen = [], set()
         for node, name in zip(self.wrt, returns):
             value = name
-            if name != "None" and isinstance(example.get(node), np.ndarray) and not node.inputs:
+            if name != "None" and arrays.get(node) and not node.inputs:
                 value = f"_copy({name})" if name in seen else f"own({name})"
             seen.add(name)
             lines.append(f"{self.bind(node, 'n')}.grad = {value}")

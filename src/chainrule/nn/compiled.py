@@ -97,8 +97,7 @@ class CompiledStep:
         graph = Graph(loss, out)
         wrt = [n for n in graph.order if isinstance(n, Variable) and n.requires_grad]
         compiled = CompiledGraph(graph, wrt=wrt)
-        compiled.forward({x: xb, y: yb})  # write the program while the trace has its values ...
-        compiled.release_values()  # ... then let the trace's arrays go
+        compiled.release_values()  # the trace's arrays go (a program is written from the leaves' values)
         return compiled, x, y
 
 
