@@ -65,7 +65,7 @@ class Template:
         pieces = _MARK.split(text)  # text, marker, text, marker, ..., text
         keys = pieces[1::2]
         self.reads = {int(k[1:]) for k in keys if k[0] == "P"}  # the arguments the body uses
-        self.locals = sorted({k[1:] for k in keys if k[0] == "L"})
+        self.locals = sorted({k[1:] for k in keys if k[0] == "L"} | ({"parts"} if "RT" in keys else set()))
         self.uses_self = "SELF" in keys
         self.global_keys = sorted({k for k in keys if k[0] == "G"})
         fields = [("{pre}" + k[1:]) if k[0] == "L" else "{" + k + "}" for k in keys]
@@ -84,6 +84,8 @@ def template(fn: Callable, self_obj: Any, examples: list, results: int | None, k
     ``wanted`` ones are computed."""
     full = (fn, results, key, wanted)
     if full not in _TEMPLATES:
+        if len(_TEMPLATES) >= 20_000:  # many shapes over a long session: start afresh
+            _TEMPLATES.clear()
         try:
             _TEMPLATES[full] = _build(fn, self_obj, examples, results, wanted)
         except Exception:  # noqa: BLE001 - whatever stops the inlining, the op is called instead
