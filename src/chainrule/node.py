@@ -296,16 +296,32 @@ class Placeholder(Node):
 
     ``requires_grad`` defaults to True so that, as in the lesson, ``x.grad``
     holds ∂loss/∂x after a backward pass; pass False for data you will never
-    differentiate (it saves the work). Integer and bool feeds become the
-    default float dtype when the placeholder is differentiable.
+    differentiate (it saves the work).
+
+    What a feed becomes: a Python number, the default float dtype (like
+    ``cr.Variable(3)``); a floating array, itself (its dtype kept); an integer
+    or bool array or list (class labels, indices), itself, still integer, and
+    then the placeholder takes no gradient, as PyTorch's integer tensors take
+    none. So ``cross_entropy(X @ W, labels)`` works with labels fed as integers,
+    and ``labels.grad`` stays None. (``dtype=`` converts every feed to that dtype.)
     """
 
-    __slots__ = ("dtype_",)
+    __slots__ = ("dtype_", "_wants_grad")
 
     def __init__(self, name: str | None = None, requires_grad: bool = True, dtype: Any = None) -> None:
         super().__init__((), name)
         self.requires_grad = requires_grad
         self.dtype_ = None if dtype is None else np.dtype(dtype)
+
+    @property  # type: ignore[override]
+    def requires_grad(self) -> bool:
+        """As asked when built, while the value fed is floating (integer data has no gradient)."""
+        value = self.value
+        return self._wants_grad and (value is None or value.dtype.kind == "f")
+
+    @requires_grad.setter
+    def requires_grad(self, wanted: bool) -> None:
+        self._wants_grad = bool(wanted)
 
     def feed(self, data: Any) -> None:
         """Set this placeholder's value (what the lesson's ``feed_dict`` does)."""
@@ -314,7 +330,9 @@ class Placeholder(Node):
     def convert(self, data: Any) -> np.ndarray:
         if isinstance(data, np.generic) and data.dtype.kind == "f" and self.dtype_ is None:
             return data  # a NumPy float scalar computes faster than a 0-d array
-        return _dtype.as_array(data, self.dtype_, float_only=self.requires_grad)
+        if isinstance(data, (int, float)) and self.dtype_ is None:
+            return _dtype.as_array(float(data))  # a Python number: the default float, as a Variable's
+        return _dtype.as_array(data, self.dtype_, float_only=False)
 
     def forward(self, value: Any = None) -> Any:
         """Keep the fed value, or feed ``value`` first."""
