@@ -378,6 +378,11 @@ def as_node(x: Any, like: Node | None = None) -> Node:
     """``x`` itself if it is a node, else a Constant; Python numbers take the
     dtype of ``like`` when that is floating (so ``h * 1.0001`` stays float32).
 
+    When ``like`` has no value yet (a define-then-run graph, built before its
+    placeholders are fed), the dtype is not known: the Constant keeps the Python
+    number itself, which NumPy treats as weak, so ``x * 0.1`` is computed in the
+    dtype fed for x, at full precision, as eagerly.
+
     The Constant for a Python number is shared (at most a few thousand are
     kept): a loop that writes ``h * 1.0001`` builds one constant node, not one
     per step, which also keeps the graph that the sort walks small.
@@ -386,16 +391,18 @@ def as_node(x: Any, like: Node | None = None) -> Node:
         return x
     kind = type(x)
     if kind is float or kind is int:
-        dt = getattr(like.value, "dtype", None) if like is not None else None
+        weak = like is not None and like.value is None
+        dt = None if weak or like is None else getattr(like.value, "dtype", None)
         if dt is not None and dt.kind != "f":
             dt = None
-        key = (kind, x, dt)
+        key = (kind, x, "weak" if weak else dt)
         node = _number_constants.get(key)
         if node is None:
             if len(_number_constants) >= 4096:
                 _number_constants.clear()
             node = _number_constants[key] = Constant(x, name=repr(x), dtype=dt)
-            # kept as a 0-d array: NumPy multiplies an array by a 0-d array faster than by a scalar
-            node.value = np.asarray(node.value)
+            # kept as a 0-d array: NumPy multiplies an array by a 0-d array faster than by a scalar;
+            # or as the Python number itself, weak, until the graph's dtype is known
+            node.value = x if weak else np.asarray(node.value)
         return node
     return Constant(x)
