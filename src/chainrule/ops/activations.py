@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..node import value_of
 from ..op import Op
 from .axes import normalize_axis, numpy_names
 from .elementwise import exp, minimum, quiet_if_special, where
@@ -207,7 +208,8 @@ class Hardtanh(Op):
         return np.clip(x, self.min_val, self.max_val)
 
     def vjp(self, g, out, x):
-        return (where((x > self.min_val) & (x < self.max_val), g, 0.0),)
+        v = np.asarray(value_of(x))  # where it is strictly inside: data, no gradient through it
+        return (where((v > self.min_val) & (v < self.max_val), g, 0.0),)
 
 
 def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:

@@ -70,8 +70,9 @@ class Div(Op):
             return a / b
 
     def vjp(self, g, out, a, b):
-        ga = g / b
-        return (ga, -ga * out if self.inputs[1].requires_grad else None)
+        with np.errstate(divide="ignore", invalid="ignore"):  # b = 0: ±inf and NaN, as in PyTorch
+            ga = g / b
+            return (ga, -ga * out if self.inputs[1].requires_grad else None)
 
 
 class Neg(Op):
@@ -104,11 +105,12 @@ class Pow(Op):
 
     def vjp(self, g, out, a, b):
         # b = 0: a^(b-1) would be 1/0 at a = 0; the factor b makes the term 0 anyway
-        ga = g * b * a ** where(b == 0, 1, b - 1) if self.inputs[0].requires_grad else None
-        gb = None
-        if self.inputs[1].requires_grad:
-            positive = a > 0
-            gb = g * out * where(positive, log(where(positive, a, 1.0)), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 0^-2 = inf, as in PyTorch
+            ga = g * b * a ** where(b == 0, 1, b - 1) if self.inputs[0].requires_grad else None
+            gb = None
+            if self.inputs[1].requires_grad:
+                positive = a > 0
+                gb = g * out * where(positive, log(where(positive, a, 1.0)), 0.0)
         return (ga, gb)
 
 

@@ -55,7 +55,8 @@ class Log(Op):
             return np.log(x)
 
     def vjp(self, g, out, x):
-        return (g / x,)
+        with quiet():  # 1/0 = inf at x = 0, as in PyTorch
+            return (g / x,)
 
 
 class Sqrt(Op):
@@ -69,7 +70,8 @@ class Sqrt(Op):
             return np.sqrt(x)
 
     def vjp(self, g, out, x):
-        return (g / (2 * out),)
+        with quiet():  # inf at 0, as in PyTorch
+            return (g / (2 * out),)
 
 
 class Sin(Op):

@@ -72,7 +72,8 @@ class ScatterAlong(Op):
         out = np.zeros(self.shape_, dtype=np.asarray(g).dtype)
         if not out.ndim:  # a 0-d source: every pick was of its one element
             return out + np.add.reduce(np.asarray(g), axis=None)
-        np.add.at(out, _grid(np.asarray(index), normalize_axis(self.axis, out.ndim), self.shape_), g)
+        index = np.broadcast_to(index, np.shape(g))  # NumPy's take_along_axis broadcasts the index
+        np.add.at(out, _grid(index, normalize_axis(self.axis, out.ndim), self.shape_), g)
         return out
 
     def vjp(self, g2, out, g, index):

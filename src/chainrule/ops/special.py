@@ -93,7 +93,8 @@ class Log1p(Op):
             return np.log1p(x)
 
     def vjp(self, g, out, x):
-        return (g / (1 + x),)
+        with np.errstate(divide="ignore", invalid="ignore"):  # inf at x = -1, as in PyTorch
+            return (g / (1 + x),)
 
 
 class Expm1(Op):
