@@ -109,7 +109,9 @@ class _Classification(_Loss):
         (a scalar for "mean" and "sum")."""
         if self.reduction == "none":
             return unsqueeze(g, axis)
-        return _mean_over(g, denominator) if self.reduction == "mean" else g
+        if self.reduction == "sum":
+            return g
+        return g / denominator if np.all(denominator != 0) else g * 0.0  # nothing kept: gradient 0, as PyTorch
 
 
 class CrossEntropy(_Classification):

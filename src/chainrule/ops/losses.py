@@ -88,7 +88,7 @@ Loss = MSE
 class BinaryCrossEntropy(_Loss):
     """-w·[t·ln p + (1-t)·ln(1-p)] on probabilities p, logs clamped at -100 (PyTorch's rule),
     ``weight`` w per element (broadcast); ∂/∂p = w(p - t) / max(p(1-p), 1e-12),
-    ∂/∂t = w·(ln(1-p) - ln p) with the same clamped logs (69.08 at p = 1e-30, as PyTorch)."""
+    ∂/∂t = w·(ln(1-p) - ln p) (69.08 at p = 1e-30, ±inf at p = 1 and 0, as PyTorch)."""
 
     has_weight = False
     formula = "bce({0}, {1})"
@@ -107,7 +107,7 @@ class BinaryCrossEntropy(_Loss):
         gp = gl * (p - t) / maximum(p * (1 - p), 1e-12)
         gt = None
         if self._needs(1):
-            gt = gl * (maximum(log1p(-p), -100.0) - maximum(log(p), -100.0))
+            gt = gl * (log1p(-p) - log(p))
         return (gp, gt) + (None,) * len(weight)
 
 
