@@ -17,6 +17,7 @@ from .graph import Graph, backward, grad, topological_sort
 from .check import gradcheck, gradgradcheck
 # seeing the chain rule
 from .see.explain import explain
+from .see.explore import explore
 # the training stack
 from . import data, datasets, metrics, nn, optim
 from .serialize import load, save

@@ -230,6 +230,87 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Topological order: {order}",
         "zh": "拓扑排序：{order}",
     },
+    # ---- the explorer page (see/explore.py): every word on it, in both languages
+    "page.title": {
+        "en": "chainrule explorer: ∂{out}/∂every node",
+        "zh": "chainrule 探索器：∂{out}/∂每个节点",
+    },
+    "page.hint": {
+        "en": "Click a node to see its chain rule. Step through the passes with the buttons or the ← → keys.",
+        "zh": "点击一个节点，查看它的链式法则。用按钮或 ← → 键一步一步走完前向和反向传播。",
+    },
+    "page.forward": {"en": "Forward pass", "zh": "前向传播"},
+    "page.backward": {"en": "Backward pass", "zh": "反向传播"},
+    "page.next": {"en": "Next ▶", "zh": "下一步 ▶"},
+    "page.back": {"en": "◀ Back", "zh": "◀ 上一步"},
+    "page.play": {"en": "Play", "zh": "播放"},
+    "page.pause": {"en": "Pause", "zh": "暂停"},
+    "page.reset": {"en": "Reset", "zh": "重置"},
+    "page.other_lang": {"en": "中文", "zh": "English"},
+    "page.digits_full": {"en": "Full precision", "zh": "全精度"},
+    "page.digits_short": {"en": "Few digits", "zh": "少量有效数字"},
+    "page.value": {"en": "value", "zh": "值"},
+    "page.grad": {"en": "grad", "zh": "梯度"},
+    "page.step": {
+        "en": "step {index} of {count}",
+        "zh": "第 {index} 步，共 {count} 步",
+    },
+    "page.forward_start": {
+        "en": "Press Next (or →): the nodes compute their values one by one, in topological order.",
+        "zh": "按“下一步”（或 →）：节点按拓扑排序一个一个地计算自己的值。",
+    },
+    "page.backward_start": {
+        "en": "Backward starts at the output: ∂{out}/∂{out} = 1. Press Next (or →) to send the gradient "
+              "down one edge at a time.",
+        "zh": "反向传播从输出开始：∂{out}/∂{out} = 1。按“下一步”（或 →），梯度每次沿一条边往回传。",
+    },
+    "page.back_step": {
+        "en": "{op} → {input}: upstream ∂{out}/∂{op} × local ∂{op}/∂{input} = {upstream} × {local} = {result}",
+        "zh": "{op} → {input}：上游梯度 ∂{out}/∂{op} × 局部导数 ∂{op}/∂{input} = {upstream} × {local} = {result}",
+    },
+    "page.back_step_tensor": {
+        "en": "{op} → {input}: the vjp of the upstream gradient {upstream} through {local} gives {result}",
+        "zh": "{op} → {input}：上游梯度 {upstream} 经过 {local} 的 vjp，得到 {result}",
+    },
+    "page.running": {
+        "en": "∂{out}/∂{input} so far: {sum} (gradients arrived: {count} of {total})",
+        "zh": "目前 ∂{out}/∂{input} = {sum}（已收到 {count}/{total} 个梯度）",
+    },
+    "page.kind": {"en": "kind", "zh": "类型"},
+    "page.formula": {"en": "formula", "zh": "公式"},
+    "page.gradient": {
+        "en": "gradient ∂{out}/∂{name}",
+        "zh": "梯度 ∂{out}/∂{name}",
+    },
+    "page.own_locals": {
+        "en": "Its local derivatives, one per input (∂{name}/∂input):",
+        "zh": "它的局部导数，每个输入一个（∂{name}/∂输入）：",
+    },
+    "page.arriving": {
+        "en": "The gradient it receives along each edge from a node that uses it (upstream × local = sent):",
+        "zh": "每个用到它的节点沿边传回的梯度（上游 × 局部导数 = 传回）：",
+    },
+    "page.no_grad": {
+        "en": "{name} needs no gradient (nothing to train, nothing to explain).",
+        "zh": "{name} 不需要梯度（不用训练，也没有要解释的）。",
+    },
+    "page.tensor": {"en": "a {shape} tensor", "zh": "{shape} 张量"},
+    "page.first_entries": {
+        "en": "(the first {rows} × {cols} entries)",
+        "zh": "（只显示前 {rows} × {cols} 个元素）",
+    },
+    "page.pick": {
+        "en": "Click an entry of the gradient table to follow that one element down its chain.",
+        "zh": "点击梯度表中的一个元素，沿链式法则追踪这一个元素。",
+    },
+    "page.element": {
+        "en": "One element: ∂{out}/∂{name}[{index}] = {value}. Each path's share of it:",
+        "zh": "单个元素：∂{out}/∂{name}[{index}] = {value}。每条路径贡献的部分：",
+    },
+    "page.legend": {
+        "en": "Red: the chain-rule paths from {out} down to the clicked node. Orange: the current step.",
+        "zh": "红色：从 {out} 到所点节点的链式法则路径。橙色：当前这一步。",
+    },
 }
 
 

@@ -2,7 +2,8 @@
 
 In the lesson's order: build its graph with its numbers (float64), print the
 topological order, narrate the forward pass and the backward pass, spell out
-the chain rule for ∂loss/∂k and ∂loss/∂b, then take the lesson's next step,
+the chain rule for ∂loss/∂k and ∂loss/∂b (``--html PATH``: also as the
+explorer page, before training), then take the lesson's next step,
 gradient descent on k and b, printing the loss as it falls (with a progress
 bar), and finally draw the graph (``graph.svg``) and the loss curve
 (``loss.png``) into ``--out``. Without Graphviz's ``dot`` it writes
@@ -25,6 +26,7 @@ from ...see.narration import formula_text
 from ...node import Node, Placeholder, Variable
 from ...ops import MSE, Linear, Sigmoid
 from ...see.phrases import LANGS, display_width, number, say
+from ...see.explore import explore
 from ...see.viz import GraphvizNotFound, render, to_dot
 from . import nonnegative
 
@@ -44,7 +46,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--lang", choices=LANGS, default="en", help="language of the narration (en or zh)")
     parser.add_argument("--steps", type=nonnegative(int), default=100, help="gradient descent steps (default 100)")
     parser.add_argument("--lr", type=nonnegative(float, positive=True), default=0.1, help="learning rate (default 0.1)")
-    parser.add_argument("--no-plots", action="store_true", help="print only; write no files")
+    parser.add_argument("--no-plots", action="store_true", help="print only; write no pictures")
+    parser.add_argument("--html", default=None, metavar="PATH",
+                        help="also write the lesson's explorer, one self-contained HTML page, to PATH")
     parser.set_defaults(run=run)
 
 
@@ -90,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     print()
     print(graph.explain(n["b"], lang=lang))
     dot = to_dot(graph, highlight=n["k"])  # the picture shows the lesson's numbers, before training
+    page = explore(graph, lang=lang) if args.html else None  # so does the explorer
 
     _heading(say("demo.descent", lang, steps=args.steps, lr=args.lr))
     losses = descend(graph, n, args.steps, args.lr, lang)
@@ -97,16 +102,26 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.no_plots:
         _heading(say("demo.no_plots", lang))
-        return 0
-    out = Path(args.out)
-    _heading(say("demo.files", lang, out=out))
+    else:
+        out = Path(args.out)
+        _heading(say("demo.files", lang, out=out))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            _write_graph(dot, out, lang)
+            _write_loss_plot(losses, args.lr, out / "loss.png", lang)
+        except OSError as error:
+            print(f"chainrule demo: cannot write to {out}: {error}", file=sys.stderr)
+            return 1
+    return _write_page(page, args.html, lang) if page is not None else 0
+
+
+def _write_page(page: Any, path: str, lang: str) -> int:
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_graph(dot, out, lang)
-        _write_loss_plot(losses, args.lr, out / "loss.png", lang)
+        page.save(path)
     except OSError as error:
-        print(f"chainrule demo: cannot write to {out}: {error}", file=sys.stderr)
+        print(f"chainrule demo: cannot write {path}: {error}", file=sys.stderr)
         return 1
+    print(say("demo.wrote", lang, path=path))
     return 0
 
 

@@ -4,7 +4,7 @@ Builds the graph of EXPR (see ``expr.py``: names, numbers, + - * / **, the
 lower-case chainrule functions), feeds the values, narrates the forward and
 backward passes, then explains ∂EXPR/∂name for each ``--wrt`` name (all the
 expression's variables by default). ``--draw out.svg`` renders the graph with
-the chain-rule paths highlighted. A mistake in the input is one message with
+the chain-rule paths highlighted; ``--html page.html`` writes the explorer. A mistake in the input is one message with
 a caret under its column and exit code 2, never a traceback.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..expr import ExprError, parse
 from ...graph import Graph
 from ...node import Placeholder
 from ...see.phrases import LANGS, describe_value, say
+from ...see.explore import explore
 from ...see.viz import GraphvizNotFound, draw, to_dot
 
 EXIT_USAGE = 2
@@ -42,6 +43,8 @@ def register(subparsers: Any) -> None:
                         help="differentiate with respect to these variables (default: all of them)")
     parser.add_argument("--draw", default=None, metavar="FILE",
                         help="also draw the graph to FILE (.svg, .png or .pdf)")
+    parser.add_argument("--html", default=None, metavar="PATH",
+                        help="also write the explorer of the graph, one self-contained HTML page, to PATH")
     parser.add_argument("--lang", choices=LANGS, default="en", help="language of the narration (en or zh)")
     parser.add_argument("--max-paths", type=int, default=64,
                         help="list at most this many chain-rule paths, summarise beyond (default 64)")
@@ -123,10 +126,16 @@ def _run(args: argparse.Namespace) -> int:
             for node in wrt:
                 print()
                 print(graph.explain(node, lang=lang, max_paths=args.max_paths))
+            if args.html:
+                explore(graph, lang=lang).save(args.html)
+                print(say("demo.wrote", lang, path=args.html))
             if args.draw:
                 return _draw(graph, args.draw, wrt[0] if wrt else None, lang)
     except ChainruleError as error:
         print(f"chainrule explain: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"chainrule explain: error in --html: {error}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 
