@@ -47,7 +47,7 @@ def test_lesson_page_clicking_k_shows_its_gradient_and_lights_its_path(browser, 
 
 
 def test_stepping_backward_three_times_shows_sigmoid_to_linear(browser, lesson_page, tmp_path):
-    opened = open_page(browser, lesson_page)
+    opened = open_page(browser, lesson_page, height=540)  # the README's screenshot: no empty space below
     page = opened.page
     page.click(FLAGS_FULL)
     page.click("#mode-bwd")
