@@ -179,3 +179,11 @@ def test_cli_demo_and_explain_write_pages(tmp_path):
     assert data["lang"] == "zh" and data["explain"][x]["g"][0] == repr(2 * 1.5 + 1)
     done = run_cli("explain", "x*2", "--at", "x=1", "--html", str(tmp_path / "missing" / "p.html"), cwd=tmp_path)
     assert done.returncode == 2 and "--html" in done.stderr
+
+
+def test_names_cannot_break_out_of_the_page():
+    cr.set_default_dtype("float64")
+    a = cr.Variable(2.0, name="</script><!--<b>a")
+    text = cr.explore(a * a).to_html()
+    assert "</script><!--<b>" not in text
+    assert page_json(text)["nodes"][0]["name"] == "</script><!--<b>a"

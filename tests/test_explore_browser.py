@@ -113,6 +113,10 @@ def test_fan_out_lists_every_path_and_their_sum(browser, tmp_path):
     mul, add = out.inputs[0].name, out.name
     every = page.eval_on_selector_all("path.edge.lit", "els => els.map(e => e.dataset.src + '>' + e.dataset.dst)")
     assert sorted(every) == sorted([f"x>{mul}", f"x>{mul}", f"{mul}>{add}", f"x>{add}"])  # 4 edges, 3 paths
+    page.click("#panel pre.path >> nth=2")  # path 3 alone: x straight into add
+    assert lit(page) == ({("x", add)}, {"x", add})
+    page.click("#panel h3.paths")  # every path again
+    assert len(page.query_selector_all("path.edge.lit")) == 4
     opened.check_clean()
 
 

@@ -53,7 +53,7 @@ class Explorer:
             "{{lang}}": "zh-CN" if self.lang == "zh" else "en",
             "{{title}}": html.escape(PHRASES["page.title"][self.lang].format(out=out)),
             "{{style}}": _asset("explorer.css"),
-            "{{data}}": _script_safe(data),
+            "{{data}}": data.replace("<", "\\u003c"),  # inside JSON strings only: nothing can close the <script>
             "{{script}}": _script_safe("\n".join(_asset(name) for name in SCRIPTS)),
         }
         for key, value in parts.items():

@@ -30,7 +30,7 @@ from .layout import layout
 from .narration import formula_text
 from ..node import Constant, Node, Placeholder, Variable
 from .phrases import shape_text
-from .page_values import Table, num, phrase, table_for, value_json
+from .page_values import Table, num, phrase, table_for, value_json, value_text
 
 MAX_PATHS = 16  # per node, list at most this many paths on the page; beyond, group them by last edge
 CHAR_W, LINE_H, PAD = 6.7, 15.0, 10.0  # the node boxes' text metrics, in pixels (see explorer.css)
@@ -137,7 +137,7 @@ def _edge_json(op: Node, i: int, index: dict[Node, int], curve: list) -> dict[st
 def _forward_line(node: Node) -> dict[str, Any]:
     """The narration's sentence for this node's forward step (``narration.py``'s keys)."""
     kind = role(node)
-    fields: dict[str, Any] = {"name": node.name, "kind": type(node).__name__, "value": value_json(node.value)}
+    fields: dict[str, Any] = {"name": node.name, "kind": type(node).__name__, "value": value_text(node.value)}
     key = {"placeholder": "forward.fed", "variable": "forward.variable", "constant": "forward.constant"}.get(kind)
     if key is None:
         key = "forward.op"
@@ -169,7 +169,8 @@ def _backward_steps(order: list[Node], grads: dict[Node, Any], edge_id: dict) ->
         running[inp] = part if prev is None else prev + part
         arrived[inp] = arrived.get(inp, 0) + 1
         # the local derivative is the edge's own number (edges[e].num): not repeated here
-        steps.append({"e": edge_id[(id(op), i)], "up": value_json(grads[op]), "res": value_json(part),
+        # the caption says the upstream and sent gradients (numbers or summaries); the box shows the running sum
+        steps.append({"e": edge_id[(id(op), i)], "up": value_text(grads[op]), "res": value_text(part),
                       "run": value_json(running[inp]), "n": arrived[inp], "of": total[inp]})
     return steps
 

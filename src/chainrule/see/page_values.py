@@ -82,11 +82,21 @@ def value_json(value: Any) -> Any:
     if arr.size == 1:
         return num(arr)
     if arr.size == 0:
-        return {"t": [], "s": phrase("value.empty", shape=shape_text(arr.shape))}
+        return {"t": [], "s": value_text(arr)}
     table = table_for(arr.shape)
     flat = arr.reshape(-1)
     cells = [num(flat[p]) for p in table.flat] if table is not None else []
     return {"t": cells, "s": summary(arr)}
+
+
+def value_text(value: Any) -> Any:
+    """A value inside a sentence: its number, or a tensor's one-line summary (its table is not repeated)."""
+    arr = np.asarray(value)
+    if arr.size == 1:
+        return num(arr)
+    if arr.size == 0:
+        return phrase("value.empty", shape=shape_text(arr.shape))
+    return summary(arr)
 
 
 def summary(arr: np.ndarray) -> dict[str, Any]:

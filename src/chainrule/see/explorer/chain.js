@@ -40,23 +40,24 @@ CR.chain = (function () {
     return rows.join("\n");
   }
 
-  // explain's whole answer for ∂output/∂node, as a list of text blocks.
+  // explain's whole answer for ∂output/∂node, as a list of blocks {text, edges (a listed path's edges)}.
   function rule(node, ex) {
     const fields = { out: out(), wrt: node.name };
-    if (ex.self) return [CR.say("explain.self", fields)];
-    if (ex.n === "0") return [CR.say("explain.none", fields)];
+    const plain = (text) => ({ text: text });
+    if (ex.self) return [plain(CR.say("explain.self", fields))];
+    if (ex.n === "0") return [plain(CR.say("explain.none", fields))];
     if (!ex.paths.length) {
       const head = CR.say("explain.summary", Object.assign(fields, { count: ex.n, limit: String(CR.data.max_paths) }));
-      return [head].concat(ex.groups.map((g) => CR.say("explain.group",
-        { symbol: CR.data.edges[g.e].sym, count: g.n, value: g.v })));
+      return [plain(head)].concat(ex.groups.map((g) => plain(CR.say("explain.group",
+        { symbol: CR.data.edges[g.e].sym, count: g.n, value: g.v }))));
     }
     const key = ex.n === "1" ? "explain.one_path" : "explain.paths";
-    const blocks = [CR.say(key, Object.assign(fields, { count: ex.n }))];
-    ex.paths.forEach((p, k) => blocks.push(pathText(p, k)));
+    const blocks = [plain(CR.say(key, Object.assign(fields, { count: ex.n })))];
+    ex.paths.forEach((p, k) => blocks.push({ text: pathText(p, k), edges: p.e }));
     if (ex.paths.length > 1) {
       const head = CR.say("explain.sum", { count: String(ex.paths.length) });
       const terms = ex.paths.every((p) => CR.isNumber(p.p)) ? " " + ex.paths.map((p) => CR.text(p.p)).join(" + ") + " =" : "";
-      blocks.push(head + terms + " " + CR.text(ex.g));
+      blocks.push(plain(head + terms + " " + CR.text(ex.g)));
     }
     return blocks;
   }

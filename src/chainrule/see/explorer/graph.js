@@ -120,8 +120,18 @@ CR.graph = (function () {
     return { edges: litEdges, nodes: nodes.map((_, i) => up[i] && down[i]) };
   }
 
+  // Light every path from the output to `target`, or (lightPath) just the edges of one of them.
   function light(target) {
-    const lit = target === null ? null : pathsTo(target);
+    paint(target, target === null ? null : pathsTo(target));
+  }
+
+  function lightPath(target, edgeIds) {
+    const { nodes, edges } = CR.data, on = new Set(edgeIds);
+    const litNodes = nodes.map((_, i) => i === target || edgeIds.some((e) => edges[e].dst === i));
+    paint(target, { edges: edges.map((_, i) => on.has(i)), nodes: litNodes });
+  }
+
+  function paint(target, lit) {
     paths.forEach((p, i) => p.classList.toggle("lit", !!lit && lit.edges[i]));
     groups.forEach((g, i) => {
       g.classList.toggle("lit", !!lit && lit.nodes[i]);
@@ -134,5 +144,5 @@ CR.graph = (function () {
     groups[CR.data.output].scrollIntoView({ block: "center", inline: "center" });
   }
 
-  return { build, fit, showOutput, refresh, light, inEdges: () => inEdges };
+  return { build, fit, showOutput, refresh, light, lightPath, inEdges: () => inEdges };
 })();

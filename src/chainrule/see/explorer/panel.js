@@ -39,11 +39,23 @@ CR.panel = (function () {
     if (own.length) panel.append(section("page.own_locals", { name: node.name }, ...own.map((e) => pre(CR.chain.localLine(e)))));
     const arriving = CR.data.backward.filter((s) => CR.data.edges[s.e].src === current);
     if (arriving.length) panel.append(section("page.arriving", {}, ...arriving.map((s) => pre(CR.chain.stepLine(s)))));
-    panel.append(CR.el("h3", {}, "∂" + outName() + "/∂" + node.name), ...CR.chain.rule(node, ex).map(pre));
+    const heading = CR.el("h3", { class: "paths", title: "∂" + outName() + "/∂" + node.name }, "∂" + outName() + "/∂" + node.name);
+    heading.addEventListener("click", () => CR.graph.light(current));  // every path lit again
+    panel.append(heading, ...CR.chain.rule(node, ex).map(block));
   }
 
   const outName = () => CR.data.nodes[CR.data.output].name;
   const pre = (text) => CR.el("pre", {}, text);
+
+  // A block of the chain rule; a listed path lights alone in the graph when clicked.
+  function block(b) {
+    const box = pre(b.text);
+    if (b.edges) {
+      box.classList.add("path");
+      box.addEventListener("click", () => CR.graph.lightPath(current, b.edges));
+    }
+    return box;
+  }
 
   function section(key, fields, ...body) {
     const box = CR.el("div", { class: "section", "data-key": key });
