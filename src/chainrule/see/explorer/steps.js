@@ -21,7 +21,8 @@ CR.steps = (function () {
       s.grads = nodes.map(() => undefined);
       s.activeNode = state.step - 1;
     } else if (state.mode === "bwd") {
-      s.grads = nodes.map((_, i) => (i === output ? nodes[output].grad : undefined));
+      // the output holds its seed; a node that gets no gradient says so; the others wait for theirs
+      s.grads = nodes.map((node, i) => (i === output || node.grad === null ? node.grad : undefined));
       for (let k = 0; k < state.step; k++) {
         const step = backward[k], dst = edges[step.e].src;
         s.grads[dst] = step.run;
