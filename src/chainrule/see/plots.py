@@ -92,14 +92,17 @@ def integer_ticks(ax: Any) -> None:
 
 def log_axis(ax: Any, values: Sequence[float]) -> None:
     """A log y axis with at least three labelled ticks, even when the values span under a decade."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     ax.set_yscale("log")
     positive = [v for v in values if v > 0 and math.isfinite(v)]
     if not positive:
         return
     decades = math.log10(max(positive)) - math.log10(min(positive))
-    subs = (1.0,) if decades >= 3 else (1.0, 2.0, 5.0) if decades >= 1 else tuple(float(i) for i in range(1, 10))
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    if decades < 0.6:  # under a factor of 4: evenly spaced round numbers read best
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    else:
+        subs = (1.0,) if decades >= 3 else (1.0, 2.0, 5.0) if decades >= 1 else tuple(float(i) for i in range(1, 10))
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())

@@ -31,7 +31,7 @@ from ..node import Constant, Node, Placeholder, Variable
 from ..op import Op
 from .chain import edge_form, edge_symbol, follows, is_scalar, local_derivative
 from .narration import formula_text  # labels show the same formula the narration prints
-from .phrases import check_lang, describe_value, register, say
+from .phrases import check_lang, register, say
 from .values import entries, number, short
 from .viz_paths import COLOURS, highlighted_edges
 
@@ -95,6 +95,10 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l") + '\\l"'
 
 
+def _indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.split("\n"))
+
+
 def _centred(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -121,13 +125,24 @@ def _label(node: Node, show_values: bool, show_grads: bool, lang: str, digits: i
     return "\n".join(lines)
 
 
+def full_text(value: Any) -> str:
+    """Every digit: a number in its shortest exact form, a tensor's entries likewise (up to 64 of them)."""
+    if value is None:
+        return "—"
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return number(arr)
+    return f"{tuple(arr.shape)} " + np.array2string(arr, separator=", ", threshold=64, floatmode="unique",
+                                                     max_line_width=100)
+
+
 def _tooltip(node: Node, show_values: bool, show_grads: bool, lang: str) -> str:
     """The node's numbers at full precision, for the SVG's hover text."""
     parts = [node.name]
     if show_values:
-        parts[0] += f": {say('viz.value', lang)} = {describe_value(node.value, lang)}"
+        parts.append(f"{say('viz.value', lang)} = {full_text(node.value)}")
     if show_grads and node.grad is not None:
-        parts.append(f"{say('viz.grad', lang)} = {describe_value(node.grad, lang)}")
+        parts.append(f"{say('viz.grad', lang)} = {full_text(node.grad)}")
     return "\n".join(parts)
 
 
@@ -138,16 +153,17 @@ def _edge_text(op: Node, index: int, show_grads: bool, lang: str, digits: int | 
         form, notes = edge_form(op, index) if op.value is not None else (None, [])
     except Exception:  # a label must never stop a drawing (a learner's vjp may need more than numbers)
         form, notes = None, []
-    if form is not None:
-        text += f" = {form.text}"
     full = text
+    if form is not None:  # symbol, formula and number on lines of their own: narrow labels never collide
+        text += f"\n= {form.text}"
+        full += f" = {form.text}"
     if show_grads and is_scalar(op.value) and is_scalar(op.inputs[index].value) and follows(op, index):
         try:
             local = local_derivative(op, index)
         except Exception:  # as above
             local = None
         if local is not None:
-            text += f" = {value_text(np.asarray(local).reshape(()), digits)}"
+            text += f"\n= {value_text(np.asarray(local).reshape(()), digits)}"
             full += f" = {number(local)}"
     for key, fields in notes:
         if key == "note.broadcast":
@@ -190,7 +206,9 @@ def to_dot(graph: Any, show_values: bool = True, show_grads: bool = True, highli
             attrs = []
             if edge_labels:
                 text, full = _edge_text(op, i, show_grads, lang, digits)
-                attrs += [f"label={_centred(text)}", f"tooltip={_centred(full)}", f"labeltooltip={_centred(full)}"]
+                # left-justified, two spaces in: Graphviz puts a label's box against its edge
+                attrs += [f"label={_quote(_indented(text))}", f"tooltip={_centred(full)}",
+                          f"labeltooltip={_centred(full)}"]
             colours = [c for c, _, edges in marks if (id(op), i) in edges]
             if colours:  # an edge on several highlighted paths is drawn as parallel lines, one per colour
                 attrs.append(f'color="{":".join(colours)}", fontcolor="{colours[0]}", penwidth=2.5')
