@@ -112,14 +112,19 @@ def run_explain(*argv: str) -> int:
 
 @pytest.mark.parametrize("expr, column, message", [
     ("sigmoid(k*x+b", 13, "expected ')' but found the end"),
-    ("x ^ 2", 2, "write ** for powers"),
+    ("x ^", 3, "expected a number, a name or '('"),
+    ("y = ", 4, "nothing after 'y ='"),
+    ("x = x * 2", 0, "'x' is already taken"),
+    ("sum(x, axis=0, axis=1)", 15, "keyword 'axis' given twice"),
+    ("sigmoid(x, axis=1)", 11, "sigmoid() has no keyword 'axis'"),
+    ("[x 1]", 3, "expected a comparison"),
+    ("x = 1 = 2", 6, "to name the result, write NAME = ... at the start"),
     ("foo(x)", 0, "unknown function 'foo'"),
     ("sigmoid(x, x)", 0, "sigmoid() takes 1 argument, got 2"),
     ("x +", 3, "expected a number, a name or '('"),
     ("3x", 1, "unexpected 'x'"),
     ("exp", 0, "'exp' is a function"),
     ("", 0, "the expression is empty"),
-    ("(" * 150 + "x" + ")" * 150, 100, "nested more than 100 deep"),
     ("x $ 1", 2, "unexpected character '$'"),
 ])
 def test_explain_points_at_the_mistake(capsys, expr, column, message):
@@ -128,6 +133,15 @@ def test_explain_points_at_the_mistake(capsys, expr, column, message):
     first, text, caret = err.splitlines()
     assert message in first and f"(at column {column + 1})" in first
     assert text == "  " + expr and caret == "  " + " " * column + "^"
+
+
+def test_a_long_expression_shows_only_the_part_around_the_mistake(capsys):
+    expr = "(" * 150 + "x" + ")" * 150
+    assert run_explain(expr, "--at", "x=3") == 2
+    first, text, caret = capsys.readouterr().err.splitlines()
+    assert "nested more than 100 deep" in first and "(at column 101)" in first
+    assert len(text) < 90 and text.startswith("  …") and text.endswith("…")
+    assert text[caret.index("^")] == "("  # the caret still points at the 101st bracket
 
 
 @pytest.mark.parametrize("argv, message", [

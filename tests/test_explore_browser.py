@@ -138,8 +138,10 @@ def test_a_tensor_elements_chain_matches_pytorch(browser, tmp_path):
     (torch.sigmoid(wt * torch.tensor(a)) + wt * torch.tensor(b)).sum().backward()
     s = 1 / (1 + math.exp(-w0[0, 2] * a[0, 2]))
     path_values = sorted([s * (1 - s) * a[0, 2], b[0, 2]])  # each path's share, by hand
-    shown = [float(v) for v in re.findall(r"path \d+: (\S+)", element)]
+    blocks = re.split(r"path \d+:", element)[1:]  # explain's rows: symbols, forms, numbers, = product
+    shown = [float(block.strip().splitlines()[3].lstrip("= ")) for block in blocks]
     assert np.allclose(sorted(shown), path_values, rtol=1e-12)
+    assert "∂mul_" in blocks[0] and "W[0, 2]" in blocks[0]  # factors of single elements
     total = float(element.strip().rsplit("=", 1)[1])
     assert math.isclose(total, wt.grad[0, 2].item(), rel_tol=1e-12)
     opened.check_clean()

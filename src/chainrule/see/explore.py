@@ -32,7 +32,7 @@ from .page_data import page_data
 from .phrases import PHRASES, check_lang
 
 SCRIPTS = ("text.js", "graph.js", "chain.js", "panel.js", "steps.js", "app.js")  # in load order
-PAGE_PHRASES = ("page.", "forward.", "explain.", "value.")  # the table's sentences the page says
+PAGE_PHRASES = ("page.", "forward.", "explain.", "value.", "note.", "word.")  # the sentences the page says
 IFRAME_HEIGHT = 640  # pixels, for the inline view in Jupyter
 
 

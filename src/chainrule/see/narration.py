@@ -2,11 +2,14 @@
 
 ``narrate_forward`` walks the topological order: fed placeholders say they
 were fed ("I am x: I was fed 3.0"), ops show their formula with their inputs'
-names and the value they computed. ``narrate_backward`` walks it in reverse:
-each op says which gradient it received and what it sends to each input
-(upstream gradient · local derivative), each leaf says which gradient it got.
+names and the value they computed, and a NaN or infinity is flagged at the
+node that made it. ``narrate_backward`` walks it in reverse: each op says
+which gradient it received and what it sends to each input (upstream
+gradient · local derivative, as formulas and numbers, with the 1/N, broadcast
+sums, ties and kinks said aloud), each leaf says which gradient it got.
 ``Graph.forward(narrate=True)`` and ``Graph.backward(narrate=True)`` print
-these; every sentence comes from the bilingual table in ``phrases.py``.
+these; ``forward_line`` and ``backward_lines`` narrate one node, for the
+lesson's own loops. Every sentence comes from the bilingual table in ``phrases.py``.
 """
 from __future__ import annotations
 
@@ -14,10 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .chain import follows, input_label, is_scalar, local_derivative, local_symbol, vjp_step
 from ..node import Constant, Node, Placeholder, Variable
 from ..op import Op
-from .phrases import check_lang, describe_value, number, say, shape_text
+from . import symbols as s
+from .chain import edge_form, follows, input_label, is_scalar, local_derivative, nonfinite_kind, vjp_step
+from .flags import value_flag, words
+from .phrases import check_lang, describe_value, say
+from .values import is_finite, shape_text
 
 INDENT = "    "
 
@@ -38,6 +44,28 @@ def _kind(node: Node) -> str:
     return type(node).__name__
 
 
+def forward_line(node: Node, fed: bool, lang: str = "en") -> str:
+    """What one node did in a forward pass (``fed``: a placeholder fed this time), plus a
+    flag line when its value is NaN or infinite though its inputs are finite."""
+    fields = {"name": node.name, "kind": _kind(node), "value": describe_value(node.value, lang)}
+    if node.value is None:
+        key = "forward.unset"
+    elif isinstance(node, Placeholder):
+        key = "forward.fed" if fed else "forward.kept"
+    elif isinstance(node, Variable):
+        key = "forward.variable"
+    elif isinstance(node, Constant) or not node.inputs:
+        key = "forward.constant"
+    else:
+        key = "forward.op"
+        fields["formula"] = formula_text(node)
+    line = say(key, lang, **fields)
+    if node.value is not None and not is_finite(node.value) and node.inputs \
+            and all(i.value is None or is_finite(i.value) for i in node.inputs):
+        line += "\n" + INDENT + words(value_flag(node), lang)
+    return line
+
+
 def narrate_forward(graph: Any, fed: set[int] | None = None, lang: str = "en") -> str:
     """What every node of ``graph`` did in the last forward pass, in topological order.
 
@@ -48,17 +76,7 @@ def narrate_forward(graph: Any, fed: set[int] | None = None, lang: str = "en") -
     fed = fed if fed is not None else {id(p) for p in graph.order if isinstance(p, Placeholder)}
     lines = [say("forward.title", lang)]
     for step, node in enumerate(graph.order, start=1):
-        fields = {"name": node.name, "kind": _kind(node), "value": describe_value(node.value, lang)}
-        if isinstance(node, Placeholder):
-            key = "forward.fed" if id(node) in fed else "forward.kept"
-        elif isinstance(node, Variable):
-            key = "forward.variable"
-        elif isinstance(node, Constant) or not node.inputs:
-            key = "forward.constant"
-        else:
-            key = "forward.op"
-            fields["formula"] = formula_text(node)
-        lines.append(f"{step:>3}. " + say(key, lang, **fields))
+        lines.append(f"{step:>3}. " + forward_line(node, id(node) in fed, lang))
     return "\n".join(lines)
 
 
@@ -72,7 +90,15 @@ def narrate_backward(graph: Any, lang: str = "en") -> str:
     check_lang(lang)
     order = graph.order
     out = graph.outputs[0]
-    # how many consumers sent a gradient to each node (fan-out means a sum)
+    senders = consumer_counts(order)
+    lines = [say("backward.title", lang)]
+    for step, node in enumerate(reversed(order), start=1):
+        lines.append(f"{step:>3}. " + backward_lines(node, out, senders.get(id(node), 0), lang))
+    return "\n".join(lines)
+
+
+def consumer_counts(order: list[Node]) -> dict[int, int]:
+    """How many consumers sent a gradient to each node (more than one means a sum)."""
     senders: dict[int, int] = {}
     for node in order:
         if node.grad is None or not isinstance(node, Op):
@@ -80,11 +106,15 @@ def narrate_backward(graph: Any, lang: str = "en") -> str:
         for i, inp in enumerate(node.inputs):
             if follows(node, i):
                 senders[id(inp)] = senders.get(id(inp), 0) + 1
-    lines = [say("backward.title", lang)]
-    for step, node in enumerate(reversed(order), start=1):
-        lines.append(f"{step:>3}. " + _receive_line(node, out, senders.get(id(node), 0), lang))
-        if isinstance(node, Op) and node.grad is not None:
-            lines.extend(INDENT + _send_line(node, i, lang) for i in range(len(node.inputs)))
+    return senders
+
+
+def backward_lines(node: Node, out: Node, senders: int, lang: str = "en") -> str:
+    """One node's part of a backward pass: the gradient it holds, then what it sends to each input."""
+    lines = [_receive_line(node, out, senders, lang)]
+    if isinstance(node, Op) and node.grad is not None:
+        for i in range(len(node.inputs)):
+            lines.extend(INDENT + line for line in _send_lines(node, i, lang))
     return "\n".join(lines)
 
 
@@ -102,21 +132,32 @@ def _receive_line(node: Node, out: Node, senders: int, lang: str) -> str:
     return line
 
 
-def _send_line(op: Node, index: int, lang: str) -> str:
-    """``→ to linear: 0.4027… · σ(1-σ) = 0.4027… · 0.1537… = 0.0619…``."""
+def _send_lines(op: Node, index: int, lang: str) -> list[str]:
+    """``→ to linear: 0.4027… · (sigmoid · (1 - sigmoid)) = 0.4027… · 0.1537… = 0.0619…``, then notes."""
     label = input_label(op, index)
-    if not follows(op, index):
-        return say("backward.no_grad_input", lang, input=label)
-    part = vjp_step(op, index, op.grad)
-    if part is None:
-        return say("backward.no_grad_input", lang, input=label)
-    symbol = local_symbol(op, index) or f"∂{op.name}/∂{label}"
-    if is_scalar(op.grad) and is_scalar(part):
+    step = vjp_step(op, index, op.grad) if follows(op, index) else None
+    if step is None or step.part is None:
+        return [say("backward.no_grad_input", lang, input=label)]
+    part, g = step.part, op.grad
+    if is_scalar(g) and is_scalar(part):
         local = local_derivative(op, index)
-        upstream = number(op.grad)
-        # symbols, then numbers, as on the lesson's blackboard
-        local_text = f"{symbol} = {upstream} · {number(local)}" if local is not None else symbol
-        return say("backward.send", lang, input=label, upstream=upstream, local=local_text,
+        form, notes = edge_form(op, index, raw_shape=step.raw.shape)
+        form = form if form is not None else s.Sym(f"∂{op.name}/∂{label}")
+        upstream = s.number(g)
+        line = say("backward.send", lang, input=label, formula=s.chain([upstream, form]).text,
+                   numbers=s.chain([upstream, s.number(local)]).text, result=describe_value(part, lang))
+    elif is_scalar(g):
+        form, notes = edge_form(op, index, s.ONE, raw_shape=step.raw.shape)
+        line = say("backward.send_scalar_g", lang, input=label, g=describe_value(g, lang),
+                   local=form.text if form is not None else f"∂{op.name}/∂{label}",
                    result=describe_value(part, lang))
-    return say("backward.send_tensor", lang, input=label, src=shape_text(np.shape(op.grad)), local=symbol,
-               result=describe_value(part, lang))
+    else:
+        form, notes = edge_form(op, index, s.G, raw_shape=step.raw.shape)
+        line = say("backward.send_tensor", lang, input=label, src=shape_text(np.shape(g)),
+                   local=form.text if form is not None else f"∂{op.name}/∂{label}",
+                   result=describe_value(part, lang))
+    lines = [line] + [INDENT + "· " + say(key, lang, **fields) for key, fields in notes]
+    if is_finite(g) and not is_finite(part):
+        lines.append(INDENT + words(("flag.gradient", {"symbol": f"∂{op.name}/∂{label}",
+                                                        "what": nonfinite_kind(part)}), lang))
+    return lines

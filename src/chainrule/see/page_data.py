@@ -12,7 +12,9 @@
   gradient arriving at the op, the local derivative, the gradient sent, and
   the receiving node's running sum over the places that use it;
 - ``explain``: per node, ``explain``'s chain rule (every path as a list of
-  edges, its product, and the sum), computed by ``explain`` itself.
+  edges, its product, and the sum), computed by ``explain`` itself; for a
+  tensor, also ``explain``'s one-element chains for the entries of its table
+  (every path through single elements, each factor a number).
 
 ``grads`` holds every node's gradient from one backward pass; building the
 page writes no ``.grad`` and no value.
@@ -23,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from .chain import edge_symbol, follows, input_label, is_scalar, local_derivative, local_symbol, vjp_step
+from .chain import edge_form, edge_symbol, follows, input_label, is_scalar, local_derivative, vjp_step
 from ..errors import ChainruleError
 from .explain import explain
+from .symbols import chain
 from .layout import layout
 from .narration import formula_text
 from ..node import Constant, Node, Placeholder, Variable
@@ -33,6 +36,8 @@ from .phrases import shape_text
 from .page_values import Table, num, phrase, table_for, value_json, value_text
 
 MAX_PATHS = 16  # per node, list at most this many paths on the page; beyond, group them by last edge
+ELEMENT_PATHS = 8  # per tensor element, list at most this many paths through single elements
+ELEMENT_BUDGET = 400  # one-element chains per page at most (a big model's page stays quick to build)
 CHAR_W, LINE_H, PAD = 6.7, 15.0, 10.0  # the node boxes' text metrics, in pixels (see explorer.css)
 BOX_ROWS, BOX_COLS = 2, 3  # a tensor's box shows this corner of its table
 FORMULA_CHARS = 28  # longer formulas are cut in the box (the panel shows them whole)
@@ -65,6 +70,7 @@ def page_data(graph: Any, grads: dict[Node, Any], use_dot: bool = True) -> dict[
     sizes = [_box_size(node, grads.get(node), tables[i]) for i, node in enumerate(order)]
     placed = layout(order, [(index[op.inputs[i]], index[op]) for op, i in edges], sizes, use_dot=use_dot)
     nodes = [_node_json(node, grads.get(node), tables[i], placed.boxes[i]) for i, node in enumerate(order)]
+    budget = [ELEMENT_BUDGET]  # one-element chains left to compute, shared by every tensor node
     return {
         "output": index[out],
         "size": [round(placed.width, 1), round(placed.height, 1)],
@@ -74,7 +80,7 @@ def page_data(graph: Any, grads: dict[Node, Any], use_dot: bool = True) -> dict[
         "edges": [_edge_json(op, i, index, placed.curves[e]) for e, (op, i) in enumerate(edges)],
         "forward": [_forward_line(node) for node in order],
         "backward": _backward_steps(order, grads, edge_id),
-        "explain": [_explain_json(graph, node, grads, edge_id) for node in order],
+        "explain": [_explain_json(graph, node, grads, edge_id, budget) for node in order],
     }
 
 
@@ -118,16 +124,22 @@ def _full(value: Any) -> str:
 
 
 def _edge_json(op: Node, i: int, index: dict[Node, int], curve: list) -> dict[str, Any]:
+    """The edge input → op: ∂op/∂input as ``explain`` writes it (the local derivative, or the vjp
+    of g for a tensor op, with the note that says a broadcast was summed), and its number."""
     inp = op.inputs[i]
-    local = None
-    if follows(op, i) and is_scalar(op.value) and is_scalar(inp.value):
+    local, form, notes = None, None, []
+    if follows(op, i):
         try:
-            local = local_derivative(op, i)
-        except (ChainruleError, ArithmeticError, TypeError, ValueError):  # shown as a symbol only
-            local = None
+            form, notes = edge_form(op, i)
+            if is_scalar(op.value) and is_scalar(inp.value):
+                local = local_derivative(op, i)
+        except (ChainruleError, ArithmeticError, TypeError, ValueError):  # shown as ∂op/∂input only
+            form, notes, local = None, [], None
     return {
         "src": index[inp], "dst": index[op], "slot": i,
-        "label": input_label(op, i), "sym": edge_symbol(op, i), "local": local_symbol(op, i),
+        "label": input_label(op, i), "sym": edge_symbol(op, i), "local": None if form is None else form.text,
+        "lb": None if form is None else chain([form]).text,  # bracketed as a factor of a product, if compound
+        "notes": [phrase(key, **fields) for key, fields in notes],
         "num": None if local is None else num(local),
         "fw": follows(op, i),
         "pts": [[round(x, 1), round(y, 1)] for x, y in curve],
@@ -154,7 +166,7 @@ def _backward_steps(order: list[Node], grads: dict[Node, Any], edge_id: dict) ->
         if g is None or not op.inputs:
             continue
         for i in range(len(op.inputs)):
-            part = vjp_step(op, i, g) if follows(op, i) else None
+            part = vjp_step(op, i, g).part if follows(op, i) else None
             if part is not None:
                 sent.append((op, i, part))
     total: dict[Node, int] = {}
@@ -175,8 +187,12 @@ def _backward_steps(order: list[Node], grads: dict[Node, Any], edge_id: dict) ->
     return steps
 
 
-def _explain_json(graph: Any, node: Node, grads: dict[Node, Any], edge_id: dict) -> dict[str, Any] | None:
-    """``explain``'s answer for ∂output/∂node: paths as edge lists with their products, and the sum."""
+def _explain_json(graph: Any, node: Node, grads: dict[Node, Any], edge_id: dict,
+                  budget: list[int]) -> dict[str, Any] | None:
+    """``explain``'s answer for ∂output/∂node: paths as edge lists with their products, and the sum.
+
+    A path of tensors also carries each step's formula (the vjp of g) and the path
+    as one formula; a path of one-element nodes is all in its edges already."""
     out = graph.outputs[0]
     if node is out:
         return {"self": True}
@@ -184,13 +200,48 @@ def _explain_json(graph: Any, node: Node, grads: dict[Node, Any], edge_id: dict)
         return None
     try:
         e = explain(out, node, graph=graph, max_paths=MAX_PATHS, gradient=grads[out])
-    except ChainruleError:
+    except ChainruleError:  # e.g. a hand-written node whose vjp needs more than numbers: no panel paths
         return None
+    paths = []
+    for p in e.paths:
+        path: dict[str, Any] = {"e": [edge_id[(id(f.op), f.index)] for f in p.factors], "p": value_json(p.contribution)}
+        if any(f.value is None for f in p.factors):
+            path["f"] = [f.local or f.symbol for f in p.factors]
+            path["x"] = p.formula.text if p.formula is not None and len(p.factors) > 1 else None
+        paths.append(path)
+    notes = {(key, repr(fields)): phrase(key, **fields) for p in e.paths for f in p.factors for key, fields in f.notes}
     return {
         "n": str(e.n_paths),  # a string: Python counts 2**80 paths exactly, JavaScript's numbers would not
-        "paths": [{"e": [edge_id[(id(f.op), f.index)] for f in p.factors], "p": value_json(p.contribution)}
-                  for p in e.paths],
+        "paths": paths,
         "groups": [{"e": edge_id[(id(g.op), g.index)], "n": str(g.count), "v": value_json(g.contribution)}
                    for g in e.groups],
+        "notes": list(notes.values()),
         "g": value_json(e.gradient),
+        "cells": _element_chains(graph, node, grads, budget),
     }
+
+
+def _element_chains(graph: Any, node: Node, grads: dict[Node, Any], budget: list[int]) -> list | None:
+    """For a tensor (one-element output), ``explain``'s chain of each entry of its table:
+    every path through single elements, each factor's symbol, formula and number."""
+    out = graph.outputs[0]
+    table = table_for(np.shape(node.value))
+    if table is None or not is_scalar(out.value) or budget[0] < len(table.flat):
+        return None
+    budget[0] -= len(table.flat)
+    cells = []
+    for flat in table.flat:
+        element = tuple(int(i) for i in np.unravel_index(flat, table.shape))
+        try:
+            e = explain(out, node, graph=graph, max_paths=ELEMENT_PATHS, gradient=grads[out], element=element)
+        except ChainruleError:
+            return None
+        cells.append({
+            "n": str(e.n_paths),
+            "paths": [{"f": [[f.symbol, None if f.form is None else chain([f.form]).text, num(f.value)]
+                             for f in p.factors], "p": num(p.contribution)}
+                      for p in e.paths],
+            "groups": [{"s": g.symbol, "n": str(g.count), "v": value_json(g.contribution)} for g in e.groups],
+            "g": num(e.gradient),
+        })
+    return cells

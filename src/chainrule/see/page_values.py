@@ -21,28 +21,29 @@ from typing import Any
 
 import numpy as np
 
-from .phrases import number, shape_text
+from .values import number, shape_text, short as digits
 
 SHORT_DIGITS = 4  # significant digits in the page's "few digits" mode
 ROWS, COLS = 6, 6  # a tensor's table shows at most this corner of it
 
 
-def short(value: Any) -> str:
-    """A few significant digits (floats); other dtypes as they are."""
-    x = np.asarray(value).reshape(-1)[0]
-    if np.issubdtype(x.dtype, np.floating):
-        return f"{float(x):.{SHORT_DIGITS}g}"
-    return str(x)
-
-
 def num(value: Any) -> list[str]:
     """One number, both ways: ``[full precision, few digits]``."""
-    return [number(value), short(value)]
+    return [number(value), digits(value, SHORT_DIGITS)]
 
 
 def phrase(key: str, **fields: Any) -> dict[str, Any]:
-    """A sentence of the phrase table, said by the page in the chosen language."""
-    return {"k": key, "f": fields}
+    """A sentence of the phrase table, said by the page in the chosen language
+    (NumPy scalars become plain numbers, tuples lists, so that the fields are JSON)."""
+    return {"k": key, "f": {name: _plain(value) for name, value in fields.items()}}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -104,5 +105,5 @@ def summary(arr: np.ndarray) -> dict[str, Any]:
     if arr.dtype.kind not in "fiub":
         return phrase("page.tensor", shape=shape_text(arr.shape))
     values = arr.astype(np.float64, copy=False)  # the mean of a float32 tensor, read in float64
-    return phrase("value.tensor", shape=shape_text(arr.shape), min=num(values.min()),
+    return phrase("page.summary", shape=shape_text(arr.shape), min=num(values.min()),
                   mean=num(values.mean()), max=num(values.max()))

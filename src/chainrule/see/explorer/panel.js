@@ -91,7 +91,8 @@ CR.panel = (function () {
     return box;
   }
 
-  // One element of a tensor's gradient: each path's entry at that position, and their sum (the engine's).
+  // One element of a tensor's gradient: explain's chain through single elements (page_data.py computed
+  // it for the entries of the table); past the page's budget, each path's share of that entry.
   function elementBlock(node, ex) {
     const box = CR.el("div", { class: "section element" });
     if (picked === null) {
@@ -101,6 +102,14 @@ CR.panel = (function () {
     const g = node.grad.t[picked];
     box.append(CR.el("h3", {}, CR.say("page.element", { out: outName(), name: node.name,
       index: node.tab.idx[picked], value: g })));
+    if (ex.cells) {
+      const cell = ex.cells[picked];
+      const key = cell.n === "1" ? "explain.one_path" : cell.paths.length ? "explain.paths" : "explain.summary";
+      box.append(pre(CR.say(key, { out: outName(), wrt: CR.elementName(node, picked), count: cell.n,
+        limit: "8" })), pre(CR.say("explain.element", {})), ...CR.chain.elementRule(cell).map(pre));
+      return box;
+    }
+    box.append(pre(CR.say("page.shares", {})));
     const parts = ex.paths.length ? ex.paths.map((p) => p.p) : ex.groups.map((grp) => grp.v);
     parts.forEach((v, k) => {
       const label = ex.paths.length ? CR.say("explain.path", { index: String(k + 1) })
@@ -108,7 +117,7 @@ CR.panel = (function () {
       box.append(pre(label + " " + CR.text(v.t[picked])));
     });
     if (parts.length > 1) {
-      const terms = parts.map((v) => CR.text(v.t[picked])).join(" + ");
+      const terms = CR.chain.sum(parts.map((v) => CR.text(v.t[picked])));
       box.append(pre(CR.say("explain.sum", { count: String(parts.length) }) + " " + terms + " = " + CR.text(g)));
     }
     return box;

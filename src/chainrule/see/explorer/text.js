@@ -18,7 +18,21 @@ CR.text = function (t) {
 CR.say = function (key, fields) {
   const forms = CR.data.phrases[key];
   if (!forms) throw new Error("no phrase " + key);
-  return forms[CR.state.lang].replace(/\{(\w+)(?::[^}]*)?\}/g, (m, name) => CR.text(fields[name]));
+  return forms[CR.state.lang].replace(/\{(\w+)(?::([^}]*))?\}/g, (m, name, spec) => CR.field(fields[name], spec));
+};
+
+// One field with the table's format specs: "{count:path|paths}" writes the count with its noun,
+// "{axes:en}" / "{axes:zh}" a list of axes (as phrases.py's Count and Axes do).
+CR.field = function (value, spec) {
+  if (spec && spec.includes("|")) {
+    const [one, many] = spec.split("|");
+    return String(value) + " " + (String(value) === "1" ? one : many);
+  }
+  if (Array.isArray(value) && (spec === "en" || spec === "zh")) {
+    if (spec === "zh") return "第 " + value.join("、") + " 轴";
+    return value.length === 1 ? "axis " + value[0] : "axes " + value.slice(0, -1).join(", ") + " and " + value[value.length - 1];
+  }
+  return CR.text(value);
 };
 
 CR.isNumber = (v) => Array.isArray(v);
