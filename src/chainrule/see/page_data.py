@@ -76,6 +76,7 @@ def page_data(graph: Any, grads: dict[Node, Any], use_dot: bool = True) -> dict[
         "size": [round(placed.width, 1), round(placed.height, 1)],
         "layout": placed.engine,
         "max_paths": MAX_PATHS,
+        "element_paths": ELEMENT_PATHS,
         "nodes": nodes,
         "edges": [_edge_json(op, i, index, placed.curves[e]) for e, (op, i) in enumerate(edges)],
         "forward": [_forward_line(node) for node in order],

@@ -104,9 +104,11 @@ CR.panel = (function () {
       index: node.tab.idx[picked], value: g })));
     if (ex.cells) {
       const cell = ex.cells[picked];
-      const key = cell.n === "1" ? "explain.one_path" : cell.paths.length ? "explain.paths" : "explain.summary";
+      const key = cell.n === "0" ? "explain.none" : cell.n === "1" ? "explain.one_path"
+        : cell.paths.length ? "explain.paths" : "explain.summary";
       box.append(pre(CR.say(key, { out: outName(), wrt: CR.elementName(node, picked), count: cell.n,
-        limit: "8" })), pre(CR.say("explain.element", {})), ...CR.chain.elementRule(cell).map(pre));
+        limit: String(CR.data.element_paths) })));
+      if (cell.n !== "0") box.append(pre(CR.say("explain.element", {})), ...CR.chain.elementRule(cell).map(pre));
       return box;
     }
     box.append(pre(CR.say("page.shares", {})));
