@@ -162,16 +162,19 @@ def tokenize(text: str) -> list[Token]:
         raise ExprError(f"the expression has {len(text):,} characters; the limit is {MAX_CHARS:,}", text, MAX_CHARS)
     tokens: list[Token] = []
     pos, end = 0, len(text)
-    match = _TOKEN.match
-    while pos < end:
-        found = match(text, pos)
-        if found is None:
-            raise ExprError(f"unexpected character {text[pos]!r}", text, pos)
-        kind = found.lastgroup
-        if kind != "space":
-            word = found.group()
-            tokens.append(Token(kind, _SPELLING.get(word, word) if kind == "op" else word, pos))
+    spelling, add = _SPELLING.get, tokens.append
+    for found in _TOKEN.finditer(text):  # one pass; a gap between matches is a character no token takes
+        if found.start() != pos:
+            break
         pos = found.end()
+        kind = found.lastgroup
+        if kind == "op":
+            word = found.group()
+            add(Token(kind, spelling(word, word), found.start()))
+        elif kind != "space":
+            add(Token(kind, found.group(), found.start()))
+    if pos < end:
+        raise ExprError(f"unexpected character {text[pos]!r}", text, pos)
     tokens.append(Token("end", "", end))
     return tokens
 

@@ -27,7 +27,7 @@ from ..node import Node
 from . import symbols as s
 from .chain import edges_into, enumerate_paths, follows, is_scalar, path_counts
 from .edges import Edge
-from .explanation import EdgeGroup, Explanation, Factor, Path
+from .explanation import EdgeGroup, Explanation, Factor, Path, bounded_groups
 from .flags import path_flags, value_flags
 from .forms import form
 from .symbols import Sym
@@ -294,5 +294,7 @@ def _groups(root: _Vertex, target: _Vertex, grads: dict) -> tuple[EdgeGroup, ...
                 entry = groups.setdefault((id(op), i), [op, i, 0, 0.0])
                 entry[2] += ups.get(id(v), 0)
                 entry[3] += float(np.asarray(grads[op])[p]) * local
-    return tuple(EdgeGroup(op, i, f"∂{op.name}/∂{element_name(target.node, target.index)}", count,
-                           np.asarray(total)) for op, i, count, total in groups.values())
+    sums = {(id(op), i): total for op, i, _, total in groups.values()}
+    return bounded_groups([(op, i, count) for op, i, count, _ in groups.values()],
+                          lambda op, i: f"∂{op.name}/∂{element_name(target.node, target.index)}",
+                          lambda op, i: np.asarray(sums[(id(op), i)]), sum(sums.values()))

@@ -32,7 +32,7 @@ from . import symbols as s
 from .chain import (edge_form, edge_symbol, edges_into, enumerate_paths, is_scalar, local_derivative, path_counts,
                     vjp_step)
 from .element import explain_element, selected_element
-from .explanation import MAX_PATHS, EdgeGroup, Explanation, Factor, Path
+from .explanation import MAX_PATHS, EdgeGroup, Explanation, Factor, Path, bounded_groups
 from .flags import path_flags, value_flags
 from .narration import narrate_backward, narrate_forward  # noqa: F401 - Graph(narrate=True) finds them here
 from .phrases import check_lang
@@ -79,8 +79,8 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
         start = s.ONE if gradient is None else s.G
         paths = tuple(build_path(edges, seed, start) for edges in enumerate_paths(output, node, down))
     else:
-        groups = tuple(EdgeGroup(op, i, edge_symbol(op, i), up[id(op)], _zeros_if_none(
-            vjp_step(op, i, grads[op]).part, node)) for op, i in consumers if op in grads)
+        groups = bounded_groups([(op, i, up[id(op)]) for op, i in consumers if op in grads], edge_symbol,
+                                lambda op, i: _zeros_if_none(vjp_step(op, i, grads[op]).part, node), total)
     flags = value_flags(order) + path_flags(paths)
     return Explanation(output, node, paths, n_paths, total, max_paths, groups, lang, flags=flags)
 

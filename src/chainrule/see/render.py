@@ -7,7 +7,7 @@ its shape, the step's formula in terms of g, the gradient from the step
 above), then the whole path as one formula and its value. Notes on counts,
 ties, kinks and broadcast sums follow the path that uses them; NaN and
 infinity flags come before the result. Summaries stay short: at most
-``GROUPS_SHOWN`` groups, the rest in one line.
+``explanation.GROUPS`` groups, the rest in one line.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from .flags import words
 from .phrases import describe_value, say
 from .values import display_width, shape_text
 
-GROUPS_SHOWN = 6
 INDENT = "    "
 
 
@@ -117,16 +116,15 @@ def _after(head: str, text: str) -> str:
 
 
 def _group_lines(e: Any, lang: str) -> list[str]:
-    """At most GROUPS_SHOWN groups, then one line for the rest."""
-    groups = sorted(e.groups, key=lambda g: -g.count)
-    lines = [INDENT + say("explain.group", lang, symbol=g.symbol, count=g.count,
-                          value=describe_value(g.contribution, lang)) for g in groups[:GROUPS_SHOWN]]
-    rest = groups[GROUPS_SHOWN:]
-    if rest:
-        together = None if any(g.contribution is None for g in rest) else sum(np.asarray(g.contribution)
-                                                                              for g in rest)
-        lines.append(INDENT + say("explain.more_groups", lang, count=len(rest), wrt=e.wrt,
-                                  paths=sum(g.count for g in rest), value=describe_value(together, lang)))
+    """One line per group; the last may stand for all the smaller ones."""
+    lines = []
+    for g in e.groups:
+        value = "…" if g.contribution is None else describe_value(g.contribution, lang)
+        if g.op is None:
+            lines.append(INDENT + say("explain.more_groups", lang, count=g.edges, wrt=e.wrt, paths=g.count,
+                                      value=value))
+        else:
+            lines.append(INDENT + say("explain.group", lang, symbol=g.symbol, count=g.count, value=value))
     return lines
 
 
@@ -140,8 +138,7 @@ def _render_symbols(e: Any, lang: str) -> str:
     blocks = [say("explain.symbols_only", lang)]
     if e.summarised:
         blocks.append(say("explain.summary", lang, out=out, wrt=wrt, count=e.n_paths, limit=e.max_paths) + "\n"
-                      + "\n".join(INDENT + say("explain.group", lang, symbol=g.symbol, count=g.count, value="…")
-                                  for g in sorted(e.groups, key=lambda g: -g.count)[:GROUPS_SHOWN]))
+                      + "\n".join(_group_lines(e, lang)))
         return "\n\n".join(blocks)
     key = "explain.one_path" if e.n_paths == 1 else "explain.paths"
     blocks.append(say(key, lang, out=out, wrt=wrt, count=e.n_paths))
