@@ -21,7 +21,7 @@ from ... import datasets, nn, optim
 from ...errors import ChainruleError
 from ...see import plots
 from ...serialize import load, save
-from ...training import evaluate, fit
+from ...train import evaluate, fit
 from . import in_range
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
