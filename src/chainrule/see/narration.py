@@ -52,8 +52,8 @@ def forward_line(node: Node, fed: bool, lang: str = "en") -> str:
     fields = {"name": node.name, "kind": _kind(node), "value": describe_value(node.value, lang)}
     if node.value is None:
         key = "forward.unset"
-    elif isinstance(node, Placeholder):
-        key = "forward.fed" if fed else "forward.kept"
+    elif isinstance(node, Placeholder) or not (node.inputs or isinstance(node, (Variable, Constant))):
+        key = "forward.fed" if fed else "forward.kept"  # a placeholder, or a learner's own leaf
     elif isinstance(node, Variable):
         key = "forward.variable"
     elif isinstance(node, Constant) or not node.inputs:
@@ -169,7 +169,7 @@ def _send_lines(op: Node, index: int, lang: str) -> list[str]:
     if is_scalar(g) and is_scalar(part):
         local = local_derivative(op, index)
         form, notes = edge_form(op, index, raw_shape=step.raw.shape)
-        form = form if form is not None else s.Sym(f"∂{op.name}/∂{label}")
+        form = form if form is not None else s.unknown(f"∂{op.name}/∂{label}")
         upstream = s.number(g)
         line = say("backward.send", lang, input=label, formula=s.chain([upstream, form]).text,
                    numbers=s.chain([upstream, s.number(local)]).text, result=describe_value(part, lang))

@@ -52,7 +52,7 @@ PHRASES: dict[str, dict[str, str]] = {
     "backward.title": {
         "en": "Backward pass (the topological order, reversed): each node multiplies the gradient it "
               "received by its local derivative and passes the result on to each of its inputs:",
-        "zh": "反向传播（按拓扑序倒过来走）：每个节点把收到的梯度乘上局部导数，再传给各个输入节点：",
+        "zh": "反向传播（按拓扑序倒过来走）：每个节点把收到的梯度乘上局部导数，再传给各个输入节点。",
     },
     "backward.output": {
         "en": "I am {name} ({kind}), the output: ∂{out}/∂{name} = {value}",

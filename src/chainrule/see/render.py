@@ -69,8 +69,9 @@ def _scalar_rows(path: Any, pad: str) -> list[str]:
     """The lesson's rows: formulas, numbers, product."""
     factors = path.factors
     rows = []
-    if any(f.form is not None for f in factors):
-        rows.append(pad + "= " + s.chain([f.form if f.form is not None else s.Sym(f.symbol) for f in factors]).text)
+    if any(f.form is not None and f.form.known for f in factors):
+        forms = [f.form if f.form is not None else s.unknown(f.symbol) for f in factors]
+        rows.append(pad + "= " + s.chain(forms).text)
     rows.append(pad + "= " + s.chain([s.number(f.value) for f in factors]).text)
     rows.append(pad + "= " + describe_value(path.contribution))
     return rows

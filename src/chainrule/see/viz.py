@@ -154,7 +154,7 @@ def _edge_text(op: Node, index: int, show_grads: bool, lang: str, digits: int | 
     except Exception:  # a label must never stop a drawing (a learner's vjp may need more than numbers)
         form, notes = None, []
     full = text
-    if form is not None:  # symbol, formula and number on lines of their own: narrow labels never collide
+    if form is not None and form.known:  # symbol, formula, number: a line each, so labels stay narrow
         text += f"\n= {form.text}"
         full += f" = {form.text}"
     if show_grads and is_scalar(op.value) and is_scalar(op.inputs[index].value) and follows(op, index):

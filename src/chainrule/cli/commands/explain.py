@@ -174,7 +174,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explain(graph: Graph, output: Any, used: list, wrt: list, bindings: dict, args: argparse.Namespace) -> int:
     lang = args.lang
-    shown = ", ".join(f"{n.name} = {describe_value(np.float64(bindings[n.name]), lang)}" for n in used)
+    shown = ("，" if lang == "zh" else ", ").join(f"{n.name} = {describe_value(np.float64(bindings[n.name]), lang)}"
+                                                for n in used)
     expr = args.expr if len(args.expr) <= CARET_WIDTH else args.expr[:CARET_WIDTH] + "…"
     print(say("cli.expression", lang, expr=expr, bindings=shown or "—"))
     order = graph.order
