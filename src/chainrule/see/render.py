@@ -105,8 +105,8 @@ def _render_sum(paths: Any, gradient: Any, lang: str) -> str:
     if all(p.value is not None for p in paths):
         terms = s.number(paths[0].contribution)
         for p in paths[1:]:  # a negative term is subtracted: 1.5 - 0.25, not 1.5 + (-0.25)
-            value = float(p.contribution)
-            terms = s.sub(terms, s.number(-np.asarray(p.contribution))) if value < 0 else s.add(terms, s.number(p.contribution))
+            value = np.asarray(p.contribution)
+            terms = s.sub(terms, s.number(-value)) if value < 0 else s.add(terms, s.number(value))
         return _after(head, f"{terms.text} = {describe_value(gradient, lang)}")
     return _after(head, describe_value(gradient, lang))
 

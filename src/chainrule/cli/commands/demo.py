@@ -55,7 +55,8 @@ register({
                     "zh": "{steps} 步之后，loss：{start} → {end}"},
     "demo.files": {"en": "7. Pictures, in {out}", "zh": "7. 图片保存在 {out}"},
     "demo.no_plots": {"en": "7. No pictures (--no-plots).", "zh": "7. 不画图（--no-plots）。"},
-    "demo.no_matplotlib": {"en": "matplotlib is not installed, so {path} was not written: pip install \"chainrule[viz]\"",
+    "demo.no_matplotlib": {"en": "matplotlib is not installed, so {path} was not written: "
+                                 "pip install \"chainrule[viz]\"",
                            "zh": "没有安装 matplotlib，所以没有生成 {path}：pip install \"chainrule[viz]\""},
     "demo.no_cjk_font": {"en": "no font with Chinese glyphs was found, so the labels of {path} are in English "
                                "(apt-get install fonts-wqy-microhei or fonts-noto-cjk)",

@@ -62,7 +62,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dataset", default="digits", help="digits, diabetes, iris, wine or breast_cancer "
                                                             "(default digits)")
     parser.add_argument("--model", default="mlp", choices=["linear", "mlp", "cnn"], help="default mlp")
-    parser.add_argument("--epochs", type=in_range(int, 0, 100_000), help="passes over the training data (0: only evaluate)")
+    parser.add_argument("--epochs", type=in_range(int, 0, 100_000),
+                        help="passes over the training data (0: only evaluate)")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: per model")
     parser.add_argument("--lr", type=in_range(float, 0, 1e6, low_open=True), help="learning rate (default: per model)")
     parser.add_argument("--batch-size", type=in_range(int, 1, 10_000_000), help="examples per step")
@@ -106,7 +107,8 @@ def _train(args: argparse.Namespace) -> int:
     metrics = ("accuracy",) if task == "classification" else ("r2",)
     print(f"{train.info['name']}: {len(train)} training and {len(test)} test examples, {task}; "
           f"model {args.model} ({model.num_parameters():,} parameters); "
-          f"{type(optimizer).__name__} lr={lr:g}, batch size {batch_size}, {epochs} epoch{'' if epochs == 1 else 's'}", flush=True)
+          f"{type(optimizer).__name__} lr={lr:g}, batch size {batch_size}, "
+          f"{epochs} epoch{'' if epochs == 1 else 's'}", flush=True)
     start = time.perf_counter()
     if epochs:
         history = fit(model, loss_fn, optimizer, train, epochs=epochs, val_data=test, metrics=metrics,
