@@ -26,6 +26,8 @@ from .see import Explanation, explain, narrate
 # the training stack
 from . import data, datasets, nn, optim
 from .serialize import load, save
+from .io import onnx
+from .io.dlpack import from_dlpack
 from .train import Callback, EarlyStopping, History, evaluate, fit
 
 see.install()
@@ -45,6 +47,8 @@ __all__ = [
     "Explanation", "explain", "narrate",
     # training
     "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "save",
+    # models in and out
+    "from_dlpack", "onnx",
     # modules
     "data", "datasets", "errors", "nn", "optim",
 ]

@@ -156,8 +156,12 @@ class Module:
             if key not in state:
                 continue
             current = item.value if kind == "param" else getattr(owner, item)
+            given = np.asarray(state[key])
+            if given.dtype.kind not in "biuf":  # numbers only, cast as torch's copy_ does
+                problems.append(f"'{key}' holds {given.dtype}, not real numbers")
+                continue
             try:
-                value = np.array(state[key], dtype=current.dtype)
+                value = np.array(given, dtype=current.dtype)
             except (TypeError, ValueError) as exc:
                 problems.append(f"'{key}' cannot become {current.dtype}: {exc}")
                 continue
