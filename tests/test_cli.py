@@ -165,3 +165,28 @@ def test_explain_good_expressions_in_process(capsys):
     assert math.isclose(float(got), want, rel_tol=1e-12)
     assert run_explain("2**3**2") == 0  # constants only: nothing to differentiate, but no error
     assert "pow_2 = 2^pow = 512.0" in capsys.readouterr().out
+
+
+def test_demo_plurals_in_both_languages(tmp_path):
+    one = chainrule("demo", "--steps", "1", "--no-plots", cwd=tmp_path)
+    assert one.returncode == 0 and "after 1 step, loss" in one.stdout and "1 steps" not in one.stdout
+    assert "(the next lesson): 1 step of" in one.stdout
+    zh = chainrule("demo", "--steps", "1", "--no-plots", "--lang", "zh", cwd=tmp_path)
+    assert "共 1 步" in zh.stdout and "1 步之后" in zh.stdout and "（下节课的内容）" in zh.stdout
+
+
+@needs_dot
+def test_demo_pictures_are_in_the_chosen_language(tmp_path):
+    for lang in ("en", "zh"):
+        done = chainrule("demo", "--steps", "5", "--lang", lang, "--out", lang, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    en, zh = ((tmp_path / lang / "graph.svg").read_text(encoding="utf-8") for lang in ("en", "zh"))
+    assert en != zh
+    assert "梯度 = 0.185832" in zh and "怎么看这张图" in zh and "红色路径" in zh and "蓝色路径" in zh
+    assert "grad = 0.185832" in en and "How to read this graph" in en and "blue path" in en
+    from chainrule.see import plots
+
+    pytest.importorskip("matplotlib")
+    if plots.cjk_font() is None:
+        pytest.skip("no font with Chinese glyphs (CI installs fonts-wqy-microhei)")
+    assert (tmp_path / "en" / "loss.png").read_bytes() != (tmp_path / "zh" / "loss.png").read_bytes()

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import chainrule as cr
+from chainrule import ops
 from oracle import Case, Value, params, run_case
 
 # (input, weight, stride, padding): square and rectangular kernels, strides that do
@@ -49,9 +50,9 @@ def test_col2im_is_the_adjoint_of_im2col(x_shape, kernel, stride, padding):
     """⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for random x and c: the definition of the adjoint."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape)
-    cols = cr.im2col(x, kernel, stride, padding)
+    cols = ops.im2col(x, kernel, stride, padding)
     c = rng.standard_normal(cols.shape)
-    back = cr.col2im(c, x_shape, kernel, stride, padding)
+    back = ops.col2im(c, x_shape, kernel, stride, padding)
     assert back.shape == x_shape
     np.testing.assert_allclose(np.sum(cols * c), np.sum(x * back), rtol=1e-12)
 
@@ -60,7 +61,7 @@ def test_col2im_is_the_adjoint_of_im2col(x_shape, kernel, stride, padding):
 def test_im2col_columns_are_the_windows(width):
     """Column (n, oy, ox) of im2col holds the window of x at that output pixel (checked by slicing)."""
     x = np.arange(2 * 2 * 5 * width, dtype=np.float64).reshape(2, 2, 5, width)
-    cols = cr.im2col(x, (3, 2), stride=(2, 1), padding=0)  # (C, kh, kw, N, OH, OW)
+    cols = ops.im2col(x, (3, 2), stride=(2, 1), padding=0)  # (C, kh, kw, N, OH, OW)
     assert cols.shape == (2, 3, 2, 2, 2, width - 1)
     for n, oy, ox in [(0, 0, 0), (1, 1, 2), (0, 1, 1), (1, 0, width - 2)]:
         np.testing.assert_array_equal(cols[:, :, :, n, oy, ox], x[n, :, 2 * oy:2 * oy + 3, ox:ox + 2])

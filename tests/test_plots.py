@@ -1,7 +1,6 @@
 """Plots: whole-number epochs, readable log axes, the held-out split named, the format the file name says."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import chainrule as cr

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from ..node import Node
+from ..node import value_of
 from ..op import Op
 from .indexing import scatter_add
 from .linalg import matmul
@@ -40,10 +40,6 @@ def _pair(value: IntPair, what: str) -> tuple[int, int]:
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
         raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
     return int(pair[0]), int(pair[1])
-
-
-def _values(x: Any) -> np.ndarray:
-    return np.asarray(x.value if isinstance(x, Node) else x)
 
 
 def _check_geometry(op: str, shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> None:
@@ -262,7 +258,7 @@ class MaxPool2D(_Pool):
 
     def vjp(self, g, out, x):
         shape = np.shape(x)
-        flat = self.flat_argmax(_values(x), _values(out))
+        flat = self.flat_argmax(np.asarray(value_of(x)), np.asarray(value_of(out)))
         return (reshape(scatter_add(reshape(g, (-1,)), flat, (int(np.prod(shape)),)), shape),)
 
 

@@ -21,7 +21,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from ..broadcast import broadcast_axes, unbroadcast
+from ..backprop import input_values
+from ..broadcast import broadcast_axes, fit_gradient
 from ..node import Node
 from . import symbols as s
 from .forms import Edge, form
@@ -61,17 +62,16 @@ class Step(NamedTuple):
 
 
 def vjp_step(op: Node, index: int, g: Any) -> Step:
-    """Push ``g`` (a gradient of ``op``'s output) through ``op``'s vjp to input ``index``."""
+    """Push ``g`` (a gradient of ``op``'s output) through ``op``'s vjp to input ``index``,
+    with the inputs in the dtypes the op computes in, as the engine does."""
     inputs = op.inputs
-    parts = op.vjp(np.asarray(g), op.value, *[n.value for n in inputs])
-    raw = parts[index]
+    raw = op.vjp(np.asarray(g), op.value, *input_values(op))[index]
     if raw is None:
         return Step(None, None, ())
     raw = np.asarray(raw.value if isinstance(raw, Node) else raw)
+    part = np.asarray(fit_gradient(raw, inputs[index].value))
     shape = np.shape(inputs[index].value)
-    if raw.shape == shape:
-        return Step(raw, raw, ())
-    return Step(raw, np.asarray(unbroadcast(raw, shape)), broadcast_axes(raw.shape, shape))
+    return Step(raw, part, broadcast_axes(raw.shape, shape) if raw.shape != shape else ())
 
 
 def local_derivative(op: Node, index: int) -> np.ndarray | None:

@@ -22,12 +22,12 @@ import numpy as np
 
 from .. import ops
 from ..errors import GradientError, describe
-from ..graph import backpropagate
+from ..backprop import backpropagate, input_values
 from ..node import Node
 from . import symbols as s
 from .chain import edges_into, enumerate_paths, follows, is_scalar, path_counts
 from .edges import Edge
-from .explanation import EdgeGroup, Explanation, Factor, Path
+from .explanation import EdgeGroup, Explanation, Factor, Path, bounded_groups
 from .flags import path_flags, value_flags
 from .forms import form
 from .symbols import Sym
@@ -153,7 +153,7 @@ def _count_paths(root: Any, target: _Vertex) -> dict[int, int]:
 
 def column(op: Node, i: int, q: tuple) -> dict[tuple, float]:
     """The nonzero ∂op[p]/∂input[q] for one element q of input ``i``, keyed by p."""
-    inputs = [n.value for n in op.inputs]
+    inputs = list(input_values(op))
     out_shape = np.shape(op.value)
     if isinstance(op, ELEMENTWISE) or (isinstance(op, ops.Linear) and not op._matrix_mode()):
         raw = _ones_vjp(op, i)
@@ -175,7 +175,7 @@ def column(op: Node, i: int, q: tuple) -> dict[tuple, float]:
 
 def _ones_vjp(op: Node, i: int) -> np.ndarray:
     value = np.asarray(op.value)
-    raw = op.vjp(np.ones(value.shape, value.dtype), op.value, *[n.value for n in op.inputs])[i]
+    raw = op.vjp(np.ones(value.shape, value.dtype), op.value, *input_values(op))[i]
     return np.broadcast_to(np.asarray(raw), value.shape)
 
 
@@ -294,5 +294,7 @@ def _groups(root: _Vertex, target: _Vertex, grads: dict) -> tuple[EdgeGroup, ...
                 entry = groups.setdefault((id(op), i), [op, i, 0, 0.0])
                 entry[2] += ups.get(id(v), 0)
                 entry[3] += float(np.asarray(grads[op])[p]) * local
-    return tuple(EdgeGroup(op, i, f"∂{op.name}/∂{element_name(target.node, target.index)}", count,
-                           np.asarray(total)) for op, i, count, total in groups.values())
+    sums = {(id(op), i): total for op, i, _, total in groups.values()}
+    return bounded_groups([(op, i, count) for op, i, count, _ in groups.values()],
+                          lambda op, i: f"∂{op.name}/∂{element_name(target.node, target.index)}",
+                          lambda op, i: np.asarray(sums[(id(op), i)]), sum(sums.values()))

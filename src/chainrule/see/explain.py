@@ -25,16 +25,15 @@ from typing import Any
 
 import numpy as np
 
+from ..backprop import backpropagate, seed_gradient, sort
 from ..errors import GradientError, describe
-from ..graph import _seed, backpropagate, topological_sort
 from ..node import Node
 from . import symbols as s
 from .chain import (edge_form, edge_symbol, edges_into, enumerate_paths, is_scalar, local_derivative, path_counts,
                     vjp_step)
 from .element import explain_element, selected_element
-from .explanation import MAX_PATHS, EdgeGroup, Explanation, Factor, Path
+from .explanation import MAX_PATHS, EdgeGroup, Explanation, Factor, Path, bounded_groups
 from .flags import path_flags, value_flags
-from .narration import narrate_backward, narrate_forward  # noqa: F401 - Graph(narrate=True) finds them here
 from .phrases import check_lang
 from .slogans import explain_symbols
 from .symbols import Sym
@@ -57,13 +56,13 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
     check_lang(lang)
     if max_paths < 0:
         raise ValueError(f"explain: max_paths must be at least 0, got {max_paths}")
-    order = graph.order if graph is not None else topological_sort(output)
+    order = graph.order if graph is not None else sort(output)
     node, element = selected_element(node, element, order)
     if not node.requires_grad:
         raise GradientError(f"explain: {describe(node)} does not require grad, so it has no gradient")
     if output.value is None:
         return explain_symbols(output, node, order, max_paths, lang)
-    seed = _seed(output, gradient)
+    seed = seed_gradient(output, gradient)
     if element is not None:
         return explain_element(output, node, element, order, seed, max_paths, lang)
     down, up = path_counts(order, output, node)
@@ -79,8 +78,8 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
         start = s.ONE if gradient is None else s.G
         paths = tuple(build_path(edges, seed, start) for edges in enumerate_paths(output, node, down))
     else:
-        groups = tuple(EdgeGroup(op, i, edge_symbol(op, i), up[id(op)], _zeros_if_none(
-            vjp_step(op, i, grads[op]).part, node)) for op, i in consumers if op in grads)
+        groups = bounded_groups([(op, i, up[id(op)]) for op, i in consumers if op in grads], edge_symbol,
+                                lambda op, i: _zeros_if_none(vjp_step(op, i, grads[op]).part, node), total)
     flags = value_flags(order) + path_flags(paths)
     return Explanation(output, node, paths, n_paths, total, max_paths, groups, lang, flags=flags)
 

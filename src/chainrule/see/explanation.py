@@ -21,7 +21,7 @@ from .phrases import check_lang
 from .render import render
 from .symbols import Sym
 
-__all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "MAX_PATHS"]
+__all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "MAX_PATHS", "bounded_groups"]
 
 MAX_PATHS = 64
 
@@ -88,13 +88,36 @@ class Path:
 
 @dataclass(frozen=True, eq=False)
 class EdgeGroup:
-    """All paths whose last step is one edge into the node (the summary form)."""
+    """All paths whose last step is one edge ``op.inputs[index] → op`` into the node (the
+    summary form): ``count`` paths adding up to ``contribution`` (None in the symbols stage).
+    The last group of a long summary stands for the ``edges`` smallest ones together; its
+    ``op`` is None."""
 
-    op: Node
+    op: Node | None
     index: int
     symbol: str
     count: int
-    contribution: np.ndarray
+    contribution: np.ndarray | None
+    edges: int = 1
+
+
+GROUPS = 6  # a summary lists the biggest groups, then one group for all the rest
+
+
+def bounded_groups(edges: list[tuple[Node, int, int]], symbol: Any, contribution: Any,
+                   total: Any) -> tuple[EdgeGroup, ...]:
+    """The ``GROUPS`` biggest of ``edges`` (op, input index, path count) with their symbols
+    (``symbol(op, index)``) and contributions (``contribution(op, index)``), and one group
+    for the rest, which adds up to ``total`` minus the ones shown (None when there are no
+    numbers yet). Only the groups shown are worked out: a 500,000-edge sum costs six."""
+    ranked = sorted(edges, key=lambda e: -e[2])
+    shown = [EdgeGroup(op, i, symbol(op, i), count, None if total is None else contribution(op, i))
+             for op, i, count in ranked[:GROUPS]]
+    rest = ranked[GROUPS:]
+    if rest:
+        remainder = None if total is None else np.asarray(total) - sum(g.contribution for g in shown)
+        shown.append(EdgeGroup(None, -1, "", sum(e[2] for e in rest), remainder, len(rest)))
+    return tuple(shown)
 
 
 @dataclass(eq=False)

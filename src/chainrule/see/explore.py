@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import GradientError, describe
-from ..graph import Graph, _seed, backpropagate
+from ..backprop import backpropagate, seed_gradient
+from ..graph import Graph
 from ..node import Node
 from .page_data import page_data
 from .phrases import PHRASES, check_lang
@@ -97,7 +98,7 @@ def explore(output_or_graph: Any, *, model: Any = None, gradient: Any = None, la
     if any(node.value is None for node in graph.order):
         missing = next(node for node in graph.order if node.value is None)
         raise GradientError(f"explore: node {describe(missing)} has no value yet; run forward first")
-    seed = _seed(out, gradient)
+    seed = seed_gradient(out, gradient)
     with _qualified_names(model):
         grads = backpropagate(graph.order, [(out, seed)], keep="none", wanted=set(graph.order)) \
             if out.requires_grad else {}

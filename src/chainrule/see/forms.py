@@ -44,6 +44,6 @@ def _learners_form(edge: Edge) -> Sym:
         except (IndexError, KeyError, ValueError):  # literal braces: show it as written
             text = forms[i]
         return s.times(edge.g, s.opaque(text, scalar))
-    return s.times(edge.g, s.opaque(f"∂{op.name}/∂{op.inputs[i].name}", scalar))
+    return s.times(edge.g, s.unknown(f"∂{op.name}/∂{op.inputs[i].name}", scalar))
 
 

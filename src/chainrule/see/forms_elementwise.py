@@ -125,11 +125,22 @@ def _where(e: Edge) -> Sym | None:
 
 @rule(ops.Clip)
 def _clip(e: Edge) -> Sym:
+    """x passes where low ≤ x ≤ high; a bound gets the gradient where it clipped (PyTorch's rule,
+    which gives all of it to high when low > high)."""
     x = e.x(0)
-    inside = [s.iverson(s.number(e.op.low), "<=", x)] if e.op.low is not None else []
-    inside += [s.iverson(x, "<=", s.number(e.op.high))] if e.op.high is not None else []
-    mask = inside[0] if len(inside) == 1 else s.times(*inside)
-    return s.times(e.g, mask)
+    low = e.x(1) if e.op.has_low else None
+    high = e.x(1 + e.op.has_low) if e.op.has_high else None
+    if e.index == 0:
+        inside = [s.iverson(low, "<=", x)] if low is not None else []
+        inside += [s.iverson(x, "<=", high)] if high is not None else []
+        return s.times(e.g, inside[0] if len(inside) == 1 else s.times(*inside))
+    if e.op.has_low and e.index == 1:
+        below = s.iverson(x, "<", low)
+        return s.times(e.g, below if high is None else s.times(below, s.iverson(low, "<", high)))
+    above = s.iverson(x, ">", high)
+    if low is None:
+        return s.times(e.g, above)
+    return s.times(e.g, s.add(s.iverson(high, "<", low), s.times(s.iverson(low, "<=", high), above)))
 
 
 # ---------------------------------------------------------------- activations

@@ -7,9 +7,10 @@ node that made it. ``narrate_backward`` walks it in reverse: each op says
 which gradient it received and what it sends to each input (upstream
 gradient · local derivative, as formulas and numbers, with the 1/N, broadcast
 sums, ties and kinks said aloud), each leaf says which gradient it got.
-``Graph.forward(narrate=True)`` and ``Graph.backward(narrate=True)`` print
-these; ``forward_line`` and ``backward_lines`` narrate one node, for the
-lesson's own loops. Every sentence comes from the bilingual table in ``phrases.py``.
+``Narrator`` prints the same lines as the engine reports each node (see
+``hooks.py``): ``Graph.forward(narrate=True)``, ``Graph.backward(narrate=True)``,
+and the lesson's own loops inside ``with cr.narrate():``. Every sentence comes
+from the bilingual table in ``phrases.py``.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import hooks
+from ..hooks import Watcher
 from ..node import Constant, Node, Placeholder, Variable
-from ..op import Op
 from . import symbols as s
 from .chain import edge_form, follows, input_label, is_scalar, local_derivative, nonfinite_kind, vjp_step
 from .flags import value_flag, words
@@ -50,8 +52,8 @@ def forward_line(node: Node, fed: bool, lang: str = "en") -> str:
     fields = {"name": node.name, "kind": _kind(node), "value": describe_value(node.value, lang)}
     if node.value is None:
         key = "forward.unset"
-    elif isinstance(node, Placeholder):
-        key = "forward.fed" if fed else "forward.kept"
+    elif isinstance(node, Placeholder) or not (node.inputs or isinstance(node, (Variable, Constant))):
+        key = "forward.fed" if fed else "forward.kept"  # a placeholder, or a learner's own leaf
     elif isinstance(node, Variable):
         key = "forward.variable"
     elif isinstance(node, Constant) or not node.inputs:
@@ -88,34 +90,59 @@ def narrate_backward(graph: Any, lang: str = "en") -> str:
     places says that what it received is the sum of what each use sent.
     """
     check_lang(lang)
-    order = graph.order
-    out = graph.outputs[0]
-    senders = consumer_counts(order)
     lines = [say("backward.title", lang)]
-    for step, node in enumerate(reversed(order), start=1):
-        lines.append(f"{step:>3}. " + backward_lines(node, out, senders.get(id(node), 0), lang))
+    for step, node in enumerate(reversed(graph.order), start=1):
+        first, *sends = backward_lines(node, graph.outputs[0], lang)
+        lines += [f"{step:>3}. " + first, *sends]
     return "\n".join(lines)
 
 
-def consumer_counts(order: list[Node]) -> dict[int, int]:
-    """How many consumers sent a gradient to each node (more than one means a sum)."""
-    senders: dict[int, int] = {}
-    for node in order:
-        if node.grad is None or not isinstance(node, Op):
-            continue
-        for i, inp in enumerate(node.inputs):
-            if follows(node, i):
-                senders[id(inp)] = senders.get(id(inp), 0) + 1
-    return senders
-
-
-def backward_lines(node: Node, out: Node, senders: int, lang: str = "en") -> str:
-    """One node's part of a backward pass: the gradient it holds, then what it sends to each input."""
-    lines = [_receive_line(node, out, senders, lang)]
-    if isinstance(node, Op) and node.grad is not None:
+def backward_lines(node: Node, out: Node, lang: str = "en") -> list[str]:
+    """What one node says in a backward pass: the gradient it holds (a sum when several
+    consumers sent one), then what it sends to each input. ``out``: the output."""
+    lines = [_receive_line(node, out, _senders(node), lang)]
+    if node.inputs and node.grad is not None:
         for i in range(len(node.inputs)):
             lines.extend(INDENT + line for line in _send_lines(node, i, lang))
-    return "\n".join(lines)
+    return lines
+
+
+def _senders(node: Node) -> int:
+    """How many gradients the node's consumers sent it, one per use (fan-out means a sum)."""
+    return sum(sum(1 for i in c.inputs if i is node) for c in node.outputs
+               if c._gradients is not None and c._gradients.get(node) is not None)
+
+
+class Narrator(Watcher):
+    """A watcher (see ``hooks.py``) that prints what each node does, as the lesson's
+    nodes do: ``Graph.forward(narrate=True)``, or ``with cr.narrate(): node.forward()``."""
+
+    def __init__(self, lang: str = "en") -> None:
+        self.lang = check_lang(lang)
+        self.step = 0
+        self.output: Node | None = None
+
+    def begin(self, kind: str, graph: Any) -> None:
+        self.step = 0
+        self.output = graph.outputs[0]
+        print(say(f"{kind}.title", self.lang))
+
+    def forward(self, node: Node, fed: bool) -> None:
+        self.step += 1
+        print(f"{self.step:>3}. " + forward_line(node, fed, self.lang))
+
+    def backward(self, node: Node) -> None:
+        if self.output is None or not node.outputs:  # the node-by-node loop starts at the output
+            self.output, self.step = node, 0
+        self.step += 1
+        first, *sends = backward_lines(node, self.output, self.lang)
+        print("\n".join([f"{self.step:>3}. " + first, *sends]))
+
+
+def narrate(lang: str = "en") -> Any:
+    """``with cr.narrate(lang="zh"): for n in order: n.forward()``: every node the
+    lesson's loops (or a ``Graph``) run says what it did, in English or Chinese."""
+    return hooks.watching(Narrator(lang))
 
 
 def _receive_line(node: Node, out: Node, senders: int, lang: str) -> str:
@@ -126,7 +153,7 @@ def _receive_line(node: Node, out: Node, senders: int, lang: str) -> str:
     fields["value"] = describe_value(node.grad, lang)
     if node is out:
         return say("backward.output", lang, **fields)
-    line = say("backward.received" if isinstance(node, Op) else "backward.leaf", lang, **fields)
+    line = say("backward.received" if node.inputs else "backward.leaf", lang, **fields)
     if senders > 1:
         line += say("backward.summed", lang, count=senders)
     return line
@@ -142,7 +169,7 @@ def _send_lines(op: Node, index: int, lang: str) -> list[str]:
     if is_scalar(g) and is_scalar(part):
         local = local_derivative(op, index)
         form, notes = edge_form(op, index, raw_shape=step.raw.shape)
-        form = form if form is not None else s.Sym(f"∂{op.name}/∂{label}")
+        form = form if form is not None else s.unknown(f"∂{op.name}/∂{label}")
         upstream = s.number(g)
         line = say("backward.send", lang, input=label, formula=s.chain([upstream, form]).text,
                    numbers=s.chain([upstream, s.number(local)]).text, result=describe_value(part, lang))

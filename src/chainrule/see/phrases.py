@@ -52,7 +52,7 @@ PHRASES: dict[str, dict[str, str]] = {
     "backward.title": {
         "en": "Backward pass (the topological order, reversed): each node multiplies the gradient it "
               "received by its local derivative and passes the result on to each of its inputs:",
-        "zh": "反向传播（按拓扑序倒过来走）：每个节点把收到的梯度乘上局部导数，再传给各个输入节点：",
+        "zh": "反向传播（按拓扑序倒过来走）：每个节点把收到的梯度乘上局部导数，再传给各个输入节点。",
     },
     "backward.output": {
         "en": "I am {name} ({kind}), the output: ∂{out}/∂{name} = {value}",
@@ -139,7 +139,8 @@ PHRASES: dict[str, dict[str, str]] = {
     "explain.element": {
         "en": "(One element at a time: every element of a tensor is a node of its own, and these are the "
               "chains through single elements, with the numbers of this element.)",
-        "zh": "（一次看一个元素：张量的每个元素都可以看成一个单独的节点，下面是经过单个元素的链，用的都是这个元素的数值。）",
+        "zh": "（一次看一个元素：张量的每个元素都可以看成一个单独的节点，"
+              "下面是经过单个元素的链，用的都是这个元素的数值。）",
     },
     "explain.element_of": {
         "en": "{value}, element {index} of ∂{out}/∂{wrt}",
@@ -167,7 +168,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "zh": "{n} = {value}：{op} 求平均的样本个数",
     },
     "note.spread": {
-        "en": "{op} added up {count:element|elements} into each of its outputs, so g goes back to each of them unchanged",
+        "en": "{op} added up {count:element|elements} into each of its outputs, "
+              "so g goes back to each of them unchanged",
         "zh": "{op} 把 {count} 个元素加成一个输出，所以 g 原样传回给其中每一个元素",
     },
     "note.tie": {

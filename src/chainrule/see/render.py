@@ -7,7 +7,7 @@ its shape, the step's formula in terms of g, the gradient from the step
 above), then the whole path as one formula and its value. Notes on counts,
 ties, kinks and broadcast sums follow the path that uses them; NaN and
 infinity flags come before the result. Summaries stay short: at most
-``GROUPS_SHOWN`` groups, the rest in one line.
+``explanation.GROUPS`` groups, the rest in one line.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from .flags import words
 from .phrases import describe_value, say
 from .values import display_width, shape_text
 
-GROUPS_SHOWN = 6
 INDENT = "    "
 
 
@@ -70,8 +69,9 @@ def _scalar_rows(path: Any, pad: str) -> list[str]:
     """The lesson's rows: formulas, numbers, product."""
     factors = path.factors
     rows = []
-    if any(f.form is not None for f in factors):
-        rows.append(pad + "= " + s.chain([f.form if f.form is not None else s.Sym(f.symbol) for f in factors]).text)
+    if any(f.form is not None and f.form.known for f in factors):
+        forms = [f.form if f.form is not None else s.unknown(f.symbol) for f in factors]
+        rows.append(pad + "= " + s.chain(forms).text)
     rows.append(pad + "= " + s.chain([s.number(f.value) for f in factors]).text)
     rows.append(pad + "= " + describe_value(path.contribution))
     return rows
@@ -105,8 +105,8 @@ def _render_sum(paths: Any, gradient: Any, lang: str) -> str:
     if all(p.value is not None for p in paths):
         terms = s.number(paths[0].contribution)
         for p in paths[1:]:  # a negative term is subtracted: 1.5 - 0.25, not 1.5 + (-0.25)
-            value = float(p.contribution)
-            terms = s.sub(terms, s.number(-np.asarray(p.contribution))) if value < 0 else s.add(terms, s.number(p.contribution))
+            value = np.asarray(p.contribution)
+            terms = s.sub(terms, s.number(-value)) if value < 0 else s.add(terms, s.number(value))
         return _after(head, f"{terms.text} = {describe_value(gradient, lang)}")
     return _after(head, describe_value(gradient, lang))
 
@@ -117,16 +117,15 @@ def _after(head: str, text: str) -> str:
 
 
 def _group_lines(e: Any, lang: str) -> list[str]:
-    """At most GROUPS_SHOWN groups, then one line for the rest."""
-    groups = sorted(e.groups, key=lambda g: -g.count)
-    lines = [INDENT + say("explain.group", lang, symbol=g.symbol, count=g.count,
-                          value=describe_value(g.contribution, lang)) for g in groups[:GROUPS_SHOWN]]
-    rest = groups[GROUPS_SHOWN:]
-    if rest:
-        together = None if any(g.contribution is None for g in rest) else sum(np.asarray(g.contribution)
-                                                                              for g in rest)
-        lines.append(INDENT + say("explain.more_groups", lang, count=len(rest), wrt=e.wrt,
-                                  paths=sum(g.count for g in rest), value=describe_value(together, lang)))
+    """One line per group; the last may stand for all the smaller ones."""
+    lines = []
+    for g in e.groups:
+        value = "…" if g.contribution is None else describe_value(g.contribution, lang)
+        if g.op is None:
+            lines.append(INDENT + say("explain.more_groups", lang, count=g.edges, wrt=e.wrt, paths=g.count,
+                                      value=value))
+        else:
+            lines.append(INDENT + say("explain.group", lang, symbol=g.symbol, count=g.count, value=value))
     return lines
 
 
@@ -140,8 +139,7 @@ def _render_symbols(e: Any, lang: str) -> str:
     blocks = [say("explain.symbols_only", lang)]
     if e.summarised:
         blocks.append(say("explain.summary", lang, out=out, wrt=wrt, count=e.n_paths, limit=e.max_paths) + "\n"
-                      + "\n".join(INDENT + say("explain.group", lang, symbol=g.symbol, count=g.count, value="…")
-                                  for g in sorted(e.groups, key=lambda g: -g.count)[:GROUPS_SHOWN]))
+                      + "\n".join(_group_lines(e, lang)))
         return "\n\n".join(blocks)
     key = "explain.one_path" if e.n_paths == 1 else "explain.paths"
     blocks.append(say(key, lang, out=out, wrt=wrt, count=e.n_paths))

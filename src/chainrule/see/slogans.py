@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..node import Node
 from .chain import edge_symbol, edges_into, enumerate_paths, path_counts
-from .explanation import EdgeGroup, Explanation, Factor, Path
+from .explanation import EdgeGroup, Explanation, Factor, Path, bounded_groups
 
 
 def explain_symbols(output: Node, node: Node, order: list[Node], max_paths: int, lang: str) -> Explanation:
@@ -23,6 +23,6 @@ def explain_symbols(output: Node, node: Node, order: list[Node], max_paths: int,
         paths = tuple(Path(tuple(Factor(op, i, edge_symbol(op, i), None, None, (), ()) for op, i in edges), None)
                       for edges in enumerate_paths(output, node, down))
     else:
-        groups = tuple(EdgeGroup(op, i, edge_symbol(op, i), up[id(op)], None)
-                       for op, i in edges_into(order, node, up))
+        groups = bounded_groups([(op, i, up[id(op)]) for op, i in edges_into(order, node, up)], edge_symbol,
+                                None, None)
     return Explanation(output, node, paths, n_paths, None, max_paths, groups, lang, symbolic=True)

@@ -30,7 +30,9 @@ class Sym:
     ``strength``: how tightly the text binds (SUM ... ATOM); ``operator``: the
     product operator at its top level (``·``, ``⊙``, ``@``, ``/``) or "";
     ``scalar``: it stands for one number (products with it use ``·``);
-    ``one``: it is the number 1 (dropped from products and quotients).
+    ``one``: it is the number 1 (dropped from products and quotients);
+    ``known``: False for a bare symbol standing in for a derivative nobody wrote
+    down (a learner's node without ``derivatives``: ``∂sq/∂x``).
     """
 
     text: str
@@ -38,6 +40,7 @@ class Sym:
     operator: str = ""
     scalar: bool = True
     one: bool = False
+    known: bool = True
 
     def __str__(self) -> str:
         return self.text
@@ -157,6 +160,11 @@ def call(function: str, *args: Sym, scalar: bool | None = None, **keywords: Any)
 def iverson(a: Sym, relation: str, b: Sym) -> Sym:
     """``[a > b]``: 1 where the comparison holds, 0 elsewhere."""
     return Sym(f"[{a.text} {relation} {b.text}]", ATOM, scalar=a.scalar and b.scalar)
+
+
+def unknown(symbol: str, scalar: bool = True) -> Sym:
+    """A derivative known only by its symbol (``∂sq/∂x``): its number comes from the node's vjp."""
+    return Sym(symbol, ATOM, scalar=scalar, known=False)
 
 
 def opaque(text: str, scalar: bool = True) -> Sym:

@@ -154,7 +154,7 @@ def _edge_text(op: Node, index: int, show_grads: bool, lang: str, digits: int | 
     except Exception:  # a label must never stop a drawing (a learner's vjp may need more than numbers)
         form, notes = None, []
     full = text
-    if form is not None:  # symbol, formula and number on lines of their own: narrow labels never collide
+    if form is not None and form.known:  # symbol, formula, number: a line each, so labels stay narrow
         text += f"\n= {form.text}"
         full += f" = {form.text}"
     if show_grads and is_scalar(op.value) and is_scalar(op.inputs[index].value) and follows(op, index):
@@ -192,15 +192,18 @@ def to_dot(graph: Any, show_values: bool = True, show_grads: bool = True, highli
     lines = ["digraph chainrule {", f"  rankdir={rankdir}; nodesep=0.8; ranksep=0.6;",
              '  node [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=11];',
              '  edge [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=9, color="#555555"];']
+    node_colour = {}  # a node on a highlighted path takes that path's colour (the first one)
+    for colour, _, edges in reversed(marks):
+        node_colour.update((end, colour) for pair in _ends(graph, edges) for end in pair)
     for node in graph.order:
         style = next((st for cls, st in _STYLE.items() if isinstance(node, cls)), _STYLE[Op])
         extra = ", peripheries=2" if id(node) in outputs else ""
-        colour = next((c for c, _, edges in marks if any(id(node) in (o, x) for o, x in _ends(graph, edges))), None)
+        colour = node_colour.get(id(node))
         if colour:
             extra += f', color="{colour}", penwidth=2'
         label = _label(node, show_values, show_grads, lang, digits)
-        lines.append(f"  {ids[id(node)]} [label={_centred(label)}, tooltip={_centred(_tooltip(node, show_values, show_grads, lang))}, "
-                     f"{style}{extra}];")
+        tooltip = _tooltip(node, show_values, show_grads, lang)
+        lines.append(f"  {ids[id(node)]} [label={_centred(label)}, tooltip={_centred(tooltip)}, {style}{extra}];")
     for op in graph.order:
         for i, inp in enumerate(op.inputs):
             attrs = []

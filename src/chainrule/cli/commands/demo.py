@@ -55,9 +55,10 @@ register({
     "demo.bar": {"en": "gradient descent", "zh": "梯度下降"},
     "demo.result": {"en": "after {steps:step|steps}, loss: {start} → {end}",
                     "zh": "{steps} 步之后，loss：{start} → {end}"},
-    "demo.files": {"en": "7. Pictures, in {out}", "zh": "7. 图片，保存在 {out}"},
+    "demo.files": {"en": "7. Pictures, in {out}", "zh": "7. 图片保存在 {out}"},
     "demo.no_plots": {"en": "7. No pictures (--no-plots).", "zh": "7. 不画图（--no-plots）。"},
-    "demo.no_matplotlib": {"en": "matplotlib is not installed, so {path} was not written: pip install \"chainrule[viz]\"",
+    "demo.no_matplotlib": {"en": "matplotlib is not installed, so {path} was not written: "
+                                 "pip install \"chainrule[viz]\"",
                            "zh": "没有安装 matplotlib，所以没有生成 {path}：pip install \"chainrule[viz]\""},
     "demo.no_cjk_font": {"en": "no font with Chinese glyphs was found, so the labels of {path} are in English "
                                "(apt-get install fonts-wqy-microhei or fonts-noto-cjk)",
@@ -117,7 +118,8 @@ def _run(args: argparse.Namespace) -> int:
     lang = args.lang
     print(say("demo.title", lang))
     graph, n = build_lesson()
-    formulas = ", ".join(f"{name} = {formula_text(n[name])}" for name in ("linear", "sigmoid", "loss"))
+    formulas = ("，" if lang == "zh" else ", ").join(f"{name} = {formula_text(n[name])}"
+                                                  for name in ("linear", "sigmoid", "loss"))
     _heading(say("demo.build", lang, formulas=formulas))
     _heading(say("demo.order", lang, order=" → ".join(node.name for node in graph.order)))
 

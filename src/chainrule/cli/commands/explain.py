@@ -54,7 +54,8 @@ def register(subparsers: Any) -> None:
                     "chain rule for the gradient. Example: chainrule explain \"loss = (y - sigmoid(k*x+b))^2\" "
                     "--at x=3,y=0.61,k=0.36,b=0.37 --wrt k")
     parser.add_argument("expr", metavar="EXPR",
-                        help="e.g. \"sigmoid(k*x+b)\", \"loss = (y - σ(k·x + b))^2\" or \"-x**2\"")
+                        help="e.g. \"sigmoid(k*x+b)\", \"loss = (y - σ(k·x + b))^2\" or \"-x**2\"; "
+                             "- reads it from standard input (for expressions longer than a command line)")
     parser.add_argument("--at", default="", metavar="NAME=VALUE,...",
                         help="the variables' values, e.g. x=3,k=0.36,b=0.37")
     parser.add_argument("--wrt", default=None, metavar="NAME[,NAME...]",
@@ -143,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.expr == "-":
+        args.expr = sys.stdin.read().strip()
     try:
         bindings = parse_bindings(args.at)
     except ExprError as error:
@@ -174,7 +177,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explain(graph: Graph, output: Any, used: list, wrt: list, bindings: dict, args: argparse.Namespace) -> int:
     lang = args.lang
-    shown = ", ".join(f"{n.name} = {describe_value(np.float64(bindings[n.name]), lang)}" for n in used)
+    shown = ("，" if lang == "zh" else ", ").join(f"{n.name} = {describe_value(np.float64(bindings[n.name]), lang)}"
+                                                for n in used)
     expr = args.expr if len(args.expr) <= CARET_WIDTH else args.expr[:CARET_WIDTH] + "…"
     print(say("cli.expression", lang, expr=expr, bindings=shown or "—"))
     order = graph.order
