@@ -161,7 +161,7 @@ def test_a_trained_models_graph_for_one_batch(browser, tmp_path):
     cr.fit(model, cr.cross_entropy, cr.optim.Adam(model.parameters(), lr=1e-2), train, epochs=1, progress=False)
     X, y = train[:8]
     loss = cr.cross_entropy(model(cr.tensor(X, name="X")), y)
-    path = Path(cr.explore(loss, model=model).save(tmp_path / "model.html"))
+    path = Path(cr.explore(loss).save(tmp_path / "model.html"))
     opened = open_page(browser, path)
     page = opened.page
     page.click(FLAGS_FULL)

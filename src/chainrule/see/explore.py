@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import html
 import json
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import GradientError, describe
 from ..backprop import backpropagate, seed_gradient
 from ..graph import Graph
-from ..node import Node
 from .page_data import page_data
 from .phrases import PHRASES, check_lang
 
@@ -79,17 +77,16 @@ class Explorer:
         return f"<Explorer of {nodes[self.data['output']]['name']}: {len(nodes)} nodes>"
 
 
-def explore(output_or_graph: Any, *, model: Any = None, gradient: Any = None, lang: str = "en",
-            use_dot: bool = True) -> Explorer:
+def explore(output_or_graph: Any, *, gradient: Any = None, lang: str = "en", use_dot: bool = True) -> Explorer:
     """The explorer page for a graph at its current values.
 
     ``output_or_graph``: an output node (its graph is found and sorted) or a
     ``Graph``. The gradients shown are ∂output/∂node from one backward pass
     computed here, without touching any ``.grad``. ``gradient`` seeds a
-    non-scalar output, as in ``backward``. ``model``: a module whose
-    parameters get their qualified names (``0.weight``) on the page.
-    ``lang``: the page's first language ("en" or "zh"; it has a button for the
-    other). ``use_dot``: lay the graph out with Graphviz's ``dot`` when
+    non-scalar output, as in ``backward``. A model's parameters show their
+    qualified names (``0.weight``), which ``nn.Module`` gives them. ``lang``:
+    the page's first language ("en" or "zh"; it has a button for the other).
+    ``use_dot``: lay the graph out with Graphviz's ``dot`` when
     installed (else, and with False, chainrule's own layered layout).
     """
     check_lang(lang)
@@ -99,27 +96,9 @@ def explore(output_or_graph: Any, *, model: Any = None, gradient: Any = None, la
         missing = next(node for node in graph.order if node.value is None)
         raise GradientError(f"explore: node {describe(missing)} has no value yet; run forward first")
     seed = seed_gradient(out, gradient)
-    with _qualified_names(model):
-        grads = backpropagate(graph.order, [(out, seed)], keep="none", wanted=set(graph.order)) \
-            if out.requires_grad else {}
-        return Explorer(page_data(graph, grads, use_dot=use_dot), lang)
-
-
-@contextmanager
-def _qualified_names(model: Any) -> Iterator[None]:
-    """Name the model's parameters as ``named_parameters()`` does while the page is built."""
-    if model is None:
-        yield
-        return
-    named: list[tuple[str, Node]] = list(model.named_parameters())
-    saved = [(param, param._name) for _, param in named]
-    try:
-        for name, param in named:
-            param.name = name
-        yield
-    finally:
-        for param, old in saved:
-            param._name = old
+    grads = backpropagate(graph.order, [(out, seed)], keep="none", wanted=set(graph.order)) \
+        if out.requires_grad else {}
+    return Explorer(page_data(graph, grads, use_dot=use_dot), lang)
 
 
 def _asset(name: str) -> str:
