@@ -221,3 +221,22 @@ def test_model_parameters_have_qualified_names_in_graphs_and_explanations():
     assert [p.name for p in Net().parameters()] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
     wrapped = cr.nn.Sequential({"net": Net()})
     assert wrapped.parameters()[0].name == "net.fc1.weight"
+
+
+def test_one_element_through_softmax_reshape_and_dead_relu_units_matches_pytorch():
+    cr.set_default_dtype("float64")
+    rng = np.random.default_rng(5)
+    x_value, w_value, c_value = rng.normal(size=(4, 2)), rng.normal(size=(2, 3)), rng.normal(size=12)
+    W = cr.Variable(w_value, name="W")
+    z = cr.ReLU(cr.Constant(x_value, name="x") @ W, name="z")
+    loss = cr.mean(cr.reshape(cr.Softmax(z, name="s"), (12,)) * cr.Constant(c_value, name="c"))
+    tw = torch.tensor(w_value, requires_grad=True)
+    s = torch.softmax(torch.relu(torch.tensor(x_value) @ tw), dim=-1)
+    (s.reshape(12) * torch.tensor(c_value)).mean().backward()
+    dead = (x_value @ w_value)[:, 2] <= 0
+    assert dead.any() and not dead.all()  # some rows' unit is dead, some alive
+    e = cr.explain(loss, W, element=(1, 2), max_paths=1000)
+    assert e.value == pytest.approx(tw.grad[1, 2].item(), rel=1e-12, abs=1e-15)
+    assert sum(p.value for p in e.paths) == pytest.approx(e.value, rel=1e-12, abs=1e-15)
+    relu_factors = [f for p in e.paths for f in p.factors if f.op is z]
+    assert {f.out_index[0] for f in relu_factors if f.value == 0.0} == set(np.flatnonzero(dead))

@@ -12,7 +12,10 @@ elementwise ops from one vjp of ones (their Jacobian is diagonal, up to
 broadcasting), ops that are linear in an input (reshape, indexing, sums...)
 from one forward pass of a one-hot input, a one-element output from one vjp,
 2-D matrix products from their operands; anything else row by row through
-its vjp, up to ``MAX_ROWS`` rows per op.
+its vjp, up to ``MAX_ROWS`` rows per op. Where the structure is known
+(elementwise ops, matrix products) a path whose local derivative happens to
+be 0 is still listed (a dead relu unit shows its 0); elsewhere only the
+nonzero entries of the Jacobian are found, so such paths are left out.
 """
 from __future__ import annotations
 
@@ -97,7 +100,8 @@ def explain_element(output: Node, node: Node, element: tuple, order: list[Node],
     value = float(np.asarray(total)[element]) if total is not None else 0.0
     target = _Vertex(node, element)
     root = _scalar_graph(order, output, node, target, down, up)
-    counts = _count_paths(root, target)
+    below = _below(root, order)
+    counts = _count_paths(below, target)
     n_paths = counts.get(id(root), 0) if root is not None else 0
     paths: tuple[Path, ...] = ()
     groups: tuple[EdgeGroup, ...] = ()
@@ -105,7 +109,7 @@ def explain_element(output: Node, node: Node, element: tuple, order: list[Node],
         paths = tuple(_path(edges, np.asarray(seed).reshape(())) for edges in
                       enumerate_paths(root, target, counts, lambda v: [(e, child) for e, child in v.edges]))
     elif n_paths:
-        groups = _groups(root, target, grads)
+        groups = _groups(below, target, grads)
     flags = value_flags(order) + path_flags(paths)
     return Explanation(output, node, paths, n_paths, np.asarray(value, dtype=np.asarray(node.value).dtype),
                        max_paths, groups, lang, element=element, flags=flags)
@@ -127,23 +131,28 @@ def _scalar_graph(order: list[Node], output: Node, node: Node, target: _Vertex, 
                     if vertex is None:
                         vertex = mine[p] = _Vertex(op, p)
                     vertex.edges.append(((op, i, local, p, q), below))
-    return vertices.get(output, {}).get(())
+    return next(iter(vertices.get(output, {}).values()), None)  # the output's one element
 
 
-def _count_paths(root: Any, target: _Vertex) -> dict[int, int]:
-    """Paths from each vertex down to ``target`` (ids of vertices that reach it)."""
-    counts = {id(target): 1}
+def _below(root: Any, order: list[Node]) -> list[_Vertex]:
+    """Every vertex reachable from ``root``, inputs before their consumers (as in ``order``)."""
     if root is None:
-        return counts
-    ordered, seen, stack = [], set(), [root]
-    while stack:  # every vertex below the root, then counted children first
+        return []
+    found, seen, stack = [], set(), [root]
+    while stack:
         v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        ordered.append(v)
-        stack.extend(child for _, child in v.edges)
-    for v in sorted(ordered, key=lambda v: v.node._seq):
+        if id(v) not in seen:
+            seen.add(id(v))
+            found.append(v)
+            stack.extend(child for _, child in v.edges)
+    rank = {id(n): i for i, n in enumerate(order)}
+    return sorted(found, key=lambda v: rank[id(v.node)])
+
+
+def _count_paths(below: list[_Vertex], target: _Vertex) -> dict[int, int]:
+    """Paths from each vertex down to ``target`` (ids of the vertices that reach it)."""
+    counts = {id(target): 1}
+    for v in below:  # inputs first: a vertex's children are counted before it
         if v is not target:
             total = sum(counts.get(id(child), 0) for _, child in v.edges)
             if total:
@@ -157,16 +166,16 @@ def column(op: Node, i: int, q: tuple) -> dict[tuple, float]:
     out_shape = np.shape(op.value)
     if isinstance(op, ELEMENTWISE) or (isinstance(op, ops.Linear) and not op._matrix_mode()):
         raw = _ones_vjp(op, i)
-        return {p: float(raw[p]) for p in _broadcast_positions(q, np.shape(inputs[i]), out_shape) if raw[p] != 0}
+        return {p: float(raw[p]) for p in _broadcast_positions(q, np.shape(inputs[i]), out_shape)}
     if not out_shape:
         part = np.asarray(op.vjp(np.ones((), np.asarray(op.value).dtype), op.value, *inputs)[i])
         return {(): float(np.broadcast_to(part, np.shape(inputs[i]))[q])} if part[...].size else {}
     if isinstance(op, (ops.MatMul, ops.Linear)) and np.ndim(inputs[0]) == 2 and np.ndim(inputs[1]) == 2:
         a, b = inputs[0], inputs[1]
         if i == 0:  # (A @ B)[r, c] uses A[r, k] with weight B[k, c]
-            return {(q[0], c): float(b[q[1], c]) for c in range(b.shape[1]) if b[q[1], c] != 0}
+            return {(q[0], c): float(b[q[1], c]) for c in range(b.shape[1])}
         if i == 1:
-            return {(r, q[1]): float(a[r, q[0]]) for r in range(a.shape[0]) if a[r, q[0]] != 0}
+            return {(r, q[1]): float(a[r, q[0]]) for r in range(a.shape[0])}
         return {p: 1.0 for p in _broadcast_positions(q, np.shape(inputs[2]), out_shape)}
     if isinstance(op, LINEAR):
         return _linear_column(op, i, q, inputs)
@@ -274,21 +283,14 @@ def _path(edges: list[tuple], seed: Any) -> Path:
     return Path(tuple(factors), np.asarray(g), s.chain(forms) if forms else None)
 
 
-def _groups(root: _Vertex, target: _Vertex, grads: dict) -> tuple[EdgeGroup, ...]:
+def _groups(below: list[_Vertex], target: _Vertex, grads: dict) -> tuple[EdgeGroup, ...]:
     """The paths grouped by their last edge (op, input slot) into the element: counts and sums."""
-    ordered, seen, stack = [], set(), [root]
-    while stack:
-        v = stack.pop()
-        if id(v) not in seen:
-            seen.add(id(v))
-            ordered.append(v)
-            stack.extend(child for _, child in v.edges)
-    ups = {id(root): 1}
-    for v in sorted(ordered, key=lambda v: -v.node._seq):  # consumers before their inputs
+    ups = {id(below[-1]): 1}  # the root comes last: paths from it down to each vertex
+    for v in reversed(below):  # consumers before their inputs
         for _, child in v.edges:
             ups[id(child)] = ups.get(id(child), 0) + ups.get(id(v), 0)
     groups: dict[tuple[int, int], list] = {}
-    for v in ordered:
+    for v in below:
         for (op, i, local, p, q), child in v.edges:
             if child is target:
                 entry = groups.setdefault((id(op), i), [op, i, 0, 0.0])
