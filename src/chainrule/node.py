@@ -289,7 +289,6 @@ def _compute_when_built(cls: type) -> None:
 
     cls.__init__ = __init__
 
-
 # ---------------------------------------------------------------- leaves
 class Placeholder(Node):
     """An input fed from outside on every run (``graph.forward({x: 3.0})``).
@@ -395,7 +394,8 @@ def as_node(x: Any, like: Node | None = None) -> Node:
         dt = None if weak or like is None else getattr(like.value, "dtype", None)
         if dt is not None and dt.kind != "f":
             dt = None
-        key = (kind, x, "weak" if weak else dt)
+        # the default float dtype is part of the key: it may change between uses
+        key = (kind, x, "weak" if weak else dt, _dtype.get_default_dtype())
         node = _number_constants.get(key)
         if node is None:
             if len(_number_constants) >= 4096:
