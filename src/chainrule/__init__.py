@@ -24,7 +24,7 @@ from .check import gradcheck, gradgradcheck
 from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 # seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
 from . import see
-from .see import Explanation, explain, narrate
+from .see import Explanation, ModesExplanation, explain, narrate
 # the training stack
 from . import data, datasets, nn, optim
 from .serialize import load, save
@@ -45,7 +45,7 @@ __all__ = [
     "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp",
     *ops.__all__,
     # seeing the chain rule
-    "Explanation", "explain", "narrate",
+    "Explanation", "ModesExplanation", "explain", "narrate",
     # training
     "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "save",
     # modules

@@ -27,6 +27,7 @@ from .chain import edge_symbol, follows, is_scalar, local_derivative, local_symb
 from ..errors import GradientError, describe
 from ..backprop import backpropagate, seed_gradient, sort
 from ..node import Node
+from .modes import ModesExplanation, explain_modes
 from .phrases import check_lang, describe_value, display_width, number, say, shape_text
 
 __all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "explain"]
@@ -175,7 +176,7 @@ def _render_sum(paths: tuple[Path, ...], gradient: np.ndarray, lang: str) -> str
 
 # ---------------------------------------------------------------- building
 def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PATHS, lang: str = "en",
-            gradient: Any = None) -> Explanation:
+            gradient: Any = None, mode: str = "paths") -> Explanation | ModesExplanation:
     """The chain rule for ∂output/∂node at the nodes' current values.
 
     Lists every path from ``output`` down to ``node`` (at most ``max_paths``;
@@ -183,7 +184,12 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
     a product of local derivatives, symbolically and numerically, and their
     sum. ``gradient`` seeds a non-scalar output, as in ``backward``. Leaves
     every ``.grad`` untouched. ``graph``: a ``Graph`` whose sorted order to reuse.
+    ``mode="forward"``, ``"backward"`` or ``"both"``: the derivative computed by
+    forward and/or backward mode instead, with the passes and multiplications
+    each needs (``chainrule.see.modes``).
     """
+    if mode != "paths":
+        return explain_modes(output, node, mode=mode, lang=lang, gradient=gradient)
     check_lang(lang)
     if output.value is None:
         raise GradientError(f"explain: output {describe(output)} has no value yet; run forward first")
