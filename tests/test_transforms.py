@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import chainrule as cr
 from chainrule import transforms
 from lesson_helpers import B, K, X, Y
+from test_lesson_way import Square  # a learner's node, the lesson's way: NumPy in forward() and backward()
 
 # torch.func compiles its decompositions with torch.jit.script on first use, which warns
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
@@ -248,6 +249,33 @@ def test_create_graph_results_differentiate_again_like_torch():
     assert_same(tuple(mine), theirs)
 
 
+@pytest.mark.parametrize("transform", ["vjp", "jacobian", "hessian", "hvp"])
+def test_create_graph_for_every_transform(transform):
+    """The result, built as a graph, differentiated once more with respect to the inputs, as torch does."""
+    f, tf, _ = FUNCTIONS["mlp"]
+    xs = inputs("mlp")
+    leaves, t_leaves = [cr.Variable(x) for x in xs], [torch.tensor(x, requires_grad=True) for x in xs]
+    v = like(xs, 6)
+    calls = {
+        "vjp": (lambda g, a: g.vjp(a[0], tuple(a[1]), create_graph=True)[1],
+                lambda g, a: g.vjp(a[0], tuple(a[1]), create_graph=True)[1]),
+        "jacobian": (lambda g, a: g.jacobian(a[0], tuple(a[1]), create_graph=True, mode="forward"),
+                     lambda g, a: g.jacobian(a[0], tuple(a[1]), create_graph=True)),
+        "hessian": (lambda g, a: g.hessian(a[0], tuple(a[1]), create_graph=True),
+                    lambda g, a: g.hessian(a[0], tuple(a[1]), create_graph=True)),
+        "hvp": (lambda g, a: g.hvp(a[0], tuple(a[1]), v, create_graph=True)[1],
+                lambda g, a: g.hvp(a[0], tuple(a[1]), tt(v), create_graph=True)[1]),
+    }
+    mine, theirs = calls[transform][0](cr, (f, leaves)), calls[transform][1](TF, (tf, t_leaves))
+    total = sum(cr.sum(r * r) for r in _leaves(mine))
+    t_total = sum((r * r).sum() for r in _leaves(theirs))
+    assert all(isinstance(r, cr.Node) for r in _leaves(mine))
+    got = cr.grad(total, leaves)
+    want = torch.autograd.grad(t_total, t_leaves, allow_unused=True)
+    for g, w, x in zip(got, want, xs):
+        np.testing.assert_allclose(g, np.zeros_like(x) if w is None else w.numpy(), atol=1e-9, rtol=1e-7)
+
+
 def test_vjp_create_graph_and_a_vector_node():
     """With create_graph=True a node v is part of the graph: the vjp differentiates in v too."""
     x = cr.Variable(np.array([0.5, 1.5]))
@@ -293,20 +321,6 @@ def test_float32_stays_float32():
 
 
 # ---------------------------------------------------------------- nodes that are not written as cr.Op
-class Square(cr.Node):
-    """The lesson's way: NumPy in forward() and backward()."""
-
-    def __init__(self, x, name=None):
-        cr.Node.__init__(self, inputs=[x], name=name)
-
-    def forward(self):
-        self.value = self.inputs[0].value ** 2
-
-    def backward(self):
-        upstream = sum(out.gradients[self] for out in self.outputs)
-        self.gradients[self.inputs[0]] = upstream * 2 * self.inputs[0].value
-
-
 class NumpyVjp(cr.Op):
     """An op whose vjp leaves the graph (NumPy on g): forward mode uses its Jacobian."""
 

@@ -73,15 +73,13 @@ def tangent_of(node: Node, incoming: Sequence[Any], create_graph: bool = False) 
             raise GradientError(f"{describe(node)}: its vjp does not build a graph on nodes, so its tangent "
                                 "cannot be differentiated again; write the vjp with chainrule's functions")
         return _dense_tangent(node, incoming)
-    s = None
-    for inp, part, t in zip(node.inputs, parts, incoming):
-        if part is None or t is None:
-            continue
-        term = (fit_gradient(part, inp.value) * t).sum()
-        s = term if s is None else s + term
-    if s is None or not s.requires_grad:
+    # ∂s/∂u for s = Σᵢ ⟨vjpᵢ(u), tᵢ⟩ is a backward pass from the parts, each seeded with its tangent
+    live = [(fit_gradient(p, inp.value), t) for inp, p, t in zip(node.inputs, parts, incoming)
+            if p is not None and t is not None]
+    live = [(p, t) for p, t in live if p.requires_grad]
+    if not live:
         return None
-    return grad(s, u, create_graph=create_graph)
+    return grad([p for p, _ in live], u, grad_outputs=[t for _, t in live], create_graph=create_graph)
 
 
 def _dense_tangent(node: Node, incoming: Sequence[Any]) -> Any:

@@ -122,8 +122,7 @@ class ModesExplanation:
             return say("modes.same", lang, top=top, seed=seed, value=number(self.value))
         return say("modes.same_rounded", lang, top=top, seed=seed, forward=ahead, backward=number(self.value))
 
-    def __str__(self) -> str:
-        return self.render()
+    __str__ = render
 
     def __repr__(self) -> str:
         return f"<ModesExplanation ∂{self.output.name}/∂{self.node.name}: forward and backward mode>"
