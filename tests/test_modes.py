@@ -73,7 +73,7 @@ def test_lesson_text_in_both_languages(lesson, lang):
         assert has_number(values, m[key]) or any(v == pytest.approx(m[key], rel=1e-15) for v in values), key
     assert "∂sigmoid/∂k = ∂sigmoid/∂linear · ∂linear/∂k" in text
     assert "∂loss/∂linear = ∂loss/∂sigmoid · ∂sigmoid/∂linear" in text
-    assert "= 0.06194395247945269 · x" in text and "σ(1-σ) · 3.0" in text
+    assert "= 0.06194395247945269 · x" in text and "= (sigmoid · (1 - sigmoid)) · 3.0" in text
     if lang == "en":
         assert "forward mode, one pass per input element (x, y, k, b): passes 4, multiplications 10" in text
         assert "backward mode, one pass per output element (loss): passes 1, multiplications 6" in text
@@ -130,6 +130,18 @@ def test_mlp_both_modes_against_torch():
     np.testing.assert_allclose(e.forward.step(loss.inputs[1].inputs[0]).value, t_hidden.numpy(), atol=1e-12)
     assert e.forward.step(loss).value == pytest.approx(t_dloss.item(), rel=1e-12)
     assert e.value == pytest.approx(t["W1"].grad[0, 0].item(), rel=1e-12)
+
+
+def test_mlp_one_chosen_element():
+    """W1[1, 2] (or element=(1, 2)) seeds the forward pass there; both passes give that element."""
+    loss, p, data = mlp()
+    t = {k: torch.tensor(data[k], requires_grad=True) for k in p}
+    t_layers(data, *t.values())[1].backward()
+    for e in (cr.explain(loss, p["W1"][1, 2], mode="both"), cr.explain(loss, p["W1"], mode="both", element=(1, 2))):
+        assert e.forward.seed == "W1[1, 2]" and e.element == (1, 2)
+        assert e.value == pytest.approx(t["W1"].grad[1, 2].item(), rel=1e-12)
+        assert e.forward.step(loss).value == pytest.approx(t["W1"].grad[1, 2].item(), rel=1e-12)
+        assert "∂W1/∂W1[1, 2]: 1 at [1, 2], 0 everywhere else" in str(e)
 
 
 def local_nonzeros():

@@ -25,9 +25,12 @@ from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 # seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
 from . import see
 from .see import Explanation, ModesExplanation, explain, narrate
+from .see.explore import explore
 # the training stack
 from . import data, datasets, nn, optim
 from .serialize import load, save
+from .io import onnx
+from .io.dlpack import from_dlpack
 from .train import Callback, EarlyStopping, History, evaluate, fit
 
 see.install()
@@ -45,9 +48,11 @@ __all__ = [
     "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp",
     *ops.__all__,
     # seeing the chain rule
-    "Explanation", "ModesExplanation", "explain", "narrate",
+    "Explanation", "ModesExplanation", "explain", "explore", "narrate",
     # training
     "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "save",
+    # models in and out
+    "from_dlpack", "onnx",
     # modules
     "data", "datasets", "errors", "nn", "optim",
 ]

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ShapeError
-from ..node import value_of
+from ..node import Node, value_of
 from ..ops import avg_pool2d, conv2d, getitem, matmul, max_pool2d, mean, reshape, sqrt, transpose, var
 from ..ops import linear as _linear
 from . import init
@@ -106,4 +106,5 @@ def embedding(indices: Any, weight: Any) -> Any:
     n = np.shape(weight)[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise ShapeError(f"embedding indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
-    return getitem(weight, idx)
+    # a node stays the index (an input of the lookup, so a traced or re-run graph reads it each time)
+    return getitem(weight, indices if isinstance(indices, Node) else idx)

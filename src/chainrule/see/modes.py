@@ -30,7 +30,9 @@ from ..broadcast import fit_gradient
 from ..errors import GradientError, describe, option_error
 from ..forward_mode import tangent_of
 from ..node import Node
-from .chain import edge_symbol, follows, is_scalar, local_derivative, local_symbol, vjp_step
+from . import symbols as sym
+from .chain import edge_form, edge_symbol, follows, is_scalar, local_derivative, vjp_step
+from .element import element_name, selected_element
 from .phrases import check_lang, describe_value, number, say, shape_text
 
 __all__ = ["ModesExplanation", "Pass", "Step", "Term", "explain_modes"]
@@ -73,6 +75,7 @@ class Pass:
     multiplications: int | None  # in the pass shown (None: not counted, see ``limit``)
     total: int | None  # in all the passes
     limit: int = MAX_ENTRIES  # local-Jacobian entries read at most to count multiplications
+    index: tuple = ()  # the element the pass starts from
 
     def step(self, node: Node) -> Step | None:
         return next((s for s in self.steps if s.node is node), None)
@@ -88,6 +91,7 @@ class ModesExplanation:
     backward: Pass | None
     value: Any  # ∂top/∂seed: the one number both passes give
     connected: bool  # whether the output depends on the node at all
+    element: tuple = ()  # the element of ``node`` the forward pass starts from
     lang: str = "en"
 
     def render(self, lang: str | None = None) -> str:
@@ -97,7 +101,8 @@ class ModesExplanation:
             return say("explain.self", lang, out=self.output.name)
         if not self.connected:
             return say("explain.none", lang, out=self.output.name, wrt=self.node.name)
-        top, seed = _element_name(self.output), _element_name(self.node)
+        top = element_name(self.output, (0,) * np.ndim(self.output.value))
+        seed = element_name(self.node, self.element)
         both = self.forward is not None and self.backward is not None
         blocks = [say("modes.title", lang, out=self.output.name, wrt=self.node.name)] if both else []
         if self.forward is not None:
@@ -117,7 +122,7 @@ class ModesExplanation:
     def _agreement(self, top: str, seed: str, lang: str) -> str:
         """The two passes' numbers: the same derivative, perhaps rounded differently."""
         forward = self.forward.step(self.output) if self.forward is not None else None
-        ahead = number(_first(forward.value)) if forward is not None else number(self.value)
+        ahead = number(_at(forward.value)) if forward is not None else number(self.value)
         if ahead == number(self.value):
             return say("modes.same", lang, top=top, seed=seed, value=number(self.value))
         return say("modes.same_rounded", lang, top=top, seed=seed, forward=ahead, backward=number(self.value))
@@ -133,12 +138,13 @@ class ModesExplanation:
 
 # ---------------------------------------------------------------- building
 def explain_modes(output: Node, node: Node, mode: str = "both", lang: str = "en",
-                  max_entries: int = MAX_ENTRIES, gradient: Any = None) -> ModesExplanation:
+                  max_entries: int = MAX_ENTRIES, gradient: Any = None, element: Any = None) -> ModesExplanation:
     """∂output/∂node computed by forward mode, by backward mode, or both (``mode``), at
     the nodes' current values, with the passes and multiplications each mode needs.
 
-    A tensor is one pass per element: the forward pass shown starts from the first
-    element of ``node``, the backward pass from the first element of ``output``.
+    A tensor is one pass per element: the forward pass shown starts from one element
+    of ``node`` (``element``, an index such as ``(0, 2)``, or ``node`` given as
+    ``W[0, 2]``; default the first), the backward pass from the first element of ``output``.
     Multiplications are counted from each op's local Jacobian (read with its vjp,
     one output element at a time); past ``max_entries`` entries in all they are not
     counted. Leaves every ``.grad`` untouched. (``gradient``, which seeds the paths of
@@ -150,34 +156,39 @@ def explain_modes(output: Node, node: Node, mode: str = "both", lang: str = "en"
     if gradient is not None:
         raise option_error("explain", "gradient", "<given>", f"seeds mode='paths' only; mode={mode!r} "
                            "starts each pass from one element of the output or of the node")
+    order = sort(output)
+    node, element = selected_element(node, element, order)
     if output.value is None:
         raise GradientError(f"explain: output {describe(output)} has no value yet; run forward first")
     if not node.requires_grad:
         raise GradientError(f"explain: {describe(node)} does not require grad, so it has no gradient")
-    order = sort(output)
+    element = element or (0,) * np.ndim(node.value)
     costs = _edge_costs(order, max_entries)
-    forward = _forward(order, output, node, costs, max_entries) if mode in ("forward", "both") else None
+    forward = _forward(order, output, node, element, costs, max_entries) if mode in ("forward", "both") else None
     backward = _backward(order, output, costs, max_entries) if mode in ("backward", "both") else None
     step = backward.step(node) if backward is not None else forward.step(output)
-    value = _first(step.value) if step is not None else np.zeros((), np.asarray(output.value).dtype)[()]
-    return ModesExplanation(output, node, forward, backward, value, step is not None, lang)
+    at = element if backward is not None else ()
+    value = _at(step.value, at) if step is not None else np.zeros((), np.asarray(output.value).dtype)[()]
+    return ModesExplanation(output, node, forward, backward, value, step is not None, element, lang)
 
 
-def _one_hot(node: Node) -> Any:
-    """1 at the node's first element, 0 elsewhere, in its shape and dtype."""
+def _one_hot(node: Node, element: tuple) -> Any:
+    """1 at ``element`` of the node, 0 elsewhere, in its shape and dtype."""
     value = np.asarray(node.value)
     seed = np.zeros(value.shape, value.dtype)
-    seed.reshape(-1)[:1] = 1
+    seed[element] = 1
     return seed[()]
 
 
-def _first(value: Any) -> Any:
-    return np.asarray(value).reshape(-1)[0]
+def _at(value: Any, element: tuple = ()) -> Any:
+    """One element of a derivative: ``element`` of it, or its first."""
+    arr = np.asarray(value)
+    return arr[element] if element and arr.ndim else arr.reshape(-1)[0]
 
 
-def _forward(order: list[Node], output: Node, node: Node, costs: dict | None, limit: int) -> Pass:
-    """The tangent of every node when ``node``'s first element moves by 1."""
-    tangents = {node: _one_hot(node)}
+def _forward(order: list[Node], output: Node, node: Node, element: tuple, costs: dict | None, limit: int) -> Pass:
+    """The tangent of every node when element ``element`` of ``node`` moves by 1."""
+    tangents = {node: _one_hot(node, element)}
     steps = [Step(node, (), tangents[node])]
     for op in order:
         if op is node or not op.inputs or not op.requires_grad:
@@ -194,7 +205,8 @@ def _forward(order: list[Node], output: Node, node: Node, costs: dict | None, li
             steps.append(Step(op, tuple(terms), tangents[op]))
     leaves = [n for n in order if not n.inputs and n.requires_grad]
     total = None if costs is None else sum(n.size * sum(costs[e] for e in _edges_from(order, n)) for n in leaves)
-    return _finish("forward", _element_name(node), steps, tuple(leaves), sum(n.size for n in leaves), total, limit)
+    return _finish("forward", element_name(node, element), steps, tuple(leaves), sum(n.size for n in leaves),
+                   total, limit, element)
 
 
 def _backward(order: list[Node], output: Node, costs: dict | None, limit: int) -> Pass:
@@ -204,7 +216,7 @@ def _backward(order: list[Node], output: Node, costs: dict | None, limit: int) -
         for i, inp in enumerate(op.inputs):
             if follows(op, i):
                 consumers.setdefault(inp, []).append((op, i))
-    grads = {output: _one_hot(output)}
+    grads = {output: _one_hot(output, (0,) * np.ndim(output.value))}
     steps = [Step(output, (), grads[output])]
     for node in reversed(order):
         terms = [Term(op, i, grads[op], _sent(op, i, grads[op]), _cost(costs, op, i))
@@ -213,17 +225,18 @@ def _backward(order: list[Node], output: Node, costs: dict | None, limit: int) -
             grads[node] = _sum(t.contribution for t in terms)
             steps.append(Step(node, tuple(terms), grads[node]))
     total = None if costs is None else output.size * sum(costs.values())
-    return _finish("backward", _element_name(output), steps, (output,), output.size, total, limit)
+    first = (0,) * np.ndim(output.value)
+    return _finish("backward", element_name(output, first), steps, (output,), output.size, total, limit, first)
 
 
 def _finish(direction: str, seed: str, steps: list[Step], ends: tuple, passes: int, total: int | None,
-            limit: int) -> Pass:
+            limit: int, index: tuple) -> Pass:
     shown = None if total is None else sum(t.multiplications for s in steps for t in s.terms)
-    return Pass(direction, seed, tuple(steps), ends, passes, shown, total, limit)
+    return Pass(direction, seed, tuple(steps), ends, passes, shown, total, limit, index)
 
 
 def _sent(op: Node, index: int, g: Any) -> Any:
-    part = vjp_step(op, index, g)
+    part = vjp_step(op, index, g).part
     return np.zeros_like(np.asarray(op.inputs[index].value)) if part is None else part
 
 
@@ -286,14 +299,6 @@ def _jacobian_nonzeros(op: Node) -> list[int]:
 
 
 # ---------------------------------------------------------------- writing
-def _element_name(node: Node) -> str:
-    """``k`` for one element; ``W1[0, 0]`` for the first element of a tensor."""
-    shape = np.shape(node.value)
-    if int(np.prod(shape)) == 1:
-        return node.name
-    return f"{node.name}[{', '.join('0' for _ in shape)}]"
-
-
 def _render_pass(p: Pass, top: str, lang: str) -> str:
     forward = p.direction == "forward"
     start = p.steps[0].node
@@ -301,7 +306,7 @@ def _render_pass(p: Pass, top: str, lang: str) -> str:
     if is_scalar(start.value):
         lines.append(INDENT + f"∂{p.seed}/∂{p.seed} = 1")
     else:
-        index = "[" + ", ".join("0" for _ in np.shape(start.value)) + "]"
+        index = "[" + ", ".join(map(str, p.index)) + "]"
         lines.append(INDENT + say("modes.seed_tensor", lang, name=start.name, seed=p.seed, index=index)
                      if forward else INDENT + say("modes.seed_tensor", lang, name=top, seed=start.name, index=index))
     for step in p.steps[1:]:
@@ -323,12 +328,11 @@ def _render_step(step: Step, p: Pass, top: str, lang: str) -> list[str]:
     for t in step.terms:
         local = edge_symbol(t.op, t.index)
         incoming = f"∂{t.op.inputs[t.index].name}/∂{p.seed}" if forward else f"∂{top}/∂{t.op.name}"
-        form = local_symbol(t.op, t.index) or local
-        if scalar:
-            value = number(local_derivative(t.op, t.index))
-            pair = ((form, number(t.incoming)), (value, number(t.incoming)))
-            forms.append(" · ".join(pair[0] if forward else pair[0][::-1]))
-            numbers.append(" · ".join(pair[1] if forward else pair[1][::-1]))
+        if scalar:  # the local derivative as a formula, then as a number, times what arrived
+            arrived = sym.number(t.incoming)
+            for factor, row in ((edge_form(t.op, t.index)[0] or sym.name(local), forms),
+                                (sym.number(local_derivative(t.op, t.index)), numbers)):
+                row.append(str(sym.chain([factor, arrived] if forward else [arrived, factor])))
         else:
             src, dst = (t.op.inputs[t.index], t.op) if forward else (t.op, t.op.inputs[t.index])
             product = "jvp" if forward else "vjp"  # notation, the same in every language
