@@ -12,8 +12,9 @@ dummy node ``u`` in place of ``g``::
 
     s(u) = Σᵢ ⟨vjpᵢ(u), tᵢ⟩ = ⟨Jᵀu, t⟩ = ⟨u, J t⟩      so      ∂s/∂u = J t.
 
-Differentiating ``s`` with respect to ``u`` (an ordinary backward pass through
-the small graph the vjp builds on ``u``) gives the tangent of the op's output.
+Differentiating ``s`` with respect to ``u`` gives the tangent of the op's output:
+one ordinary backward pass through the small graph the vjp builds on ``u``,
+started from its parts, each seeded with its input's tangent.
 So every op, present or future, has forward mode as soon as it has a vjp
 written with chainrule's functions (the rule the engine asks of every op).
 With ``create_graph=True`` the vjp also runs on the input nodes and the
