@@ -1,6 +1,8 @@
 """Forward mode for every op in the oracle tables: ``cr.jvp`` against PyTorch's
 ``torch.func.jvp`` in float64 (values, tangents, shapes, dtypes) and against central
-differences, over the same cases the reverse-mode tests run.
+differences, over the same cases the reverse-mode tests run; and forward-over-reverse
+(``cr.hvp``) against PyTorch's double backward, which pushes tangents through the
+graphs the vjps build (scatter-adds, im2col's adjoint, broadcasts).
 
 The cases are collected from every test module that builds ``oracle.Case`` tables
 (any module-level list of them), so an op added to any table is checked here too.
@@ -96,6 +98,26 @@ def test_jvp_matches_central_differences(case):
         return np.asarray(cr_fn(*[cr.Constant(p + sign * eps * t) for p, t in zip(primals, tangents)]).value)
 
     np.testing.assert_allclose(tangent, (at(1) - at(-1)) / (2 * eps), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.values[0].second and not c.values[0].modes])
+def test_forward_over_reverse_matches_torch(case):
+    """hvp of ⟨u, f(x)⟩: forward mode pushed through the graph each op's vjp builds (scatter-adds,
+    im2col's adjoint, broadcasts, casts...), against PyTorch's double backward."""
+    primals, tangents, cr_fn, torch_fn = _setup(case, seed=2)
+    u = np.random.default_rng(3).standard_normal(np.shape(cr_fn(*map(cr.Constant, primals)).value))
+
+    def scalar(*nodes):
+        return cr.sum(cr_fn(*nodes) * u)
+
+    def t_scalar(*tensors):
+        return (torch_fn(*tensors) * torch.tensor(u)).sum()
+
+    _, mine = cr.hvp(scalar, tuple(primals), tuple(tangents))
+    _, theirs = torch.autograd.functional.hvp(t_scalar, tuple(map(torch.tensor, primals)),
+                                              tuple(map(torch.tensor, tangents)))
+    for m, t in zip(mine, theirs):
+        np.testing.assert_allclose(m, t.numpy(), atol=1e-9, rtol=1e-7)
 
 
 def test_fixed_inputs_carry_no_tangent():
