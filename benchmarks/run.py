@@ -20,9 +20,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Result, Workload, blas_threads, fmt_time, run_workload  # noqa: E402
 from workloads import (w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn,  # noqa: E402
-                       w8_memory, w10_scaling)
+                       w8_memory, w10_scaling, w11_forward_mode)
 
-WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w8_memory, w10_scaling]
+WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w8_memory, w10_scaling,
+             w11_forward_mode]
 
 
 def machine_line() -> str:

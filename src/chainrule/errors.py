@@ -28,6 +28,11 @@ class FeedError(ChainruleError, TypeError):
     """A feed dictionary names something that cannot be fed."""
 
 
+class DTypeError(ChainruleError, TypeError):
+    """A value chainrule does not compute with: a string, None, an object, complex or
+    date-time data (NumPy and PyTorch raise a TypeError too; nothing is converted)."""
+
+
 class GradientError(ChainruleError, ValueError):
     """A backward pass was asked for something it cannot do."""
 
@@ -47,6 +52,21 @@ class GradcheckError(ChainruleError, AssertionError):
 
 class OptionError(ChainruleError, ValueError):
     """An op or layer option has a value it does not accept (checked when the node or layer is built)."""
+
+
+# ---------------------------------------------------------------- function transforms (transforms.py)
+class NotANodeError(ChainruleError, TypeError):
+    """A function given to a transform (``cr.jvp``, ``cr.grad(f)``...) returned something that is
+    not a node, so there is no graph to differentiate."""
+
+
+class TangentShapeError(ShapeError):
+    """The vector ``v`` given to ``jvp``, ``vjp`` or ``hvp`` does not have the shape of the
+    inputs (or outputs) it pairs with."""
+
+
+class ArgnumsError(ChainruleError, TypeError):
+    """``argnums`` is not an int or a tuple of distinct ints, or names an argument the call does not have."""
 
 
 def option_error(owner: str, option: str, value: object, allowed: str) -> OptionError:
