@@ -161,7 +161,7 @@ def test_constant_subgraphs_are_computed_once():
     out = cr.sum(x * cr.exp(cr.Constant(np.array([1.0, 2.0, 3.0])) / 2.0))
     fast = cr.Graph(out).compile()
     fast.forward({x: np.ones(3)})
-    assert "exp" not in fast.source and "/" not in fast.source.split("def backward")[0]
+    assert "exp" not in fast.source and "2.0" not in fast.source  # exp(c) / 2.0 is one constant now
 
 
 class Doubler(cr.Node):

@@ -170,7 +170,8 @@ def backpropagate(order: Sequence[Any], seeds: Sequence[tuple[Any, Any]], *, kee
     writes: list = []  # (node, gradient) for every .grad this pass sets, committed at the end
     steps: list = []  # (node, parts) for every gradients dict it records
     release = release and not create_graph and keep != "all" and _COUNTS_REFERENCES
-    kept = set(grads) if release else ()  # the seeds keep their values
+    kept = seeds[0][0] if release and len(seeds) == 1 else None  # the output keeps its value
+    release = release and kept is not None
     outer, current_pass.releasing = current_pass.releasing, release  # ops with big saved state may ask
     try:
         _walk(order, grads, found, writes, steps, keep, create_graph, wanted, record, release, kept)
@@ -187,7 +188,7 @@ def _walk(order: Sequence[Any], grads: dict, found: dict, writes: list, steps: l
     """``backpropagate``'s loop."""
     keep_all, keep_leaves = keep == "all", keep in ("all", "leaves")
     pop, get = grads.pop, grads.get
-    held: dict = {}  # node -> references to it from the inputs of the consumers visited so far
+    fanned: dict = {}  # node -> gradients it received beyond the first (fan-out), when releasing
     # The loop below runs once per node of every backward pass: it is kept flat on purpose.
     for node in reversed(order):
         g = pop(node, None)
@@ -206,13 +207,16 @@ def _walk(order: Sequence[Any], grads: dict, found: dict, writes: list, steps: l
             values, out = inputs, node
         else:
             values, out = [inp.value for inp in inputs], node.value
-        if node.dtypes is not None:
-            values = reconcile(values, node.dtypes, node.dtype_keep)
+        if node.dtypes is not None and len(values) > 1:  # the common case inline: one dtype already
+            first = getattr(values[0], "dtype", None)
+            if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
+                values = reconcile(values, node.dtypes, node.dtype_keep)
         parts = node.vjp(g, out, *values)
-        sent = []
+        sent = [] if record is True or record is node else None  # the lesson's gradients, when recorded
         for inp, part in zip(inputs, parts):
             if part is None or not inp.requires_grad:
-                sent.append(None)
+                if sent is not None:
+                    sent.append(None)
                 continue
             value = inp.value
             try:  # the one place a gradient is fitted to its input; the common case, checked inline
@@ -220,22 +224,26 @@ def _walk(order: Sequence[Any], grads: dict, found: dict, writes: list, steps: l
                     part = fit_gradient(part, value)
             except AttributeError:  # a Python number, set by a node written the lesson's way
                 part = fit_gradient(part, value)
-            sent.append(part)
+            if sent is not None:
+                sent.append(part)
             prev = get(inp)
-            # prev + part makes a new array: the engine never writes into an array a vjp
-            # returned, since that may be the upstream gradient or a user's array
-            grads[inp] = part if prev is None else prev + part
-        if record is True or record is node:
+            if prev is None:
+                grads[inp] = part
+            else:  # prev + part makes a new array: the engine never writes into an array a vjp
+                grads[inp] = prev + part  # returned (it may be the upstream gradient or a user's)
+                if release:
+                    fanned[inp] = fanned.get(inp, 0) + 1
+        if sent is not None:
             steps.append((node, sent))
         if release:
-            for name in getattr(node, "saved_for_backward", ()):
-                setattr(node, name, None)
-            for inp in inputs:
-                held[inp] = held.get(inp, 0) + 1
-            n = held.get(node)
-            # the graph's own references: `order`, `node` here, getrefcount's argument; then, if
-            # a consumer was visited, the key in `held` and one per consumer input (see above)
-            if (refcount(node) <= (3 if n is None else 4 + n)) and node not in kept:
+            if node.saved_for_backward:
+                for name in node.saved_for_backward:
+                    setattr(node, name, None)
+            # the graph's own references: `order`, `node` here, getrefcount's argument, and one per
+            # gradient received (each came from a consumer whose inputs hold the node), plus the key
+            # in `fanned`; a consumer that sent none makes one more, and the value stays (safe side)
+            k = fanned.get(node) if fanned else None
+            if refcount(node) <= (4 if k is None else 5 + k) and node is not kept:
                 node.value = RELEASED
 
 

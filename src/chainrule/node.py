@@ -102,6 +102,7 @@ class Node(ArrayMethods):
     __array_priority__ = 1000  # ndarray <op> node defers to the node's reflected operator
     __hash__ = object.__hash__  # == is elementwise (like NumPy), identity stays hashable
     dtypes: str | None = None  # an op's dtype policy (see op.py); a learner's node computes as written
+    saved_for_backward: tuple = ()  # attributes holding arrays kept for the vjp, dropped after it (memory.py)
     dtype_keep: tuple = ()
 
     inputs: tuple
@@ -398,7 +399,7 @@ def as_node(x: Any, like: Node | None = None) -> Node:
         if dt is not None and dt.kind != "f":
             dt = None
         # the default float dtype is part of the key: it may change between uses
-        key = (kind, x, "weak" if weak else dt, _dtype.get_default_dtype())
+        key = (kind, x, "weak" if weak else dt, _dtype._default)  # (the attribute: a call costs more here)
         node = _number_constants.get(key)
         if node is None:
             if len(_number_constants) >= 4096:

@@ -141,8 +141,10 @@ class Op(Node):
             self.value = None
             return
         # eager: compute now (``_compute``, inlined: this runs once per op built)
-        if self.dtypes is not None:
-            values = reconcile(values, self.dtypes, self.dtype_keep)
+        if self.dtypes is not None and len(values) > 1:  # (one input: nothing to reconcile)
+            first = getattr(values[0], "dtype", None)
+            if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
+                values = reconcile(values, self.dtypes, self.dtype_keep)
         try:
             self.value = self._math(*values)
         except OptionError:

@@ -23,6 +23,8 @@ from .source import (
 )
 
 _PLAIN = (bool, int, float, str, type(None))
+_PURE = {"len", "tuple", "min", "max", "abs", "int", "float", "bool", "sorted", "sum", "range", "list"}
+_SAME_ARRAY = (np.asarray, np.asanyarray)  # of an ndarray: the array itself
 
 
 class Shaped:
@@ -57,9 +59,14 @@ class Shaped:
 
 
 def plain(value: Any) -> bool:
+    """A value a program may hold fixed: Python literals, tuples of them, NumPy dtypes."""
     if isinstance(value, tuple):
         return all(plain(v) for v in value)
-    return type(value) in _PLAIN
+    return type(value) in _PLAIN or isinstance(value, np.dtype)
+
+
+def _literal(value: Any) -> bool:
+    return all(map(_literal, value)) if isinstance(value, tuple) else type(value) in _PLAIN
 
 
 class Folder(ast.NodeTransformer):
@@ -71,6 +78,7 @@ class Folder(ast.NodeTransformer):
         self.globals = {**module_globals, **self.extra}
         self.self_name, self.self_obj = self_name, self_obj
         self.examples, self.assigned, self.once = examples, assigned, once
+        self._examples_seen = dict(examples)  # every example a name had, rebound or not
         self.static: dict[str, Any] = {}  # locals fixed at compile time
         self.depth = 0  # > 0 inside a block that may not run
         self.level = level  # how deep in inlined helpers this body is
@@ -80,7 +88,11 @@ class Folder(ast.NodeTransformer):
     def statements(self, body: list) -> list:
         out = []
         for stmt in body:
-            out += self.statement(stmt)
+            done = self.statement(stmt)
+            out += done
+            for name in assigned_names(done) & set(self.examples):
+                del self.examples[name]  # an argument rebound here: its example no longer says what it is
+            self._carry_example(done)
             if ends(out):
                 break  # what follows cannot run (a decided branch returned)
         return out
@@ -123,6 +135,19 @@ class Folder(ast.NodeTransformer):
         finally:
             self.depth -= 1
 
+    def _carry_example(self, done: list) -> None:
+        """``x = np.asarray(x)`` of an array keeps the same array: its example still holds."""
+        if len(done) != 1 or not isinstance(done[0], ast.Assign) or self.depth:
+            return
+        stmt = done[0]
+        call = stmt.value
+        if (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and isinstance(call, ast.Call)
+                and len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.Name)):
+            ok, fn = self._eval(call.func, {})
+            example = self._examples_seen.get(call.args[0].id)
+            if ok and fn in _SAME_ARRAY and type(example) is np.ndarray:
+                self.examples[stmt.targets[0].id] = self._examples_seen[stmt.targets[0].id] = example
+
     def _fix_assignment(self, stmt: ast.Assign) -> bool:
         """``name = <static>`` (or ``a, b = <static tuple>``): remember the value, drop the line."""
         if len(stmt.targets) != 1:
@@ -146,8 +171,18 @@ class Folder(ast.NodeTransformer):
     # ---- expressions
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if isinstance(node.ctx, ast.Load) and node.id in self.static:
-            return ast.copy_location(ast.Constant(self.static[node.id]), node)
+            return ast.copy_location(self.constant(self.static[node.id]), node)
         return node
+
+    def constant(self, value: Any) -> ast.expr:
+        """A fixed value in the body: a literal, or (a dtype) a name bound to it in the program."""
+        if _literal(value):
+            return ast.Constant(value)
+        marker = next((k for k, v in self.extra.items() if v is value), None)
+        if marker is None:
+            marker = f"hg{len(self.extra)}_fixed"
+            self.extra[marker] = self.globals[marker] = value
+        return ast.Name(id=marker, ctx=ast.Load())
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
         decided = self.decide(node.test)
@@ -177,15 +212,24 @@ class Folder(ast.NodeTransformer):
         if not all(isinstance(o, ast.Constant) for o in operands):
             return node
         ok, value = self._eval(node, {})
-        return ast.copy_location(ast.Constant(value), node) if ok and plain(value) else node
+        return ast.copy_location(self.constant(value), node) if ok and plain(value) else node
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         ok, value = self._self_only(node)
-        return ast.copy_location(ast.Constant(value), node) if ok else self.generic_visit(node)
+        return ast.copy_location(self.constant(value), node) if ok else self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         ok, value = self._self_only(node)
-        return ast.copy_location(ast.Constant(value), node) if ok else self.generic_visit(node)
+        if ok:
+            return ast.copy_location(self.constant(value), node)
+        node = self.generic_visit(node)
+        if (isinstance(node.func, ast.Name) and node.func.id in _PURE and node.func.id not in self.globals
+                and node.func.id not in self.assigned and not node.keywords
+                and all(isinstance(a, ast.Constant) for a in node.args)):  # len((100, 1)) → 2
+            ok, value = self._eval(node, {})
+            if ok and plain(value):
+                return ast.copy_location(self.constant(value), node)
+        return node
 
     def _self_only(self, node: ast.expr) -> tuple[bool, Any]:
         """``self.option``, ``self.inputs[0].requires_grad``, ``self._needs(1)``: fixed for this op."""
@@ -288,13 +332,19 @@ def _inline_helper(fn: Callable, call: ast.Call, folder: "Folder", out: list) ->
         if kw.arg is None or kw.arg not in params or kw.arg in bound:
             return None
         bound[kw.arg] = kw.value
+    for p, default in zip(params[len(params) - len(node.args.defaults):], node.args.defaults):
+        bound.setdefault(p, copy.deepcopy(default))
     if set(bound) != set(params):
         return None
     n = next(_helper_ids)
     body = copy.deepcopy([s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))])
-    assigned = assigned_names(body) | set(params)
-    child = Folder(fn.__globals__, None, None, {}, assigned - {p for p, a in bound.items()
-                                                                  if isinstance(a, ast.Constant)},
+    rebound = assigned_names(body)
+    assigned = rebound | set(params)
+    # an argument that is one of the op's own (with an example) keeps its example in the helper,
+    # so the helper's tests on its type, shape or dtype are decided too
+    known = {p: folder.examples[a.id] for p, a in bound.items() if isinstance(a, ast.Name) and a.id in folder.examples}
+    child = Folder(fn.__globals__, None, None, known, assigned - {p for p, a in bound.items()
+                                                                     if isinstance(a, ast.Constant)},
                     once_assigned(body), folder.extra, folder.level + 1)
     child.static = {p: a.value for p, a in bound.items() if isinstance(a, ast.Constant)}
     try:
@@ -313,8 +363,9 @@ def _inline_helper(fn: Callable, call: ast.Call, folder: "Folder", out: list) ->
         body = [renamer.visit(stmt) for stmt in body]
     except ValueError:
         return None
+    used = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name)}
     out += [ast.Assign(targets=[ast.Name(id=names[p], ctx=ast.Store())], value=a)
-            for p, a in bound.items() if p in names] + body
+            for p, a in bound.items() if p in names and names[p] in used] + body  # (an unused argument: dropped)
     folder.assigned |= set(names.values())
     return ast.Name(id=prefix + "ret", ctx=ast.Load())
 
@@ -329,6 +380,8 @@ class _HelperNames(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.Name:
         if node.id in self.names:
             return ast.copy_location(ast.Name(id=self.names[node.id], ctx=node.ctx), node)
+        if node.id in self.folder.extra or _HOISTED.match(node.id):  # already made unique (fixed values, helpers)
+            return node
         if node.id in self.module_globals:
             obj = self.module_globals[node.id]
             marker = next((k for k, v in self.folder.extra.items() if v is obj), None)

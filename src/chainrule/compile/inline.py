@@ -108,8 +108,13 @@ def _build(fn: Callable, self_obj: Any, examples: list, results: int | None, wan
     body = tail_returns(folder.statements(body))
     check_tails(body, tail=True)
     body, parts = results_assigned(body, results, wanted)
-    local_names = (assigned_names(body) | comprehension_names(body)) - set(params) - {self_name}
-    renamer = _Renamer(self_name, params, local_names, {**fn.__globals__, **folder.extra})
+    # an argument the body still rebinds is copied into a local first: the program's variable must not change
+    rebound = [p for p in params if p in assigned_names(body)]
+    body = [ast.Assign(targets=[ast.Name(id=p, ctx=ast.Store())], value=ast.Name(id=f"ᐸP{params.index(p)}ᐳ",
+                                                                               ctx=ast.Load())) for p in rebound] + body
+    local_names = (assigned_names(body) | comprehension_names(body)) - (set(params) - set(rebound)) - {self_name}
+    renamer = _Renamer(self_name, [p if p not in rebound else None for p in params], local_names,
+                       {**fn.__globals__, **folder.extra})
     module = ast.fix_missing_locations(ast.Module(body=[renamer.visit(s) for s in body], type_ignores=[]))
     return Template(ast.unparse(module), renamer.globals_used, parts)
 
@@ -118,7 +123,7 @@ class _Renamer(ast.NodeTransformer):
     """Arguments, ``self``, locals and globals to the template's markers."""
 
     def __init__(self, self_name: str, params: list[str], local_names: set[str], module_globals: dict) -> None:
-        self.map = {self_name: "ᐸSELFᐳ", **{p: f"ᐸP{k}ᐳ" for k, p in enumerate(params)}}
+        self.map = {self_name: "ᐸSELFᐳ", **{p: f"ᐸP{k}ᐳ" for k, p in enumerate(params) if p is not None}}
         self.locals, self.module_globals = local_names, module_globals
         self.globals_used: dict[str, Any] = {}
 
@@ -128,6 +133,8 @@ class _Renamer(ast.NodeTransformer):
             new = self.map[name]
         elif name.startswith("__R") and name.endswith("__"):
             new = f"ᐸ{name[2:-2]}ᐳ"
+        elif name.startswith("ᐸ"):  # already a marker (a rebound argument's copy)
+            return node
         elif name in self.locals:
             new = f"ᐸL{name}ᐳ"
         else:

@@ -30,7 +30,9 @@ def parsed(fn: Callable) -> ast.FunctionDef | None:
 
 
 def _simple_signature(args: ast.arguments) -> bool:
-    return not (args.vararg or args.kwarg or args.kwonlyargs or args.defaults or args.posonlyargs)
+    """Positional parameters only (defaults allowed: constants, filled in where a call omits them)."""
+    return not (args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs) and all(
+        isinstance(d, ast.Constant) for d in args.defaults)
 
 
 def refuse(reason: str) -> ValueError:

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..broadcast import unbroadcast
+from ..broadcast import fit_gradient, unbroadcast
 from ..dtype import reconcile
 from ..errors import StaleProgram as Stale
 from ..node import Constant
@@ -252,17 +252,20 @@ class Writer:
 
     def _fit(self, name: str, target: str, part: Any, value: Any, node: Any) -> tuple[str, Any]:
         """Sum ``part`` (named ``name``, maybe another variable's) down to the input's shape and
-        cast it to its dtype, as ``fit_gradient`` does, into ``target``, where the example
-        shows it is needed."""
-        shape = getattr(value, "shape", ())
-        if getattr(part, "shape", ()) != shape:
-            self.block(f"{target} = _unbroadcast({name}, {shape!r})", node, {name})
-            name, part = target, unbroadcast(part, shape)
-        dtype = getattr(value, "dtype", None)
-        if dtype is not None and part.dtype != dtype:
-            self.block(f"{target} = {name}.astype({self.bind(dtype, 'dt')})", node, {name})
-            name, part = target, part.astype(dtype)
-        return name, part
+        cast it to its dtype, as the engine does, into ``target``: ``fit_gradient``'s own code,
+        specialised to the example's shapes and dtypes (nothing at all where they match)."""
+        shape, dtype = getattr(value, "shape", ()), getattr(value, "dtype", None)
+        if getattr(part, "shape", ()) == shape and (dtype is None or part.dtype == dtype):
+            return name, part
+        key = ("fit", info(part), info(value))
+        t = inline.template(_fitted, None, [part, value], None, key)
+        if t is None or t.reads - {0}:  # it would need the input's value at run time: call it
+            like = np.broadcast_to(np.zeros((), dtype), shape) if dtype is not None else value  # shape and dtype
+            self.block(f"{target} = {self.bind(fit_gradient, 'fit_gradient')}({name}, {self.bind(like, 'like')})",
+                       node, {name})
+        else:
+            self.block(inline.instantiate(t, [name, "_"], "", [target], f"_{target}_", self._named(t)), node, {name})
+        return target, fit_gradient(part, value)
 
     # ------------------------------------------------------------ pieces
     def bind(self, obj: Any, hint: str = "c") -> str:
@@ -275,6 +278,13 @@ class Writer:
 
     def block(self, text: str, node: Any, reads: set = frozenset()) -> None:
         self.blocks.append((text, node, reads))
+
+    def _named(self, t: Any) -> dict:
+        """The names of a template's globals in this program."""
+        named = self._globals.get(id(t))
+        if named is None:
+            named = self._globals[id(t)] = {key: self.bind(t.globals_used[key[1:]], key[1:]) for key in t.global_keys}
+        return named
 
     def body(self, fn: Any, obj: Any, node: Any, args: list[str], examples: list, results: list,
              count: int | None, prefix: str, key: tuple) -> list[bool]:
@@ -292,16 +302,18 @@ class Writer:
         for k, j in t.aliases.items():  # a result that is an argument: name it, write nothing
             if results[k] is not None:
                 self.alias[results[k]] = args[j]
-        named = self._globals.get(id(t))
-        if named is None:
-            named = self._globals[id(t)] = {key: self.bind(t.globals_used[key[1:]], key[1:]) for key in t.global_keys}
         text = inline.instantiate(t, args, self.bind(obj, "op") if t.uses_self else "", [r or "_" for r in results],
-                                  prefix, named)
+                                  prefix, self._named(t))
         if text.strip():
             if self.track and t.locals and any(big(e) for e in examples):
                 text += "\n" + " = ".join(prefix + name for name in t.locals) + " = None"  # the op's temporaries
             self.block(text, node, {args[k] for k in t.reads} if self.track else frozenset())
         return list(t.parts)
+
+
+def _fitted(self: Any, part: Any, value: Any) -> Any:
+    """The engine's fitting of a gradient to its input, as a body to copy in (``Writer._fit``)."""
+    return fit_gradient(part, value)
 
 
 _VALUE_NAMES = re.compile(r"\b[pv]\d+\b")
