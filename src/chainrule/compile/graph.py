@@ -53,6 +53,7 @@ class CompiledGraph:
         self._saved: list | None = None
         self._values: list = []  # the last run's feed values (explain re-runs the graph with them)
         self._told: set = set()
+        self._feed_count, self._single = len(self.feeds), len(self.outputs) == 1
 
     # ------------------------------------------------------------ running
     def forward(self, feed: dict | None = None) -> Any:
@@ -60,7 +61,7 @@ class CompiledGraph:
         for several outputs). As with ``Graph``, a placeholder left out keeps its last
         value, and no value or gradient changes if the run fails."""
         program = self._program
-        if program is not None and feed.__class__ is dict and len(feed) == len(self.feeds):
+        if program is not None and feed.__class__ is dict and len(feed) == self._feed_count:
             # the fast path: every placeholder fed by node, with the type, shape and dtype the
             # program was written for (its guards check; NumPy floats need no conversion then)
             try:
@@ -77,12 +78,12 @@ class CompiledGraph:
                     self._fail(exc, program, values)
                 else:
                     self._saved, self._values = [saved], values
-                    return outs[0] if len(outs) == 1 else outs
+                    return outs[0] if self._single else outs
         values = self._feed_values(feed or {})
         self._saved = None
         outs, saved, program = self._run_forward(values)
         self._saved, self._program, self._values = [saved], program, values
-        return outs[0] if len(outs) == 1 else outs
+        return outs[0] if self._single else outs
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Write ``.grad`` of every ``wrt`` node (replacing what was there, as ``Graph.backward``
