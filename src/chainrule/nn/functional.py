@@ -12,11 +12,13 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..node import Node
-from ..ops import avg_pool2d, conv2d, getitem, matmul, max_pool2d, mean, reshape, sqrt, transpose, var
+from ..ops import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, getitem, matmul,
+                   max_pool1d, max_pool2d, mean, reshape, sqrt, transpose, var)
 from ..ops import linear as _linear
 from . import init
 
-__all__ = ["avg_pool2d", "batch_norm", "conv2d", "dropout", "embedding", "layer_norm", "linear", "max_pool2d"]
+__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "conv1d", "conv2d",
+           "dropout", "embedding", "layer_norm", "linear", "max_pool1d", "max_pool2d"]
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Any:

@@ -1,5 +1,5 @@
 """The everyday layers: Linear, activations, Dropout, Flatten, Embedding,
-Conv2d and pooling, BatchNorm and LayerNorm. Each holds its parameters as
+BatchNorm and LayerNorm (convolution and pooling: ``conv.py``). Each holds its parameters as
 ``Variable`` attributes and computes with the functional forms."""
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from ..ops import gelu, leaky_relu, log_softmax, relu, reshape, sigmoid, softmax
 from . import functional as F
 from . import init
 from .module import Module, float_array
-
-IntPair = int | tuple[int, int]
 
 
 # ---------------------------------------------------------------- dense
@@ -159,57 +157,6 @@ class LogSoftmax(Softmax):
 
 ACTIVATIONS: dict[str, type[Module]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "gelu": GELU,
                                         "leaky_relu": LeakyReLU, "identity": Identity}
-
-
-# ---------------------------------------------------------------- convolution and pooling
-class Conv2d(Module):
-    """2-D convolution over NCHW input, weight (out, in, kh, kw), as ``torch.nn.Conv2d``
-    (no dilation or groups); weight and bias start U(-1/√fan_in, 1/√fan_in), fan_in = in·kh·kw."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
-                 padding: IntPair = 0, bias: bool = True, dtype: Any = None) -> None:
-        super().__init__()
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
-        fan_in = in_channels * kh * kw
-        self.weight = Variable(init.kaiming_uniform((out_channels, in_channels, kh, kw), fan_in, dtype=dtype),
-                               name="weight")
-        self.bias = Variable(init.fan_in_uniform((out_channels,), fan_in, dtype=dtype), name="bias") if bias else None
-
-    def forward(self, x: Any) -> Any:
-        if np.ndim(x) != 4 or np.shape(x)[1] != self.in_channels:
-            raise ShapeError(f"Conv2d({self.in_channels}, {self.out_channels}) expects NCHW input with "
-                             f"{self.in_channels} channels, got shape {np.shape(x)}")
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}")
-
-
-class _Pool2d(Module):
-    pool: Callable[..., Any] = staticmethod(F.max_pool2d)
-
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> None:
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
-    def forward(self, x: Any) -> Any:
-        return type(self).pool(x, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-class MaxPool2d(_Pool2d):
-    """Max over windows (stride defaults to the kernel size)."""
-    pool = staticmethod(F.max_pool2d)
-
-
-class AvgPool2d(_Pool2d):
-    """Mean over windows (stride defaults to the kernel size; zero padding counted)."""
-    pool = staticmethod(F.avg_pool2d)
 
 
 # ---------------------------------------------------------------- normalisation

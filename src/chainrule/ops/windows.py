@@ -1,0 +1,175 @@
+"""Sliding windows: the geometry that convolution and pooling share.
+
+Every op here works on a canonical (N, C, H, W) array: a 1-D op (N, C, L)
+is the 2-D op on (N, C, 1, L), and an unbatched input (C, H, W) or (C, L) is
+a batch of one. ``Window`` holds the kernel, stride, dilation and padding of
+the two spatial axes (padding as (before, after) pairs, so ``padding="same"``
+with an even kernel and pooling's ``ceil_mode`` fit too) and yields, for each
+kernel offset, the strided view of the padded image that this offset sees in
+every window: a loop over kh·kw offsets, never over pixels.
+
+The option parsers at the bottom turn what a user types (``3``, ``(3, 2)``,
+``"same"``) into these tuples and raise ``OptionError`` for anything else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import OptionError, ShapeError, describe
+from ..node import Node
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Window:
+    """kh×kw windows moved by ``stride``, their taps ``dilation`` apart, over an image
+    padded by ``pad`` ((top, bottom), (left, right)). With ``ceil_mode`` (pooling) a
+    last, partial window is kept when it starts inside the image or its left padding."""
+
+    kernel: Pair
+    stride: Pair = (1, 1)
+    dilation: Pair = (1, 1)
+    pad: tuple[Pair, Pair] = ((0, 0), (0, 0))
+    ceil_mode: bool = False
+
+    @property
+    def reach(self) -> Pair:
+        """The extent of one window on the image: d·(k-1) + 1 along each axis."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+
+    @property
+    def taps(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def disjoint(self) -> bool:
+        """Whether no two windows share a pixel (each pixel feeds at most one window)."""
+        return all(s >= r for s, r in zip(self.stride, self.reach))
+
+    def out_size(self, h: int, w: int) -> Pair:
+        """The output height and width for an h×w image (PyTorch's formula, ceil_mode included)."""
+        return tuple(self._out(n, k, s, p) for n, k, s, p in zip((h, w), self.reach, self.stride, self.pad))
+
+    def _out(self, n: int, reach: int, stride: int, pad: Pair) -> int:
+        span = n + pad[0] + pad[1] - reach
+        if span < 0:
+            return 0
+        if not self.ceil_mode:
+            return span // stride + 1
+        out = -(-span // stride) + 1
+        return out - 1 if (out - 1) * stride >= n + pad[0] else out
+
+    def padded_size(self, h: int, w: int) -> Pair:
+        """The height and width of the padded image the windows run over (with ceil_mode's
+        overhang: the last window may reach past the padding)."""
+        out = self.out_size(h, w)
+        return tuple(max(n + p[0] + p[1], (o - 1) * s + r) for n, p, o, s, r in
+                     zip((h, w), self.pad, out, self.stride, self.reach))
+
+    def check(self, op: str, shape: tuple) -> None:
+        """A window must fit: ShapeError naming the op, the input shape and the window."""
+        h, w = shape[-2:]
+        if min(self.out_size(h, w)) < 1:
+            raise ShapeError(f"{op}: the input of shape {shape}, padded by {self.pad}, is smaller than the "
+                             f"kernel {self.kernel} (dilation {self.dilation}, so it covers {self.reach})")
+
+    def pad_into(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """``x`` (N, C, H, W) inside a new array of the padded size, the border set to ``fill``."""
+        n, c, h, w = x.shape
+        (top, _), (left, _) = self.pad
+        hp, wp = self.padded_size(h, w)
+        if (hp, wp) == (h, w):
+            return x
+        out = np.empty((n, c, hp, wp), dtype=x.dtype)
+        for region in border(hp, wp, top, left, h, w):
+            out[(slice(None), slice(None)) + region] = fill
+        out[:, :, top:top + h, left:left + w] = x
+        return out
+
+    def views(self, xp: np.ndarray, out_hw: Pair) -> Iterator[tuple[int, np.ndarray]]:
+        """For each kernel offset k = i·kw + j: the (N, C, OH, OW) strided view of the padded
+        image ``xp`` holding the pixel that tap (i, j) sees in every window."""
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel, self.stride, self.dilation, out_hw
+        for i in range(kh):
+            for j in range(kw):
+                yield i * kw + j, xp[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+
+    def crop(self, xp: np.ndarray, h: int, w: int) -> np.ndarray:
+        """The image part of a padded array (a view)."""
+        (top, _), (left, _) = self.pad
+        return xp[:, :, top:top + h, left:left + w]
+
+
+def border(hp: int, wp: int, top: int, left: int, h: int, w: int) -> list[tuple[slice, slice]]:
+    """The (row, column) slices of an hp×wp array outside its h×w interior at (top, left)."""
+    regions = [(slice(0, top), slice(0, wp)), (slice(top + h, hp), slice(0, wp)),
+               (slice(top, top + h), slice(0, left)), (slice(top, top + h), slice(left + w, wp))]
+    return [(r, c) for r, c in regions if r.stop != r.start and c.stop != c.start]
+
+
+# ---------------------------------------------------------------- canonical (N, C, H, W) form
+def nchw_shape(shape: tuple, spatial: int) -> tuple:
+    """The canonical (N, C, H, W) shape of a batched or unbatched 1-D or 2-D input shape."""
+    n, c = shape[:2] if len(shape) == spatial + 2 else (1, shape[0])
+    h, w = (1, shape[-1]) if spatial == 1 else shape[-2:]
+    return (n, c, h, w)
+
+
+def to_nchw(x: np.ndarray, spatial: int) -> np.ndarray:
+    """The canonical 4-D view of a batched or unbatched 1-D or 2-D input (no copy)."""
+    return np.reshape(x, nchw_shape(np.shape(x), spatial))
+
+
+def from_nchw(y: np.ndarray, like: tuple, spatial: int) -> np.ndarray:
+    """A canonical result back in the layout of an input of shape ``like``."""
+    batched = len(like) == spatial + 2
+    lead = y.shape[:2] if batched else y.shape[1:2]
+    tail = y.shape[3:] if spatial == 1 else y.shape[2:]
+    return y.reshape(lead + tail)
+
+
+def check_rank(op: str, shape: tuple, spatial: int, layout: str) -> None:
+    """The input must be batched or unbatched ``layout`` (``"NCHW"`` or ``"NCL"``)."""
+    if len(shape) not in (spatial + 1, spatial + 2):
+        raise ShapeError(f"{op} expects a {layout} input ({spatial + 2}-D, or {spatial + 1}-D without the batch "
+                         f"axis), got shape {shape}")
+
+
+# ---------------------------------------------------------------- options, as users type them
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def int_tuple(op: str, option: str, value: Any, spatial: int, minimum: int) -> Pair:
+    """An int or ``spatial`` ints, each >= ``minimum``, as a canonical pair (1-D: (minimum, v), so
+    a 1-D kernel, stride or dilation is 1 and its padding 0 along the dummy height axis);
+    anything else raises OptionError naming the op, the option, the value and what is allowed."""
+    items = (value,) * spatial if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if items is None or len(items) != spatial or not all(_is_int(v) and v >= minimum for v in items):
+        what = "an int" if spatial == 1 else "an int or a pair of ints"
+        raise OptionError(f"{op}: {option}={value!r} is not allowed; {option} takes {what} >= {minimum}"
+                          + ("" if spatial == 1 else f", e.g. {option}={minimum} or {option}=({minimum}, {minimum + 1})"))
+    pair = tuple(int(v) for v in items)
+    return (minimum, pair[0]) if spatial == 1 else pair
+
+
+def flag(op: str, option: str, value: Any) -> bool:
+    """A yes/no option: True or False (or 1 or 0, which Python treats as those)."""
+    if not (isinstance(value, (bool, np.bool_)) or (_is_int(value) and value in (0, 1))):
+        raise OptionError(f"{op}: {option}={value!r} is not allowed; {option} takes True or False")
+    return bool(value)
+
+
+def symmetric(pad: Pair) -> tuple[Pair, Pair]:
+    """(ph, pw) as ((ph, ph), (pw, pw))."""
+    return ((pad[0], pad[0]), (pad[1], pad[1]))
+
+
+def inputs_note(*xs: Any) -> str:
+    """`` (input 'x' (Variable, shape (2, 3)))``: the input nodes an option error is about."""
+    named = [describe(x) for x in xs if isinstance(x, Node)]
+    return f" (input {', '.join(named)})" if named else ""
