@@ -55,6 +55,18 @@ def _inputs(rng: np.random.Generator, args: Sequence[Any], dtype: np.dtype, low:
     return arrays, [not isinstance(a, Fixed) for a in args]
 
 
+def raises_naming(error: type, call: Callable[[], Any], *words: str) -> str:
+    """``call()`` raises ``error`` with every one of ``words`` in its message; returns the message."""
+    import pytest
+
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    for word in words:
+        assert word in message, f"{word!r} not in: {message}"
+    return message
+
+
 def check_stable(fn: Callable[..., Any], torch_fn: Callable[..., Any], x: np.ndarray, u: np.ndarray,
                  atol: float = 1e-30) -> None:
     """At extreme inputs ``x``: finite values and gradients (under upstream ``u``), in x's dtype,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness import Workload
+from workloads.common import chainrule_sgd_step, pytorch_sgd_step
 
 BATCH, LR = 64, 0.01
 
@@ -23,36 +24,11 @@ def layers(nn):
 
 
 def chainrule_eager():
-    import chainrule as cr
-    X, y = data()
-    model = layers(cr.nn)
-    opt = cr.optim.SGD(model.parameters(), lr=LR)
-    Xc, yc = cr.tensor(X), cr.tensor(y)
-
-    def step():
-        opt.zero_grad()
-        loss = cr.cross_entropy(model(Xc), yc)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return chainrule_sgd_step(layers, *data(), LR)
 
 
 def pytorch():
-    from harness import import_torch
-    torch = import_torch()
-    X, y = data()
-    model = layers(torch.nn)
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    Xt, yt = torch.tensor(X), torch.tensor(y)
-
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(Xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return pytorch_sgd_step(layers, *data(), LR)
 
 
 def workload(quick: bool) -> Workload:

@@ -21,7 +21,10 @@ speed and memory (measured on the CIFAR-sized step of benchmark W9):
   rows made im2col and col2im 3-6× slower). Used when the columns have more
   rows (C·kh·kw) than the output has channels, where the crop is cheaper than
   the short-row copies it saves;
-- **1×1 kernels** (stride 1, no padding): the columns are the image itself.
+- **one product per chunk**: the columns are laid out channel-major, (C·kh·kw)
+  × (m·P) for m images, so each chunk is a single BLAS call (per-image batched
+  products cost more, and much more when another process holds a core and
+  every call's threads wait on each other).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..op import Op
 from .windows import Window, int_tuple, symmetric
 
@@ -57,117 +61,110 @@ def col2im_array(cols: np.ndarray, shape: tuple, win: Window) -> np.ndarray:
 
 
 class Columns:
-    """The column layout of one convolution's input (N, C, H, W) with ``out_channels``
-    outputs: buffers of (nb, C·kh·kw, P) columns for chunks of nb images, P = OH·row,
-    where ``row`` is OW, or the padded width Wp in the wide layout."""
+    """The columns of one convolution's input (N, C, H, W) with ``out_channels`` outputs, a chunk
+    of m images at a time, channel-major: a (C·kh·kw) × (m·P) matrix per chunk, so that each
+    product is one BLAS call (P = OH·row, ``row`` being OW, or the padded width Wp when wide).
+    Products and gradients of the outputs are (O, m·P) matrices; ``finish`` and ``rows``
+    convert them from and to the outputs' (m, O, OH, OW) layout, ``add_back`` adds columns
+    back into images (col2im). The buffers are allocated once per convolution and reused."""
 
     def __init__(self, shape: tuple, win: Window, out_channels: int, dtype: np.dtype) -> None:
         self.shape, self.win, self.dtype = shape, win, np.dtype(dtype)
         n, c, h, w = shape
         self.oh, self.ow = win.out_size(h, w)
         self.hp, self.wp = win.padded_size(h, w)
-        self.same = win.kernel == (1, 1) and win.stride == (1, 1) and (self.hp, self.wp) == (h, w)
-        self.wide = not self.same and win.stride == (1, 1) and c * win.taps > out_channels
+        self.wide = win.stride == (1, 1) and c * win.taps > out_channels
         self.row = self.wp if self.wide else self.ow
         self.k, self.p = c * win.taps, self.oh * self.row
         self.nb = int(max(1, min(n, CHUNK_BYTES // max(1, self.k * self.p * self.dtype.itemsize))))
+        self._buffers: dict[str, np.ndarray] = {}
+        self._zeroed: dict[str, tuple] = {}
 
     def chunks(self) -> Iterator[tuple[int, int]]:
         n = self.shape[0]
         for n0 in range(0, n, self.nb):
             yield n0, min(n, n0 + self.nb)
 
-    # ------------------------------------------------------------ image -> columns
-    def columns(self, x: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
-        """For each chunk: (n0, n1, its columns (n1-n0, C·kh·kw, P)); the buffer is reused."""
-        if self.same:
-            flat = x.reshape(x.shape[0], self.k, self.p)
-            for n0, n1 in self.chunks():
-                yield n0, n1, flat[n0:n1]
-            return
-        buf = np.empty((self.nb, self.shape[1], self.win.taps) + self._tap_shape(), dtype=self.dtype)
-        padded = self._padded_buffer()
-        for n0, n1 in self.chunks():
-            m = n1 - n0
-            self._fill(padded[:m], x[n0:n1])
-            cols = buf[:m]
-            for k, view in self._tap_views(padded[:m]):
-                cols[:, :, k] = view
-            yield n0, n1, cols.reshape(m, self.k, self.p)
+    def _buffer(self, name: str, shape: tuple, zero: bool = False) -> np.ndarray:
+        """A contiguous array of ``shape`` in a reused buffer (sized for a full chunk); with
+        ``zero``, all zero whenever its shape changes (its border then stays zero)."""
+        size = int(np.prod(shape))
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = self._buffers[name] = np.zeros(max(size, 1), dtype=self.dtype)
+            self._zeroed[name] = shape  # fresh zeros
+        view = buf[:size].reshape(shape)
+        if zero and self._zeroed.get(name) != shape:
+            view.fill(0)
+            self._zeroed[name] = shape
+        return view
 
-    def _tap_shape(self) -> tuple:
-        """What one kernel offset contributes per image and channel: (P,) wide, (OH, OW) narrow."""
-        return (self.p,) if self.wide else (self.oh, self.ow)
+    def _tap_shape(self, m: int) -> tuple:
+        """What one kernel offset contributes per channel for m images: (m, P) wide, (m, OH, OW) narrow."""
+        return (m, self.p) if self.wide else (m, self.oh, self.ow)
 
-    def _padded_buffer(self) -> np.ndarray:
-        """A chunk-sized padded image, its border zero (the wide layout has one spare row:
-        the last taps' ranges run Wp·OH long from up to (kh-1)·dh·Wp + (kw-1)·dw)."""
-        extra = 1 if self.wide else 0
-        return np.zeros((self.nb, self.shape[1], self.hp + extra, self.wp), dtype=self.dtype)
-
-    def _fill(self, padded: np.ndarray, x: np.ndarray) -> None:
-        (top, _), (left, _) = self.win.pad
-        h, w = self.shape[2:]
-        padded[:, :, top:top + h, left:left + w] = x
+    def _padded(self, m: int) -> np.ndarray:
+        """The chunk's padded images, channel-major (C, m, Hp, Wp); the wide layout has one spare
+        row, since the last taps' ranges run OH·Wp long from up to (kh-1)·dh·Wp + (kw-1)·dw."""
+        return self._buffer("padded", (self.shape[1], m, self.hp + (1 if self.wide else 0), self.wp), zero=True)
 
     def _tap_views(self, padded: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        """Per kernel offset, the (m, C, P) or (m, C, OH, OW) pixels it sees in a padded chunk."""
+        """Per kernel offset, the (C, m, P) or (C, m, OH, OW) pixels it sees in a padded chunk."""
         if not self.wide:
-            yield from ((k, v) for k, v in self.win.views(padded, (self.oh, self.ow)))
+            yield from self.win.views(padded, (self.oh, self.ow))
             return
-        m, c = padded.shape[:2]
-        flat = padded.reshape(m, c, -1)
+        c, m = padded.shape[:2]
+        flat = padded.reshape(c, m, -1)
         (kh, kw), (dh, dw) = self.win.kernel, self.win.dilation
         for i in range(kh):
             for j in range(kw):
                 start = i * dh * self.wp + j * dw
                 yield i * kw + j, flat[:, :, start:start + self.p]
 
-    # ------------------------------------------------------------ outputs <-> column products
-    def rows(self, g: np.ndarray, buf: np.ndarray | None = None) -> np.ndarray:
-        """An output-shaped chunk (m, O, OH, OW) as (m, O, P) products: a view, or (wide)
-        a copy into ``buf`` whose garbage columns are zero."""
-        m, o = g.shape[:2]
-        if not self.wide:
-            return g.reshape(m, o, self.p)
-        buf[..., self.ow:] = 0
-        buf[..., :self.ow] = g
-        return buf.reshape(m, o, self.p)
+    # ------------------------------------------------------------ image -> columns
+    def columns(self, x: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+        """For each chunk: (n0, n1, its columns (C·kh·kw, m·P)), in a reused buffer."""
+        (top, _), (left, _) = self.win.pad
+        h, w = self.shape[2:]
+        for n0, n1 in self.chunks():
+            m = n1 - n0
+            padded = self._padded(m)
+            padded[:, :, top:top + h, left:left + w] = x[n0:n1].transpose(1, 0, 2, 3)
+            cols = self._buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
+            for k, view in self._tap_views(padded):
+                cols[:, k] = view
+            yield n0, n1, cols.reshape(self.k, m * self.p)
 
-    def rows_buffer(self, out_channels: int) -> np.ndarray | None:
-        """The buffer ``rows`` and ``emit`` need (None in the narrow layout)."""
-        return np.empty((self.nb, out_channels, self.oh, self.row), dtype=self.dtype) if self.wide else None
+    # ------------------------------------------------------------ outputs <-> products
+    def rows(self, g: np.ndarray) -> np.ndarray:
+        """An output-shaped chunk (m, O, OH, OW) as an (O, m·P) matrix (wide: garbage columns zero)."""
+        m, o = g.shape[:2]
+        buf = self._buffer("rows", (o, m, self.oh, self.row))
+        if self.wide:
+            buf[..., self.ow:] = 0
+        buf[..., :self.ow] = g.transpose(1, 0, 2, 3)
+        return buf.reshape(o, m * self.p)
 
     def finish(self, prod: np.ndarray, out: np.ndarray, bias: np.ndarray | None) -> None:
-        """Products (m, O, OH, row) into the output chunk ``out`` (m, O, OH, OW), plus ``bias``:
-        the narrow layout's products are ``out`` itself (the bias is added in place); the
-        wide one's are cropped into it, the bias added in the same pass."""
-        if prod is out:
-            if bias is not None:
-                out += bias.reshape(-1, 1, 1)
-        elif bias is None:
-            out[...] = prod[..., :self.ow]
+        """Products (O, m·P) into the output chunk ``out`` (m, O, OH, OW), plus ``bias``, in one pass."""
+        m, o = out.shape[:2]
+        shaped = prod.reshape(o, m, self.oh, self.row)[..., :self.ow].transpose(1, 0, 2, 3)
+        if bias is None:
+            out[...] = shaped
         else:
-            np.add(prod[..., :self.ow], bias.reshape(-1, 1, 1), out=out)
+            np.add(shaped, bias.reshape(-1, 1, 1), out=out)
 
     # ------------------------------------------------------------ columns -> image (col2im)
-    def image_buffer(self) -> np.ndarray:
-        return self._padded_buffer()
-
-    def add_back(self, cols: np.ndarray, padded: np.ndarray, out: np.ndarray) -> None:
-        """col2im of one chunk: columns (m, C·kh·kw, P) summed into ``out`` (m, C, H, W),
-        through the zeroed chunk buffer ``padded`` (wide garbage columns are zero products)."""
-        m, c = out.shape[:2]
-        if self.same:
-            out[...] = cols.reshape(out.shape)
-            return
-        padded = padded[:m]
+    def add_back(self, cols: np.ndarray, out: np.ndarray) -> None:
+        """col2im of one chunk: columns (C·kh·kw, m·P) summed into ``out`` (m, C, H, W) (wide
+        garbage columns are products with zero rows, so they add zeros)."""
+        m, c, h, w = out.shape
+        padded = self._padded(m)
         padded.fill(0)
-        taps = cols.reshape((m, c, self.win.taps) + self._tap_shape())
+        taps = cols.reshape((c, self.win.taps) + self._tap_shape(m))
         for k, view in self._tap_views(padded):
-            view += taps[:, :, k]
-        h, w = self.shape[2:]
-        out[...] = self.win.crop(padded, h, w)
+            view += taps[:, k]
+        out[...] = self.win.crop(padded, h, w).transpose(1, 0, 2, 3)
 
 
 class Im2Col(Op):
@@ -180,7 +177,9 @@ class Im2Col(Op):
     derivatives = ("col2im",)
 
     def forward(self, x):
-        self.window.check("im2col", np.shape(x))
+        if np.ndim(x) != 4:
+            raise ShapeError(f"im2col expects an NCHW input (4-D), got shape {np.shape(x)}")
+        self.window.check("im2col", np.shape(x), np.shape(x))
         return im2col_array(x, self.window)
 
     def vjp(self, g, out, x):

@@ -32,46 +32,38 @@ LAYOUT = {1: "NCL", 2: "NCHW"}
 
 # ---------------------------------------------------------------- array kernels (canonical NCHW)
 def conv_array(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window, groups: int) -> np.ndarray:
-    """conv(x, w) + b on (N, C, H, W) and (O, C/groups, kh, kw) arrays."""
-    o, dtype = w.shape[0], np.result_type(x, w)
+    """conv(x, w) + b on (N, C, H, W) and (O, C/groups, kh, kw) arrays: W·cols per chunk."""
+    o = w.shape[0]
     plan = Columns(x.shape, win, o, x.dtype)
-    out = np.empty((x.shape[0], o, plan.oh, plan.ow), dtype=dtype)
+    out = np.empty((x.shape[0], o, plan.oh, plan.ow), dtype=np.result_type(x, w))
     wm = w.reshape(groups, o // groups, -1)
-    prod = plan.rows_buffer(o)
     for n0, n1, cols in plan.columns(x):
-        m = n1 - n0
-        target = out[n0:n1] if prod is None else prod[:m]
-        np.matmul(wm, cols.reshape(m, groups, -1, plan.p), out=target.reshape(m, groups, o // groups, plan.p))
-        plan.finish(target, out[n0:n1], b)
+        prod = np.matmul(wm, cols.reshape(groups, -1, cols.shape[1]))
+        plan.finish(prod.reshape(o, -1), out[n0:n1], b)
     return out
 
 
 def conv_input_grad_array(g: np.ndarray, w: np.ndarray, shape: tuple, win: Window, groups: int) -> np.ndarray:
-    """∂⟨g, conv(x, w)⟩/∂x for x of ``shape``: col2im(Wᵀ·g), chunk by chunk."""
+    """∂⟨g, conv(x, w)⟩/∂x for x of ``shape``: col2im(Wᵀ·g) per chunk."""
     o, dtype = w.shape[0], np.result_type(g, w)
     plan = Columns(shape, win, o, dtype)
     gx = np.empty(shape, dtype=dtype)
     wt = w.reshape(groups, o // groups, -1).swapaxes(1, 2)  # (groups, C/groups·kh·kw, O/groups)
-    rows, image = plan.rows_buffer(o), plan.image_buffer()
-    cols = np.empty((plan.nb, groups, plan.k // groups, plan.p), dtype=dtype)
     for n0, n1 in plan.chunks():
-        m = n1 - n0
-        gr = plan.rows(g[n0:n1], None if rows is None else rows[:m])
-        np.matmul(wt, gr.reshape(m, groups, o // groups, plan.p), out=cols[:m])
-        plan.add_back(cols[:m].reshape(m, plan.k, plan.p), image, gx[n0:n1])
+        gr = plan.rows(g[n0:n1])
+        cols = np.matmul(wt, gr.reshape(groups, o // groups, -1))
+        plan.add_back(cols.reshape(plan.k, -1), gx[n0:n1])
     return gx
 
 
 def conv_weight_grad_array(x: np.ndarray, g: np.ndarray, shape: tuple, win: Window, groups: int) -> np.ndarray:
-    """∂⟨g, conv(x, w)⟩/∂w for w of ``shape``: Σ over images of g·colsᵀ."""
-    o, dtype = shape[0], np.result_type(x, g)
+    """∂⟨g, conv(x, w)⟩/∂w for w of ``shape``: Σ over chunks of g·colsᵀ."""
+    o = shape[0]
     plan = Columns(x.shape, win, o, x.dtype)
-    gw = np.zeros((groups, o // groups, plan.k // groups), dtype=dtype)
-    rows = plan.rows_buffer(o)
+    gw = np.zeros((groups, o // groups, plan.k // groups), dtype=np.result_type(x, g))
     for n0, n1, cols in plan.columns(x):
-        m = n1 - n0
-        gr = plan.rows(g[n0:n1], None if rows is None else rows[:m]).reshape(m, groups, o // groups, plan.p)
-        gw += np.add.reduce(np.matmul(gr, cols.reshape(m, groups, -1, plan.p).swapaxes(-1, -2)), axis=0)
+        gr = plan.rows(g[n0:n1]).reshape(groups, o // groups, -1)
+        gw += np.matmul(gr, cols.reshape(groups, plan.k // groups, -1).swapaxes(1, 2))
     return gw.reshape(shape)
 
 
@@ -113,9 +105,10 @@ class _ConvOp(Op):
                              f"got weight {wshape} for input {xshape} ({channels} channels)")
         return tuple(wshape[:2]) + (1,) * (2 - s) + tuple(wshape[2:])
 
-    def _image(self, x: Any) -> np.ndarray:
-        check_rank(self.op_name, np.shape(x), self.spatial, LAYOUT[self.spatial])
-        return to_nchw(x, self.spatial)
+    def geometry(self, xshape: tuple, wshape: tuple) -> tuple[tuple, tuple, Window]:
+        """The canonical input and weight shapes (checked against each other) and the window."""
+        w4 = self._weight_shape(wshape, xshape)
+        return nchw_shape(xshape, self.spatial), w4, self.window(w4[2:])
 
 
 class Conv2D(_ConvOp):
@@ -127,13 +120,13 @@ class Conv2D(_ConvOp):
     derivatives = ("conv_transpose(g, W)", "Σ g·windows(x)", "Σ g")
 
     def forward(self, x, w, b=None):
-        x4 = self._image(x)
-        w4 = np.reshape(w, self._weight_shape(np.shape(w), np.shape(x)))
-        if b is not None and np.shape(b) != (w4.shape[0],):
-            raise ShapeError(f"{self.op_name}: the bias must have shape ({w4.shape[0]},), got {np.shape(b)}")
-        win = self.window(w4.shape[2:])
-        win.check(self.op_name, x4.shape)
-        return from_nchw(conv_array(x4, w4, b, win, self.groups), np.shape(x), self.spatial)
+        check_rank(self.op_name, np.shape(x), self.spatial, LAYOUT[self.spatial])
+        x4, w4, win = self.geometry(np.shape(x), np.shape(w))
+        if b is not None and np.shape(b) != w4[:1]:
+            raise ShapeError(f"{self.op_name}: the bias must have shape {w4[:1]}, got {np.shape(b)}")
+        win.check(self.op_name, x4, np.shape(x))
+        out = conv_array(np.reshape(x, x4), np.reshape(w, w4), b, win, self.groups)
+        return from_nchw(out, np.shape(x), self.spatial)
 
     def vjp(self, g, out, x, w, b=None):
         need = [node.requires_grad for node in self.inputs]
@@ -162,10 +155,9 @@ class ConvInputGrad(_ConvOp):
     derivatives = ("conv(·, W)", "Σ windows(·)·g")
 
     def forward(self, g, w):
-        x4 = nchw_shape(self.shape_, self.spatial)
-        w4 = np.reshape(w, self._weight_shape(np.shape(w), self.shape_))
-        gx = conv_input_grad_array(to_nchw(g, self.spatial), w4, x4, self.window(w4.shape[2:]), self.groups)
-        return gx.reshape(self.shape_)
+        x4, w4, win = self.geometry(self.shape_, np.shape(w))
+        return conv_input_grad_array(to_nchw(g, self.spatial), np.reshape(w, w4), x4, win, self.groups).reshape(
+            self.shape_)
 
     def vjp(self, v, out, g, w):
         need = [node.requires_grad for node in self.inputs]
@@ -182,10 +174,9 @@ class ConvWeightGrad(_ConvOp):
     derivatives = ("conv_transpose(g, ·)", "conv(x, ·)")
 
     def forward(self, x, g):
-        x4 = to_nchw(x, self.spatial)
-        w4 = self._weight_shape(self.shape_, np.shape(x))
-        gw = conv_weight_grad_array(x4, to_nchw(g, self.spatial), w4, self.window(w4[2:]), self.groups)
-        return gw.reshape(self.shape_)
+        x4, w4, win = self.geometry(np.shape(x), self.shape_)
+        return conv_weight_grad_array(np.reshape(x, x4), to_nchw(g, self.spatial), w4, win, self.groups).reshape(
+            self.shape_)
 
     def vjp(self, v, out, x, g):
         need = [node.requires_grad for node in self.inputs]

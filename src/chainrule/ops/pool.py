@@ -47,27 +47,34 @@ class _Pool(Op):
     def _image(self, x: Any) -> np.ndarray:
         check_rank(self.op_name, np.shape(x), self.spatial, LAYOUT[self.spatial])
         x4 = to_nchw(x, self.spatial)
-        self.window.check(self.op_name, x4.shape)
+        self.window.check(self.op_name, x4.shape, np.shape(x))
         return x4
 
 
 # ---------------------------------------------------------------- max pooling
-def window_argmax(x4: np.ndarray, out4: np.ndarray, win: Window) -> np.ndarray:
-    """For each window, the offset k = i·kw + j of its first maximal element (of its last
-    NaN, as PyTorch), found from the input and the pooled maxima ``out4``."""
-    code = np.zeros(out4.shape, dtype=np.uint8 if win.taps <= 255 else np.intp)
-    spare, hit = np.empty_like(code), np.empty(out4.shape, dtype=bool)
-    views = list(win.views(win.pad_into(x4, -np.inf), out4.shape[2:]))
-    for k, view in reversed(views):  # the first maximum is written last
-        np.equal(view, out4, out=hit)
-        np.subtract(code, k, out=spare)  # code ← k where hit, as code - (code - k)·hit (wraps harmlessly)
-        spare *= hit
-        code -= spare
-    nan = np.isnan(out4)
+def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The max over each window, and with ``argmax`` the offset k = i·kw + j of each window's
+    first maximal element (of its last NaN, as PyTorch), one byte per window. Each offset's
+    strided view is copied once into a contiguous buffer: the comparisons then run over
+    whole arrays instead of NumPy's short rows (one call per 16-pixel row otherwise)."""
+    views = list(win.views(win.pad_into(x4, -np.inf), win.out_size(*x4.shape[2:])))
+    best = np.array(views[0][1])
+    if not argmax:
+        for _, view in views[1:]:
+            np.maximum(best, view, out=best)
+        return best, None
+    code = np.zeros(best.shape, dtype=np.uint8 if win.taps <= 255 else np.intp)
+    tap, later = np.empty_like(best), np.empty(best.shape, dtype=bool)
+    for k, view in views[1:]:
+        np.copyto(tap, view)
+        np.greater(tap, best, out=later)  # strictly: on ties the first maximum stays
+        np.maximum(code, later * code.dtype.type(k), out=code)  # k grows, so the last raise wins
+        np.maximum(best, tap, out=best)
+    nan = np.isnan(best)
     if nan.any():
         for k, view in views:
             code[nan & np.isnan(view)] = k
-    return code
+    return best, code
 
 
 def scatter_array(g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple) -> np.ndarray:
@@ -98,7 +105,7 @@ class PoolScatter(Op):
 
     spatial = 2
     window = Window((2, 2), (2, 2))
-    code = None  # (N, C, OH, OW) offsets, from window_argmax
+    code = None  # (N, C, OH, OW) offsets, from window_max
     shape_ = ()
     formula = "scatter({0})"
     derivatives = ("[at the window max]",)
@@ -130,21 +137,29 @@ class PoolGather(Op):
 
 class MaxPool2D(_Pool):
     """Max over each window of (N, C, H, W) or (C, H, W) (padding counts as -∞); the gradient
-    goes to each window's first maximal element, as in PyTorch."""
+    goes to each window's first maximal element, as in PyTorch. A node that needs a gradient
+    keeps, from its forward pass to its vjp, which element that is (a byte per window)."""
 
     label = "max_pool"
     formula = "maxpool({0})"
     derivatives = ("[x = window max]",)
+    _saved = None  # (input, output, argmax offsets): released by the vjp that uses them
 
     def forward(self, x):
         x4 = self._image(x)
-        best = None
-        for _, view in self.window.views(self.window.pad_into(x4, -np.inf), self.window.out_size(*x4.shape[2:])):
-            best = np.array(view) if best is None else np.maximum(best, view, out=best)
-        return from_nchw(best, np.shape(x), self.spatial)
+        keep = getattr(self, "requires_grad", False)  # False on the array fast path
+        out, code = window_max(x4, self.window, argmax=keep)
+        out = from_nchw(out, np.shape(x), self.spatial)
+        self._saved = (x, out, code) if keep else None
+        return out
 
     def vjp(self, g, out, x):
-        code = window_argmax(to_nchw(_value(x), self.spatial), to_nchw(_value(out), self.spatial), self.window)
+        saved, self._saved = self._saved, None
+        xv, outv = _value(x), _value(out)
+        if saved is not None and saved[0] is xv and saved[1] is outv:
+            code = saved[2]
+        else:  # a second backward, or values given from elsewhere: find the maxima again
+            code = window_max(to_nchw(xv, self.spatial), self.window, argmax=True)[1]
         return (PoolScatter.apply(g, spatial=self.spatial, window=self.window, code=code, shape_=np.shape(x)),)
 
 
@@ -162,9 +177,9 @@ class MaxPoolIndices(_Pool):
     label = "max_pool"
     formula = "argmax({0})"
 
-    def forward(self, x, out):
+    def forward(self, x):
         x4 = self._image(x)
-        code = window_argmax(x4, to_nchw(out, self.spatial), self.window).astype(np.int64)
+        code = window_max(x4, self.window, argmax=True)[1].astype(np.int64)
         (kh, kw), (sh, sw), (dh, dw) = self.window.kernel, self.window.stride, self.window.dilation
         (top, _), (left, _) = self.window.pad
         oh, ow = code.shape[2:]
@@ -312,7 +327,7 @@ def _max_pool(spatial: int, x: Any, *options: Any) -> Any:
     out = (MaxPool2D if spatial == 2 else MaxPool1D).apply(x, window=attrs["window"])
     if not attrs["return_indices"]:
         return out
-    return out, MaxPoolIndices.apply(x, out, window=attrs["window"], spatial=spatial)
+    return out, MaxPoolIndices.apply(x, window=attrs["window"], spatial=spatial)
 
 
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,

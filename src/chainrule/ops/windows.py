@@ -70,11 +70,11 @@ class Window:
         return tuple(max(n + p[0] + p[1], (o - 1) * s + r) for n, p, o, s, r in
                      zip((h, w), self.pad, out, self.stride, self.reach))
 
-    def check(self, op: str, shape: tuple) -> None:
-        """A window must fit: ShapeError naming the op, the input shape and the window."""
-        h, w = shape[-2:]
-        if min(self.out_size(h, w)) < 1:
-            raise ShapeError(f"{op}: the input of shape {shape}, padded by {self.pad}, is smaller than the "
+    def check(self, op: str, shape4: tuple, given: tuple) -> None:
+        """A window must fit the canonical input ``shape4``: ShapeError naming the op, the input
+        shape as ``given`` and the window."""
+        if min(self.out_size(*shape4[2:])) < 1:
+            raise ShapeError(f"{op}: the input of shape {given}, padded by {self.pad}, is smaller than the "
                              f"kernel {self.kernel} (dilation {self.dilation}, so it covers {self.reach})")
 
     def pad_into(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
