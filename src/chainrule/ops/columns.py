@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..op import Op
-from .windows import Window, int_tuple, symmetric
+from .windows import Window, border, int_tuple, scratch, symmetric
 
 CHUNK_BYTES = 1 << 21  # a block of columns of about 2 MiB: measured best between 1 and 8 MiB
 
@@ -64,9 +64,11 @@ class Columns:
     """The columns of one convolution's input (N, C, H, W) with ``out_channels`` outputs, a chunk
     of m images at a time, channel-major: a (C·kh·kw) × (m·P) matrix per chunk, so that each
     product is one BLAS call (P = OH·row, ``row`` being OW, or the padded width Wp when wide).
-    Products and gradients of the outputs are (O, m·P) matrices; ``finish`` and ``rows``
-    convert them from and to the outputs' (m, O, OH, OW) layout, ``add_back`` adds columns
-    back into images (col2im). The buffers are allocated once per convolution and reused."""
+    Products and gradients of the outputs are (O, m·P) matrices; convolutions return their
+    results channel-major, (N, O, OH, OW) arrays laid out in memory as (O, N, OH, OW), so
+    that a product is written in place and the gradient that comes back in the same layout
+    is read in place (``rows``); ``add_back`` adds columns back into images (col2im). The
+    buffers are per-thread scratch memory, reused."""
 
     def __init__(self, shape: tuple, win: Window, out_channels: int, dtype: np.dtype) -> None:
         self.shape, self.win, self.dtype = shape, win, np.dtype(dtype)
@@ -77,27 +79,14 @@ class Columns:
         self.row = self.wp if self.wide else self.ow
         self.k, self.p = c * win.taps, self.oh * self.row
         self.nb = int(max(1, min(n, CHUNK_BYTES // max(1, self.k * self.p * self.dtype.itemsize))))
-        self._buffers: dict[str, np.ndarray] = {}
-        self._zeroed: dict[str, tuple] = {}
 
     def chunks(self) -> Iterator[tuple[int, int]]:
         n = self.shape[0]
         for n0 in range(0, n, self.nb):
             yield n0, min(n, n0 + self.nb)
 
-    def _buffer(self, name: str, shape: tuple, zero: bool = False) -> np.ndarray:
-        """A contiguous array of ``shape`` in a reused buffer (sized for a full chunk); with
-        ``zero``, all zero whenever its shape changes (its border then stays zero)."""
-        size = int(np.prod(shape))
-        buf = self._buffers.get(name)
-        if buf is None or buf.size < size:
-            buf = self._buffers[name] = np.zeros(max(size, 1), dtype=self.dtype)
-            self._zeroed[name] = shape  # fresh zeros
-        view = buf[:size].reshape(shape)
-        if zero and self._zeroed.get(name) != shape:
-            view.fill(0)
-            self._zeroed[name] = shape
-        return view
+    def buffer(self, name: str, shape: tuple) -> np.ndarray:
+        return scratch(name, shape, self.dtype)
 
     def _tap_shape(self, m: int) -> tuple:
         """What one kernel offset contributes per channel for m images: (m, P) wide, (m, OH, OW) narrow."""
@@ -106,7 +95,7 @@ class Columns:
     def _padded(self, m: int) -> np.ndarray:
         """The chunk's padded images, channel-major (C, m, Hp, Wp); the wide layout has one spare
         row, since the last taps' ranges run OH·Wp long from up to (kh-1)·dh·Wp + (kw-1)·dw."""
-        return self._buffer("padded", (self.shape[1], m, self.hp + (1 if self.wide else 0), self.wp), zero=True)
+        return self.buffer("padded", (self.shape[1], m, self.hp + (1 if self.wide else 0), self.wp))
 
     def _tap_views(self, padded: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """Per kernel offset, the (C, m, P) or (C, m, OH, OW) pixels it sees in a padded chunk."""
@@ -129,42 +118,54 @@ class Columns:
         for n0, n1 in self.chunks():
             m = n1 - n0
             padded = self._padded(m)
+            for region in border(*padded.shape[2:], top, left, h, w):  # the buffer is shared: re-zero
+                padded[(slice(None), slice(None)) + region] = 0
             padded[:, :, top:top + h, left:left + w] = x[n0:n1].transpose(1, 0, 2, 3)
-            cols = self._buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
+            cols = self.buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
             for k, view in self._tap_views(padded):
                 cols[:, k] = view
             yield n0, n1, cols.reshape(self.k, m * self.p)
 
     # ------------------------------------------------------------ outputs <-> products
     def rows(self, g: np.ndarray) -> np.ndarray:
-        """An output-shaped chunk (m, O, OH, OW) as an (O, m·P) matrix (wide: garbage columns zero)."""
+        """An output-shaped chunk (m, O, OH, OW) as an (O, m·P) matrix: a view when ``g`` is
+        channel-major (as convolutions return them) and the layout narrow, else a copy (wide:
+        its garbage columns zero)."""
         m, o = g.shape[:2]
-        buf = self._buffer("rows", (o, m, self.oh, self.row))
-        if self.wide:
-            buf[..., self.ow:] = 0
+        if not self.wide:
+            return g.transpose(1, 0, 2, 3).reshape(o, m * self.p)
+        buf = self.buffer("rows", (o, m, self.oh, self.row))
+        buf[..., self.ow:] = 0
         buf[..., :self.ow] = g.transpose(1, 0, 2, 3)
         return buf.reshape(o, m * self.p)
 
+    def products(self, out: np.ndarray) -> np.ndarray:
+        """Where the products (O, m·P) of a chunk go: the channel-major output chunk ``out``
+        (O, m, OH, OW) itself, or (wide) a buffer that ``finish`` crops into it."""
+        if not self.wide:
+            return out.reshape(out.shape[0], -1)
+        return self.buffer("products", (out.shape[0], out.shape[1] * self.p))
+
     def finish(self, prod: np.ndarray, out: np.ndarray, bias: np.ndarray | None) -> None:
-        """Products (O, m·P) into the output chunk ``out`` (m, O, OH, OW), plus ``bias``, in one pass."""
-        m, o = out.shape[:2]
-        shaped = prod.reshape(o, m, self.oh, self.row)[..., :self.ow].transpose(1, 0, 2, 3)
-        if bias is None:
-            out[...] = shaped
-        else:
-            np.add(shaped, bias.reshape(-1, 1, 1), out=out)
+        """The chunk's products into ``out`` (O, m, OH, OW), plus ``bias``, in one pass."""
+        bias = None if bias is None else bias.reshape(-1, 1, 1, 1)
+        if self.wide:
+            shaped = prod.reshape(out.shape[:3] + (self.row,))[..., :self.ow]
+            np.copyto(out, shaped) if bias is None else np.add(shaped, bias, out=out)
+        elif bias is not None:
+            out += bias
 
     # ------------------------------------------------------------ columns -> image (col2im)
     def add_back(self, cols: np.ndarray, out: np.ndarray) -> None:
-        """col2im of one chunk: columns (C·kh·kw, m·P) summed into ``out`` (m, C, H, W) (wide
+        """col2im of one chunk: columns (C·kh·kw, m·P) summed into ``out`` (C, m, H, W) (wide
         garbage columns are products with zero rows, so they add zeros)."""
-        m, c, h, w = out.shape
+        c, m, h, w = out.shape
         padded = self._padded(m)
         padded.fill(0)
         taps = cols.reshape((c, self.win.taps) + self._tap_shape(m))
         for k, view in self._tap_views(padded):
             view += taps[:, k]
-        out[...] = self.win.crop(padded, h, w).transpose(1, 0, 2, 3)
+        out[...] = self.win.crop(padded, h, w)
 
 
 class Im2Col(Op):

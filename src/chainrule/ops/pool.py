@@ -24,7 +24,8 @@ from ..op import Op
 from .columns import Col2Im
 from .linalg import matmul
 from .shape import broadcast_to, reshape
-from .windows import Window, check_rank, flag, from_nchw, inputs_note, int_tuple, nchw_shape, symmetric, to_nchw
+from .windows import (Window, check_rank, flag, from_nchw, inputs_note, int_tuple, nchw_shape, planes_first, scratch,
+                      symmetric, to_nchw)
 
 LAYOUT = {1: "NCL", 2: "NCHW"}
 
@@ -56,39 +57,45 @@ def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.nd
     """The max over each window, and with ``argmax`` the offset k = i·kw + j of each window's
     first maximal element (of its last NaN, as PyTorch), one byte per window. Each offset's
     strided view is copied once into a contiguous buffer: the comparisons then run over
-    whole arrays instead of NumPy's short rows (one call per 16-pixel row otherwise)."""
+    whole arrays instead of NumPy's short rows (one call per 16-pixel row otherwise). Works
+    in the input's memory order; the results have its layout."""
+    x4, flip = planes_first(x4)
     views = list(win.views(win.pad_into(x4, -np.inf), win.out_size(*x4.shape[2:])))
     best = np.array(views[0][1])
     if not argmax:
         for _, view in views[1:]:
             np.maximum(best, view, out=best)
-        return best, None
+        return flip(best), None
     code = np.zeros(best.shape, dtype=np.uint8 if win.taps <= 255 else np.intp)
-    tap, later = np.empty_like(best), np.empty(best.shape, dtype=bool)
+    tap, later = scratch("tap", best.shape, best.dtype), scratch("later", best.shape, bool)
+    raised = scratch("raised", best.shape, code.dtype)
     for k, view in views[1:]:
         np.copyto(tap, view)
         np.greater(tap, best, out=later)  # strictly: on ties the first maximum stays
-        np.maximum(code, later * code.dtype.type(k), out=code)  # k grows, so the last raise wins
+        np.multiply(later, code.dtype.type(k), out=raised)
+        np.maximum(code, raised, out=code)  # k grows, so the last raise wins
         np.maximum(best, tap, out=best)
     nan = np.isnan(best)
     if nan.any():
         for k, view in views:
             code[nan & np.isnan(view)] = k
-    return best, code
+    return flip(best), flip(code)
 
 
 def scatter_array(g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple) -> np.ndarray:
-    """An array of ``shape4``, zero but for each window's g at the element its ``code`` names."""
-    n, c, h, w = shape4
+    """An array of ``shape4``, zero but for each window's g at the element its ``code`` names
+    (in the memory order of ``code``, which is the input's)."""
+    code, flip = planes_first(code)
+    g4, (n, c, h, w) = flip(g4), flip.shape(shape4)
     image = np.zeros((n, c) + win.padded_size(h, w), dtype=g4.dtype)
-    hit = np.empty(code.shape, dtype=bool)
+    hit = scratch("hit", code.shape, bool)
     for k, view in win.views(image, code.shape[2:]):
         np.equal(code, k, out=hit)
         if win.disjoint:
             np.multiply(g4, hit, out=view)
         else:
             view += g4 * hit
-    return image if image.shape[2:] == (h, w) else np.ascontiguousarray(win.crop(image, h, w))
+    return flip(image if image.shape[2:] == (h, w) else np.ascontiguousarray(win.crop(image, h, w)))
 
 
 def gather_array(x4: np.ndarray, code: np.ndarray, win: Window) -> np.ndarray:
@@ -220,12 +227,12 @@ class AvgPool2D(_Pool):
         return np.outer(sizes[0], sizes[1]).astype(dtype)
 
     def forward(self, x):
-        x4 = self._image(x)
+        x4, flip = planes_first(self._image(x))
         total = None
         for _, view in self.window.views(self.window.pad_into(x4), self.window.out_size(*x4.shape[2:])):
             total = np.array(view) if total is None else np.add(total, view, out=total)
         total /= self.divisor(*x4.shape[2:], total.dtype)
-        return from_nchw(total, np.shape(x), self.spatial)
+        return from_nchw(flip(total), np.shape(x), self.spatial)
 
     def vjp(self, g, out, x):
         shape4 = nchw_shape(np.shape(x), self.spatial)

@@ -13,6 +13,7 @@ The option parsers at the bottom turn what a user types (``3``, ``(3, 2)``,
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -111,12 +112,58 @@ def border(hp: int, wp: int, top: int, left: int, h: int, w: int) -> list[tuple[
     return [(r, c) for r, c in regions if r.stop != r.start and c.stop != c.start]
 
 
+# ---------------------------------------------------------------- scratch memory
+class _Scratch(threading.local):
+    """Per-thread scratch arrays, one per use, grown to the largest size asked for (a few MiB:
+    bounded by the convolutions' CHUNK_BYTES and the pooled outputs), so that convolution and
+    pooling allocate no temporary memory: fresh memory costs page faults, which took a fifth
+    of a training step (W9)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple, np.ndarray] = {}
+
+
+_scratch = _Scratch()
+
+
+def scratch(name: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A contiguous scratch array of ``shape`` (contents undefined), reused across calls."""
+    size = int(np.prod(shape))
+    key = (name, np.dtype(dtype).str)
+    buf = _scratch.arrays.get(key)
+    if buf is None or buf.size < size:
+        buf = _scratch.arrays[key] = np.empty(max(size, 1), dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
 # ---------------------------------------------------------------- canonical (N, C, H, W) form
 def nchw_shape(shape: tuple, spatial: int) -> tuple:
     """The canonical (N, C, H, W) shape of a batched or unbatched 1-D or 2-D input shape."""
     n, c = shape[:2] if len(shape) == spatial + 2 else (1, shape[0])
     h, w = (1, shape[-1]) if spatial == 1 else shape[-2:]
     return (n, c, h, w)
+
+
+class _Flip:
+    """Swaps the two plane axes (N and C) of 4-D arrays and shapes, or does nothing."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def __call__(self, a: np.ndarray) -> np.ndarray:
+        return a.transpose(1, 0, 2, 3) if self.on else a
+
+    def shape(self, shape: tuple) -> tuple:
+        return (shape[1], shape[0]) + tuple(shape[2:]) if self.on else tuple(shape)
+
+
+def planes_first(a: np.ndarray) -> tuple[np.ndarray, _Flip]:
+    """An (N, C, H, W) array as laid out in memory: itself, or the (C, N, H, W) view of a
+    channel-major one (convolutions return those). Pooling treats N and C alike, so it
+    works on that view and puts its results back with the returned flip."""
+    flipped = a.transpose(1, 0, 2, 3)
+    on = not a.flags.c_contiguous and flipped.flags.c_contiguous
+    return (flipped if on else a), _Flip(on)
 
 
 def to_nchw(x: np.ndarray, spatial: int) -> np.ndarray:
