@@ -71,12 +71,12 @@ UNFOLD = [((2, 3, 6, 5), dict(kernel_size=3, padding=1)), ((1, 2, 7, 6), dict(ke
 
 
 def _unfold(x, kw):
-    cols = cr.im2col(x, **kw)
+    cols = cr.ops.im2col(x, **kw)
     return cr.reshape(cols, (cols.shape[0], int(np.prod(cols.shape[1:4])), -1))
 
 
 def _fold(size, kernel, out_hw, kw):
-    return lambda c: cr.col2im(cr.reshape(c, (c.shape[0], size[1]) + kernel + out_hw), size, kernel, **kw)
+    return lambda c: cr.ops.col2im(cr.reshape(c, (c.shape[0], size[1]) + kernel + out_hw), size, kernel, **kw)
 
 
 CASES += [Case(f"im2col{x}{kw}", lambda x, kw=kw: _unfold(x, kw), lambda x, kw=kw: F.unfold(x, **kw), (x,),
@@ -125,7 +125,7 @@ def test_the_three_convolution_ops_are_each_others_vjps():
     third = cr.grad(cr.sum(gw ** 2), X)
     (tthird,) = torch.autograd.grad((tgw ** 2).sum(), tx)
     np.testing.assert_allclose(third, tthird.numpy(), rtol=1e-9)
-    assert isinstance(gx, cr.ConvInputGrad) or any(isinstance(n, cr.ConvInputGrad) for n in cr.topological_sort(gx))
+    assert isinstance(gx, cr.ops.ConvInputGrad) or any(isinstance(n, cr.ops.ConvInputGrad) for n in cr.topological_sort(gx))
 
 
 def test_col2im_is_the_adjoint_of_im2col():
@@ -134,15 +134,15 @@ def test_col2im_is_the_adjoint_of_im2col():
     for shape, kw in [((2, 3, 6, 5), dict(kernel_size=3, padding=1)), ((2, 2, 5, 40), dict(kernel_size=3, stride=(1, 2))),
                       ((1, 2, 9, 8), dict(kernel_size=(2, 3), dilation=2, padding=(1, 2)))]:
         x = rng.standard_normal(shape)
-        cols = cr.im2col(x, **kw)
+        cols = cr.ops.im2col(x, **kw)
         c = rng.standard_normal(cols.shape)
-        np.testing.assert_allclose(np.sum(cols * c), np.sum(x * cr.col2im(c, shape, **kw)), rtol=1e-12)
+        np.testing.assert_allclose(np.sum(cols * c), np.sum(x * cr.ops.col2im(c, shape, **kw)), rtol=1e-12)
 
 
 def test_im2col_columns_are_the_windows():
     """Column (n, oy, ox) of im2col holds the window of x at that output pixel (checked by slicing)."""
     x = np.arange(2 * 2 * 5 * 20, dtype=np.float64).reshape(2, 2, 5, 20)
-    cols = cr.im2col(x, (3, 2), stride=(2, 1))  # (N, C, kh, kw, OH, OW)
+    cols = cr.ops.im2col(x, (3, 2), stride=(2, 1))  # (N, C, kh, kw, OH, OW)
     assert cols.shape == (2, 2, 3, 2, 2, 19)
     for n, oy, ox in [(0, 0, 0), (1, 1, 2), (0, 1, 1), (1, 0, 18)]:
         np.testing.assert_array_equal(cols[n, :, :, :, oy, ox], x[n, :, 2 * oy:2 * oy + 3, ox:ox + 2])
@@ -208,7 +208,7 @@ def test_errors_on_nodes_name_the_op_and_leave_the_graph_unchanged():
     (lambda x, w: cr.conv1d(x, w, padding=True), "padding", "True"),
 ])
 def test_bad_options_raise_option_error_when_the_node_is_built(call, option, value):
-    """Before any value exists (placeholders): OptionError naming the op, its input, the option,
-    the value given and what is allowed."""
+    """Before any value exists (placeholders): OptionError naming the op and its node, the
+    option, the value given and what is allowed."""
     x, w = cr.Placeholder(name="pixels"), cr.Variable(np.ones((2, 3, 3, 3)), name="kernel")
-    raises_naming(cr.errors.OptionError, lambda: call(x, w), "conv", "'pixels'", f"{option}={value}", "takes")
+    raises_naming(cr.errors.OptionError, lambda: call(x, w), "Conv", "D 'conv", f"{option}={value} is not")

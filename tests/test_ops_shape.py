@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import chainrule as cr
+from chainrule import ops
 from oracle import Case, params, run_case
 
 # (name, chainrule, torch, input shape)
@@ -41,8 +42,8 @@ OPS = [
     ("expand_dims", lambda x: cr.expand_dims(x, 1), lambda x: x.unsqueeze(1), (2, 3, 4)),
     # composed: a view of a view, and a broadcast reduced back by the engine
     ("transpose_reshape", lambda x: cr.reshape(x.T, (2, 6)) * 2.0, lambda x: x.T.reshape(2, 6) * 2.0, (3, 4)),
-    ("sum_to_shape", lambda x: cr.sum_to_shape(x, (1, 4)), lambda x: x.sum(0, keepdim=True), (3, 4)),
-    ("sum_to_shape_lead", lambda x: cr.sum_to_shape(x, (3, 1)), lambda x: x.sum((0, 2)).unsqueeze(-1), (2, 3, 4)),
+    ("sum_to_shape", lambda x: ops.sum_to_shape(x, (1, 4)), lambda x: x.sum(0, keepdim=True), (3, 4)),
+    ("sum_to_shape_lead", lambda x: ops.sum_to_shape(x, (3, 1)), lambda x: x.sum((0, 2)).unsqueeze(-1), (2, 3, 4)),
 ]
 
 CASES = [Case(f"{name}{shape}", f, tf, (shape,)) for name, f, tf, shape in OPS]

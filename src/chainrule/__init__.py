@@ -6,20 +6,49 @@
     loss = cr.MSE(y, cr.Sigmoid(cr.Linear(x, k, b)))
     graph = cr.Graph(loss)
     graph.forward({x: 3.0, y: 0.61}); graph.backward(); k.grad
+
+This file assembles the layers (DESIGN.md): the engine, seeing the chain rule,
+the training stack. ``__all__`` is the public face; internals stay reachable
+through their modules.
 """
-# the engine, bottom up (DESIGN.md's layers)
+# the engine, bottom up
 from . import errors
 from .dtype import get_default_dtype, set_default_dtype
-from .node import Constant, Node, Placeholder, Variable, as_node, is_grad_enabled, no_grad, tensor
+from .node import Constant, Node, Placeholder, Variable, is_grad_enabled, no_grad, tensor
 from .op import Op
-from .ops import *  # noqa: F403 - every op class and function is public
+from . import ops
+from .ops import *  # noqa: F403 - the public operations, ops.__all__
 from .graph import Graph, backward, grad, topological_sort
 from .check import gradcheck, gradgradcheck
-# seeing the chain rule
-from .see.explain import explain
+# seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
+from . import see
+from .see import Explanation, explain, narrate
 # the training stack
-from . import data, datasets, metrics, nn, optim
+from . import data, datasets, nn, optim
 from .serialize import load, save
-from .training import Callback, EarlyStopping, History, evaluate, fit
+from .io import onnx
+from .io.dlpack import from_dlpack
+from .train import Callback, EarlyStopping, History, evaluate, fit
+
+see.install()
+# ``cr.train`` would read as the training function (it is ``cr.fit``): the module stays
+# importable as ``chainrule.train`` but is not an attribute of the package face.
+del train  # noqa: F821 - bound by importing the submodule above
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # the engine
+    "Constant", "Graph", "Node", "Op", "Placeholder", "Variable",
+    "backward", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
+    "set_default_dtype", "tensor", "topological_sort",
+    *ops.__all__,
+    # seeing the chain rule
+    "Explanation", "explain", "narrate",
+    # training
+    "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "save",
+    # models in and out
+    "from_dlpack", "onnx",
+    # modules
+    "data", "datasets", "errors", "nn", "optim",
+]

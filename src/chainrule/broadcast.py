@@ -1,10 +1,13 @@
-"""Undoing broadcasting: the one place a gradient is summed back to its input's shape.
+"""Fitting a gradient to its input: the one place broadcasting and promotion are undone.
 
 If ``a`` of shape (3, 1) was broadcast against (3, 4), ∂/∂a is the upstream
-gradient summed over the axis it was stretched along. The engine calls this
-(through the ``sum_to_shape`` op) after every vjp; op rules never do it.
+gradient summed over the axis it was stretched along; if a float32 ``a`` met a
+float64 partner, the sum comes back as float32. The engine calls
+``fit_gradient`` on every gradient a vjp returns; op rules never do it.
 """
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -25,3 +28,21 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if axes:  # np.add.reduce is np.sum without its Python wrapper
         grad = np.add.reduce(grad, axis=axes, keepdims=len(grad_shape) == len(shape))
     return grad if np.shape(grad) == shape else np.reshape(grad, shape)
+
+
+def fit_gradient(part: Any, value: Any) -> Any:
+    """``part`` (a gradient for an input whose value is ``value``) summed over the axes
+    the input was broadcast along and in the input's dtype.
+
+    ``part`` is an array in an ordinary backward pass, or a node when the pass
+    builds a graph (``create_graph=True``); nodes carry ``sum_to_size`` and
+    ``astype`` (installed by ``ops/``), so the same two steps work on both.
+    """
+    if not hasattr(value, "shape"):  # a Python number a learner's node computed
+        value = np.asarray(value)
+    shape, dtype = value.shape, value.dtype
+    if part.shape != shape:
+        part = unbroadcast(part, shape) if isinstance(part, (np.ndarray, np.generic)) else part.sum_to_size(shape)
+    if part.dtype != dtype:
+        part = part.astype(dtype)
+    return part

@@ -7,7 +7,7 @@ differentiable.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -45,24 +45,49 @@ def as_array(data: Any, dtype: Any = None, float_only: bool = True) -> np.ndarra
     return arr
 
 
-def match_floats(a: Any, b: Any) -> tuple:
-    """The operands of a binary op, converted so that neither widens the other.
+PROMOTE = "promote"  # arithmetic: PyTorch's promotion (see ``reconcile``)
+NARROW = "narrow"  # losses: the narrowest floating dtype among the inputs
 
-    PyTorch's promotion rule rather than NumPy 2's: an integer or bool operand
-    takes the float operand's dtype (NumPy turns float32 ⊕ int64 into float64),
-    and a 0-d float (a scalar constant, say ``0.5`` lifted before the graph
-    had values) takes the dtype of a float array it meets (NumPy turns float32
-    array ⊕ float64 0-d array into float64). Works on ndarrays, NumPy scalars
-    and nodes (``.astype``); Python numbers are left to NumPy's weak promotion.
+
+def reconcile(values: Sequence[Any], policy: str, keep: Sequence[int] = ()) -> Sequence[Any]:
+    """An op's input values in the dtypes it computes in: the engine calls this once,
+    before the op's ``forward`` and its ``vjp``, for every op that declares a ``policy``
+    (op bodies never cast). ``keep``: positions left as they are (labels, conditions).
+
+    - ``PROMOTE`` (PyTorch's rule, not NumPy 2's): integers and bools take the
+      floating dtype of their partners, and so do floating 0-d values (a Python
+      number lifted to a constant, a scalar parameter) next to floating arrays,
+      so ``float32 array * 2.0`` and ``float32 array + int labels`` stay float32;
+      floating arrays of different widths meet in the wider one.
+    - ``NARROW`` (losses): every floating or integer input takes the narrowest
+      floating dtype among them, so float64 targets from NumPy never turn a
+      float32 model's loss into float64.
+
+    Works on arrays, NumPy scalars and nodes (``.dtype``, ``.ndim``, ``.astype``);
+    Python numbers are left to NumPy, which treats them as weak.
     """
-    da = getattr(a, "dtype", None)
-    db = getattr(b, "dtype", None)
-    if da is None or db is None or da == db:
-        return a, b
-    if da.kind == "f":
-        if db.kind in "iu" or (db.kind == "f" and b.ndim == 0 and a.ndim > 0):
-            return a, b.astype(da)
-    if db.kind == "f":
-        if da.kind in "iu" or (da.kind == "f" and a.ndim == 0 and b.ndim > 0):
-            return a.astype(db), b
-    return a, b
+    try:  # the common case, first: every input already has one dtype (runs once per op)
+        first = values[0].dtype
+        for v in values:
+            if v.dtype is not first:
+                break
+        else:
+            return values
+    except AttributeError:  # a Python number among them
+        pass
+    target = _target(values, policy)
+    if target is None:
+        return values
+    return [v if getattr(v, "dtype", target) == target or v.dtype.kind not in "fiub"
+            or (i in keep and v.dtype.kind != "f") else v.astype(target) for i, v in enumerate(values)]
+
+
+def _target(values: Sequence[Any], policy: str) -> np.dtype | None:
+    """The floating dtype ``reconcile`` converts to, or None when there is nothing to do."""
+    floats = [v for v in values if getattr(v, "dtype", None) is not None and v.dtype.kind == "f"]
+    if not floats:
+        return None  # integer arithmetic: NumPy's own rules
+    if policy == NARROW:
+        return min((v.dtype for v in floats), key=lambda d: d.itemsize)
+    arrays = [v.dtype for v in floats if v.ndim > 0]
+    return np.result_type(*(arrays or [v.dtype for v in floats]))

@@ -17,7 +17,8 @@ class ShapeError(ChainruleError, ValueError):
 
 
 class MissingFeedError(ChainruleError, KeyError):
-    """A Placeholder needed by a forward pass was given no value."""
+    """A node needed by a forward pass has no value: a placeholder was not fed, or (in the
+    lesson's node-by-node loop) an input was not computed first."""
 
     def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0]) if self.args else ""
@@ -41,6 +42,12 @@ class GradcheckError(ChainruleError, AssertionError):
 
 class OptionError(ChainruleError, ValueError):
     """An op or layer option has a value it does not accept (checked when the node or layer is built)."""
+
+
+def option_error(owner: str, option: str, value: object, allowed: str) -> OptionError:
+    """``MSE 'loss': reduction='avg' is not one of 'mean', 'sum', 'none'``: the owner (an op
+    and its node's name, or a layer), the option, the value given and what is allowed."""
+    return OptionError(f"{owner}: {option}={value!r} {allowed}")
 
 
 _OWN = object()
@@ -70,6 +77,10 @@ class NonFiniteGradientError(ChainruleError, FloatingPointError):
 
 class SerializationError(ChainruleError, ValueError):
     """A saved file is truncated, corrupt, not a chainrule file, or does not fit its target."""
+
+
+class ExportError(ChainruleError, ValueError):
+    """A model or graph cannot be exported (to ONNX): an op or an op option with no mapping."""
 
 
 class DatasetError(ChainruleError, KeyError):

@@ -1,19 +1,26 @@
 """Nodes: a value plus how it was made.
 
-The lesson's ``Node`` holds its ``inputs``, a ``name``, a ``value`` and the
-gradient of the loss with respect to itself. Here that is the whole of a node:
+The lesson's ``Node`` holds its ``inputs``, a ``name``, a ``value``, its
+``outputs`` (the nodes that consume it) and a ``gradients`` dict; here that is
+the whole of a node too:
 
 - leaves: ``Placeholder`` (fed from outside on every run), ``Variable``
   (trainable, keeps its value across runs) and ``Constant``;
-- ``Op`` (in ``op.py``): a node computed from its inputs.
+- ``Op`` (in ``op.py``): a node computed from its inputs by array math;
+- a learner's own subclass of ``Node``, written the lesson's way, with an
+  argument-less ``forward()`` that sets ``self.value`` and ``backward()`` that
+  fills ``self.gradients``: it works next to the built-in ops (see ``vjp``).
 
-A node never holds references to its consumers; those are found by the
-topological sort (``graph.py``). The Python operators (``+ - * / ** @``,
-indexing, comparisons) are installed on ``Node`` by ``ops/operators.py``,
-because they build op nodes and ``ops/`` sits above this file.
+An eager node never holds references to its consumers, so a training loop that
+rebuilds its graph every step does not leak: ``outputs`` is filled only by
+``cr.topological_sort`` and ``cr.Graph``, for the lesson's loops. The Python
+operators (``+ - * / ** @``, indexing, comparisons) are installed on ``Node``
+by ``ops/operators.py``, because they build op nodes and ``ops/`` sits above.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import threading
 from contextlib import contextmanager
@@ -22,10 +29,14 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from . import dtype as _dtype
-from .errors import describe
+from . import hooks
+from .backprop import backpropagate, run_backward
+from .arraylike import ArrayMethods
+from .errors import GradientError, ShapeError, describe
 
 _serial = itertools.count()
 creation_order = itertools.count()  # every node's _seq: a node is always created after its inputs
+COMPUTE_ERRORS = (ValueError, IndexError, TypeError)  # what NumPy raises on inputs it cannot combine
 
 
 # ---------------------------------------------------------------- grad mode
@@ -56,38 +67,66 @@ def no_grad() -> Iterator[None]:
         _grad_mode.enabled = previous
 
 
-# ---------------------------------------------------------------- Node
-class Node:
-    """A value plus how it was made: ``inputs``, ``name``, ``value``, ``grad``."""
+def value_of(x: Any) -> Any:
+    """The value of a node, or ``x`` itself (an array, a number)."""
+    return x.value if isinstance(x, Node) else x
 
-    __slots__ = ("inputs", "_name", "value", "_grad", "_seeded", "requires_grad", "_seq", "__weakref__")
+
+def _argument_less(method: Any) -> bool:
+    """Whether ``method`` can be called with no arguments but ``self``: the lesson's
+    ``forward(self)``, as opposed to an op's ``forward(self, *arrays)``."""
+    if not inspect.isfunction(method):
+        return False
+    params = list(inspect.signature(method).parameters.values())[1:]
+    return all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) or (p.kind != p.VAR_POSITIONAL and p.default is not p.empty)
+               for p in params)
+
+
+def _as_scalar_or_array(value: Any) -> Any:
+    """A computed value as an ndarray, or a NumPy scalar for one element: arithmetic on
+    NumPy scalars is several times faster than on 0-d arrays, and scalar graphs (the
+    lesson's) are all such steps."""
+    if isinstance(value, np.generic):
+        return value
+    arr = np.asarray(value)
+    return arr[()] if arr.ndim == 0 else arr
+
+
+# ---------------------------------------------------------------- Node
+class Node(ArrayMethods):
+    """A value plus how it was made: ``inputs``, ``name``, ``value``, ``grad``;
+    ``outputs`` and ``gradients`` for the lesson's node-by-node loops."""
+
+    __slots__ = ("inputs", "_name", "value", "grad", "requires_grad", "_seq", "_outputs", "_gradients",
+                 "__weakref__")
     __array_priority__ = 1000  # ndarray <op> node defers to the node's reflected operator
     __hash__ = object.__hash__  # == is elementwise (like NumPy), identity stays hashable
+    dtypes: str | None = None  # an op's dtype policy (see op.py); a learner's node computes as written
+    dtype_keep: tuple = ()
 
     inputs: tuple
     value: Any
+    grad: Any
     requires_grad: bool
 
-    def __init__(self, inputs: Sequence["Node"] = (), name: str | None = None) -> None:
-        self.inputs = tuple(inputs)
+    def __init__(self, inputs: Sequence[Any] = (), name: str | None = None) -> None:
+        self.inputs = tuple(as_node(i) for i in inputs)
         self._name = name
         self.value = None
-        self._grad = None
-        self._seeded = False
-        self.requires_grad = False
+        self.grad = None  # ∂output/∂self after a backward pass (same shape as value), or None
+        # a leaf the lesson builds wants its gradient; a computed node wants one if an input does
+        self.requires_grad = (any(i.requires_grad for i in self.inputs) and _grad_mode.enabled
+                              if self.inputs else True)
         self._seq = next(creation_order)
+        self._outputs = None
+        self._gradients = None
 
-    @property
-    def grad(self) -> Any:
-        """∂output/∂self after a backward pass (same shape as ``value``), or None."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value: Any) -> None:
-        # Set by you (the lesson seeds loss.grad = 1) or by a consumer's single
-        # backward step: backward() on this node is then the next single step.
-        self._grad = value
-        self._seeded = value is not None
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A learner's node written the lesson's way computes its value as soon as it is
+        # built, like every op does (once its own __init__ has set it up).
+        if _argument_less(cls.__dict__.get("forward")):
+            _compute_when_built(cls)
 
     @property
     def name(self) -> str:
@@ -101,99 +140,154 @@ class Node:
     def name(self, value: str) -> None:
         self._name = value
 
-    # the lesson's two steps, overridden by leaves and ops
+    @property
+    def outputs(self) -> list:
+        """The nodes that consume this one, in the graph ``cr.topological_sort`` or
+        ``cr.Graph`` last sorted it into (empty until then)."""
+        if self._outputs is None:
+            self._outputs = []
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, nodes: list) -> None:
+        self._outputs = nodes
+
+    @property
+    def gradients(self) -> dict:
+        """``gradients[input]``: ∂output/∂input through this node, as its last backward
+        step sent it (the lesson's dict). ``input.grad`` is the sum over its consumers."""
+        if self._gradients is None:
+            self._gradients = {}
+        return self._gradients
+
+    @gradients.setter
+    def gradients(self, sent: dict) -> None:
+        self._gradients = sent
+
+    # ------------------------------------------------------------ the lesson's two steps
     def forward(self) -> Any:
-        """Recompute ``value`` from the inputs' values (leaves keep theirs)."""
+        """A leaf keeps its value (the lesson's loop calls this on every node)."""
+        hooks.notify("forward", self, False)
         return self.value
 
     def backward(self, gradient: Any = None, retain_grads: bool = False) -> None:
-        """Backpropagate, in one of the two ways the lesson and PyTorch use it.
+        """Backpropagate. One method, two meanings, told apart by ``self.outputs``:
 
-        - Usually it is PyTorch's ``loss.backward()``: seed ``∂self/∂self = 1``
-          (or ``gradient`` for a non-scalar) and run the whole backward pass;
-          leaves accumulate into ``.grad``, intermediate nodes keep theirs only
-          with ``retain_grads=True``.
-        - If you set ``.grad`` yourself (as the lesson seeds ``loss.grad = 1``),
-          or a consumer's single step pushed into it, it is the lesson's single
-          step: push ``.grad`` through this op's vjp into each input. Gradients
-          written by a whole backward pass (``Graph.backward``) do not count.
+        - **Nothing consumes this node** in a sorted graph (``outputs`` is empty: an
+          output, like the lesson's ``loss``, or any node never given to
+          ``cr.topological_sort``/``cr.Graph``): a whole backward pass starts here,
+          PyTorch's ``loss.backward()``. ∂self/∂self is ``gradient``, else the
+          ``.grad`` you set (the lesson's ``loss.grad = 1``), else 1 for a
+          one-element node; every leaf that requires grad *adds* ∂self/∂leaf to
+          its ``.grad``; intermediate nodes keep theirs only with ``retain_grads``.
+        - **It has consumers** (``outputs``, filled by the sort) and no ``gradient``
+          is given: one step of the lesson's loop ``for n in reversed(order):
+          n.backward()``. ``.grad`` becomes the sum of what the consumers sent
+          (``c.gradients[self]``: replaced, never added to a stale value), then this
+          node sends ∂output/∂input to each input in ``self.gradients``.
+
+        Passing ``gradient`` always means the first. ``cr.backward(node)`` is the
+        first by name, whatever the node.
         """
-        if self._seeded and gradient is None:
-            self._push_grad()
+        if gradient is None and self._outputs:
+            self._backward_step()
             return
-        from .graph import backward as run_backward  # graph.py sits above nodes
-
+        if gradient is None and self.grad is not None and self.inputs:
+            gradient = self.grad  # seeded by hand, as the lesson does
         run_backward(self, gradient, retain_grads=retain_grads)
+        hooks.notify("backward", self)
 
-    def _push_grad(self) -> None:
-        """Leaves have nobody to push to."""
+    def _backward_step(self) -> None:
+        """The lesson's single backward step (see ``backward``)."""
+        total = None
+        if self.requires_grad:
+            for consumer in self._outputs:
+                sent = consumer._gradients
+                if sent is None or self not in sent:
+                    raise GradientError(
+                        f"{describe(self)}.backward() is one step of the lesson's backward loop: it adds up "
+                        f"what its consumers sent it, but '{consumer.name}' has not sent anything yet. Call "
+                        "backward() on the nodes in reversed(topological_sort(output)), output first "
+                        "(output.grad = 1), or pass gradient= to start a whole backward pass here")
+                part = sent[self]
+                if part is not None:
+                    total = part if total is None else total + part
+        if self.requires_grad or self.inputs:
+            self.grad = total
+        if self.inputs:
+            if total is None:
+                self._gradients = dict.fromkeys(self.inputs)
+            else:  # the backward loop on this one node: it records what the node sends
+                backpropagate([self], [(self, total)], keep="none", record=self)
+        hooks.notify("backward", self)
 
-    # conveniences that PyTorch and NumPy users expect
-    @property
-    def shape(self) -> tuple:
-        return np.shape(self.value)
-
-    @property
-    def ndim(self) -> int:
-        return np.ndim(self.value)
-
-    @property
-    def dtype(self) -> np.dtype:
-        return np.asarray(self.value).dtype
-
-    @property
-    def size(self) -> int:
-        return int(np.size(self.value))
-
-    @property
-    def is_leaf(self) -> bool:
-        return not self.inputs
-
-    def numpy(self) -> np.ndarray:
-        """The value as an ndarray."""
-        return np.asarray(self.value)
-
-    def item(self) -> float:
-        """The value of a one-element node as a Python number."""
-        return np.asarray(self.value).item()
-
-    def tolist(self) -> Any:
-        return np.asarray(self.value).tolist()
+    def vjp(self, g: Any, out: Any, *inputs: Any) -> tuple:
+        """The vector-Jacobian product of a node written the lesson's way: hand its own
+        ``backward()`` the upstream gradient ``g`` the way the lesson does (as what a
+        consumer sent it, ``self.outputs[0].gradients[self]``) and read what it wrote
+        into ``self.gradients``. Its local derivative is this with ``g`` = 1."""
+        own_backward = type(self).backward
+        if own_backward is Node.backward:
+            raise GradientError(f"{describe(self)} has no backward() of its own: write backward(self) "
+                                "filling self.gradients[input], or subclass cr.Op and write vjp()")
+        if isinstance(g, Node):
+            raise GradientError(f"{describe(self)} is written the lesson's way (with NumPy), so it cannot be "
+                                "differentiated twice (create_graph=True); write it as a cr.Op with a vjp")
+        saved = self._outputs, self._gradients
+        self._outputs, self._gradients = [_Upstream(self, g)], {}
+        try:
+            own_backward(self)
+            sent = self._gradients
+        finally:  # asking for a vjp leaves the node as it was (a Graph pass records its own step)
+            self._outputs, self._gradients = saved
+        return tuple(_lesson_part(sent, inp) for inp in self.inputs)  # a node used twice gets its total once
 
     def detach(self) -> "Constant":
         """A Constant holding this node's value (no history)."""
         return Constant(self.value, name=f"{self.name}.detach")
 
-    def zero_grad(self) -> None:
-        self.grad = None
+    def _evaluate(self) -> Any:
+        """Run the learner's own ``forward()`` and return the value it set."""
+        try:
+            self.forward()
+        except COMPUTE_ERRORS as exc:
+            inputs = ", ".join(describe(n) for n in self.inputs)
+            raise ShapeError(f"{type(self).__name__} '{self.name}' cannot compute from its inputs "
+                             f"{inputs}: {exc}") from exc
+        if self.value is None:
+            raise ShapeError(f"{type(self).__name__} '{self.name}': forward() must set self.value")
+        self.value = _as_scalar_or_array(self.value)
+        return self.value
 
-    def __len__(self) -> int:
-        return len(self.value)
 
-    def __bool__(self) -> bool:
-        if np.size(self.value) != 1:
-            raise ValueError(f"truth value of node {describe(self)} is ambiguous: it has more than one element")
-        return bool(np.asarray(self.value).item())
+def _lesson_part(sent: dict, node: Node) -> Any:
+    """What a lesson-style backward wrote for ``node`` (once per input node), as an array."""
+    part = sent.pop(node, None)
+    return None if part is None else _as_scalar_or_array(part)
 
-    def __float__(self) -> float:
-        return float(np.asarray(self.value))
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = np.asarray(self.value)
-        return arr if dtype is None else arr.astype(dtype)
+class _Upstream:
+    """The consumer a lesson-style node reads its upstream gradient from during a whole
+    backward pass: ``self.outputs[0].gradients[self]`` is ``g``."""
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}: {self.name}"
+    name = "upstream"
 
-    def __str__(self) -> str:
-        return f"{type(self).__name__}: {self.name} = {self.value}"
+    def __init__(self, node: Node, g: Any) -> None:
+        self.gradients = {node: g}
 
-    def _repr_svg_(self) -> str | None:
-        """Jupyter shows a node as the graph that made it (None: text, when Graphviz is missing)."""
-        from .see.viz import node_repr_svg  # viz.py sits above nodes
 
-        return node_repr_svg(self)
+def _compute_when_built(cls: type) -> None:
+    """Wrap ``cls.__init__`` so that an instance whose inputs all have values computes
+    its own value once built (the outermost class's __init__ does it, once)."""
+    init = cls.__init__
 
+    @functools.wraps(init)
+    def __init__(self: Node, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if type(self) is cls and self.inputs and all(i.value is not None for i in self.inputs):
+            self._evaluate()
+
+    cls.__init__ = __init__
 
 # ---------------------------------------------------------------- leaves
 class Placeholder(Node):
@@ -225,13 +319,8 @@ class Placeholder(Node):
         """Keep the fed value, or feed ``value`` first."""
         if value is not None:
             self.feed(value)
+        hooks.notify("forward", self, self.value is not None)
         return self.value
-
-
-def _scalar_or_array(arr: np.ndarray) -> Any:
-    """A 0-d array as a NumPy scalar: arithmetic on NumPy scalars is several times
-    faster than on 0-d arrays, and scalar graphs (the lesson's) are all such steps."""
-    return arr[()] if arr.ndim == 0 else arr
 
 
 class Variable(Node):
@@ -241,7 +330,7 @@ class Variable(Node):
 
     def __init__(self, value: Any, name: str | None = None, requires_grad: bool = True, dtype: Any = None) -> None:
         super().__init__((), name)
-        self.value = _scalar_or_array(_dtype.as_array(value, dtype))
+        self.value = _as_scalar_or_array(_dtype.as_array(value, dtype))
         self.requires_grad = requires_grad
 
 
@@ -252,7 +341,8 @@ class Constant(Node):
 
     def __init__(self, value: Any, name: str | None = None, dtype: Any = None) -> None:
         super().__init__((), name)
-        self.value = _scalar_or_array(_dtype.as_array(value, dtype, float_only=False))
+        self.value = _as_scalar_or_array(_dtype.as_array(value, dtype, float_only=False))
+        self.requires_grad = False
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Node:
@@ -262,7 +352,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str 
     return Constant(data, name=name, dtype=dtype)
 
 
-_number_constants: dict[tuple, "Constant"] = {}
+_number_constants: dict[tuple, Constant] = {}
 
 
 def as_node(x: Any, like: Node | None = None) -> Node:
@@ -280,7 +370,8 @@ def as_node(x: Any, like: Node | None = None) -> Node:
         dt = getattr(like.value, "dtype", None) if like is not None else None
         if dt is not None and dt.kind != "f":
             dt = None
-        key = (kind, x, dt)
+        # the default float dtype is part of the key: it may change between uses
+        key = (kind, x, dt, _dtype.get_default_dtype())
         node = _number_constants.get(key)
         if node is None:
             if len(_number_constants) >= 4096:

@@ -2,20 +2,21 @@
 
 An op class writes its math as ``forward(self, *arrays)`` and its
 vector-Jacobian product as ``vjp(self, g, out, *inputs)`` side by side (see
-``ops/``). This file holds what they share: building a node eagerly,
-checking inputs, and the lesson's node-by-node ``forward()``/``backward()``.
+``ops/``). This file holds what they share: building a node eagerly, the one
+place input dtypes are reconciled and options are checked, turning NumPy's
+complaints into errors that name the node, and the lesson's argument-less
+``node.forward()``.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .broadcast import unbroadcast
-from .errors import GradientError, ShapeError, describe
-from .node import Node, _grad_mode, as_node, creation_order
-
-COMPUTE_ERRORS = (ValueError, IndexError, TypeError)  # what NumPy raises on inputs it cannot combine
+from . import hooks
+from .dtype import reconcile
+from .errors import ChainruleError, GradientError, MissingFeedError, OptionError, ShapeError, describe, option_error
+from .node import COMPUTE_ERRORS, Node, Placeholder, _argument_less, _grad_mode, as_node, creation_order
 
 
 def _lift(inputs: tuple) -> tuple:
@@ -30,6 +31,41 @@ def _lift(inputs: tuple) -> tuple:
     return tuple(as_node(i, like) for i in inputs)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+class _Forward:
+    """An op's ``forward`` as its class wrote it (the math on arrays), which also
+    answers the lesson's argument-less ``node.forward()``.
+
+    On the class it *is* the function the op wrote (``help(cr.Sigmoid.forward)``
+    shows its own text); on a node, ``node.forward(x)`` runs the math and
+    ``node.forward()`` recomputes and stores ``node.value`` from the inputs'
+    values; ``super().forward(x)`` in a subclass works as usual.
+    """
+
+    def __init__(self, math: Callable[..., Any]) -> None:
+        self.math = math
+
+    def __get__(self, node: Any, cls: type | None = None) -> Any:
+        if node is None:
+            return self.math
+        return _BoundForward(node, self.math)
+
+
+class _BoundForward:
+    __slots__ = ("node", "math")
+
+    def __init__(self, node: "Op", math: Callable[..., Any]) -> None:
+        self.node, self.math = node, math
+
+    def __call__(self, *arrays: Any) -> Any:
+        if arrays:
+            return self.math(self.node, *arrays)
+        return self.node._forward_step()
+
+
 class Op(Node):
     """A node computed from its inputs.
 
@@ -38,7 +74,14 @@ class Op(Node):
     where an input is not differentiable), using chainrule's own functions so
     the same rule runs on arrays (ordinary backward) or on nodes
     (``create_graph=True``). Op attributes (``axis``, ``keepdims``...) are
-    declared as class attributes with their defaults and passed by keyword.
+    declared as class attributes with their defaults and passed by keyword;
+    ``check_options`` checks them when the node is built.
+
+    ``dtypes`` declares how the engine reconciles the inputs' dtypes before the
+    op computes (``"promote"`` for arithmetic, ``"narrow"`` for losses, None to
+    leave them; ``dtype_keep``: input positions left alone, such as labels):
+    op bodies never cast. The engine also casts each gradient back to its
+    input's dtype, as it sums it back to its input's shape.
 
     ``formula`` and ``derivatives`` are the short symbolic forms that
     narration and ``explain`` print: ``formula.format(*input_names)`` and one
@@ -48,29 +91,35 @@ class Op(Node):
     formula = ""
     derivatives: tuple = ()
     differentiable = True
+    _checks = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # The subclass's forward(*arrays) is the math; keep it as _compute so that
-        # the lesson's argument-less node.forward() (below) stays available too.
         math = cls.__dict__.get("forward")
+        if _argument_less(math):
+            raise TypeError(f"{cls.__name__}.forward(self) takes no arrays: an Op writes forward(self, *arrays) "
+                            "returning the value (and vjp(self, g, out, *inputs)). For the lesson's "
+                            "forward(self) that sets self.value, subclass cr.Node instead")
+        super().__init_subclass__(**kwargs)
+        cls._checks = cls.check_options is not Op.check_options  # most ops have no options to check
         if math is not None:
-            cls._compute = math
-            delattr(cls, "forward")
+            cls._math = math  # the engine calls the math directly
+            cls.forward = _Forward(math)
 
     def __init__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> None:
         # The hot path of eager mode: every op built runs this, so it is written flat.
-        if attrs:
-            self._set_attrs(attrs)
         for i in inputs:
             if not isinstance(i, Node):
                 inputs = _lift(inputs)
                 break
         self.inputs = inputs
         self._name = name
-        self._grad = None
-        self._seeded = False
+        self.grad = None
         self._seq = next(creation_order)
+        self._outputs = self._gradients = None
+        if attrs:
+            self._set_attrs(attrs)
+        if self._checks:
+            self.check_options()
         requires_grad = False
         values = []
         ready = True
@@ -82,14 +131,18 @@ class Op(Node):
                 ready = False
             values.append(v)
         self.requires_grad = requires_grad and self.differentiable and _grad_mode.enabled
-        # eager: compute now if every input has a value (define-then-run graphs fill it later)
-        if not ready:
+        if not ready:  # define-then-run: a Graph computes it once the placeholders are fed
             self.value = None
             return
-        try:  # compute_checked, inlined: this line runs once per op built
-            self.value = self._compute(*values)
+        # eager: compute now (``_compute``, inlined: this runs once per op built)
+        if self.dtypes is not None:
+            values = reconcile(values, self.dtypes, self.dtype_keep)
+        try:
+            self.value = self._math(*values)
+        except OptionError:
+            raise
         except COMPUTE_ERRORS as exc:
-            raise self.shape_error(exc, values) from exc
+            raise self.input_error(exc, values) from exc
 
     def _set_attrs(self, attrs: dict) -> None:
         for key, val in attrs.items():
@@ -104,51 +157,84 @@ class Op(Node):
             if isinstance(a, Node):
                 return cls(*args, **attrs)
         op = cls.__new__(cls)
+        op.inputs, op._name = (), None
         if attrs:
-            # not validated here: the lower-case functions (every caller) pass only the
-            # op's own attributes, and this path runs several times per backward step
+            # not checked for unknown names here: the lower-case functions (every caller) pass
+            # only the op's own attributes, and this path runs several times per backward step
             op.__dict__.update(attrs)
-        return op._compute(*args)
+            op.check_options()
+        return op._compute(args)
 
-    def compute_checked(self, values: Sequence[Any]) -> Any:
-        """``forward`` on these input values, turning NumPy's complaints into a
-        ShapeError that names this op, its input nodes and their shapes."""
-        try:
-            return self._compute(*values)
-        except COMPUTE_ERRORS as exc:
-            raise self.shape_error(exc, values) from exc
-
-    def shape_error(self, exc: Exception, values: Sequence[Any] | None = None) -> ShapeError:
-        """The ShapeError for NumPy's complaint ``exc`` about this op's inputs
-        (``values``: the input values it was given, if not yet stored in the inputs)."""
-        if values is None:
-            values = [n.value for n in self.inputs]
-        inputs = ", ".join(describe(n, v) for n, v in zip(self.inputs, values))
-        return ShapeError(f"{type(self).__name__} '{self.name}' cannot combine its inputs {inputs}: {exc}")
-
-    def forward(self, *arrays: Any) -> Any:
-        """With no arguments (the lesson's ``node.forward()``): recompute and store
-        ``value`` from the inputs' values. With arrays: return the math on them."""
-        if arrays:
-            return self._compute(*arrays)
-        self.value = self.compute_checked([n.value for n in self.inputs])
-        return self.value
-
-    def _compute(self, *arrays: Any) -> Any:
+    # ------------------------------------------------------------ computing
+    def _math(self, *arrays: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward")
 
+    def _compute(self, values: Sequence[Any]) -> Any:
+        """The math on these input values, in the dtypes the op declares, with NumPy's
+        complaints turned into errors that name this op, its inputs and their shapes."""
+        if self.dtypes is not None:
+            values = reconcile(values, self.dtypes, self.dtype_keep)
+        try:
+            return self._math(*values)
+        except OptionError:  # already names this op and the option
+            raise
+        except COMPUTE_ERRORS as exc:
+            raise self.input_error(exc, values) from exc
+
+    def _evaluate(self) -> Any:
+        """The value from the inputs' current values (``Graph.forward`` runs this per op)."""
+        return self._compute([n.value for n in self.inputs])
+
+    def _forward_step(self) -> Any:
+        """The lesson's ``node.forward()``: recompute and store ``value`` from the inputs' values."""
+        for n in self.inputs:
+            if n.value is None:
+                what = "was not fed" if isinstance(n, Placeholder) else "has no value yet"
+                raise MissingFeedError(f"{type(self).__name__} '{self.name}'.forward(): its input {describe(n)} "
+                                       f"{what}; feed the placeholders and call forward() on the nodes in "
+                                       "topological order")
+        self.value = self._evaluate()
+        hooks.notify("forward", self, False)
+        return self.value
+
+    def input_error(self, exc: Exception, values: Sequence[Any]) -> ChainruleError:
+        """The error for NumPy's complaint ``exc`` about this op's input ``values``: an
+        OptionError for an axis out of range, else a ShapeError."""
+        if self.inputs:
+            inputs = ", ".join(describe(n, v) for n, v in zip(self.inputs, values))
+        else:
+            inputs = ", ".join(f"shape {np.shape(v)}" for v in values)
+        if isinstance(exc, np.exceptions.AxisError):
+            return OptionError(f"{type(self).__name__} '{self.name}' with inputs {inputs}: {exc}")
+        return ShapeError(f"{type(self).__name__} '{self.name}' cannot combine its inputs {inputs}: {exc}")
+
+    # ------------------------------------------------------------ options
+    def check_options(self) -> None:
+        """Check this op's options when the node is built (raise ``OptionError``, see
+        ``check_choice``). Inputs are known; their values may not be yet."""
+
+    def check_choice(self, option: str, allowed: Sequence[Any]) -> None:
+        """``option`` must be one of ``allowed``."""
+        value = getattr(self, option)
+        if value not in allowed:
+            raise self.option_error(option, "is not one of " + ", ".join(repr(a) for a in allowed))
+
+    def check_axis(self, option: str = "axis", many: bool = True, none: bool = True) -> None:
+        """``option`` must be an int (or, with ``many``, a tuple of distinct ints; with ``none``,
+        None). Whether it is in range is known once the input has a value: NumPy's complaint
+        then becomes an OptionError too (see ``input_error``)."""
+        value = getattr(self, option)
+        if value is None and none:
+            return
+        items = value if many and isinstance(value, tuple) else (value,)
+        if not all(_is_int(a) for a in items) or len(set(items)) != len(items):
+            allowed = "an int" + (", a tuple of distinct ints" if many else "") + (" or None" if none else "")
+            raise self.option_error(option, f"is not {allowed}")
+
+    def option_error(self, option: str, allowed: str) -> OptionError:
+        """``MSE 'loss': reduction='avg' is not one of 'mean', 'sum', 'none'``."""
+        return option_error(f"{type(self).__name__} '{self.name}'", option, getattr(self, option), allowed)
+
+    # ------------------------------------------------------------ gradients
     def vjp(self, g: Any, out: Any, *inputs: Any) -> tuple:
         raise GradientError(f"{type(self).__name__} '{self.name}' is not differentiable")
-
-    def _push_grad(self) -> None:
-        """The lesson's backward step: ``input.grad += vjp(self.grad)`` for each input."""
-        values = [n.value for n in self.inputs]
-        parts = self.vjp(self.grad, self.value, *values)
-        for node, part in zip(self.inputs, parts):
-            if part is None or not node.requires_grad:
-                continue
-            part = unbroadcast(part, np.shape(node.value))
-            node.grad = part if node.grad is None else node.grad + part
-
-    def describe_shapes(self) -> str:
-        return ", ".join(describe(n) for n in self.inputs)

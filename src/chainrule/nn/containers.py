@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Sequence
 
+from ..errors import option_error
 from .layers import ACTIVATIONS, Dropout, Linear
 from .module import Module
 
@@ -56,7 +57,8 @@ def _activation(activation: str | type[Module] | Callable[[], Any]) -> Callable[
         try:
             return ACTIVATIONS[activation.lower()]
         except KeyError:
-            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}") from None
+            raise option_error("MLP", "activation", activation, f"is not one of {', '.join(sorted(ACTIVATIONS))}") \
+                from None
     return activation
 
 
@@ -71,7 +73,7 @@ class MLP(Sequential):
     def __init__(self, sizes: Sequence[int], activation: str | type[Module] | Callable[[], Any] = "relu",
                  dropout: float = 0.0, bias: bool = True, dtype: Any = None) -> None:
         if len(sizes) < 2:
-            raise ValueError(f"MLP needs at least an input and an output size, got {list(sizes)}")
+            raise option_error("MLP", "sizes", list(sizes), "needs at least an input and an output size")
         make = _activation(activation)
         layers: list[Any] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

@@ -7,18 +7,24 @@ so batched and unbatched inputs both work.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import OptionError, ShapeError
+from ..errors import ShapeError, option_error
 from ..node import Node, Variable
+from ..ops.avgpool import avg_options, output_size_option
 from ..ops.conv import conv_options
-from ..ops.pool import avg_pool_options, max_pool_options, output_size_option
-from ..ops.windows import int_tuple
+from ..ops.pool import pool_options
+from ..ops.windows import Fail, flag_option, ints
 from . import functional as F
 from . import init
-from .module import Module
+from .module import Module, check_option, is_size
+
+
+def _checked(owner: str, check: Callable[[int, dict, Fail], dict], spatial: int, options: dict) -> dict:
+    """Options checked when the layer is built, as its op checks them when a node is built."""
+    return check(spatial, options, lambda option, allowed: option_error(owner, option, options[option], allowed))
 
 
 def _given(value: Any) -> Any:
@@ -36,14 +42,14 @@ class _ConvNd(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         name = f"{type(self).__name__}({in_channels}, {out_channels})"
-        conv_options(name, self.spatial, stride, padding, dilation, groups)
-        kernel = int_tuple(name, "kernel_size", kernel_size, self.spatial, 1)[2 - self.spatial:]
+        _checked(name, conv_options, self.spatial, dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
+        kernel = ints(kernel_size, self.spatial, 1)
+        check_option(name, "kernel_size", kernel_size, kernel is not None,
+                     f"is not an int >= 1" + ("" if self.spatial == 1 else " or a pair of them"))
         for option, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1 or value % groups:
-                raise OptionError(f"{name}: {option}={value!r} is not allowed; it takes an int >= 1 divisible by "
-                                  f"groups={groups}")
-        if padding_mode != "zeros":
-            raise OptionError(f"{name}: padding_mode={padding_mode!r} is not allowed; only 'zeros' is supported")
+            check_option(name, option, value, is_size(value) and value % groups == 0,
+                         f"is not a positive int divisible by groups={groups}")
+        check_option(name, "padding_mode", padding_mode, padding_mode == "zeros", "is not 'zeros' (the only one)")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
         self.stride, self.padding, self.dilation, self.groups = (_given(v) for v in (stride, padding, dilation, groups))
         fan_in = in_channels // groups * int(np.prod(kernel))
@@ -91,8 +97,10 @@ class _MaxPoolNd(Module):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
-        max_pool_options(type(self).__name__, self.spatial, kernel_size, stride, padding, dilation, ceil_mode,
-                         return_indices)
+        options = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode,
+                       return_indices=return_indices)
+        _checked(type(self).__name__, pool_options, self.spatial, options)
+        flag_option(options, "return_indices", lambda o, a: option_error(type(self).__name__, o, return_indices, a))
         self.kernel_size, self.padding, self.dilation = _given(kernel_size), _given(padding), _given(dilation)
         self.stride = self.kernel_size if stride is None else _given(stride)
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
@@ -127,8 +135,9 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override: int | None = None) -> None:
         super().__init__()
-        avg_pool_options(type(self).__name__, self.spatial, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, divisor_override)
+        _checked(type(self).__name__, avg_options, self.spatial, dict(
+            kernel_size=kernel_size, stride=stride, padding=padding, dilation=1, ceil_mode=ceil_mode,
+            count_include_pad=count_include_pad, divisor_override=divisor_override))
         self.kernel_size, self.padding = _given(kernel_size), _given(padding)
         self.stride = self.kernel_size if stride is None else _given(stride)
         self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
@@ -159,7 +168,7 @@ class _AdaptiveAvgPoolNd(Module):
 
     def __init__(self, output_size: Any) -> None:
         super().__init__()
-        output_size_option(type(self).__name__, self.spatial, output_size)
+        _checked(type(self).__name__, output_size_option, self.spatial, dict(output_size=output_size))
         self.output_size = _given(output_size)
 
     def forward(self, x: Any) -> Any:

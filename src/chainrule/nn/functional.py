@@ -11,11 +11,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ShapeError
-from ..node import Node
+from ..node import Node, value_of
 from ..ops import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, getitem, matmul,
                    max_pool1d, max_pool2d, mean, reshape, sqrt, transpose, var)
 from ..ops import linear as _linear
 from . import init
+from .module import check_option, is_probability
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "conv1d", "conv2d",
            "dropout", "embedding", "layer_norm", "linear", "max_pool1d", "max_pool2d"]
@@ -28,18 +29,13 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     return _linear(x, transpose(weight), bias)
 
 
-def _value(x: Any) -> np.ndarray:
-    return np.asarray(x.value if isinstance(x, Node) else x)
-
-
 def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Any:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted
     dropout, as PyTorch does); the identity when not ``training`` or p = 0."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
+    check_option("dropout", "p", p, is_probability(p), "is not a probability in [0, 1]")
     if not training or p == 0.0:
         return x
-    dt = _value(x).dtype
+    dt = np.asarray(value_of(x)).dtype
     if p == 1.0:
         return x * np.zeros(np.shape(x), dtype=dt)
     keep = (rng or init.generator()).random(np.shape(x)) >= p
@@ -71,7 +67,7 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
                              f"shape {shape} (use eval mode, or a batch larger than 1)")
         mu, variance = mean(x, axis=axes, keepdims=True), var(x, axis=axes, keepdims=True)
         if running_mean is not None:
-            m, v = _value(mu).reshape(-1), _value(variance).reshape(-1)
+            m, v = np.reshape(value_of(mu), -1), np.reshape(value_of(variance), -1)
             running_mean *= 1 - momentum
             running_mean += momentum * m
             running_var *= 1 - momentum
@@ -106,10 +102,11 @@ def layer_norm(x: Any, normalized_shape: Sequence[int] | int, weight: Any = None
 
 def embedding(indices: Any, weight: Any) -> Any:
     """Rows of ``weight`` (num_embeddings, dim) picked by integer ``indices`` of any shape."""
-    idx = _value(indices)
+    idx = np.asarray(value_of(indices))
     if idx.dtype.kind not in "iu":
         raise ShapeError(f"embedding needs integer indices, got dtype {idx.dtype}")
     n = np.shape(weight)[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise ShapeError(f"embedding indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
-    return getitem(weight, idx)
+    # a node stays the index (an input of the lookup, so a traced or re-run graph reads it each time)
+    return getitem(weight, indices if isinstance(indices, Node) else idx)

@@ -12,7 +12,7 @@ from ..node import Variable
 from ..ops import gelu, leaky_relu, log_softmax, relu, reshape, sigmoid, softmax, tanh
 from . import functional as F
 from . import init
-from .module import Module, float_array
+from .module import Module, check_option, float_array, is_probability, is_size
 
 
 # ---------------------------------------------------------------- dense
@@ -22,6 +22,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
+        for option, value in (("in_features", in_features), ("out_features", out_features)):
+            check_option("Linear", option, value, is_size(value), "is not a positive int")
         self.in_features, self.out_features = in_features, out_features
         self.weight = Variable(init.kaiming_uniform((out_features, in_features), in_features, dtype=dtype),
                                name="weight")
@@ -67,8 +69,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout probability must lie in [0, 1], got {p}")
+        check_option("Dropout", "p", p, is_probability(p), "is not a probability in [0, 1]")
         self.p = p
 
     def forward(self, x: Any) -> Any:
@@ -83,6 +84,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = None) -> None:
         super().__init__()
+        for option, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            check_option("Embedding", option, value, is_size(value), "is not a positive int")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Variable(init.normal((num_embeddings, embedding_dim), dtype=dtype), name="weight")
 
@@ -128,6 +131,9 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
+        check_option("LeakyReLU", "negative_slope", negative_slope,
+                     isinstance(negative_slope, (int, float)) and not isinstance(negative_slope, bool),
+                     "is not a real number")
         self.negative_slope = negative_slope
 
     def forward(self, x: Any) -> Any:
@@ -139,6 +145,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
+        check_option(type(self).__name__, "dim", dim, isinstance(dim, int) and not isinstance(dim, bool), "is not an int")
         self.dim = dim
 
     def forward(self, x: Any) -> Any:
@@ -168,6 +175,11 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
+        owner = type(self).__name__
+        check_option(owner, "num_features", num_features, is_size(num_features), "is not a positive int")
+        check_option(owner, "eps", eps, isinstance(eps, (int, float)) and eps > 0, "is not a number > 0")
+        check_option(owner, "momentum", momentum, momentum is None or is_probability(momentum),
+                     "is not a number in [0, 1]")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Variable(float_array(np.ones(num_features), dtype), name="weight") if affine else None
         self.bias = Variable(float_array(np.zeros(num_features), dtype), name="bias") if affine else None
@@ -206,6 +218,9 @@ class LayerNorm(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        check_option("LayerNorm", "normalized_shape", normalized_shape, all(map(is_size, shape)),
+                     "is not a positive int or a tuple of them")
+        check_option("LayerNorm", "eps", eps, isinstance(eps, (int, float)) and eps > 0, "is not a number > 0")
         self.normalized_shape, self.eps = shape, eps
         self.weight = Variable(float_array(np.ones(shape), dtype), name="weight") if elementwise_affine else None
         self.bias = Variable(float_array(np.zeros(shape), dtype), name="bias") if elementwise_affine else None

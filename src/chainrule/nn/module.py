@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import dtype as _dtype
-from ..errors import StateDictError
+from ..errors import StateDictError, option_error
 from ..node import Variable
 
 
@@ -143,8 +143,12 @@ class Module:
             if key not in state:
                 continue
             current = item.value if kind == "param" else getattr(owner, item)
+            given = np.asarray(state[key])
+            if given.dtype.kind not in "biuf":  # numbers only, cast as torch's copy_ does
+                problems.append(f"'{key}' holds {given.dtype}, not real numbers")
+                continue
             try:
-                value = np.array(state[key], dtype=current.dtype)
+                value = np.array(given, dtype=current.dtype)
             except (TypeError, ValueError) as exc:
                 problems.append(f"'{key}' cannot become {current.dtype}: {exc}")
                 continue
@@ -196,6 +200,22 @@ def _walk(path: str, value: Any) -> Iterator[tuple[str, str, Any, Any]]:
             yield "param", name, None, item
         elif isinstance(item, Module):
             yield from item._entries(name + ".")
+
+
+def check_option(owner: str, option: str, value: Any, ok: bool, allowed: str) -> None:
+    """Unless ``ok``, raise ``OptionError``: ``Dropout: p=2 is not a probability in [0, 1]``.
+    Every layer checks its options when it is built, not when it first computes."""
+    if not ok:
+        raise option_error(owner, option, value, allowed)
+
+
+def is_size(value: Any) -> bool:
+    """A positive int (a number of features, channels, embeddings)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def is_probability(value: Any) -> bool:
+    return isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
 def float_array(data: Any, dtype: Any = None) -> np.ndarray:

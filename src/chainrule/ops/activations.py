@@ -1,6 +1,7 @@
 """Activation functions, each written to stay finite at |x| = 1e4 with no NumPy warnings."""
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,10 @@ class LeakyReLU(Op):
     formula = "leaky_relu({0})"
     derivatives = ("1 or slope",)
 
+    def check_options(self) -> None:
+        if not isinstance(self.negative_slope, numbers.Real) or isinstance(self.negative_slope, bool):
+            raise self.option_error("negative_slope", "is not a real number")
+
     def forward(self, x):
         return np.where(x > 0, x, x * self.negative_slope)
 
@@ -117,10 +122,18 @@ def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     return shifted
 
 
-class Softmax(Op):
-    """eˣⁱ / Σⱼ eˣʲ along ``axis``; vjp: s ⊙ (g - Σ g⊙s)."""
+class _AlongAxis(Op):
+    """An op along one ``axis`` (an int)."""
 
     axis = -1
+
+    def check_options(self) -> None:
+        self.check_axis("axis", many=False, none=False)
+
+
+class Softmax(_AlongAxis):
+    """eˣⁱ / Σⱼ eˣʲ along ``axis``; vjp: s ⊙ (g - Σ g⊙s)."""
+
     formula = "softmax({0})"
     derivatives = ("diag(s) - s sᵀ",)
 
@@ -131,10 +144,9 @@ class Softmax(Op):
         return (out * (g - reduce_sum(g * out, axis=self.axis, keepdims=True)),)
 
 
-class LogSoftmax(Op):
+class LogSoftmax(_AlongAxis):
     """xᵢ - log Σⱼ eˣʲ along ``axis`` (log-sum-exp shifted by the max); vjp: g - softmax·Σg."""
 
-    axis = -1
     formula = "log_softmax({0})"
     derivatives = ("I - softmax",)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dtype import match_floats
+from ..dtype import PROMOTE
 from ..op import Op
 from .elementwise import log, sign, where
 
@@ -17,11 +17,11 @@ from .elementwise import log, sign, where
 class Add(Op):
     """a + b; ∂/∂a = 1, ∂/∂b = 1."""
 
+    dtypes = PROMOTE
     formula = "{0} + {1}"
     derivatives = ("1", "1")
 
     def forward(self, a, b):
-        a, b = match_floats(a, b)
         return a + b
 
     def vjp(self, g, out, a, b):
@@ -31,11 +31,11 @@ class Add(Op):
 class Sub(Op):
     """a - b; ∂/∂a = 1, ∂/∂b = -1."""
 
+    dtypes = PROMOTE
     formula = "{0} - {1}"
     derivatives = ("1", "-1")
 
     def forward(self, a, b):
-        a, b = match_floats(a, b)
         return a - b
 
     def vjp(self, g, out, a, b):
@@ -45,15 +45,14 @@ class Sub(Op):
 class Mul(Op):
     """a · b; ∂/∂a = b, ∂/∂b = a."""
 
+    dtypes = PROMOTE
     formula = "{0} · {1}"
     derivatives = ("{1}", "{0}")
 
     def forward(self, a, b):
-        a, b = match_floats(a, b)
         return a * b
 
     def vjp(self, g, out, a, b):
-        a, b = match_floats(a, b)
         # skip the product nobody needs: in h * 1.0001 the constant takes no gradient
         need_a, need_b = self.inputs[0].requires_grad, self.inputs[1].requires_grad
         return (g * b if need_a else None, g * a if need_b else None)
@@ -62,15 +61,14 @@ class Mul(Op):
 class Div(Op):
     """a / b; ∂/∂a = 1/b, ∂/∂b = -a/b² = -out/b."""
 
+    dtypes = PROMOTE
     formula = "{0} / {1}"
     derivatives = ("1/{1}", "-{0}/{1}²")
 
     def forward(self, a, b):
-        a, b = match_floats(a, b)
         return a / b
 
     def vjp(self, g, out, a, b):
-        a, b = match_floats(a, b)
         ga = g / b
         return (ga, -ga * out if self.inputs[1].requires_grad else None)
 
@@ -94,15 +92,14 @@ class Pow(Op):
     ∂/∂b exists only for a > 0; it is taken as 0 elsewhere (PyTorch agrees at
     a = 0, and gives NaN for a < 0, where aᵇ is not a smooth function of b)."""
 
+    dtypes = PROMOTE
     formula = "{0}^{1}"
     derivatives = ("{1}·{0}^({1}-1)", "{0}^{1}·ln {0}")
 
     def forward(self, a, b):
-        a, b = match_floats(a, b)
         return a ** b
 
     def vjp(self, g, out, a, b):
-        a, b = match_floats(a, b)
         ga = g * b * a ** (b - 1) if self.inputs[0].requires_grad else None
         gb = None
         if self.inputs[1].requires_grad:

@@ -32,9 +32,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, option_error
 from ..op import Op
-from .windows import Window, border, int_tuple, scratch, symmetric
+from .windows import Window, border, ints_option, scratch, symmetric
 
 CHUNK_BYTES = 1 << 21  # a block of columns of about 2 MiB: measured best between 1 and 8 MiB
 
@@ -204,8 +204,12 @@ class Col2Im(Op):
 
 
 def _window(op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> Window:
-    return Window(int_tuple(op, "kernel_size", kernel_size, 2, 1), int_tuple(op, "stride", stride, 2, 1),
-                  int_tuple(op, "dilation", dilation, 2, 1), symmetric(int_tuple(op, "padding", padding, 2, 0)))
+    options = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
+
+    def fail(option: str, allowed: str) -> Exception:
+        return option_error(op, option, options[option], allowed)
+    return Window(ints_option(options, "kernel_size", 2, 1, fail), ints_option(options, "stride", 2, 1, fail),
+                  ints_option(options, "dilation", 2, 1, fail), symmetric(ints_option(options, "padding", 2, 0, fail)))
 
 
 def im2col(x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> Any:

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OptionError, ShapeError
+from ..dtype import PROMOTE
+from ..errors import ShapeError
 from ..op import Op
 from .columns import Columns
 from .reduce import sum as reduce_sum
-from .windows import Window, check_rank, from_nchw, inputs_note, int_tuple, nchw_shape, symmetric, to_nchw
+from .windows import Fail, Window, check_rank, from_nchw, ints, ints_option, nchw_shape, pair, symmetric, to_nchw
 
 LAYOUT = {1: "NCL", 2: "NCHW"}
 
@@ -79,30 +80,60 @@ def conv_weight_grad_array(x: np.ndarray, g: np.ndarray, shape: tuple, win: Wind
     return gw.reshape(shape)
 
 
+# ---------------------------------------------------------------- options
+def conv_options(spatial: int, options: dict, fail: Fail) -> dict:
+    """``stride``, ``padding``, ``dilation`` and ``groups`` as the ops hold them (tuples of
+    ``spatial`` ints, or a padding mode), or raise ``fail(option, allowed)`` for what PyTorch
+    refuses. The ops run it when a node is built; the layers when they are."""
+    stride = ints_option(options, "stride", spatial, 1, fail)
+    padding = options["padding"]
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise fail("padding", f"is not 'same', 'valid', an int >= 0 or {spatial} of them")
+        if padding == "same" and stride != (1,) * spatial:
+            raise fail("padding", f"is not allowed with stride={options['stride']!r} ('same' needs stride 1, "
+                                  "as in PyTorch: use 'valid' or numbers)")
+    else:
+        padding = ints_option(options, "padding", spatial, 0, fail)
+    groups = options["groups"]
+    if not (ints(groups, 1, 1) and not isinstance(groups, (tuple, list))):
+        raise fail("groups", "is not an int >= 1 (that divides the input and output channels)")
+    return dict(stride=stride, padding=padding, dilation=ints_option(options, "dilation", spatial, 1, fail),
+                groups=int(groups))
+
+
+OPTIONS = ("stride", "padding", "dilation", "groups")
+
+
 # ---------------------------------------------------------------- the three ops
 class _ConvOp(Op):
-    """What the three convolution ops share: the options (canonical pairs; a 1-D op has
-    (1, k) kernels, (1, s) strides...) and the window they give for a kernel size."""
+    """What the three convolution ops share: the options (``spatial`` ints each, or a padding
+    mode), checked when a node is built, and the window they give for a kernel size."""
 
+    dtypes = PROMOTE
     spatial = 2
-    stride = (1, 1)
-    padding: Any = (0, 0)  # a pair of ints, "same" or "valid"
-    dilation = (1, 1)
+    stride: tuple = (1, 1)
+    padding: Any = (0, 0)  # ints, "same" or "valid"
+    dilation: tuple = (1, 1)
     groups = 1
 
+    def check_options(self) -> None:
+        self.__dict__.update(conv_options(self.spatial, {k: getattr(self, k) for k in OPTIONS}, self.option_error))
+
     def window(self, kernel: tuple) -> Window:
+        """The canonical window for a (kh, kw) kernel."""
+        dilation = pair(self.dilation, 1)
         if self.padding == "valid":
             pad = ((0, 0), (0, 0))
         elif self.padding == "same":  # PyTorch puts the odd pixel of an even kernel after
-            total = [d * (k - 1) for k, d in zip(kernel, self.dilation)]
+            total = [d * (k - 1) for k, d in zip(kernel, dilation)]
             pad = tuple((t // 2, t - t // 2) for t in total)
         else:
-            pad = symmetric(self.padding)
-        return Window(tuple(kernel), self.stride, self.dilation, pad)
+            pad = symmetric(pair(self.padding, 0))
+        return Window(tuple(kernel), pair(self.stride, 1), dilation, pad)
 
     def options(self) -> dict:
-        return dict(spatial=self.spatial, stride=self.stride, padding=self.padding, dilation=self.dilation,
-                    groups=self.groups)
+        return dict(spatial=self.spatial, **{k: getattr(self, k) for k in OPTIONS})
 
     @property
     def op_name(self) -> str:
@@ -155,6 +186,7 @@ class Conv1D(Conv2D):
     ``torch.nn.functional.conv1d`` (the 2-D one on (N, C, 1, L))."""
 
     spatial = 1
+    stride, padding, dilation = (1,), (0,), (1,)
     formula = "conv1d({0}, {1})"
 
 
@@ -196,12 +228,9 @@ class ConvWeightGrad(_ConvOp):
                 conv(x, v, **self.options()) if need[1] else None)
 
 
-CONV = {1: Conv1D, 2: Conv2D}
-
-
-def conv(x: Any, w: Any, b: Any = None, **options: Any) -> Any:
-    """The convolution op for ``options["spatial"]`` (already parsed options)."""
-    cls = CONV[options["spatial"]]
+def conv(x: Any, w: Any, b: Any = None, *, spatial: int = 2, **options: Any) -> Any:
+    """The convolution op for ``spatial`` axes."""
+    cls = Conv1D if spatial == 1 else Conv2D
     return cls.apply(x, w, **options) if b is None else cls.apply(x, w, b, **options)
 
 
@@ -213,39 +242,17 @@ def conv_weight_grad(x: Any, g: Any, shape: tuple, **options: Any) -> Any:
     return ConvWeightGrad.apply(x, g, shape_=tuple(shape), **options)
 
 
-# ---------------------------------------------------------------- options and the public functions
-def conv_options(op: str, spatial: int, stride: Any, padding: Any, dilation: Any, groups: Any) -> dict:
-    """The options of conv1d/conv2d as the ops hold them; OptionError for anything PyTorch refuses."""
-    stride = int_tuple(op, "stride", stride, spatial, 1)
-    dilation = int_tuple(op, "dilation", dilation, spatial, 1)
-    if isinstance(padding, str):
-        if padding not in ("same", "valid"):
-            raise OptionError(f"{op}: padding={padding!r} is not allowed; padding takes 'same', 'valid', "
-                              f"an int or {spatial} ints >= 0")
-        if padding == "same" and stride != (1, 1):
-            raise OptionError(f"{op}: padding='same' is not allowed with stride={stride[2 - spatial:]}; with a stride "
-                              f"above 1 padding takes 'valid', an int or {spatial} ints >= 0 ('same' needs stride 1, "
-                              "as in PyTorch)")
-    else:
-        padding = int_tuple(op, "padding", padding, spatial, 0)
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise OptionError(f"{op}: groups={groups!r} is not allowed; groups takes an int >= 1 that divides "
-                          "the input and output channels")
-    return dict(spatial=spatial, stride=stride, padding=padding, dilation=dilation, groups=int(groups))
-
-
+# ---------------------------------------------------------------- the public functions
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
            groups: int = 1) -> Any:
     """2-D convolution of ``input`` (N, C, H, W) or (C, H, W) by ``weight`` (O, C/groups, kh, kw),
     plus ``bias`` (O,), as ``torch.nn.functional.conv2d``. ``padding``: an int, a pair, ``"same"``
     (output as large as the input, stride 1) or ``"valid"`` (none); ``groups=C`` is depthwise."""
-    return conv(input, weight, bias, **conv_options("conv2d" + inputs_note(input, weight), 2, stride, padding,
-                                                    dilation, groups))
+    return conv(input, weight, bias, spatial=2, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
 def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
            groups: int = 1) -> Any:
     """1-D convolution of ``input`` (N, C, L) or (C, L) by ``weight`` (O, C/groups, k), plus ``bias``
     (O,), as ``torch.nn.functional.conv1d`` (options as in ``conv2d``, one int each)."""
-    return conv(input, weight, bias, **conv_options("conv1d" + inputs_note(input, weight), 1, stride, padding,
-                                                    dilation, groups))
+    return conv(input, weight, bias, spatial=1, stride=stride, padding=padding, dilation=dilation, groups=groups)

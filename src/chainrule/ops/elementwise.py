@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..dtype import match_floats
+from ..dtype import PROMOTE
+from ..errors import option_error
 from ..op import Op
 
 
@@ -86,7 +87,8 @@ class Sign(Op):
 
 
 class Cast(Op):
-    """x converted to ``dtype_``; the gradient is cast back to x's dtype."""
+    """x converted to ``dtype_``; ∂/∂x = 1 (the engine casts the gradient back to x's dtype,
+    as it does for every gradient)."""
 
     dtype_ = None
     formula = "{0}"
@@ -96,7 +98,7 @@ class Cast(Op):
         return np.asarray(x).astype(self.dtype_, copy=False)
 
     def vjp(self, g, out, x):
-        return (astype(g, x.dtype),)
+        return (g,)
 
 
 def astype(x: Any, dtype: Any) -> Any:
@@ -125,18 +127,19 @@ class Compare(Op):
 def compare(a: Any, b: Any, relation: str) -> Any:
     """Elementwise ``a <relation> b`` for relation in < <= > >= == !=."""
     if relation not in Compare._ufuncs:
-        raise ValueError(f"compare: unknown relation {relation!r}; use one of {sorted(Compare._ufuncs)}")
+        raise option_error("compare", "relation", relation, f"is not one of {', '.join(Compare._ufuncs)}")
     return Compare.apply(a, b, relation=relation)
 
 
 class Maximum(Op):
     """max(a, b) elementwise; the gradient goes to the larger input (half each on ties, as in PyTorch)."""
 
+    dtypes = PROMOTE
     formula = "max({0}, {1})"
     derivatives = ("[{0} > {1}]", "[{1} > {0}]")
 
     def forward(self, a, b):
-        return np.maximum(*match_floats(a, b))
+        return np.maximum(a, b)
 
     def vjp(self, g, out, a, b):
         ga = where(a > b, g, where(a == b, 0.5 * g, 0.0))  # built from g: keeps its dtype
@@ -146,11 +149,12 @@ class Maximum(Op):
 class Minimum(Op):
     """min(a, b) elementwise; the gradient goes to the smaller input (half each on ties)."""
 
+    dtypes = PROMOTE
     formula = "min({0}, {1})"
     derivatives = ("[{0} < {1}]", "[{1} < {0}]")
 
     def forward(self, a, b):
-        return np.minimum(*match_floats(a, b))
+        return np.minimum(a, b)
 
     def vjp(self, g, out, a, b):
         ga = where(a < b, g, where(a == b, 0.5 * g, 0.0))
@@ -160,35 +164,57 @@ class Minimum(Op):
 class Where(Op):
     """cond ? a : b elementwise; the gradient flows to whichever input was chosen."""
 
+    dtypes = PROMOTE
+    dtype_keep = (0,)  # the condition stays boolean
     formula = "where({0}, {1}, {2})"
     derivatives = ("", "[{0}]", "[not {0}]")
 
     def forward(self, cond, a, b):
-        return np.where(cond, *match_floats(a, b))
+        return np.where(cond, a, b)
 
     def vjp(self, g, out, cond, a, b):
         return (None, where(cond, g, 0.0), where(cond, 0.0, g))
 
 
 class Clip(Op):
-    """x limited to [low, high]; ∂/∂x = 1 inside the interval (ends included), 0 outside."""
+    """x limited to [low, high]; either bound may be left out, and a bound may be a node
+    (an input of the graph like any other). ∂/∂x = 1 inside the interval, ends included;
+    ∂/∂low = [x < low], ∂/∂high = [x > high] (PyTorch's rule, which also covers
+    low > high, where the result is high)."""
 
-    low = None
-    high = None
+    has_low = True
+    has_high = True
+    dtypes = PROMOTE
     formula = "clip({0})"
-    derivatives = ("[low ≤ {0} ≤ high]",)
 
-    def forward(self, x):
-        out = np.clip(x, self.low, self.high)
-        dt = np.asarray(x).dtype
-        return out.astype(dt, copy=False) if dt.kind == "f" else out  # float64 bounds must not widen x
+    @property
+    def derivatives(self) -> tuple:
+        return ("[low ≤ {0} ≤ high]",) + ("[{0} < low]",) * self.has_low + ("[{0} > high]",) * self.has_high
 
-    def vjp(self, g, out, x):
-        if self.low is not None:
-            g = where(x >= self.low, g, 0.0)
-        if self.high is not None:
-            g = where(x <= self.high, g, 0.0)
-        return (g,)
+    def _bounds(self, bounds: tuple) -> tuple:
+        bounds = list(bounds)
+        low = bounds.pop(0) if self.has_low else None
+        high = bounds.pop(0) if self.has_high else None
+        return low, high
+
+    def forward(self, x, *bounds):
+        return np.clip(x, *self._bounds(bounds))
+
+    def vjp(self, g, out, x, *bounds):
+        low, high = self._bounds(bounds)
+        gx = g
+        if low is not None:
+            gx = where(x >= low, gx, 0.0)
+        if high is not None:
+            gx = where(x <= high, gx, 0.0)
+        grads = [gx]
+        if low is not None:
+            below = where(x < low, g, 0.0)
+            grads.append(below if high is None else where(low < high, below, 0.0))
+        if high is not None:
+            above = where(x > high, g, 0.0)
+            grads.append(above if low is None else where(high < low, g, above))
+        return tuple(grads)
 
 
 def exp(x: Any) -> Any:
@@ -237,7 +263,8 @@ def where(cond: Any, a: Any, b: Any) -> Any:
 
 
 def clip(x: Any, low: Any = None, high: Any = None) -> Any:
-    """``x`` limited to [low, high] (either may be None)."""
+    """``x`` limited to [low, high] (either may be None; either may be a node)."""
     if low is None and high is None:
-        raise ValueError("clip: give low, high or both")
-    return Clip.apply(x, low=low, high=high)
+        raise option_error("clip", "low, high", (low, high), "must not both be None")
+    bounds = [b for b in (low, high) if b is not None]
+    return Clip.apply(x, *bounds, has_low=low is not None, has_high=high is not None)

@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..dtype import PROMOTE
+from ..errors import option_error
 from ..node import Node
 from ..op import Op
 
@@ -116,7 +118,11 @@ class Concat(Op):
     """Join arrays along an existing ``axis``; vjp: slice the gradient back into pieces."""
 
     axis = 0
+    dtypes = PROMOTE
     formula = "concat(…)"
+
+    def check_options(self) -> None:
+        self.check_axis("axis", many=False, none=False)
     derivatives = ("slice",)
 
     def forward(self, *xs):
@@ -131,7 +137,11 @@ class Stack(Op):
     """Join same-shaped arrays along a new ``axis``; vjp: take each one's slice of the gradient."""
 
     axis = 0
+    dtypes = PROMOTE
     formula = "stack(…)"
+
+    def check_options(self) -> None:
+        self.check_axis("axis", many=False, none=False)
     derivatives = ("select",)
 
     def forward(self, *xs):
@@ -174,6 +184,6 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Any:
     or a single (before, after) / int for every axis."""
     widths = np.asarray(pad_width, dtype=int)  # checked now, broadcast to the axes when it runs
     if widths.ndim > 2 or widths.shape[-1:] not in ((), (1,), (2,)):
-        raise ValueError(f"pad: pad_width must be an int, (before, after) or one pair per axis, got {pad_width!r}")
+        raise option_error("pad", "pad_width", pad_width, "is not an int, a (before, after) pair or one pair per axis")
     as_tuple = int(widths) if widths.ndim == 0 else tuple(tuple(w) if widths.ndim == 2 else int(w) for w in widths.tolist())
     return Pad.apply(x, pad_width=as_tuple, fill=value)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dtype import match_floats
+from ..dtype import PROMOTE
 from ..op import Op
 from .shape import squeeze, unsqueeze
 
@@ -36,15 +36,14 @@ def matmul_vjp(g: Any, a: Any, b: Any, need_a: bool = True, need_b: bool = True)
 class MatMul(Op):
     """a @ b; ∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g."""
 
+    dtypes = PROMOTE
     formula = "{0} @ {1}"
     derivatives = ("· {1}ᵀ", "{0}ᵀ ·")
 
     def forward(self, a, b):
-        a, b = match_floats(a, b)
         return a @ b
 
     def vjp(self, g, out, a, b):
-        a, b = match_floats(a, b)
         return matmul_vjp(g, a, b, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
 
 
@@ -54,6 +53,8 @@ class Linear(Op):
 
     One fused node instead of a product and a sum: the common layer costs one step.
     """
+
+    dtypes = PROMOTE
 
     @property
     def formula(self) -> str:
@@ -73,19 +74,15 @@ class Linear(Op):
         return getattr(k, "ndim", 0) >= 2 and getattr(x, "ndim", 0) >= 1
 
     def forward(self, x, k, b):
-        x, k = match_floats(x, k)
         if self._is_matrix(x, k):
             out = x @ k
             try:  # in place on the fresh product: one pass, no temporary
-                return np.add(out, b, out=out, casting="no")
-            except (TypeError, ValueError):  # b would widen the dtype or the shape
-                out, b = match_floats(out, b)
+                return np.add(out, b, out=out)
+            except ValueError:  # b broadcasts to a bigger shape than the product
                 return out + b
-        out, b = match_floats(k * x, b)
-        return out + b
+        return k * x + b
 
     def vjp(self, g, out, x, k, b):
-        x, k = match_floats(x, k)
         need_x, need_k = self.inputs[0].requires_grad, self.inputs[1].requires_grad
         if self._is_matrix(x, k):
             return (*matmul_vjp(g, x, k, need_x, need_k), g)

@@ -5,10 +5,10 @@ Each takes ``reduction`` = "mean" (default), "sum" or "none", like PyTorch.
 The log-domain ones are computed with log-sum-exp or softplus, so they stay
 finite at |x| = 1e4.
 
-Precision: a loss is computed in the narrowest floating dtype of its inputs,
-so float64 targets (NumPy's default, what datasets hand you) never turn a
-float32 model's loss and gradients into float64; each input's gradient comes
-back in that input's own dtype.
+Precision: a loss declares the ``NARROW`` dtype policy, so the engine computes
+it in the narrowest floating dtype of its inputs: float64 targets (NumPy's
+default, what datasets hand you) never turn a float32 model's loss and
+gradients into float64; each input's gradient comes back in its own dtype.
 """
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ..node import Node
+from ..dtype import NARROW
+from ..errors import option_error
+from ..node import value_of
 from ..op import Op
 from .activations import log_softmax, log_softmax_array, sigmoid, softmax, softmax_array
-from .elementwise import astype, log, where
+from .elementwise import log, where
 from .reduce import sum as reduce_sum
 from .shape import broadcast_to, unsqueeze
 
@@ -46,44 +48,12 @@ def _unreduce(g: Any, shape: tuple, reduction: str) -> Any:
     return broadcast_to(g, shape) if shape else g
 
 
-def _dtype(x: Any) -> np.dtype:
-    dtype = getattr(x, "dtype", None)  # ndarrays, NumPy scalars and nodes carry one
-    return np.result_type(x) if dtype is None else dtype
-
-
-def _narrow(*xs: Any, ints: bool = True) -> tuple:
-    """``xs`` with every floating one in the narrowest floating dtype among them
-    (float32 beats float64), and integer or bool ones too unless ``ints`` is
-    False (class labels)."""
-    # plain loops: this runs twice per loss per training step
-    dtypes = [_dtype(x) for x in xs]
-    dt = None
-    for d in dtypes:
-        if d.kind == "f" and (dt is None or d.itemsize < dt.itemsize):
-            dt = d
-    kinds = "fiub" if ints else "f"
-    for d in dtypes:
-        if d != dt and dt is not None and d.kind in kinds:
-            return tuple(astype(x, dt) if d.kind in kinds else x for x, d in zip(xs, dtypes))
-    return xs  # the common case: nothing to convert (one float dtype; labels left alone)
-
-
-def _back(grads: tuple, inputs: tuple) -> tuple:
-    """Each gradient in its own input's dtype (undoing ``_narrow``)."""
-    out = []
-    for g, x in zip(grads, inputs):
-        if g is not None and getattr(g, "dtype", None) != _dtype(x):
-            g = astype(g, _dtype(x))
-        out.append(g)
-    return tuple(out)
-
-
 class _Loss(Op):
     reduction = "mean"
+    dtypes = NARROW
 
-    def _check(self) -> None:
-        if self.reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {self.reduction!r}")
+    def check_options(self) -> None:
+        self.check_choice("reduction", _REDUCTIONS)
 
     def _needs(self, i: int) -> bool:
         """Whether input ``i`` wants a gradient."""
@@ -97,18 +67,13 @@ class MSE(_Loss):
     derivatives = ("2({0}-{1})/n", "-2({0}-{1})/n")
 
     def forward(self, y, yhat):
-        self._check()
-        y, yhat = _narrow(y, yhat)
         d = y - yhat
         return _reduce(d * d, self.reduction)
 
     def vjp(self, g, out, y, yhat):
-        y_, yhat_ = _narrow(y, yhat)
-        d = y_ - yhat_
+        d = y - yhat
         gy = 2 * _unreduce(g, d.shape, self.reduction) * d
-        if y_ is y and yhat_ is yhat:  # nothing was narrowed: nothing to cast back
-            return (gy, -gy)
-        return _back((gy, -gy), (y, yhat))
+        return (gy, -gy)
 
 
 Loss = MSE
@@ -122,21 +87,18 @@ class BinaryCrossEntropy(_Loss):
     derivatives = ("(p-t)/(p(1-p))", "ln(1-p) - ln p")
 
     def forward(self, p, t):
-        self._check()
-        p, t = _narrow(p, t)
         with np.errstate(divide="ignore"):
             log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
         return _reduce(-(t * log_p + (1 - t) * log_q), self.reduction)
 
-    def vjp(self, g, out, p0, t0):
-        p, t = _narrow(p0, t0)
+    def vjp(self, g, out, p, t):
         gl = _unreduce(g, np.broadcast_shapes(np.shape(p), np.shape(t)), self.reduction)
         eps = 1e-12  # keeps p(1-p) away from zero at saturated probabilities
         gp = gl * (p - t) / where(p * (1 - p) > eps, p * (1 - p), eps)
         gt = None
         if self._needs(1):
             gt = gl * (log(where(1 - p > eps, 1 - p, eps)) - log(where(p > eps, p, eps)))
-        return _back((gp, gt), (p0, t0))
+        return (gp, gt)
 
 
 class BCEWithLogits(_Loss):
@@ -147,22 +109,15 @@ class BCEWithLogits(_Loss):
     derivatives = ("σ(x) - t", "-x")
 
     def forward(self, x, t):
-        self._check()
-        x, t = _narrow(x, t)
         return _reduce(np.maximum(x, 0) - t * x + np.log1p(np.exp(-np.abs(x))), self.reduction)
 
-    def vjp(self, g, out, x0, t0):
-        x, t = _narrow(x0, t0)
+    def vjp(self, g, out, x, t):
         gl = _unreduce(g, np.broadcast_shapes(np.shape(x), np.shape(t)), self.reduction)
-        return _back((gl * (sigmoid(x) - t), -gl * x if self._needs(1) else None), (x0, t0))
+        return (gl * (sigmoid(x) - t), -gl * x if self._needs(1) else None)
 
 
 def _class_axis(x: Any) -> int:
     return 1 if np.ndim(x) >= 2 else 0
-
-
-def _values(t: Any) -> np.ndarray:
-    return np.asarray(t.value if isinstance(t, Node) else t)
 
 
 def _one_hot(labels: np.ndarray, like: Any, axis: int) -> np.ndarray:
@@ -180,24 +135,28 @@ class CrossEntropy(_Loss):
     ∂/∂x = softmax(x)·Σt - t (t one-hot for labels); ∂/∂t = -log softmax(x).
     """
 
+    dtype_keep = (1,)  # class labels stay integers
     formula = "cross_entropy({0}, {1})"
     derivatives = ("softmax - onehot", "-log_softmax")
 
+    def check_options(self) -> None:
+        super().check_options()
+        x, target = (n.value for n in self.inputs[:2]) if len(self.inputs) == 2 else (None, None)
+        if x is not None and target is not None and np.asarray(target).dtype.kind in "iub":
+            self._check_labels(target, np.shape(x)[_class_axis(x)])
+
     def forward(self, x, target):
-        self._check()
-        x, target = _narrow(x, target, ints=False)
         axis = _class_axis(x)
         logp = log_softmax_array(x, axis)
         if target.dtype.kind in "iub":
-            losses = -_pick(logp, _checked_labels(target, x.shape[axis]), axis)
+            losses = -_pick(logp, self._check_labels(target, x.shape[axis]), axis)
         else:
             losses = -np.add.reduce(target * logp, axis=axis)
         return _reduce(losses, self.reduction)
 
-    def vjp(self, g, out, x0, t0):
-        x, target = _narrow(x0, t0, ints=False)
+    def vjp(self, g, out, x, target):
         axis = _class_axis(x)
-        labels = _values(target)
+        labels = np.asarray(value_of(target))
         gl = _per_loss(g, np.shape(x), axis, self.reduction)
         if labels.dtype.kind in "iub" and isinstance(x, np.ndarray):
             # ordinary backward: the same math in place on a fresh array (the loss of every
@@ -205,20 +164,22 @@ class CrossEntropy(_Loss):
             probs = softmax_array(x, axis)
             _subtract_one_at(probs, labels, axis)
             probs *= gl
-            return (probs, None) if x is x0 else _back((probs, None), (x0, t0))
+            return (probs, None)
         probs = softmax(x, axis=axis)
         if labels.dtype.kind in "iub":
-            return _back((gl * (probs - _one_hot(labels, x, axis)), None), (x0, t0))
+            return (gl * (probs - _one_hot(labels, x, axis)), None)
         gx = gl * (probs * reduce_sum(target, axis=axis, keepdims=True) - target)
         gt = -gl * log_softmax(x, axis=axis) if self._needs(1) else None
-        return _back((gx, gt), (x0, t0))
+        return (gx, gt)
 
-
-def _checked_labels(target: Any, classes: int) -> np.ndarray:
-    labels = np.asarray(target)
-    if labels.size and (np.minimum.reduce(labels, axis=None) < 0 or np.maximum.reduce(labels, axis=None) >= classes):
-        raise IndexError(f"class labels must lie in [0, {classes}), got {labels.min()}..{labels.max()}")
-    return labels
+    def _check_labels(self, target: Any, classes: int) -> np.ndarray:
+        """Integer class labels in [0, classes), or an OptionError naming this op."""
+        labels = np.asarray(target)
+        if labels.size and (np.minimum.reduce(labels, axis=None) < 0
+                            or np.maximum.reduce(labels, axis=None) >= classes):
+            raise option_error(f"{type(self).__name__} '{self.name}'", "target", f"{labels.min()}..{labels.max()}",
+                               f"holds class labels outside [0, {classes})")
+        return labels
 
 
 def _label_index(labels: np.ndarray, axis: int) -> Any:
@@ -258,11 +219,11 @@ def _per_loss(g: Any, shape: tuple, axis: int, reduction: str) -> Any:
 class NLLLoss(_Loss):
     """-logp[target] for log-probabilities and integer labels; ∂/∂logp = -onehot."""
 
+    dtype_keep = (1,)  # class labels stay integers
     formula = "nll({0}, {1})"
     derivatives = ("-onehot", "")
 
     def forward(self, logp, target):
-        self._check()
         axis = _class_axis(logp)
         labels = np.asarray(target)
         picked = np.take_along_axis(logp, np.expand_dims(labels, axis), axis)
@@ -271,7 +232,7 @@ class NLLLoss(_Loss):
     def vjp(self, g, out, logp, target):
         axis = _class_axis(logp)
         gl = _per_loss(g, np.shape(logp), axis, self.reduction)
-        return (-gl * _one_hot(_values(target), logp, axis), None)
+        return (-gl * _one_hot(np.asarray(value_of(target)), logp, axis), None)
 
 
 def mse(y: Any, yhat: Any, reduction: str = "mean") -> Any:

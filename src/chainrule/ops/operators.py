@@ -59,7 +59,7 @@ def install() -> None:
         "softmax": act.softmax, "log_softmax": act.log_softmax,
         "reshape": sh.reshape, "transpose": sh.transpose, "permute": sh.permute, "swapaxes": sh.swapaxes,
         "squeeze": sh.squeeze, "unsqueeze": sh.unsqueeze, "expand": sh.expand, "broadcast_to": sh.broadcast_to,
-        "matmul": la.matmul,
+        "matmul": la.matmul, "sum_to_size": sh.sum_to_shape,
     }
     for name, fn in methods.items():
         setattr(Node, name, fn)

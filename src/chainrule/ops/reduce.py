@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from ..op import Op
-from .elementwise import astype
+from .arithmetic import div
 from .shape import broadcast_to, reshape
 
 
@@ -35,11 +35,21 @@ def _spread(g: Any, x: Any, axis: Any) -> Any:
     return broadcast_to(reshape(g, _kept_shape(shape, axis)), shape)
 
 
-class Sum(Op):
-    """Σ x over ``axis``; ∂/∂xᵢ = 1, so the gradient is spread back over the summed axes."""
+class _Reduction(Op):
+    """A reduction over ``axis`` (None for all, an int or a tuple), keeping the reduced
+    axes as length 1 with ``keepdims``."""
 
     axis = None
     keepdims = False
+
+    def check_options(self) -> None:
+        self.check_axis("axis")
+        self.check_choice("keepdims", (False, True))
+
+
+class Sum(_Reduction):
+    """Σ x over ``axis``; ∂/∂xᵢ = 1, so the gradient is spread back over the summed axes."""
+
     formula = "Σ{0}"
     derivatives = ("1",)
 
@@ -50,11 +60,9 @@ class Sum(Op):
         return (_spread(g, x, self.axis),)
 
 
-class Mean(Op):
+class Mean(_Reduction):
     """mean of x over ``axis``; ∂/∂xᵢ = 1/n."""
 
-    axis = None
-    keepdims = False
     formula = "mean({0})"
     derivatives = ("1/n",)
 
@@ -65,11 +73,9 @@ class Mean(Op):
         return (_spread(g / _count(np.shape(x), self.axis), x, self.axis),)
 
 
-class Max(Op):
+class Max(_Reduction):
     """max of x over ``axis``; the gradient goes to the maximal elements (split evenly on ties)."""
 
-    axis = None
-    keepdims = False
     formula = "max({0})"
     derivatives = ("[xᵢ = max]",)
     _pick = staticmethod(np.max)
@@ -80,8 +86,8 @@ class Max(Op):
     def vjp(self, g, out, x):
         hit = x == _spread(out, x, self.axis)
         share = _spread(g, x, self.axis) * hit
-        ties = astype(_spread(sum(hit, axis=self.axis, keepdims=True), x, self.axis), share.dtype)
-        return (share / ties,)
+        ties = _spread(sum(hit, axis=self.axis, keepdims=True), x, self.axis)
+        return (div(share, ties),)  # chainrule's div: an integer count takes the gradient's dtype
 
 
 class Min(Max):
@@ -92,14 +98,17 @@ class Min(Max):
     _pick = staticmethod(np.min)
 
 
-class Var(Op):
+class Var(_Reduction):
     """Variance over ``axis`` with ``ddof`` (NumPy's default 0); ∂/∂xᵢ = 2(xᵢ - x̄)/(n - ddof)."""
 
-    axis = None
-    keepdims = False
     ddof = 0
     formula = "var({0})"
     derivatives = ("2(x-x̄)/(n-ddof)",)
+
+    def check_options(self) -> None:
+        super().check_options()
+        if not (isinstance(self.ddof, (int, np.integer)) and self.ddof >= 0):
+            raise self.option_error("ddof", "is not an int >= 0")
 
     def forward(self, x):
         return np.var(x, axis=self.axis, keepdims=self.keepdims, ddof=self.ddof)

@@ -73,6 +73,9 @@ class Squeeze(_Regroup):
     axis = None
     formula = "squeeze({0})"
 
+    def check_options(self) -> None:
+        self.check_axis("axis")
+
     def forward(self, x):
         return np.squeeze(x, axis=self.axis)
 
@@ -82,6 +85,9 @@ class ExpandDims(_Regroup):
 
     axis = 0
     formula = "unsqueeze({0})"
+
+    def check_options(self) -> None:
+        self.check_axis("axis", many=False, none=False)
 
     def forward(self, x):
         return np.expand_dims(x, self.axis)
@@ -106,6 +112,9 @@ class Transpose(Op):
     axes = None
     formula = "{0}ᵀ"
     derivatives = ("1",)
+
+    def check_options(self) -> None:
+        self.check_axis("axes")
 
     def forward(self, x):
         return np.transpose(x, self.axes)
@@ -133,6 +142,10 @@ class SwapAxes(Op):
     axis2 = -2
     formula = "swapaxes({0})"
     derivatives = ("1",)
+
+    def check_options(self) -> None:
+        self.check_axis("axis1", many=False, none=False)
+        self.check_axis("axis2", many=False, none=False)
 
     def forward(self, x):
         if np.ndim(x) < 2 and (self.axis1, self.axis2) == (-1, -2):

@@ -8,19 +8,19 @@ with an even kernel and pooling's ``ceil_mode`` fit too) and yields, for each
 kernel offset, the strided view of the padded image that this offset sees in
 every window: a loop over kh·kw offsets, never over pixels.
 
-The option parsers at the bottom turn what a user types (``3``, ``(3, 2)``,
-``"same"``) into these tuples and raise ``OptionError`` for anything else.
+The option parsers at the bottom turn what a user types (``3``, ``(3, 2)``)
+into tuples, and give the error to raise for anything else (``OptionError``,
+from the op's ``check_options`` or the layer that checks it when built).
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..errors import OptionError, ShapeError, describe
-from ..node import Node
+from ..errors import ShapeError
 
 Pair = tuple[int, int]
 
@@ -191,32 +191,40 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-def int_tuple(op: str, option: str, value: Any, spatial: int, minimum: int) -> Pair:
-    """An int or ``spatial`` ints, each >= ``minimum``, as a canonical pair (1-D: (minimum, v), so
-    a 1-D kernel, stride or dilation is 1 and its padding 0 along the dummy height axis);
-    anything else raises OptionError naming the op, the option, the value and what is allowed."""
-    items = (value,) * spatial if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if items is None or len(items) != spatial or not all(_is_int(v) and v >= minimum for v in items):
-        what = "an int" if spatial == 1 else "an int or a pair of ints"
-        raise OptionError(f"{op}: {option}={value!r} is not allowed; {option} takes {what} >= {minimum}"
-                          + ("" if spatial == 1 else f", e.g. {option}={minimum} or {option}=({minimum}, {minimum + 1})"))
-    pair = tuple(int(v) for v in items)
-    return (minimum, pair[0]) if spatial == 1 else pair
+Fail = Callable[[str, str], Exception]  # (option, what is allowed) -> the error to raise
 
 
-def flag(op: str, option: str, value: Any) -> bool:
+def ints(value: Any, count: int, minimum: int) -> tuple | None:
+    """An int or ``count`` ints (a tuple or list), each >= ``minimum``, as a tuple of ``count``
+    ints; None when it is anything else."""
+    items = (value,) * count if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if items is None or len(items) != count or not all(_is_int(v) and v >= minimum for v in items):
+        return None
+    return tuple(int(v) for v in items)
+
+
+def ints_option(options: dict, option: str, count: int, minimum: int, fail: Fail) -> tuple:
+    """``options[option]`` as ``count`` ints >= ``minimum`` (see ``ints``), or raise ``fail(...)``."""
+    parsed = ints(options[option], count, minimum)
+    if parsed is None:
+        raise fail(option, f"is not an int >= {minimum}" + ("" if count == 1 else f" or {count} of them"))
+    return parsed
+
+
+def flag_option(options: dict, option: str, fail: Fail) -> bool:
     """A yes/no option: True or False (or 1 or 0, which Python treats as those)."""
+    value = options[option]
     if not (isinstance(value, (bool, np.bool_)) or (_is_int(value) and value in (0, 1))):
-        raise OptionError(f"{op}: {option}={value!r} is not allowed; {option} takes True or False")
+        raise fail(option, "is not True or False")
     return bool(value)
+
+
+def pair(values: tuple, fill: int) -> Pair:
+    """A 1-D option (v,) as the canonical pair (fill, v) (kernel, stride, dilation 1 and padding 0
+    along the dummy height axis); a 2-D pair stays."""
+    return (fill, values[0]) if len(values) == 1 else tuple(values)
 
 
 def symmetric(pad: Pair) -> tuple[Pair, Pair]:
     """(ph, pw) as ((ph, ph), (pw, pw))."""
     return ((pad[0], pad[0]), (pad[1], pad[1]))
-
-
-def inputs_note(*xs: Any) -> str:
-    """`` (input 'x' (Variable, shape (2, 3)))``: the input nodes an option error is about."""
-    named = [describe(x) for x in xs if isinstance(x, Node)]
-    return f" (input {', '.join(named)})" if named else ""

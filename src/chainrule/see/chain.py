@@ -20,7 +20,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..node import Node
-from ..ops.shape import sum_to_shape
+from ..backprop import input_values
+from ..broadcast import fit_gradient
 
 
 def is_scalar(value: Any) -> bool:
@@ -63,15 +64,12 @@ def vjp_step(op: Node, index: int, g: Any) -> np.ndarray | None:
     """Push ``g`` (a gradient of ``op``'s output) through ``op``'s vjp to input
     ``index``, reduced to that input's shape; None where the op sends nothing."""
     inputs = op.inputs
-    parts = op.vjp(np.asarray(g), op.value, *[n.value for n in inputs])
+    parts = op.vjp(np.asarray(g), op.value, *input_values(op))
     part = parts[index]
     if part is None:
         return None
     part = np.asarray(part.value if isinstance(part, Node) else part)
-    shape = np.shape(inputs[index].value)
-    if part.shape != shape:
-        part = np.asarray(sum_to_shape(part, shape))
-    return part
+    return fit_gradient(part, inputs[index].value)
 
 
 def local_derivative(op: Node, index: int) -> np.ndarray | None:

@@ -14,9 +14,6 @@ Every number comes from the ops' own ``vjp`` (see ``chain.py``), so any op
 explains itself. For tensors each factor is a vjp step shown with its shapes,
 and each path's share of the gradient is summarised. Paths are enumerated
 with an explicit stack; past ``max_paths`` they are counted, not listed.
-
-This module also hosts the narration hooks that ``Graph`` imports
-(``narrate_forward``, ``narrate_backward``, defined in ``narration.py``).
 """
 from __future__ import annotations
 
@@ -28,12 +25,11 @@ import numpy as np
 
 from .chain import edge_symbol, follows, is_scalar, local_derivative, local_symbol, path_counts, vjp_step
 from ..errors import GradientError, describe
-from ..graph import _seed, backpropagate, topological_sort
-from .narration import narrate_backward, narrate_forward
+from ..backprop import backpropagate, seed_gradient, sort
 from ..node import Node
 from .phrases import check_lang, describe_value, display_width, number, say, shape_text
 
-__all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "explain", "narrate_backward", "narrate_forward"]
+__all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "explain"]
 
 MAX_PATHS = 64
 
@@ -193,8 +189,8 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
         raise GradientError(f"explain: output {describe(output)} has no value yet; run forward first")
     if not node.requires_grad:
         raise GradientError(f"explain: {describe(node)} does not require grad, so it has no gradient")
-    order = graph.order if graph is not None else topological_sort(output)
-    seed = _seed(output, gradient)
+    order = graph.order if graph is not None else sort(output)
+    seed = seed_gradient(output, gradient)
     down, up = path_counts(order, output, node)
     n_paths = up.get(id(node), 0)
     consumers = _edges_into(order, node, up)

@@ -5,8 +5,10 @@ were fed ("I am x: I was fed 3.0"), ops show their formula with their inputs'
 names and the value they computed. ``narrate_backward`` walks it in reverse:
 each op says which gradient it received and what it sends to each input
 (upstream gradient · local derivative), each leaf says which gradient it got.
-``Graph.forward(narrate=True)`` and ``Graph.backward(narrate=True)`` print
-these; every sentence comes from the bilingual table in ``phrases.py``.
+``Narrator`` prints the same lines as the engine reports each node (see
+``hooks.py``): ``Graph.forward(narrate=True)``, ``Graph.backward(narrate=True)``,
+and the lesson's own loops inside ``with cr.narrate():``. Every sentence comes
+from the bilingual table in ``phrases.py``.
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from .chain import follows, input_label, is_scalar, local_derivative, local_symbol, vjp_step
+from .. import hooks
+from ..hooks import Watcher
 from ..node import Constant, Node, Placeholder, Variable
-from ..op import Op
 from .phrases import check_lang, describe_value, number, say, shape_text
 
 INDENT = "    "
@@ -38,27 +41,47 @@ def _kind(node: Node) -> str:
     return type(node).__name__
 
 
+def forward_line(node: Node, fed: bool, lang: str = "en") -> str:
+    """What one node says in a forward pass (``fed``: a placeholder fed this time)."""
+    fields = {"name": node.name, "kind": _kind(node), "value": describe_value(node.value, lang)}
+    if isinstance(node, Placeholder):
+        key = "forward.fed" if fed else "forward.kept"
+    elif isinstance(node, Variable):
+        key = "forward.variable"
+    elif isinstance(node, Constant) or not node.inputs:
+        key = "forward.constant"
+    else:
+        key = "forward.op"
+        fields["formula"] = formula_text(node)
+    return say(key, lang, **fields)
+
+
+def backward_lines(node: Node, out: Node, lang: str = "en") -> list[str]:
+    """What one node says in a backward pass: the gradient it holds (a sum when several
+    consumers sent one), then what it sends to each input. ``out``: the output."""
+    lines = [_receive_line(node, out, _senders(node), lang)]
+    if node.inputs and node.grad is not None:
+        lines.extend(INDENT + _send_line(node, i, lang) for i in range(len(node.inputs)))
+    return lines
+
+
+def _senders(node: Node) -> int:
+    """How many gradients the node's consumers sent it, one per use (fan-out means a sum)."""
+    return sum(sum(1 for i in c.inputs if i is node) for c in node.outputs
+               if c._gradients is not None and c._gradients.get(node) is not None)
+
+
 def narrate_forward(graph: Any, fed: set[int] | None = None, lang: str = "en") -> str:
     """What every node of ``graph`` did in the last forward pass, in topological order.
 
     ``fed`` holds the ``id()`` of the placeholders fed in that call (the others
-    kept their earlier value). Returns the text; ``Graph.forward`` prints it.
+    kept their earlier value; default: all of them). Returns the text.
     """
     check_lang(lang)
     fed = fed if fed is not None else {id(p) for p in graph.order if isinstance(p, Placeholder)}
     lines = [say("forward.title", lang)]
-    for step, node in enumerate(graph.order, start=1):
-        fields = {"name": node.name, "kind": _kind(node), "value": describe_value(node.value, lang)}
-        if isinstance(node, Placeholder):
-            key = "forward.fed" if id(node) in fed else "forward.kept"
-        elif isinstance(node, Variable):
-            key = "forward.variable"
-        elif isinstance(node, Constant) or not node.inputs:
-            key = "forward.constant"
-        else:
-            key = "forward.op"
-            fields["formula"] = formula_text(node)
-        lines.append(f"{step:>3}. " + say(key, lang, **fields))
+    lines += [f"{step:>3}. " + forward_line(node, id(node) in fed, lang)
+              for step, node in enumerate(graph.order, start=1)]
     return "\n".join(lines)
 
 
@@ -70,22 +93,43 @@ def narrate_backward(graph: Any, lang: str = "en") -> str:
     places says that what it received is the sum of what each use sent.
     """
     check_lang(lang)
-    order = graph.order
-    out = graph.outputs[0]
-    # how many consumers sent a gradient to each node (fan-out means a sum)
-    senders: dict[int, int] = {}
-    for node in order:
-        if node.grad is None or not isinstance(node, Op):
-            continue
-        for i, inp in enumerate(node.inputs):
-            if follows(node, i):
-                senders[id(inp)] = senders.get(id(inp), 0) + 1
     lines = [say("backward.title", lang)]
-    for step, node in enumerate(reversed(order), start=1):
-        lines.append(f"{step:>3}. " + _receive_line(node, out, senders.get(id(node), 0), lang))
-        if isinstance(node, Op) and node.grad is not None:
-            lines.extend(INDENT + _send_line(node, i, lang) for i in range(len(node.inputs)))
+    for step, node in enumerate(reversed(graph.order), start=1):
+        first, *sends = backward_lines(node, graph.outputs[0], lang)
+        lines += [f"{step:>3}. " + first, *sends]
     return "\n".join(lines)
+
+
+class Narrator(Watcher):
+    """A watcher (see ``hooks.py``) that prints what each node does, as the lesson's
+    nodes do: ``Graph.forward(narrate=True)``, or ``with cr.narrate(): node.forward()``."""
+
+    def __init__(self, lang: str = "en") -> None:
+        self.lang = check_lang(lang)
+        self.step = 0
+        self.output: Node | None = None
+
+    def begin(self, kind: str, graph: Any) -> None:
+        self.step = 0
+        self.output = graph.outputs[0]
+        print(say(f"{kind}.title", self.lang))
+
+    def forward(self, node: Node, fed: bool) -> None:
+        self.step += 1
+        print(f"{self.step:>3}. " + forward_line(node, fed, self.lang))
+
+    def backward(self, node: Node) -> None:
+        if self.output is None or not node.outputs:  # the node-by-node loop starts at the output
+            self.output, self.step = node, 0
+        self.step += 1
+        first, *sends = backward_lines(node, self.output, self.lang)
+        print("\n".join([f"{self.step:>3}. " + first, *sends]))
+
+
+def narrate(lang: str = "en") -> Any:
+    """``with cr.narrate(lang="zh"): for n in order: n.forward()``: every node the
+    lesson's loops (or a ``Graph``) run says what it did, in English or Chinese."""
+    return hooks.watching(Narrator(lang))
 
 
 def _receive_line(node: Node, out: Node, senders: int, lang: str) -> str:
@@ -96,7 +140,7 @@ def _receive_line(node: Node, out: Node, senders: int, lang: str) -> str:
     fields["value"] = describe_value(node.grad, lang)
     if node is out:
         return say("backward.output", lang, **fields)
-    line = say("backward.received" if isinstance(node, Op) else "backward.leaf", lang, **fields)
+    line = say("backward.received" if node.inputs else "backward.leaf", lang, **fields)
     if senders > 1:
         line += say("backward.summed", lang, count=senders)
     return line

@@ -1,6 +1,7 @@
 """``chainrule train``: train a model on a bundled dataset and report its test metrics.
 
     chainrule train --dataset digits --model mlp --epochs 30 --plot loss.png --save model.npz
+    chainrule train --model cnn --save model.safetensors --export model.onnx     # for PyTorch, onnxruntime
     chainrule train --dataset digits --model cnn
     chainrule train --dataset diabetes --model linear          # regression: test R²
 
@@ -19,8 +20,9 @@ from typing import Any
 
 from ... import datasets, nn, optim
 from ...errors import ChainruleError
+from ...io import onnx
 from ...serialize import load, save
-from ...training import evaluate, fit
+from ...train import evaluate, fit
 from . import nonnegative
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
@@ -68,19 +70,22 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--hidden", type=nonnegative(int), default=1024, help="mlp hidden units (default 1024)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the shuffling")
     parser.add_argument("--plot", metavar="PNG", help="write the loss and metric curves to this PNG")
-    parser.add_argument("--save", metavar="NPZ", help="save the trained weights (cr.save) to this file")
-    parser.add_argument("--load", metavar="NPZ", help="start from these saved weights")
+    parser.add_argument("--save", metavar="FILE", help="save the trained weights (cr.save) to this file: "
+                                                       ".npz, or .safetensors (readable by PyTorch)")
+    parser.add_argument("--load", metavar="FILE", help="start from these saved weights (.npz or .safetensors)")
+    parser.add_argument("--export", metavar="ONNX", help="export the trained model to this ONNX file "
+                                                         "(cr.onnx.export; needs pip install 'chainrule[onnx]')")
     parser.add_argument("--no-progress", action="store_true", help="print only the final metrics")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train and report; returns the exit code (0, or 1 with a one-line message on stderr)."""
+    """Train and report; returns the exit code (0, or 2 with a one-line message on stderr)."""
     try:
         return _train(args)
     except (ChainruleError, ValueError, ImportError, OSError) as exc:
         print(f"chainrule train: {exc}", file=sys.stderr)
-        return 1
+        return 2
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -116,4 +121,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.save:
         save(model, args.save)
         print(f"wrote {args.save}")
+    if args.export:
+        # two examples fix the other shapes (a batch of one looks like any size-1 axis); the batch stays dynamic
+        onnx.export(model, test.X[:2], args.export)
+        print(f"wrote {args.export}")
     return 0

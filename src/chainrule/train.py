@@ -18,7 +18,7 @@ import numpy as np
 from .data import as_loader
 from .metrics import get_metric
 from .nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from .node import Node, no_grad
+from .node import no_grad, value_of
 
 __all__ = ["Callback", "EarlyStopping", "History", "evaluate", "fit"]
 
@@ -135,10 +135,6 @@ class EarlyStopping(Callback):
             self.model.load_state_dict(self.best_state)
 
 
-def _values(x: Any) -> np.ndarray:
-    return np.asarray(x.value if isinstance(x, Node) else x)
-
-
 def _default_loss(outputs: np.ndarray, targets: np.ndarray) -> Callable[[Any, Any], Any]:
     """Cross-entropy for class labels (binary with logits for one output column), else MSE."""
     if np.asarray(targets).dtype.kind in "iub":
@@ -187,9 +183,9 @@ def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any 
             loss.backward()
             optimizer.step()
         n = len(xb)
-        total += float(_values(loss)) * n
+        total += float(value_of(loss)) * n
         count += n
-        outputs.append(_values(out))
+        outputs.append(np.asarray(value_of(out)))
         targets.append(np.asarray(yb))
         if bar is not None:
             bar.update(1)
@@ -225,7 +221,7 @@ def evaluate(model: Any, data: Any, metrics: Sequence[Any] = ("accuracy",), loss
                 loss_fn = _loss_of_model.get(model) if _is_weakrefable(model) else None
             if loss_fn is None:
                 xb, yb = next(iter(batches))
-                loss_fn = _default_loss(_values(model(_as_model_dtype(xb, _model_dtype(model)))), yb)
+                loss_fn = _default_loss(np.asarray(value_of(model(_as_model_dtype(xb, _model_dtype(model))))), yb)
             loss, outputs, targets = _run_epoch(model, loss_fn, batches)
     finally:
         if was_training and hasattr(model, "train"):
