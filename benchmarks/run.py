@@ -19,9 +19,10 @@ from typing import Callable, Optional
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Result, blas_threads, fmt_time, run_workload  # noqa: E402
-from workloads import w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn  # noqa: E402
+from workloads import (w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn,  # noqa: E402
+                       w9_cifar_cnn)
 
-WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn]
+WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w9_cifar_cnn]
 BASE = "chainrule eager"
 
 
@@ -78,6 +79,8 @@ def targets(res: dict) -> list[tuple[str, Callable[[], float], float]]:
         ("W4 eager / pytorch 1 thread     (< 1)", lambda: t("W4", "chainrule eager") / t("W4", "pytorch 1 thread"), 1.0),
         ("W5 numpy GFLOP/s / chainrule's  (<= 1/0.95)", lambda: t("W5", "chainrule eager") / t("W5", "numpy (by hand)"), 1 / 0.95),
         ("W6 eager peak / numpy peak      (<= 1.3)", lambda: m("W6", "chainrule eager") / m("W6", "numpy (by hand)"), 1.3),
+        ("W7 eager / pytorch              (<= 1.0)", lambda: t("W7", "chainrule eager") / t("W7", "pytorch"), 1.0),
+        ("W9 eager / pytorch              (<= 1.2)", lambda: t("W9", "chainrule eager") / t("W9", "pytorch"), 1.2),
     ]
 
 

@@ -113,18 +113,22 @@ class Columns:
     # ------------------------------------------------------------ image -> columns
     def columns(self, x: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
         """For each chunk: (n0, n1, its columns (C·kh·kw, m·P)), in a reused buffer."""
+        for n0, n1 in self.chunks():
+            yield n0, n1, self.chunk_columns(x, n0, n1)
+
+    def chunk_columns(self, x: np.ndarray, n0: int, n1: int) -> np.ndarray:
+        """The columns (C·kh·kw, m·P) of images n0..n1 of ``x``, in a reused buffer."""
         (top, _), (left, _) = self.win.pad
         h, w = self.shape[2:]
-        for n0, n1 in self.chunks():
-            m = n1 - n0
-            padded = self._padded(m)
-            for region in border(*padded.shape[2:], top, left, h, w):  # the buffer is shared: re-zero
-                padded[(slice(None), slice(None)) + region] = 0
-            padded[:, :, top:top + h, left:left + w] = x[n0:n1].transpose(1, 0, 2, 3)
-            cols = self.buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
-            for k, view in self._tap_views(padded):
-                cols[:, k] = view
-            yield n0, n1, cols.reshape(self.k, m * self.p)
+        m = n1 - n0
+        padded = self._padded(m)
+        for region in border(*padded.shape[2:], top, left, h, w):  # the buffer is shared: re-zero
+            padded[(slice(None), slice(None)) + region] = 0
+        padded[:, :, top:top + h, left:left + w] = x[n0:n1].transpose(1, 0, 2, 3)
+        cols = self.buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
+        for k, view in self._tap_views(padded):
+            cols[:, k] = view
+        return cols.reshape(self.k, m * self.p)
 
     # ------------------------------------------------------------ outputs <-> products
     def rows(self, g: np.ndarray) -> np.ndarray:

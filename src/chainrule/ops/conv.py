@@ -23,6 +23,7 @@ import numpy as np
 
 from ..dtype import PROMOTE
 from ..errors import ShapeError
+from ..node import Node
 from ..op import Op
 from .columns import Columns
 from .reduce import sum as reduce_sum
@@ -51,33 +52,29 @@ def conv_array(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window, 
     return out.transpose(1, 0, 2, 3)
 
 
-def conv_input_grad_array(g: np.ndarray, w: np.ndarray, shape: tuple, win: Window, groups: int) -> np.ndarray:
-    """∂⟨g, conv(x, w)⟩/∂x for x of ``shape``: col2im(Wᵀ·g) per chunk, channel-major."""
-    o, dtype = w.shape[0], np.result_type(g, w)
-    plan = Columns(shape, win, o, dtype)
-    gx = channel_major(shape, dtype)
-    wt = w.reshape(groups, o // groups, -1).swapaxes(1, 2)  # (groups, C/groups·kh·kw, O/groups)
-    for n0, n1 in plan.chunks():
-        gr = plan.rows(g[n0:n1])
-        cols = plan.buffer("columns of g", (groups, plan.k // groups, gr.shape[1]))
-        np.matmul(wt, gr.reshape(groups, o // groups, -1), out=cols)
-        plan.add_back(cols.reshape(plan.k, -1), gx[:, n0:n1])
-    return gx.transpose(1, 0, 2, 3)
-
-
-def conv_weight_grad_array(x: np.ndarray, g: np.ndarray, shape: tuple, win: Window, groups: int) -> np.ndarray:
-    """∂⟨g, conv(x, w)⟩/∂w for w of ``shape``: Σ over chunks of g·colsᵀ."""
-    o = shape[0]
-    plan = Columns(x.shape, win, o, x.dtype)
+def conv_grads_array(g: np.ndarray, w: np.ndarray | None, x: np.ndarray | None, xshape: tuple, wshape: tuple,
+                     win: Window, groups: int) -> tuple:
+    """The gradients of ⟨g, conv(x, w)⟩ for x of ``xshape`` and w of ``wshape``: with ``w``,
+    ∂/∂x = col2im(Wᵀ·g) (channel-major), with ``x``, ∂/∂w = Σ g·colsᵀ; each chunk's view of g
+    serves both."""
+    o, dtype = wshape[0], np.result_type(*(a for a in (g, w, x) if a is not None))
+    plan = Columns(xshape, win, o, dtype)
     og, kg = o // groups, plan.k // groups
-    gw = np.zeros((groups, og, kg), dtype=np.result_type(x, g))
-    for n0, n1, cols in plan.columns(x):
-        gr, c3 = plan.rows(g[n0:n1]).reshape(groups, og, -1), cols.reshape(groups, kg, -1)
-        if kg >= og:  # OpenBLAS runs cols·grᵀ faster than gr·colsᵀ for taller columns (W9: 20%)
-            gw += np.matmul(c3, gr.swapaxes(1, 2)).swapaxes(1, 2)
-        else:
-            gw += np.matmul(gr, c3.swapaxes(1, 2))
-    return gw.reshape(shape)
+    gx = None if w is None else channel_major(xshape, dtype)
+    gw = None if x is None else np.zeros((groups, og, kg), dtype=dtype)
+    for n0, n1 in plan.chunks():
+        gr = plan.rows(g[n0:n1]).reshape(groups, og, -1)
+        if x is not None:
+            cols = plan.chunk_columns(x, n0, n1).reshape(groups, kg, -1)
+            if kg >= og:  # OpenBLAS runs cols·grᵀ faster than gr·colsᵀ for taller columns (W9: 20%)
+                gw += np.matmul(cols, gr.swapaxes(1, 2)).swapaxes(1, 2)
+            else:
+                gw += np.matmul(gr, cols.swapaxes(1, 2))
+        if w is not None:
+            cols = plan.buffer("columns of g", (groups, kg, gr.shape[2]))
+            np.matmul(w.reshape(groups, og, kg).swapaxes(1, 2), gr, out=cols)
+            plan.add_back(cols.reshape(plan.k, -1), gx[:, n0:n1])
+    return (None if gx is None else gx.transpose(1, 0, 2, 3)), (None if gw is None else gw.reshape(wshape))
 
 
 # ---------------------------------------------------------------- options
@@ -173,12 +170,23 @@ class Conv2D(_ConvOp):
 
     def vjp(self, g, out, x, w, b=None):
         need = [node.requires_grad for node in self.inputs]
-        gx = conv_input_grad(g, w, np.shape(x), **self.options()) if need[0] else None
-        gw = conv_weight_grad(x, g, np.shape(w), **self.options()) if need[1] else None
+        if isinstance(g, Node):  # create_graph: the gradients as ops, differentiable again
+            gx = conv_input_grad(g, w, np.shape(x), **self.options()) if need[0] else None
+            gw = conv_weight_grad(x, g, np.shape(w), **self.options()) if need[1] else None
+        else:
+            gx, gw = self._array_grads(g, x, w, need)
         if b is None:
             return (gx, gw)
         axes = tuple(a for a in range(np.ndim(g)) if a != np.ndim(g) - self.spatial - 1)  # all but channels
         return (gx, gw, reduce_sum(g, axis=axes) if need[2] else None)
+
+    def _array_grads(self, g: np.ndarray, x: np.ndarray, w: np.ndarray, need: list) -> tuple:
+        """The ordinary backward, on arrays: what ConvInputGrad and ConvWeightGrad compute, in one
+        pass over the chunks of g."""
+        x4, w4, win = self.geometry(np.shape(x), np.shape(w))
+        gx, gw = conv_grads_array(to_nchw(g, self.spatial), np.reshape(w, w4) if need[0] else None,
+                                  np.reshape(x, x4) if need[1] else None, x4, w4, win, self.groups)
+        return tuple(None if a is None else a.reshape(np.shape(like)) for a, like in ((gx, x), (gw, w)))
 
 
 class Conv1D(Conv2D):
@@ -200,8 +208,8 @@ class ConvInputGrad(_ConvOp):
 
     def forward(self, g, w):
         x4, w4, win = self.geometry(self.shape_, np.shape(w))
-        return conv_input_grad_array(to_nchw(g, self.spatial), np.reshape(w, w4), x4, win, self.groups).reshape(
-            self.shape_)
+        gx, _ = conv_grads_array(to_nchw(g, self.spatial), np.reshape(w, w4), None, x4, w4, win, self.groups)
+        return gx.reshape(self.shape_)
 
     def vjp(self, v, out, g, w):
         need = [node.requires_grad for node in self.inputs]
@@ -219,8 +227,8 @@ class ConvWeightGrad(_ConvOp):
 
     def forward(self, x, g):
         x4, w4, win = self.geometry(np.shape(x), self.shape_)
-        return conv_weight_grad_array(np.reshape(x, x4), to_nchw(g, self.spatial), w4, win, self.groups).reshape(
-            self.shape_)
+        _, gw = conv_grads_array(to_nchw(g, self.spatial), None, np.reshape(x, x4), x4, w4, win, self.groups)
+        return gw.reshape(self.shape_)
 
     def vjp(self, v, out, x, g):
         need = [node.requires_grad for node in self.inputs]

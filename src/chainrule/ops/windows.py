@@ -14,6 +14,7 @@ from the op's ``check_options`` or the layer that checks it when built).
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -128,8 +129,8 @@ _scratch = _Scratch()
 
 def scratch(name: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
     """A contiguous scratch array of ``shape`` (contents undefined), reused across calls."""
-    size = int(np.prod(shape))
-    key = (name, np.dtype(dtype).str)
+    size = math.prod(shape)
+    key = (name, np.dtype(dtype))
     buf = _scratch.arrays.get(key)
     if buf is None or buf.size < size:
         buf = _scratch.arrays[key] = np.empty(max(size, 1), dtype=dtype)
