@@ -1,6 +1,7 @@
 """Every operation: a small class with forward and vjp side by side, plus its
 lower-case function. Functions accept ndarrays (and return ndarrays: the fast
 path backward uses) or nodes (and return nodes)."""
+from .allocation import keep_freed_memory as _keep_freed_memory
 from .activations import (GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh, gelu,
                           leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh)
 from .arithmetic import Abs, Add, Div, Mul, Neg, Pow, Sub, abs, add, div, mul, neg, pow, sub
@@ -21,6 +22,7 @@ from .shape import (BroadcastTo, ExpandDims, Reshape, Squeeze, SumToShape, SwapA
                     expand, expand_dims, permute, reshape, squeeze, sum_to_shape, swapaxes, transpose, unsqueeze)
 
 _install_operators()
+_keep_freed_memory()  # eager steps reuse freed memory instead of faulting it in again (allocation.py)
 
 # The public operations (star-exported by ``chainrule``): what a user calls and the node
 # classes those calls build. The rest (im2col, scatter_add, sum_to_shape, Cast, GetItem...)

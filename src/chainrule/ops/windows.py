@@ -114,11 +114,13 @@ def border(hp: int, wp: int, top: int, left: int, h: int, w: int) -> list[tuple[
 
 
 # ---------------------------------------------------------------- scratch memory
+SCRATCH_BYTES = 4 << 20  # the largest scratch array kept between calls (a chunk of columns is 2 MiB)
+
+
 class _Scratch(threading.local):
-    """Per-thread scratch arrays, one per use, grown to the largest size asked for (a few MiB:
-    bounded by the convolutions' CHUNK_BYTES and the pooled outputs), so that convolution and
-    pooling allocate no temporary memory: fresh memory costs page faults, which took a fifth
-    of a training step (W9)."""
+    """Per-thread scratch arrays, one per use, kept between calls up to ``SCRATCH_BYTES`` each
+    (W9 keeps 8 MiB in all), so that convolution and pooling mostly allocate no temporary
+    memory: fresh memory costs page faults, which took a fifth of a training step (W9)."""
 
     def __init__(self) -> None:
         self.arrays: dict[tuple, np.ndarray] = {}
@@ -127,10 +129,13 @@ class _Scratch(threading.local):
 _scratch = _Scratch()
 
 
-def scratch(name: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    """A contiguous scratch array of ``shape`` (contents undefined), reused across calls."""
-    size = math.prod(shape)
-    key = (name, np.dtype(dtype))
+def scratch(name: str, shape: tuple, dtype: Any) -> np.ndarray:
+    """A contiguous array of ``shape`` for temporary use (contents undefined), reused across
+    calls when it is small enough to keep."""
+    size, dtype = math.prod(shape), np.dtype(dtype)
+    if size * dtype.itemsize > SCRATCH_BYTES:
+        return np.empty(shape, dtype=dtype)
+    key = (name, dtype)
     buf = _scratch.arrays.get(key)
     if buf is None or buf.size < size:
         buf = _scratch.arrays[key] = np.empty(max(size, 1), dtype=dtype)
