@@ -12,7 +12,8 @@ from oracle import DEFINE_THEN_RUN, MODES, TORCH, Case, Value, check_op, params,
 
 ALL = MODES + DEFINE_THEN_RUN
 
-MAX2D = [((2, 3, 6, 6), dict(kernel_size=2)),
+MAX2D = [((2, 3, 6, 6), dict(kernel_size=2)),  # windows that tile the image
+         ((2, 2, 5, 7), dict(kernel_size=2)),  # a last row and column in no window: their gradient is 0
          ((2, 2, 7, 5), dict(kernel_size=3, stride=2, padding=1)),
          ((1, 2, 5, 6), dict(kernel_size=(2, 3), stride=(1, 2))),
          ((2, 1, 4, 4), dict(kernel_size=4)),
@@ -78,7 +79,7 @@ def test_pool_against_torch(case, mode):
 def test_case_counts():
     """The oracle table's breadth, per op (the README and the closing note quote these)."""
     count = {name: sum(c.name.startswith(name) for c in CASES) for name, _ in TABLES}
-    assert count == {"max_pool2d": 17, "max_pool1d": 6, "avg_pool2d": 10, "avg_pool1d": 4,
+    assert count == {"max_pool2d": 18, "max_pool1d": 6, "avg_pool2d": 10, "avg_pool1d": 4,
                      "adaptive_avg_pool2d": 6, "adaptive_avg_pool1d": 3}
 
 

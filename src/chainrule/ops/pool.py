@@ -113,7 +113,8 @@ def scatter_array(g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple) 
     (in the memory order of ``code``, which is the input's)."""
     code, flip = planes_first(code)
     g4, (n, c, h, w) = flip(g4), flip.shape(shape4)
-    image = np.zeros((n, c) + win.padded_size(h, w), dtype=g4.dtype)
+    fresh = np.empty if win.tiles(h, w) else np.zeros  # windows that tile the image write every pixel
+    image = fresh((n, c) + win.padded_size(h, w), dtype=g4.dtype)
     hit = scratch("hit", code.shape, bool)
     for k, view in win.views(image, code.shape[2:]):
         np.equal(code, k, out=hit)

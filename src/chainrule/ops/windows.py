@@ -52,6 +52,11 @@ class Window:
         """Whether no two windows share a pixel (each pixel feeds at most one window)."""
         return all(s >= r for s, r in zip(self.stride, self.reach))
 
+    def tiles(self, h: int, w: int) -> bool:
+        """Whether the windows cover the (unpadded) h×w image exactly once: every pixel in one window."""
+        return (self.stride == self.kernel and self.dilation == (1, 1) and self.pad == ((0, 0), (0, 0))
+                and all(n % k == 0 for n, k in zip((h, w), self.kernel)))
+
     def out_size(self, h: int, w: int) -> Pair:
         """The output height and width for an h×w image (PyTorch's formula, ceil_mode included)."""
         return tuple(self._out(n, k, s, p) for n, k, s, p in zip((h, w), self.reach, self.stride, self.pad))
