@@ -19,10 +19,10 @@ from typing import Callable, Optional
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Result, blas_threads, fmt_time, run_workload  # noqa: E402
-from workloads import (w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn,  # noqa: E402
-                       w9_cifar_cnn)
+from workloads import w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn  # noqa: E402
+from workloads import w9_cifar_cnn, w11_forward_mode  # noqa: E402
 
-WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w9_cifar_cnn]
+WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w9_cifar_cnn, w11_forward_mode]
 BASE = "chainrule eager"
 
 
