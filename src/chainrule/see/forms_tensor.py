@@ -230,15 +230,33 @@ def _moved(name: str) -> Any:
 for _cls, _name in ((ops.GetItem, "scatter"), (ops.ScatterAdd, "gather"), (ops.Concat, "slice"),
                     (ops.Stack, "select"), (ops.Pad, "crop"), (ops.Im2Col, "col2im"), (ops.Col2Im, "im2col"),
                     (ops.MaxPool2D, "maxpool_backward"), (ops.AvgPool2D, "avgpool_backward"),
-                    (ops.SumToShape, "broadcast_to")):
+                    (ops.AdaptiveAvgPool2D, "avgpool_backward"), (ops.PoolScatter, "gather"),
+                    (ops.PoolGather, "scatter"), (ops.SumToShape, "broadcast_to")):
     rule(_cls)(_moved(_name))
 
 
 @rule(ops.Conv2D)
 def _conv2d(e: Edge) -> Sym:
-    x, w = e.x(0), e.x(1)
+    x, w, d = e.x(0), e.x(1), f"{e.op.spatial}d"
     if e.index == 0:
-        return s.call("conv_transpose2d", e.g, w, scalar=False)
+        return s.call("conv_transpose" + d, e.g, w, scalar=False)
     if e.index == 1:
         return s.call("correlate", x, e.g, scalar=False)
-    return s.call("sum", e.g, axis="(0, 2, 3)", scalar=False)
+    channels = np.ndim(e.op.value) - e.op.spatial - 1
+    axes = tuple(a for a in range(np.ndim(e.op.value)) if a != channels)
+    return s.call("sum", e.g, axis=str(axes), scalar=False)
+
+
+@rule(ops.ConvInputGrad)
+def _conv_input_grad(e: Edge) -> Sym:
+    """gx = conv_transpose(g, W): bilinear, so each input's part is the other op of the three."""
+    g, w, d = e.x(0), e.x(1), f"{e.op.spatial}d"
+    return s.call("conv" + d, e.g, w, scalar=False) if e.index == 0 else s.call("correlate", e.g, g, scalar=False)
+
+
+@rule(ops.ConvWeightGrad)
+def _conv_weight_grad(e: Edge) -> Sym:
+    """gw = correlate(x, g): bilinear, so each input's part is the other op of the three."""
+    x, g, d = e.x(0), e.x(1), f"{e.op.spatial}d"
+    return s.call("conv_transpose" + d, g, e.g, scalar=False) if e.index == 0 else s.call("conv" + d, x, e.g,
+                                                                                          scalar=False)
