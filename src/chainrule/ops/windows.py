@@ -124,8 +124,9 @@ SCRATCH_BYTES = 4 << 20  # the largest scratch array kept between calls (a chunk
 
 class _Scratch(threading.local):
     """Per-thread scratch arrays, one per use, kept between calls up to ``SCRATCH_BYTES`` each
-    (W9 keeps 8 MiB in all), so that convolution and pooling mostly allocate no temporary
-    memory: fresh memory costs page faults, which took a fifth of a training step (W9)."""
+    (8 MiB in all after a W9 step), so that convolution and pooling mostly allocate no
+    temporary memory: where freed memory is not reused (see ``allocation.py``) fresh memory
+    costs page faults."""
 
     def __init__(self) -> None:
         self.arrays: dict[tuple, np.ndarray] = {}
