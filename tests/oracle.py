@@ -145,7 +145,8 @@ class Case:
     ``args`` as for ``check_op`` (shape tuples, ``Fixed``, ``Value``); ``second``
     says whether to check second derivatives too (``cr.gradgradcheck``); at a
     kink, where central differences average the two one-sided slopes, use
-    ``modes=TORCH`` to compare with PyTorch's choice of subgradient only.
+    ``modes=KINK`` to compare with PyTorch's choice of subgradient only (eagerly
+    and define-then-run).
     """
     name: str
     cr_fn: Callable[..., Any]
@@ -166,10 +167,14 @@ SECOND = ("fd2", "torch2_32")
 TORCH = ("torch64", "torch32")
 # the same comparisons define-then-run (placeholders, Graph.forward(feed), Graph.backward())
 DEFINE_THEN_RUN = ("graph64", "graph32")
+ALL = MODES + DEFINE_THEN_RUN  # what ``params`` runs a case in unless told otherwise
+KINK = TORCH + DEFINE_THEN_RUN  # at a kink: PyTorch's subgradient, eagerly and define-then-run
+FIRST = ("torch64", "torch32", "fd") + DEFINE_THEN_RUN  # not twice differentiable
 
 
-def params(cases: Sequence[Case], modes: Sequence[str] = MODES) -> list:
-    """``pytest.param(case, mode)`` for every case and applicable mode."""
+def params(cases: Sequence[Case], modes: Sequence[str] = ALL) -> list:
+    """``pytest.param(case, mode)`` for every case and applicable mode: by default every
+    case both eagerly and define-then-run."""
     import pytest
 
     return [pytest.param(c, m, id=f"{c.name}-{m}") for c in cases for m in (c.modes or modes)
