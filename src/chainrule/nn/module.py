@@ -102,9 +102,9 @@ class Module:
         """Evaluation mode (dropout off, running statistics); returns self."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (see ``zero_grads``)."""
+        zero_grads(self.parameters(), set_to_none)
 
     def to(self, dtype: Any) -> "Module":
         """Convert every floating parameter and buffer to ``dtype`` (e.g. ``"float64"``); returns self."""
@@ -196,6 +196,16 @@ def _walk(path: str, value: Any) -> Iterator[tuple[str, str, Any, Any]]:
             yield "param", name, None, item
         elif isinstance(item, Module):
             yield from item._entries(name + ".")
+
+
+def zero_grads(params: Any, set_to_none: bool = True) -> None:
+    """Set each parameter's ``.grad`` to None, or (``set_to_none=False``, as in PyTorch) to
+    zeros where it has one."""
+    for p in params:
+        if set_to_none:
+            p.grad = None
+        elif p.grad is not None:
+            p.grad = np.zeros_like(np.asarray(p.value))
 
 
 def check_option(owner: str, option: str, value: Any, ok: bool, allowed: str) -> None:
