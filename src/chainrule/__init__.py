@@ -25,6 +25,7 @@ from . import see
 from .see import Explanation, explain, narrate
 # the training stack
 from . import data, datasets, nn, optim
+from .nn.init import manual_seed
 from .serialize import load, save
 from .train import Callback, EarlyStopping, History, evaluate, fit
 
@@ -44,7 +45,7 @@ __all__ = [
     # seeing the chain rule
     "Explanation", "explain", "narrate",
     # training
-    "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "save",
+    "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "manual_seed", "save",
     # modules
     "data", "datasets", "errors", "nn", "optim",
 ]
