@@ -112,14 +112,19 @@ def run_explain(*argv: str) -> int:
 
 @pytest.mark.parametrize("expr, column, message", [
     ("sigmoid(k*x+b", 13, "expected ')' but found the end"),
-    ("x ^ 2", 2, "write ** for powers"),
+    ("x ^", 3, "expected a number, a name or '('"),
+    ("y = ", 4, "nothing after 'y ='"),
+    ("x = x * 2", 0, "'x' is already taken"),
+    ("sum(x, axis=0, axis=1)", 15, "keyword 'axis' given twice"),
+    ("sigmoid(x, axis=1)", 11, "sigmoid() has no keyword 'axis'"),
+    ("[x 1]", 3, "expected a comparison"),
+    ("x = 1 = 2", 6, "to name the result, write NAME = ... at the start"),
     ("foo(x)", 0, "unknown function 'foo'"),
     ("sigmoid(x, x)", 0, "sigmoid() takes 1 argument, got 2"),
     ("x +", 3, "expected a number, a name or '('"),
     ("3x", 1, "unexpected 'x'"),
     ("exp", 0, "'exp' is a function"),
     ("", 0, "the expression is empty"),
-    ("(" * 150 + "x" + ")" * 150, 100, "nested more than 100 deep"),
     ("x $ 1", 2, "unexpected character '$'"),
 ])
 def test_explain_points_at_the_mistake(capsys, expr, column, message):
@@ -128,6 +133,15 @@ def test_explain_points_at_the_mistake(capsys, expr, column, message):
     first, text, caret = err.splitlines()
     assert message in first and f"(at column {column + 1})" in first
     assert text == "  " + expr and caret == "  " + " " * column + "^"
+
+
+def test_a_long_expression_shows_only_the_part_around_the_mistake(capsys):
+    expr = "(" * 150 + "x" + ")" * 150
+    assert run_explain(expr, "--at", "x=3") == 2
+    first, text, caret = capsys.readouterr().err.splitlines()
+    assert "nested more than 100 deep" in first and "(at column 101)" in first
+    assert len(text) < 90 and text.startswith("  …") and text.endswith("…")
+    assert text[caret.index("^")] == "("  # the caret still points at the 101st bracket
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -151,3 +165,28 @@ def test_explain_good_expressions_in_process(capsys):
     assert math.isclose(float(got), want, rel_tol=1e-12)
     assert run_explain("2**3**2") == 0  # constants only: nothing to differentiate, but no error
     assert "pow_2 = 2^pow = 512.0" in capsys.readouterr().out
+
+
+def test_demo_plurals_in_both_languages(tmp_path):
+    one = chainrule("demo", "--steps", "1", "--no-plots", cwd=tmp_path)
+    assert one.returncode == 0 and "after 1 step, loss" in one.stdout and "1 steps" not in one.stdout
+    assert "(the next lesson): 1 step of" in one.stdout
+    zh = chainrule("demo", "--steps", "1", "--no-plots", "--lang", "zh", cwd=tmp_path)
+    assert "共 1 步" in zh.stdout and "1 步之后" in zh.stdout and "（下节课的内容）" in zh.stdout
+
+
+@needs_dot
+def test_demo_pictures_are_in_the_chosen_language(tmp_path):
+    for lang in ("en", "zh"):
+        done = chainrule("demo", "--steps", "5", "--lang", lang, "--out", lang, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    en, zh = ((tmp_path / lang / "graph.svg").read_text(encoding="utf-8") for lang in ("en", "zh"))
+    assert en != zh
+    assert "梯度 = 0.185832" in zh and "怎么看这张图" in zh and "红色路径" in zh and "蓝色路径" in zh
+    assert "grad = 0.185832" in en and "How to read this graph" in en and "blue path" in en
+    from chainrule.see import plots
+
+    pytest.importorskip("matplotlib")
+    if plots.cjk_font() is None:
+        pytest.skip("no font with Chinese glyphs (CI installs fonts-wqy-microhei)")
+    assert (tmp_path / "en" / "loss.png").read_bytes() != (tmp_path / "zh" / "loss.png").read_bytes()

@@ -69,7 +69,7 @@ def test_cnn_and_other_datasets(capsys):
     (["--load", "/nonexistent/model.npz"], ["model.npz"]),
 ])
 def test_errors_are_one_line_messages(argv, words, capsys):
-    assert main(["train", *argv, "--no-progress"]) == 1
+    assert main(["train", *argv, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("chainrule train: ") and err.count("\n") == 1
     for word in words:

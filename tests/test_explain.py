@@ -41,14 +41,15 @@ def test_lesson_explain_k_shows_the_chain_rule_with_the_lessons_numbers(lesson, 
     assert e.n_paths == 1 and len(e.paths) == 1
     factors = e.paths[0].factors
     assert [f.symbol for f in factors] == ["∂loss/∂sigmoid", "∂sigmoid/∂linear", "∂linear/∂k"]
-    assert [f.local for f in factors] == ["-2(y-sigmoid)/n", "σ(1-σ)", "x"]
+    assert [f.local for f in factors] == ["-2 · (y - sigmoid) / n", "sigmoid · (1 - sigmoid)", "x"]
     for f, want in zip(factors, (expected["d_sigmoid"], expected["local_sigmoid"], X), strict=True):
         assert math.isclose(f.value, want, rel_tol=1e-13)
     assert math.isclose(e.value, expected["d_k"], rel_tol=1e-13)
     text = str(e)
     # the three rows: symbols, symbolic forms, numbers = product
     assert "∂loss/∂sigmoid · ∂sigmoid/∂linear · ∂linear/∂k" in text
-    assert "-2(y-sigmoid)/n · σ(1-σ) · x" in text
+    assert "(-2 · (y - sigmoid) / n) · (sigmoid · (1 - sigmoid)) · x" in text
+    assert ("n = 1: the number of elements loss averages over" in text) == (lang == "en")
     numeric = line_with(text, "0.402796525409167 · ")
     values = numbers_in(numeric)
     assert [math.isclose(v, w, rel_tol=1e-13) for v, w in
@@ -138,20 +139,22 @@ def test_tensor_factors_are_vjp_steps_and_paths_sum_to_the_gradient():
     np.testing.assert_allclose(total, cr.grad(loss, W), rtol=1e-12)
     np.testing.assert_allclose(e.gradient, total, rtol=1e-12)
     text = str(e)
-    assert "vjp (4, 2)→(3, 2)" in text and "∂loss/∂W = a (3, 2) tensor" in text
+    assert "→ W (3, 2)   Xᵀ @ g" in text and "∂loss/∂W = a (3, 2) tensor" in text
+    # each path as one formula, starting from the mean's 1/n (n = 8 elements)
+    assert {p.formula.text for p in e.paths} == {"Xᵀ @ ((1 / n · s) ⊙ s ⊙ (1 - s))"}
+    assert "n = 8: the number of elements loss averages over" in text
 
 
 def test_unreachable_self_and_bad_targets():
-    y, _, _ = fan_out()
+    y, _, x = fan_out()
     z = cr.Variable(1.0, name="z")
     e = cr.explain(y, z)
     assert e.n_paths == 0 and e.value == 0.0 and "y does not depend on z" in str(e)
     assert cr.explain(y, y).n_paths == 1 and cr.explain(y, y).value == 1.0
     with pytest.raises(GradientError, match="does not require grad"):
         cr.explain(y, cr.Constant(2.0, name="c"))
-    p = cr.Placeholder(name="p")
-    with pytest.raises(GradientError, match="no value"):
-        cr.explain(cr.Sigmoid(p), p)
+    with pytest.raises(GradientError, match="not one element"):
+        cr.explain(y, x, element=(0,))
 
 
 @st.composite

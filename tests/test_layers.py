@@ -19,7 +19,7 @@ LAYERS = {
     "check": "engine", "compile": "engine", "transforms": "engine", "forward_mode": "engine",
     "see": "see",
     "train": "train", "nn": "train", "optim": "train", "data": "train", "datasets": "train",
-    "metrics": "train", "serialize": "train", "io": "train", "interop": "train",
+    "metrics": "train", "serialize": "train", "io": "train",
     "cli": "face", "__main__": "face",
 }
 

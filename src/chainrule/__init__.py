@@ -23,10 +23,13 @@ from .check import gradcheck, gradgradcheck
 # seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
 from . import see
 from .see import Explanation, explain, narrate
+from .see.explore import explore
 # the training stack
 from . import data, datasets, nn, optim
 from .nn.init import manual_seed
 from .serialize import load, save
+from .io import onnx
+from .io.dlpack import from_dlpack
 from .train import Callback, EarlyStopping, History, evaluate, fit
 
 see.install()
@@ -43,9 +46,11 @@ __all__ = [
     "set_default_dtype", "tensor", "topological_sort",
     *ops.__all__,
     # seeing the chain rule
-    "Explanation", "explain", "narrate",
+    "Explanation", "explain", "explore", "narrate",
     # training
     "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "manual_seed", "save",
+    # models in and out
+    "from_dlpack", "onnx",
     # modules
     "data", "datasets", "errors", "nn", "optim",
 ]

@@ -66,9 +66,22 @@ class ArrayMethods:
     def __float__(self) -> float:
         return float(np.asarray(self.value))
 
+    # ------------------------------------------------------------ arrays and DLPack (NumPy, PyTorch, ...)
+    # np.asarray(node) is the value itself (no copy); np.array(node) copies, as for any array.
+    # A node is a DLPack producer: torch.from_dlpack(node) and np.from_dlpack(node) share its memory.
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         arr = np.asarray(self.value)
-        return arr if dtype is None else arr.astype(dtype)
+        if dtype is not None and arr.dtype != np.dtype(dtype):
+            if copy is False:
+                raise ValueError(f"node {describe(self)} is {arr.dtype}: no {np.dtype(dtype)} view without a copy")
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        return np.asarray(self.value).__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple:
+        return np.asarray(self.value).__dlpack_device__()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}: {self.name}"

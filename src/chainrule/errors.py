@@ -79,6 +79,10 @@ class SerializationError(ChainruleError, ValueError):
     """A saved file is truncated, corrupt, not a chainrule file, or does not fit its target."""
 
 
+class ExportError(ChainruleError, ValueError):
+    """A model or graph cannot be exported (to ONNX): an op or an op option with no mapping."""
+
+
 class DatasetError(ChainruleError, KeyError):
     """An unknown bundled dataset, or data that cannot be batched."""
 

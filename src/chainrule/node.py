@@ -289,7 +289,6 @@ def _compute_when_built(cls: type) -> None:
 
     cls.__init__ = __init__
 
-
 # ---------------------------------------------------------------- leaves
 class Placeholder(Node):
     """An input fed from outside on every run (``graph.forward({x: 3.0})``).
@@ -371,7 +370,8 @@ def as_node(x: Any, like: Node | None = None) -> Node:
         dt = getattr(like.value, "dtype", None) if like is not None else None
         if dt is not None and dt.kind != "f":
             dt = None
-        key = (kind, x, dt)
+        # the default float dtype is part of the key: it may change between uses
+        key = (kind, x, dt, _dtype.get_default_dtype())
         node = _number_constants.get(key)
         if node is None:
             if len(_number_constants) >= 4096:

@@ -50,36 +50,35 @@ class History:
         """``{"epoch": [1, 2, ...], "loss": [...], "val_loss": [...], ...}`` (JSON-ready)."""
         return {"epoch": list(self.epochs), **{k: list(v) for k, v in self.history.items()}}
 
-    def plot(self, path: str, title: str | None = None) -> str:
-        """Write a PNG: one panel for the loss and one per metric, train and validation curves."""
-        try:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-            from matplotlib.figure import Figure
-        except ImportError:
-            raise ImportError("History.plot needs matplotlib: pip install matplotlib "
-                              "(or pip install 'chainrule[viz]')") from None
+    def plot(self, path: str, title: str | None = None, held_out: str = "validation") -> str:
+        """Write the curves to ``path`` in the format its name says (.png, .svg, .pdf, .jpg...):
+        one panel for the loss and one per metric, training and held-out curves (``held_out``
+        names that split in the legend: "test" when ``val_data`` was the test split)."""
+        from .see import plots  # the teaching layer's plot helpers: ticks, log axes, formats
+
+        plots.check_format(path)
         names = [k for k in self.history if not k.startswith("val_") and k not in ("lr", "time")]
-        fig = Figure(figsize=(4.2 * len(names), 3.4), dpi=100)  # no pyplot: no global backend state
-        FigureCanvasAgg(fig)
+        fig = plots.matplotlib_figure(4.2 * len(names), 3.4, dpi=100)
         for i, name in enumerate(names):
             ax = fig.add_subplot(1, len(names), i + 1)
-            ax.plot(self.epochs, self.history[name], marker="o", markersize=3, label="train")
+            ax.plot(self.epochs, self.history[name], marker="o", markersize=3, label="training")
             if f"val_{name}" in self.history:
-                ax.plot(self.epochs, self.history[f"val_{name}"], marker="o", markersize=3, label="validation")
+                ax.plot(self.epochs, self.history[f"val_{name}"], marker="o", markersize=3, label=held_out)
             ax.set_xlabel("epoch")
             ax.set_ylabel(name)
             ax.set_title(name if title is None or i else f"{title}: {name}")
-            if name == "loss" and min(min(v) for k, v in self.history.items() if k.endswith("loss")) > 0:
-                ax.set_yscale("log")
+            losses = [v for k, vs in self.history.items() if k.endswith("loss") for v in vs]
+            if name == "loss" and losses and min(losses) > 0:
+                plots.log_axis(ax, losses)
+            plots.integer_ticks(ax)
             ax.grid(alpha=0.3)
             ax.legend()
         fig.tight_layout()
-        fig.savefig(path, format="png")
-        return path
+        return plots.save(fig, path)
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
-        return f"History({len(self)} epochs; last: {last})"
+        return f"History({len(self)} epoch{'' if len(self) == 1 else 's'}; last: {last})"
 
 
 class Callback:

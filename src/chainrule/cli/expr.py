@@ -1,115 +1,139 @@
 """A small, safe expression language that builds chainrule graphs (``chainrule explain``).
 
-    sigmoid(k*x + b)      (x - 2)**2 / x      -x**2 + exp(-x)      mse(y, tanh(w*x))
+    sigmoid(k*x + b)      loss = (y - σ(k·x + b))^2      -x**2 + exp(-x)      θ² · ln(θ)
 
-Grammar (usual precedence; ``**`` binds tighter than unary minus and groups
-to the right, as in Python)::
+It reads what a learner writes and everything chainrule prints (``explain``'s
+local derivatives parse back with it, see ``see/symbols.py``)::
 
-    expr   := term (("+" | "-") term)*
-    term   := unary (("*" | "/") unary)*
-    unary  := ("-" | "+")* power
-    power  := atom ("**" unary)*
-    atom   := NUMBER | NAME | NAME "(" expr ("," expr)* ")" | "(" expr ")"
+    statement := [NAME "="] expr                      the result gets the name (loss = ...)
+    expr      := term (("+" | "-") term)*
+    term      := unary (("*" | "·" | "×" | "⊙" | "/" | "@") unary)*
+    unary     := ("-" | "+")* power                   -x**2 is -(x**2), as in Python
+    power     := postfix [("**" | "^") unary]         to the right: a^b^c is a^(b^c)
+    postfix   := atom ("ᵀ" | "²" | "³")*              matrix transpose, square, cube
+    atom      := NUMBER | NAME | NAME "(" args ")" | "(" expr ")" | tuple | "[" expr REL expr "]"
+    tuple     := "(" expr "," [expr ("," expr)*] [","] ")"     for axes and shapes: sum(g, axis=(0, 2))
+    args      := arg ("," arg)*          arg := [NAME "="] expr        (keywords: sum(x, axis=0))
 
-Names are the variables you give values to; functions are chainrule's own
-lower-case functions (``FUNCTIONS``); ``pi`` and ``e`` are constants unless
-you name a variable so. Nothing is ever passed to ``eval``: a tokenizer and a
-recursive-descent parser build op nodes directly. Mistakes raise ``ExprError``,
-which knows the column and draws a caret under it. Only parentheses nest
-(limited to ``MAX_DEPTH``); chains of operators are loops, so a long
-expression cannot exhaust Python's stack.
+``·``, ``×`` and ``⊙`` multiply elementwise, ``@`` is the matrix product,
+``−`` is a minus sign, ``[a > b]`` is 1 where the comparison holds and 0
+elsewhere (Iverson's bracket; REL is one of > < >= <= ≥ ≤ == !=). Names may
+use any letters (``θ``, ``ŷ``, ``β₁``); functions are chainrule's lower-case
+functions (``expr_nodes.FUNCTIONS``); ``pi``, ``e``, ``True`` and ``False`` are constants
+unless a variable takes the name.
+
+Nothing is ever passed to ``eval``: a tokenizer and a recursive-descent parser
+call a builder. Chains of operators are loops, and only brackets nest (at most
+``MAX_DEPTH`` deep), so no input can exhaust Python's stack; names are counted,
+not searched, so parsing takes time linear in the text, up to ``MAX_CHARS``.
+Mistakes raise ``ExprError``, which knows the column.
 """
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping, NamedTuple
 
-from .. import ops
-from ..errors import ChainruleError, ExprError
-from ..node import Constant, Node
-from ..op import Op
+import numpy as np
 
-MAX_DEPTH = 100
+from ..errors import ExprError
+from ..node import Node
+from .expr_nodes import CONSTANTS, RELATIONS, NodeBuilder, SyntaxBuilder
 
-# name -> (function building the node, number of arguments)
-FUNCTIONS: dict[str, tuple[Callable[..., Any], int]] = {
-    "sigmoid": (ops.sigmoid, 1), "tanh": (ops.tanh, 1), "relu": (ops.relu, 1),
-    "leaky_relu": (ops.leaky_relu, 1), "softplus": (ops.softplus, 1), "gelu": (ops.gelu, 1),
-    "exp": (ops.exp, 1), "log": (ops.log, 1), "sqrt": (ops.sqrt, 1), "sin": (ops.sin, 1),
-    "cos": (ops.cos, 1), "abs": (ops.abs, 1), "neg": (ops.neg, 1),
-    "add": (ops.add, 2), "sub": (ops.sub, 2), "mul": (ops.mul, 2), "div": (ops.div, 2), "pow": (ops.pow, 2),
-    "maximum": (ops.maximum, 2), "minimum": (ops.minimum, 2),
-    "mse": (ops.mse, 2), "binary_cross_entropy": (ops.binary_cross_entropy, 2),
-    "linear": (ops.linear, 3),
-}
-CONSTANTS = {"pi": math.pi, "e": math.e}
-_BINARY = {"+": ops.add, "-": ops.sub, "*": ops.mul, "/": ops.div, "**": ops.pow}
+MAX_DEPTH = 100  # brackets and calls nested deeper than this are refused
+MAX_CHARS = 2_000_000  # longer expressions are refused (a 1 MB one parses in seconds)
+
+_SPELLING = {"·": "*", "×": "*", "⊙": "*", "^": "**", "−": "-"}
+_POSTFIX = "ᵀ²³"
+_PRODUCT = ("*", "/", "@")
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
-  | (?P<op>\*\*|[-+*/(),])
+  | (?P<name>(?:(?![ᵀ²³¹⁰⁴-⁹])[^\W\d])(?:(?![ᵀ²³¹⁰⁴-⁹])\w)*)
+  | (?P<op>\*\*|>=|<=|==|!=|[-+*/^()\[\],=<>·×⊙@−ᵀ²³≥≤])
 """, re.VERBOSE)
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # "number", "name", "op" or "end"
     text: str
     position: int
 
 
 def tokenize(text: str) -> list[Token]:
-    """The tokens of ``text``, ending with an "end" token; ExprError at the first bad character."""
+    """The tokens of ``text``, ending with an "end" token; ExprError at the first bad character.
+
+    Alternative spellings come out as the canonical operator (``·`` as ``*``,
+    ``^`` as ``**``), at the column where they were written.
+    """
+    if len(text) > MAX_CHARS:
+        raise ExprError(f"the expression has {len(text):,} characters; the limit is {MAX_CHARS:,}", text, MAX_CHARS)
     tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            char = text[pos]
-            hint = ": write ** for powers" if char == "^" else ""
-            raise ExprError(f"unexpected character {char!r}{hint}", text, pos)
-        if match.lastgroup != "space":
-            tokens.append(Token(match.lastgroup, match.group(), pos))
-        pos = match.end()
-    tokens.append(Token("end", "", len(text)))
+    pos, end = 0, len(text)
+    spelling, add = _SPELLING.get, tokens.append
+    for found in _TOKEN.finditer(text):  # one pass; a gap between matches is a character no token takes
+        if found.start() != pos:
+            break
+        pos = found.end()
+        kind = found.lastgroup
+        if kind == "op":
+            word = found.group()
+            add(Token(kind, spelling(word, word), found.start()))
+        elif kind != "space":
+            add(Token(kind, found.group(), found.start()))
+    if pos < end:
+        raise ExprError(f"unexpected character {text[pos]!r}", text, pos)
+    tokens.append(Token("end", "", end))
     return tokens
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` reads as one name in this language (``x``, ``θ``, ``W1``, ``β₁``)."""
+    found = _TOKEN.fullmatch(text)
+    return found is not None and found.lastgroup == "name" and text not in CONSTANTS
 
 
 def parse(text: str, variables: Mapping[str, Node]) -> Node:
     """Build the graph of ``text``; names refer to the nodes in ``variables``.
 
     Op nodes are named after their op (``mul``, ``add``, ``sigmoid``; ``mul_2``
-    for the second product), numbers become Constants named as written.
-    Raises ExprError for any mistake, pointing at its column.
+    for the second product), numbers become Constants named as written (a
+    negative number is one Constant, ``-2``), and ``loss = ...`` names the
+    result. Values are computed as the graph is built; NumPy's warnings about
+    them (1/0, log(-1)) are silenced here, and ``explain`` flags the NaN or
+    infinity where it first appears. Raises ExprError for any mistake.
     """
-    return _Parser(text, variables).parse()
+    with np.errstate(all="ignore"):
+        return _Parser(text, NodeBuilder(variables)).statement()
 
 
+def check_syntax(text: str) -> None:
+    """Raise ExprError if ``text`` is not well formed; any name and any function are accepted.
+
+    (``explain`` prints derivatives such as ``col2im(g)`` whose functions exist
+    only in the engine: they must still read unambiguously.)"""
+    _Parser(text, SyntaxBuilder()).statement()
+
+
+# ---------------------------------------------------------------- the parser
 class _Parser:
-    def __init__(self, text: str, variables: Mapping[str, Node]) -> None:
+    def __init__(self, text: str, builder: Any) -> None:
         self.text = text
-        self.variables = dict(variables)
+        self.builder = builder
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
-        self.used_names = set(self.variables)
 
-    # ---- tokens
     @property
     def token(self) -> Token:
         return self.tokens[self.i]
 
     def error(self, message: str, token: Token | None = None) -> ExprError:
-        token = token or self.token
-        return ExprError(message, self.text, token.position)
+        return ExprError(message, self.text, (token or self.token).position)
 
     def take(self, *texts: str) -> Token | None:
-        """The current token, consumed, if it is one of ``texts``."""
-        token = self.token
+        """The current token, consumed, if it is one of the operators ``texts``."""
+        token = self.tokens[self.i]
         if token.kind == "op" and token.text in texts:
             self.i += 1
             return token
@@ -120,119 +144,133 @@ class _Parser:
             found = "the end" if self.token.kind == "end" else repr(self.token.text)
             raise self.error(f"expected '{text}' but found {found}")
 
-    # ---- grammar
-    def parse(self) -> Node:
+    def statement(self) -> Any:
         if self.token.kind == "end":
             raise self.error("the expression is empty")
+        name = None
+        if self.token.kind == "name" and self.tokens[self.i + 1][:2] == ("op", "="):
+            name = self.token
+            self.i += 2
+            if self.token.kind == "end":
+                raise self.error(f"nothing after '{name.text} ='")
         node = self.expr()
         if self.token.kind != "end":
-            raise self.error(f"unexpected {self.token.text!r}: expected an operator or the end")
+            hint = " (to name the result, write NAME = ... at the start)" if self.token.text == "=" else ""
+            raise self.error(f"unexpected {self.token.text!r}: expected an operator or the end{hint}")
+        if name is not None:
+            self.builder.name_result(node, name, self)
         return node
 
-    def expr(self) -> Node:
+    def expr(self) -> Any:
         node = self.term()
         while (op := self.take("+", "-")) is not None:
-            node = self.binary(op, node, self.term())
+            node = self.builder.binary(op, node, self.term(), self)
         return node
 
-    def term(self) -> Node:
+    def term(self) -> Any:
         node = self.unary()
-        while (op := self.take("*", "/")) is not None:
-            node = self.binary(op, node, self.unary())
+        while (op := self.take(*_PRODUCT)) is not None:
+            node = self.builder.binary(op, node, self.unary(), self)
         return node
 
-    def unary(self) -> Node:
-        signs = []
-        while (op := self.take("-", "+")) is not None:
-            signs.append(op)
-        node = self.power()
-        for op in reversed(signs):  # the innermost sign applies first
-            if op.text == "-":
-                node = self.build(op, ops.neg, node)
+    def unary(self) -> Any:
+        # unary := signs power; power := postfix [** unary]. A chain -a ** -b ** c is read
+        # in a loop and folded from the right, so its length never touches Python's stack.
+        chain: list[tuple[list[Token], Any, Token | None]] = []
+        while True:
+            signs = []
+            while (sign := self.take("-", "+")) is not None:
+                signs.append(sign)
+            base = self.postfix()
+            caret = self.take("**")
+            chain.append((signs, base, caret))
+            if caret is None:
+                break
+        node = None
+        for signs, base, caret in reversed(chain):
+            node = base if node is None else self.builder.binary(caret, base, node, self)
+            for sign in reversed(signs):  # the innermost sign applies first
+                if sign.text == "-":
+                    node = self.builder.negate(sign, node, self)
         return node
 
-    def power(self) -> Node:
-        # a ** b ** c is a ** (b ** c): collect the chain, then fold from the right
-        operands = [self.atom()]
-        carets = []
-        while (op := self.take("**")) is not None:
-            carets.append(op)
-            operands.append(self.unary())
-        node = operands.pop()
-        while carets:
-            node = self.binary(carets.pop(), operands.pop(), node)
+    def postfix(self) -> Any:
+        node = self.atom()
+        while (op := self.take(*_POSTFIX)) is not None:
+            node = self.builder.postfix(op, node, self)
         return node
 
-    def atom(self) -> Node:
+    def atom(self) -> Any:
         token = self.token
         if token.kind == "number":
             self.i += 1
-            return Constant(float(token.text), name=token.text)
+            return self.builder.number(token, self)
         if token.kind == "name":
             self.i += 1
             if self.take("("):
                 return self.call(token)
-            return self.lookup(token)
+            return self.builder.name(token, self)
         if self.take("("):
-            self.enter(token)
-            node = self.expr()
-            self.expect(")")
-            self.depth -= 1
-            return node
+            with self.nested(token):
+                items = [self.expr()]
+                while self.take(","):  # (0, 2): a tuple, for axes and shapes; (3,) has one item
+                    if self.token.text == ")":
+                        break
+                    items.append(self.expr())
+                self.expect(")")
+            if len(items) > 1 or self.tokens[self.i - 2].text == ",":
+                return self.builder.tuple(token, items, self)
+            return items[0]
+        if self.take("["):
+            return self.iverson(token)
         found = "the end of the expression" if token.kind == "end" else repr(token.text)
         raise self.error(f"expected a number, a name or '(' but found {found}")
 
-    def call(self, name: Token) -> Node:
-        entry = FUNCTIONS.get(name.text)
-        if entry is None:
-            raise self.error(f"unknown function '{name.text}' (functions: {', '.join(sorted(FUNCTIONS))})", name)
-        function, arity = entry
-        self.enter(name)
-        args = [self.expr()]
-        while self.take(","):
-            args.append(self.expr())
-        self.expect(")")
-        self.depth -= 1
-        if len(args) != arity:
-            plural = "s" if arity != 1 else ""
-            raise self.error(f"{name.text}() takes {arity} argument{plural}, got {len(args)}", name)
-        return self.build(name, function, *args)
+    def iverson(self, bracket: Token) -> Any:
+        with self.nested(bracket):
+            left = self.expr()
+            relation = self.token
+            if relation.kind != "op" or relation.text not in RELATIONS:
+                raise self.error("expected a comparison (> < >= <= == !=) inside [ ]")
+            self.i += 1
+            right = self.expr()
+            self.expect("]")
+        return self.builder.compare(relation, left, right, self)
 
-    def lookup(self, token: Token) -> Node:
-        name = token.text
-        if name in self.variables:
-            return self.variables[name]
-        if name in CONSTANTS:
-            return Constant(CONSTANTS[name], name=name)
-        if name in FUNCTIONS:
-            raise self.error(f"'{name}' is a function: call it, as in {name}(x)", token)
-        known = ", ".join(sorted(self.variables)) or "none"
-        raise self.error(f"unknown name '{name}' (variables with a value: {known})", token)
+    def call(self, name: Token) -> Any:
+        args: list[Any] = []
+        keywords: dict[str, Any] = {}
+        with self.nested(name):
+            while True:
+                if self.token.kind == "name" and self.tokens[self.i + 1][:2] == ("op", "="):
+                    key = self.token
+                    self.i += 2
+                    if key.text in keywords:
+                        raise self.error(f"keyword '{key.text}' given twice", key)
+                    keywords[key.text] = (key, self.expr())
+                elif keywords:
+                    raise self.error("a positional argument cannot follow a keyword argument")
+                else:
+                    args.append(self.expr())
+                if not self.take(","):
+                    break
+            self.expect(")")
+        return self.builder.call(name, args, keywords, self)
 
-    def enter(self, token: Token) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error(f"parentheses nested more than {MAX_DEPTH} deep", token)
+    def nested(self, token: Token) -> "_Depth":
+        return _Depth(self, token)
 
-    # ---- building nodes
-    def binary(self, op: Token, left: Node, right: Node) -> Node:
-        return self.build(op, _BINARY[op.text], left, right)
 
-    def build(self, token: Token, function: Callable[..., Any], *args: Node) -> Node:
-        """Apply ``function`` and give the new op node a readable, unique name."""
-        try:
-            node = function(*args)
-        except ChainruleError as exc:
-            raise self.error(str(exc), token) from exc
-        if isinstance(node, Op):
-            node.name = self.fresh(type(node).__name__.lower())
-        return node
+class _Depth:
+    """One level of brackets: refuses to go deeper than MAX_DEPTH."""
 
-    def fresh(self, base: str) -> str:
-        """``mul``, then ``mul_2``, ``mul_3``...: never a variable's name."""
-        name, n = base, 1
-        while name in self.used_names:
-            n += 1
-            name = f"{base}_{n}"
-        self.used_names.add(name)
-        return name
+    def __init__(self, parser: _Parser, token: Token) -> None:
+        self.parser, self.token = parser, token
+
+    def __enter__(self) -> None:
+        self.parser.depth += 1
+        if self.parser.depth > MAX_DEPTH:
+            raise self.parser.error(f"brackets nested more than {MAX_DEPTH} deep", self.token)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.parser.depth -= 1

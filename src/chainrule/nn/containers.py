@@ -40,6 +40,7 @@ class Sequential(Module):
     def append(self, layer: Any) -> "Sequential":
         self._names.append(str(len(self._layers)))
         self._layers.append(layer)
+        self._name_parameters()
         return self
 
     def __getitem__(self, index: int | slice) -> Any:

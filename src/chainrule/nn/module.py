@@ -33,6 +33,19 @@ class Module:
         self.training = True
         self._buffers: list[str] = []
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else (value,)
+        if any(isinstance(item, (Module, Variable)) for item in items):
+            self._name_parameters()
+
+    def _name_parameters(self) -> None:
+        """Give every parameter its qualified name (``0.weight``, ``fc1.bias``), so that graphs,
+        ``explain`` and error messages say which layer it belongs to. Run whenever a module or
+        parameter is attached; a module attached to a bigger one is renamed from there."""
+        for name, param in self.named_parameters():
+            param.name = name
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
@@ -193,8 +206,12 @@ class Module:
             if key not in state:
                 continue
             current = item.value if kind == "param" else getattr(owner, item)
+            given = np.asarray(state[key])
+            if given.dtype.kind not in "biuf":  # numbers only, cast as torch's copy_ does
+                problems.append(f"'{key}' holds {given.dtype}, not real numbers")
+                continue
             try:
-                value = np.array(state[key], dtype=current.dtype)
+                value = np.array(given, dtype=current.dtype)
             except (TypeError, ValueError) as exc:
                 problems.append(f"'{key}' cannot become {current.dtype}: {exc}")
                 continue

@@ -2,9 +2,13 @@
 
 ``to_dot(graph)`` writes DOT text with no dependency at all: one box per op,
 one ellipse per leaf, edges along the data flow (input → op), each node
-labelled with its name, op and formula, and its value and gradient (numbers
-for scalars, shapes for tensors). Edges carry the local derivative. One
-chain-rule path, or all the paths to a node, can be highlighted.
+labelled with its name, op and formula, its value and its gradient ∂output/∂node
+(6 significant digits; tensors as their shape and a few entries), each edge
+with its local derivative (as ``explain`` writes it). Hovering in an SVG
+shows every number at full precision. A legend says what value, grad, the
+edge labels and each coloured path mean, in English or Chinese (``lang``).
+``highlight`` colours the chain-rule paths to one or more nodes, or those of
+``Explanation``/``Path`` objects, one colour each.
 
 ``draw(graph, "graph.svg")`` renders that text with the ``graphviz`` Python
 package and Graphviz's ``dot`` program (or ``dot`` alone when the package is
@@ -17,19 +21,23 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path as FilePath
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from .chain import edge_symbol, follows, is_scalar, local_derivative, local_symbol, path_counts
 from ..errors import ChainruleError, GraphvizNotFound
 from ..graph import Graph
-from .narration import formula_text  # labels show the same formula the narration prints
 from ..node import Constant, Node, Placeholder, Variable
 from ..op import Op
+from .chain import edge_form, edge_symbol, follows, is_scalar, local_derivative
+from .narration import formula_text  # labels show the same formula the narration prints
+from .phrases import check_lang, register, say
+from .values import entries, number, short
+from .viz_paths import COLOURS, highlighted_edges
 
 FORMATS = ("svg", "png", "pdf")
 INLINE_MAX_NODES = 200  # bigger graphs are too slow and too small to read inline
+DIGITS = 6
 
 INSTALL_HINT = ("install Graphviz's dot program (apt-get install graphviz, brew install graphviz or "
                 "conda install graphviz) and the Python package (pip install \"chainrule[viz]\")")
@@ -40,7 +48,38 @@ _STYLE = {  # fill colours by kind of node; the output gets a double border
     Constant: 'shape=ellipse, style="filled,dashed", fillcolor="#f3f4f6"',
     Op: 'shape=box, style="rounded,filled", fillcolor="#fef9c3"',
 }
-_HIGHLIGHT = 'color="#dc2626", penwidth=2.5'
+
+register({
+    "viz.value": {"en": "value", "zh": "值"},
+    "viz.grad": {"en": "grad", "zh": "梯度"},
+    "viz.legend_title": {"en": "How to read this graph", "zh": "怎么看这张图"},
+    "viz.legend_value": {"en": "value: what the node computed in the forward pass",
+                         "zh": "值：前向传播时这个节点算出的结果"},
+    "viz.legend_grad": {"en": "grad: ∂{out}/∂node, the gradient of the output with respect to the node",
+                        "zh": "梯度：∂{out}/∂节点，输出对这个节点的梯度"},
+    "viz.legend_edge": {"en": "arrow label: the local derivative ∂(where it points)/∂(where it starts)",
+                        "zh": "箭头上的标注：局部导数 ∂终点/∂起点"},
+    "viz.legend_path": {"en": "{colour} path: the chain rule for ∂{out}/∂{wrt}",
+                        "zh": "{colour}路径：∂{out}/∂{wrt} 的链式法则"},
+    "viz.legend_dashed": {"en": "dashed arrow: no gradient flows back along it",
+                          "zh": "虚线箭头：梯度不沿它回传"},
+    "viz.legend_digits": {"en": "numbers rounded to {digits} significant digits; hover for all of them",
+                          "zh": "数字保留 {digits} 位有效数字；鼠标悬停可看完整数值"},
+    "viz.wrote": {"en": "wrote {path}", "zh": "已写入 {path}"},
+    "viz.no_dot": {
+        "en": "Graphviz's dot program was not found, so the graph is saved as DOT text in {path}. "
+              "To get the picture, install Graphviz (apt-get install graphviz, brew install graphviz "
+              "or conda install graphviz) and run: dot -Tsvg {path} -o graph.svg",
+        "zh": "没有找到 Graphviz 的 dot 程序，所以计算图以 DOT 文本保存在 {path}。"
+              "要得到图片，请安装 Graphviz（apt-get install graphviz、brew install graphviz "
+              "或 conda install graphviz），然后运行：dot -Tsvg {path} -o graph.svg"},
+    "viz.summed": {"en": "summed over {axes:en}", "zh": "沿{axes:zh}求和"},
+    "colour.red": {"en": "red", "zh": "红色"},
+    "colour.blue": {"en": "blue", "zh": "蓝色"},
+    "colour.green": {"en": "green", "zh": "绿色"},
+    "colour.purple": {"en": "purple", "zh": "紫色"},
+    "colour.orange": {"en": "orange", "zh": "橙色"},
+})
 
 
 def _as_graph(graph: Any) -> Graph:
@@ -52,106 +91,162 @@ def _as_graph(graph: Any) -> Graph:
 
 
 def _quote(text: str) -> str:
-    """A DOT string literal (newlines become DOT's centred line breaks)."""
+    """A DOT string literal (newlines become DOT's left-justified line breaks)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l") + '\\l"'
+
+
+def _indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.split("\n"))
+
+
+def _centred(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _value_text(value: Any) -> str:
-    """Scalars at full precision, tensors as their shape: a label must stay small."""
+def value_text(value: Any, digits: int | None = DIGITS) -> str:
+    """A value for a label: a number (``digits`` significant digits, all with None), or a
+    tensor's shape and a few entries."""
     if value is None:
         return "—"
     arr = np.asarray(value)
     if arr.ndim == 0:
-        return str(arr.reshape(-1)[0])
-    return f"shape {tuple(arr.shape)}"
+        return number(arr) if digits is None else short(arr, digits)
+    text, _ = entries(arr, 3 if digits is not None else 17)
+    return f"{tuple(arr.shape)} {text}"
 
 
-def _label(node: Node, show_values: bool, show_grads: bool) -> str:
-    kind = type(node).__name__
-    lines = [node.name]
-    if isinstance(node, Op):
-        lines.append(f"{kind}: {formula_text(node)}")
-    else:
-        lines.append(kind)
+def _label(node: Node, show_values: bool, show_grads: bool, lang: str, digits: int | None) -> str:
+    lines = [node.name, f"{type(node).__name__}: {formula_text(node)}" if isinstance(node, Op)
+             else type(node).__name__]
     if show_values:
-        lines.append(f"value = {_value_text(node.value)}")
+        lines.append(f"{say('viz.value', lang)} = {value_text(node.value, digits)}")
     if show_grads and node.grad is not None:
-        lines.append(f"grad = {_value_text(node.grad)}")
+        lines.append(f"{say('viz.grad', lang)} = {value_text(node.grad, digits)}")
     return "\n".join(lines)
 
 
-def _edge_label(op: Node, index: int, show_grads: bool) -> str:
-    """The local derivative ∂op/∂input: symbolic, plus its number for scalars."""
+def full_text(value: Any) -> str:
+    """Every digit: a number in its shortest exact form, a tensor's entries likewise (up to 64 of them)."""
+    if value is None:
+        return "—"
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return number(arr)
+    return f"{tuple(arr.shape)} " + np.array2string(arr, separator=", ", threshold=64, floatmode="unique",
+                                                     max_line_width=100)
+
+
+def _tooltip(node: Node, show_values: bool, show_grads: bool, lang: str) -> str:
+    """The node's numbers at full precision, for the SVG's hover text."""
+    parts = [node.name]
+    if show_values:
+        parts.append(f"{say('viz.value', lang)} = {full_text(node.value)}")
+    if show_grads and node.grad is not None:
+        parts.append(f"{say('viz.grad', lang)} = {full_text(node.grad)}")
+    return "\n".join(parts)
+
+
+def _edge_text(op: Node, index: int, show_grads: bool, lang: str, digits: int | None) -> tuple[str, str]:
+    """The edge's label and tooltip: ∂op/∂input = formula (= number for scalars)."""
     text = edge_symbol(op, index)
-    symbol = local_symbol(op, index)
-    if symbol:
-        text += f" = {symbol}"
+    try:
+        form, notes = edge_form(op, index) if op.value is not None else (None, [])
+    except Exception:  # a label must never stop a drawing (a learner's vjp may need more than numbers)
+        form, notes = None, []
+    full = text
+    if form is not None and form.known:  # symbol, formula, number: a line each, so labels stay narrow
+        text += f"\n= {form.text}"
+        full += f" = {form.text}"
     if show_grads and is_scalar(op.value) and is_scalar(op.inputs[index].value) and follows(op, index):
         try:
             local = local_derivative(op, index)
-        except Exception:  # a label must never stop a drawing (some vjps need more than numbers)
+        except Exception:  # as above
             local = None
         if local is not None:
-            text += f" = {_value_text(np.asarray(local).reshape(()))}"
-    return text
-
-
-def _highlighted_edges(graph: Graph, highlight: Any) -> set[tuple[int, int]]:
-    """(id(op), input index) of every edge to highlight.
-
-    ``highlight`` is a node (every chain-rule path from the output down to it),
-    an ``Explanation`` (its paths), a ``Path`` (one path) or None.
-    """
-    if highlight is None:
-        return set()
-    if isinstance(highlight, Node):
-        down, up = path_counts(graph.order, graph.outputs[0], highlight)
-        return {(id(op), i) for op in graph.order if id(op) in up and op is not highlight
-                for i, inp in enumerate(op.inputs) if follows(op, i) and id(inp) in down}
-    paths = getattr(highlight, "paths", None)
-    if paths is not None and getattr(highlight, "summarised", False):
-        return _highlighted_edges(graph, highlight.node)
-    factors: Iterable[Any] = (f for p in paths for f in p.factors) if paths is not None else highlight.factors
-    return {(id(f.op), f.index) for f in factors}
+            text += f"\n= {value_text(np.asarray(local).reshape(()), digits)}"
+            full += f" = {number(local)}"
+    for key, fields in notes:
+        if key == "note.broadcast":
+            text += "\n" + say("viz.summed", lang, axes=fields["axes"])
+        full += "\n" + say(key, lang, **fields)
+    return text, full
 
 
 def to_dot(graph: Any, show_values: bool = True, show_grads: bool = True, highlight: Any = None,
-           rankdir: str = "TB", edge_labels: bool = True) -> str:
+           rankdir: str = "TB", edge_labels: bool = True, lang: str = "en", digits: int | None = DIGITS,
+           legend: bool = True) -> str:
     """Graphviz DOT text for ``graph`` (a ``Graph``, or output node(s)).
 
-    Nodes are labelled with name, op and formula, value and gradient (numbers
-    for scalars, shapes for tensors); edges run along the data flow and carry
-    the local derivative. ``highlight``: a node, a ``Path`` or an
-    ``Explanation`` whose chain-rule edges are drawn in red.
+    Nodes show name, op and formula, value and gradient (``digits`` significant
+    digits, None for all; tensors as shape and leading entries; every number
+    in full in the SVG tooltip); edges carry the local derivative.
+    ``highlight``: a node, ``Path`` or ``Explanation``, or a list of them, each
+    drawn in its own colour. ``legend`` adds a box that says what it all means,
+    in ``lang`` ("en" or "zh").
     """
+    check_lang(lang)
     graph = _as_graph(graph)
     ids = {id(n): f"n{i}" for i, n in enumerate(graph.order)}
-    marked = _highlighted_edges(graph, highlight)
-    marked_nodes = {id(op) for op in graph.order for i in range(len(op.inputs)) if (id(op), i) in marked}
-    marked_nodes |= {id(op.inputs[i]) for op in graph.order for i in range(len(op.inputs)) if (id(op), i) in marked}
+    marks = highlighted_edges(graph, highlight)  # [(colour, label target, {(id(op), i)})]
     outputs = {id(o) for o in graph.outputs}
-    lines = ["digraph chainrule {",
-             f"  rankdir={rankdir};",
-             '  node [fontname="DejaVu Sans", fontsize=11];',
-             '  edge [fontname="DejaVu Sans", fontsize=9, color="#555555"];']
+    lines = ["digraph chainrule {", f"  rankdir={rankdir}; nodesep=0.8; ranksep=0.6;",
+             '  node [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=11];',
+             '  edge [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=9, color="#555555"];']
+    node_colour = {}  # a node on a highlighted path takes that path's colour (the first one)
+    for colour, _, edges in reversed(marks):
+        node_colour.update((end, colour) for pair in _ends(graph, edges) for end in pair)
     for node in graph.order:
-        style = next((s for cls, s in _STYLE.items() if isinstance(node, cls)), _STYLE[Op])
+        style = next((st for cls, st in _STYLE.items() if isinstance(node, cls)), _STYLE[Op])
         extra = ", peripheries=2" if id(node) in outputs else ""
-        if id(node) in marked_nodes:
-            extra += ', color="#dc2626", penwidth=2'
-        lines.append(f"  {ids[id(node)]} [label={_quote(_label(node, show_values, show_grads))}, {style}{extra}];")
+        colour = node_colour.get(id(node))
+        if colour:
+            extra += f', color="{colour}", penwidth=2'
+        label = _label(node, show_values, show_grads, lang, digits)
+        tooltip = _tooltip(node, show_values, show_grads, lang)
+        lines.append(f"  {ids[id(node)]} [label={_centred(label)}, tooltip={_centred(tooltip)}, {style}{extra}];")
     for op in graph.order:
         for i, inp in enumerate(op.inputs):
             attrs = []
             if edge_labels:
-                attrs.append(f"label={_quote(_edge_label(op, i, show_grads))}")
-            if (id(op), i) in marked:
-                attrs.append(_HIGHLIGHT)
+                text, full = _edge_text(op, i, show_grads, lang, digits)
+                # left-justified, two spaces in: Graphviz puts a label's box against its edge
+                attrs += [f"label={_quote(_indented(text))}", f"tooltip={_centred(full)}",
+                          f"labeltooltip={_centred(full)}"]
+            colours = [c for c, _, edges in marks if (id(op), i) in edges]
+            if colours:  # an edge on several highlighted paths is drawn as parallel lines, one per colour
+                attrs.append(f'color="{":".join(colours)}", fontcolor="{colours[0]}", penwidth=2.5')
             elif not follows(op, i):
                 attrs.append('style=dashed')  # no gradient flows back along this edge
             lines.append(f"  {ids[id(inp)]} -> {ids[id(op)]} [{', '.join(attrs)}];")
+    if legend:
+        lines.append(_legend(graph, marks, show_values, show_grads, edge_labels, lang, digits))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _ends(graph: Graph, edges: set) -> list[tuple[int, int]]:
+    """(id(op), id(input)) for each highlighted edge."""
+    return [(id(op), id(op.inputs[i])) for op in graph.order for i in range(len(op.inputs)) if (id(op), i) in edges]
+
+
+def _legend(graph: Graph, marks: list, show_values: bool, show_grads: bool, edge_labels: bool, lang: str,
+            digits: int | None) -> str:
+    out = graph.outputs[0].name
+    rows = [say("viz.legend_title", lang)]
+    if show_values:
+        rows.append(say("viz.legend_value", lang))
+    if show_grads:
+        rows.append(say("viz.legend_grad", lang, out=out))
+    if edge_labels:
+        rows.append(say("viz.legend_edge", lang))
+    for colour, wrt, _ in marks:
+        rows.append(say("viz.legend_path", lang, colour=say(f"colour.{COLOURS[colour]}", lang), out=out, wrt=wrt))
+    if any(not follows(op, i) for op in graph.order for i in range(len(op.inputs))):
+        rows.append(say("viz.legend_dashed", lang))
+    if digits is not None:
+        rows.append(say("viz.legend_digits", lang, digits=digits))
+    return (f"  legend [shape=note, style=filled, fillcolor=\"#ffffff\", color=\"#9ca3af\", fontsize=10, "
+            f"label={_quote(chr(10).join(rows))}];")
 
 
 def render(dot: str, fmt: str = "svg") -> bytes:
@@ -183,16 +278,21 @@ def render(dot: str, fmt: str = "svg") -> bytes:
     return done.stdout
 
 
-def draw(graph: Any, path: str, **options: Any) -> str:
-    """Render ``graph`` to ``path``; the suffix (.svg, .png, .pdf) picks the format.
-
-    ``options`` go to ``to_dot`` (``show_values``, ``show_grads``, ``highlight``...).
-    Returns the path. Raises ``GraphvizNotFound`` when Graphviz is missing.
-    """
+def picture_format(path: str) -> str:
+    """The format a file name asks for (svg, png, pdf), or a ValueError that lists them."""
     fmt = FilePath(path).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(f"cannot draw to '{path}': the name must end in .svg, .png or .pdf")
-    picture = render(to_dot(graph, **options), fmt)
+    return fmt
+
+
+def draw(graph: Any, path: str, **options: Any) -> str:
+    """Render ``graph`` to ``path``; the suffix (.svg, .png, .pdf) picks the format.
+
+    ``options`` go to ``to_dot`` (``highlight``, ``lang``, ``digits``...).
+    Returns the path. Raises ``GraphvizNotFound`` when Graphviz is missing.
+    """
+    picture = render(to_dot(graph, **options), picture_format(path))
     FilePath(path).write_bytes(picture)
     return str(path)
 

@@ -1,6 +1,7 @@
 """``chainrule train``: train a model on a bundled dataset and report its test metrics.
 
     chainrule train --dataset digits --model mlp --epochs 30 --plot loss.png --save model.npz
+    chainrule train --model cnn --save model.safetensors --export model.onnx     # for PyTorch, onnxruntime
     chainrule train --dataset digits --model cnn
     chainrule train --dataset diabetes --model linear          # regression: test R²
 
@@ -19,9 +20,11 @@ from typing import Any
 
 from ... import datasets, nn, optim
 from ...errors import ChainruleError
+from ...io import onnx
+from ...see import plots
 from ...serialize import load, save
 from ...train import evaluate, fit
-from . import nonnegative
+from . import in_range
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
               "adagrad": optim.Adagrad}
@@ -61,29 +64,37 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dataset", default="digits", help="digits, diabetes, iris, wine or breast_cancer "
                                                             "(default digits)")
     parser.add_argument("--model", default="mlp", choices=["linear", "mlp", "cnn"], help="default mlp")
-    parser.add_argument("--epochs", type=nonnegative(int), help="passes over the training data")
+    parser.add_argument("--epochs", type=in_range(int, 0, 100_000),
+                        help="passes over the training data (0: only evaluate)")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: per model")
-    parser.add_argument("--lr", type=nonnegative(float), help="learning rate (default: per model)")
-    parser.add_argument("--batch-size", type=nonnegative(int), help="examples per step")
-    parser.add_argument("--hidden", type=nonnegative(int), default=1024, help="mlp hidden units (default 1024)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the shuffling")
-    parser.add_argument("--plot", metavar="PNG", help="write the loss and metric curves to this PNG")
-    parser.add_argument("--save", metavar="NPZ", help="save the trained weights (cr.save) to this file")
-    parser.add_argument("--load", metavar="NPZ", help="start from these saved weights")
+    parser.add_argument("--lr", type=in_range(float, 0, 1e6, low_open=True), help="learning rate (default: per model)")
+    parser.add_argument("--batch-size", type=in_range(int, 1, 10_000_000), help="examples per step")
+    parser.add_argument("--hidden", type=in_range(int, 1, 1_000_000), default=1024,
+                        help="mlp hidden units (default 1024)")
+    parser.add_argument("--seed", type=in_range(int, 0, 2**32 - 1), default=0,
+                        help="seed of the split, the weights and the shuffling")
+    parser.add_argument("--plot", metavar="FILE", help="write the loss and metric curves to FILE (.png, .svg, .pdf...)")
+    parser.add_argument("--save", metavar="FILE", help="save the trained weights (cr.save) to this file: "
+                                                       ".npz, or .safetensors (readable by PyTorch)")
+    parser.add_argument("--load", metavar="FILE", help="start from these saved weights (.npz or .safetensors)")
+    parser.add_argument("--export", metavar="ONNX", help="export the trained model to this ONNX file "
+                                                         "(cr.onnx.export; needs pip install 'chainrule[onnx]')")
     parser.add_argument("--no-progress", action="store_true", help="print only the final metrics")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train and report; returns the exit code (0, or 1 with a one-line message on stderr)."""
+    """Train and report; returns the exit code (0, or 2 with a one-line message on stderr)."""
     try:
         return _train(args)
     except (ChainruleError, ValueError, ImportError, OSError) as exc:
         print(f"chainrule train: {exc}", file=sys.stderr)
-        return 1
+        return 2
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.plot:
+        plots.check_format(args.plot)  # a picture name matplotlib cannot write fails now, not after training
     train, test = datasets.load(args.dataset, seed=args.seed, image=args.model == "cnn")
     task = train.info["task"]
     if (args.model, task) not in DEFAULTS:
@@ -91,7 +102,7 @@ def _train(args: argparse.Namespace) -> int:
     epochs, opt_name, lr, batch_size = DEFAULTS[(args.model, task)]
     epochs = epochs if args.epochs is None else args.epochs
     opt_name, lr = args.optimizer or opt_name, lr if args.lr is None else args.lr
-    batch_size = args.batch_size or batch_size
+    batch_size = batch_size if args.batch_size is None else args.batch_size
     nn.manual_seed(args.seed)
     model = build_model(args.model, train, args.hidden)
     if args.load:
@@ -101,14 +112,15 @@ def _train(args: argparse.Namespace) -> int:
     metrics = ("accuracy",) if task == "classification" else ("r2",)
     print(f"{train.info['name']}: {len(train)} training and {len(test)} test examples, {task}; "
           f"model {args.model} ({model.num_parameters():,} parameters); "
-          f"{type(optimizer).__name__} lr={lr:g}, batch size {batch_size}, {epochs} epochs", flush=True)
+          f"{type(optimizer).__name__} lr={lr:g}, batch size {batch_size}, "
+          f"{epochs} epoch{'' if epochs == 1 else 's'}", flush=True)
     start = time.perf_counter()
     if epochs:
         history = fit(model, loss_fn, optimizer, train, epochs=epochs, val_data=test, metrics=metrics,
                       batch_size=batch_size, seed=args.seed, progress=not args.no_progress,
                       scheduler=optim.CosineAnnealingLR(optimizer, epochs))
         if args.plot:
-            history.plot(args.plot, title=f"{train.info['name']} {args.model}")
+            history.plot(args.plot, title=f"{train.info['name']} {args.model}", held_out="test")
             print(f"wrote {args.plot}")
     seconds = time.perf_counter() - start
     scores = evaluate(model, test, metrics=metrics, loss_fn=loss_fn)
@@ -116,4 +128,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.save:
         save(model, args.save)
         print(f"wrote {args.save}")
+    if args.export:
+        # two examples fix the other shapes (a batch of one looks like any size-1 axis); the batch stays dynamic
+        onnx.export(model, test.X[:2], args.export)
+        print(f"wrote {args.export}")
     return 0

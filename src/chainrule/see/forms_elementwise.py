@@ -1,0 +1,205 @@
+"""The formulas of the elementwise ops: arithmetic, functions, comparisons' choices, activations.
+
+Each rule returns the vjp along one edge as a ``Sym``, with ``e.g`` the
+upstream gradient (1 for a local derivative), and notes the special cases the
+op's vjp applies at the current values (ties, kinks, non-positive bases).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..node import Constant
+from . import symbols as s
+from .edges import Edge, plain_number, rule
+from .symbols import Sym
+
+
+# ---------------------------------------------------------------- arithmetic
+@rule(ops.Add, ops.Cast, ops.BroadcastTo)
+def _pass(e: Edge) -> Sym:
+    return e.g
+
+
+@rule(ops.Sub)
+def _sub(e: Edge) -> Sym:
+    return e.g if e.index == 0 else s.neg(e.g)
+
+
+@rule(ops.Neg)
+def _neg(e: Edge) -> Sym:
+    return s.neg(e.g)
+
+
+@rule(ops.Mul)
+def _mul(e: Edge) -> Sym:
+    return s.times(e.g, e.x(1 - e.index))
+
+
+@rule(ops.Div)
+def _div(e: Edge) -> Sym:
+    a, b = e.x(0), e.x(1)
+    return s.div(e.g, b) if e.index == 0 else s.times(e.g, s.div(s.neg(a), s.square(b)))
+
+
+@rule(ops.Pow)
+def _pow(e: Edge) -> Sym:
+    a, b = e.x(0), e.x(1)
+    if e.index == 0:
+        exponent = e.op.inputs[1]
+        if isinstance(exponent, Constant) and np.size(exponent.value) == 1:
+            lowered = plain_number(float(np.asarray(exponent.value)) - 1)
+        else:
+            lowered = s.sub(b, s.ONE)
+        return s.times(e.g, s.times(b, s.power(a, lowered)))
+    nonpositive = e.where(np.asarray(e.value(0)) <= 0)
+    if nonpositive:  # the vjp takes ln only where the base is positive, 0 elsewhere
+        e.note("note.pow_base", base=a.text, count=nonpositive)
+        return s.times(e.g, s.times(e.out, s.call("where", s.iverson(a, ">", Sym("0")), s.call("ln", a), Sym("0"))))
+    return s.times(e.g, s.times(e.out, s.call("ln", a)))
+
+
+@rule(ops.Abs)
+def _abs(e: Edge) -> Sym:
+    zeros = e.where(np.asarray(e.value(0)) == 0)
+    if zeros:
+        e.note("note.kink_zero", op="abs", x=e.x(0).text, count=zeros, rule="sign(0) = 0")
+    return s.times(e.g, s.call("sign", e.x(0)))
+
+
+# ---------------------------------------------------------------- elementwise functions
+@rule(ops.Exp)
+def _exp(e: Edge) -> Sym:
+    return s.times(e.g, s.call("exp", e.x(0)))
+
+
+@rule(ops.Log)
+def _log(e: Edge) -> Sym:
+    return s.div(e.g, e.x(0))
+
+
+@rule(ops.Sqrt)
+def _sqrt(e: Edge) -> Sym:
+    return s.div(e.g, s.times(Sym("2"), s.call("sqrt", e.x(0))))
+
+
+@rule(ops.Sin)
+def _sin(e: Edge) -> Sym:
+    return s.times(e.g, s.call("cos", e.x(0)))
+
+
+@rule(ops.Cos)
+def _cos(e: Edge) -> Sym:
+    return s.times(e.g, s.neg(s.call("sin", e.x(0))))
+
+
+def _choice(e: Edge, relation: str, op: str) -> Sym:
+    """maximum/minimum: 1 where this input wins, and half at a tie (the rule the vjp applies)."""
+    mine, other = e.x(e.index), e.x(1 - e.index)
+    chosen = s.iverson(mine, relation, other)
+    ties = e.where(np.asarray(e.value(0)) == np.asarray(e.value(1)))
+    if ties:
+        e.note("note.tie", op=op, a=e.x(0).text, b=e.x(1).text, count=ties)
+        chosen = s.add(chosen, s.times(Sym("0.5"), s.iverson(mine, "==", other)))
+    return s.times(e.g, chosen)
+
+
+@rule(ops.Maximum)
+def _maximum(e: Edge) -> Sym:
+    return _choice(e, ">", "maximum")
+
+
+@rule(ops.Minimum)
+def _minimum(e: Edge) -> Sym:
+    return _choice(e, "<", "minimum")
+
+
+@rule(ops.Where)
+def _where(e: Edge) -> Sym | None:
+    if e.index == 0:
+        return None
+    zero = Sym("0")
+    args = (e.x(0), e.g, zero) if e.index == 1 else (e.x(0), zero, e.g)
+    return s.call("where", *args, scalar=e.g.scalar)
+
+
+@rule(ops.Clip)
+def _clip(e: Edge) -> Sym:
+    """x passes where low ≤ x ≤ high; a bound gets the gradient where it clipped (PyTorch's rule,
+    which gives all of it to high when low > high)."""
+    x = e.x(0)
+    low = e.x(1) if e.op.has_low else None
+    high = e.x(1 + e.op.has_low) if e.op.has_high else None
+    if e.index == 0:
+        inside = [s.iverson(low, "<=", x)] if low is not None else []
+        inside += [s.iverson(x, "<=", high)] if high is not None else []
+        return s.times(e.g, inside[0] if len(inside) == 1 else s.times(*inside))
+    if e.op.has_low and e.index == 1:
+        below = s.iverson(x, "<", low)
+        return s.times(e.g, below if high is None else s.times(below, s.iverson(low, "<", high)))
+    above = s.iverson(x, ">", high)
+    if low is None:
+        return s.times(e.g, above)
+    return s.times(e.g, s.add(s.iverson(high, "<", low), s.times(s.iverson(low, "<=", high), above)))
+
+
+# ---------------------------------------------------------------- activations
+@rule(ops.Sigmoid)
+def _sigmoid(e: Edge) -> Sym:
+    return s.times(e.g, s.times(e.out, s.sub(s.ONE, e.out)))
+
+
+@rule(ops.Tanh)
+def _tanh(e: Edge) -> Sym:
+    return s.times(e.g, s.sub(s.ONE, s.square(e.out)))
+
+
+@rule(ops.ReLU)
+def _relu(e: Edge) -> Sym:
+    zeros = e.where(np.asarray(e.value(0)) == 0)
+    if zeros:
+        e.note("note.kink_zero", op="relu", x=e.x(0).text, count=zeros, rule="[0 > 0] = 0")
+    return s.times(e.g, s.iverson(e.x(0), ">", Sym("0")))
+
+
+@rule(ops.LeakyReLU)
+def _leaky_relu(e: Edge) -> Sym:
+    x, zero = e.x(0), Sym("0")
+    zeros = e.where(np.asarray(e.value(0)) == 0)
+    if zeros:
+        e.note("note.kink_zero", op="leaky_relu", x=x.text, count=zeros, rule=f"slope {e.op.negative_slope}")
+    slope = s.times(s.number(e.op.negative_slope), s.iverson(x, "<=", zero))
+    return s.times(e.g, s.add(s.iverson(x, ">", zero), slope))
+
+
+@rule(ops.Softplus)
+def _softplus(e: Edge) -> Sym:
+    return s.times(e.g, s.call("sigmoid", e.x(0)))
+
+
+@rule(ops.GELU)
+def _gelu(e: Edge) -> Sym:
+    x = e.x(0)
+    c = s.number(float(np.sqrt(2.0 / np.pi)))
+    u = s.times(c, s.add(x, s.times(Sym("0.044715"), s.power(x, Sym("3")))))
+    t = s.call("tanh", u)
+    du = s.times(c, s.add(s.ONE, s.times(Sym("0.134145"), s.square(x))))
+    left = s.times(Sym("0.5"), s.add(s.ONE, t))
+    right = s.times(s.times(s.times(Sym("0.5"), x), s.sub(s.ONE, s.square(t))), du)
+    return s.times(e.g, s.add(left, right))
+
+
+def _axis_keywords(axis: int) -> dict:
+    return {} if axis == -1 else {"axis": axis}
+
+
+@rule(ops.Softmax)
+def _softmax(e: Edge) -> Sym:
+    total = s.call("sum", s.times(e.g, e.out), axis=e.op.axis, keepdims=True)
+    return s.times(e.out, s.sub(e.g, total))
+
+
+@rule(ops.LogSoftmax)
+def _log_softmax(e: Edge) -> Sym:
+    p = s.call("softmax", e.x(0), **_axis_keywords(e.op.axis))
+    return s.sub(e.g, s.times(p, s.call("sum", e.g, axis=e.op.axis, keepdims=True)))

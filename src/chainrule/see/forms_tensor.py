@@ -1,0 +1,244 @@
+"""The formulas of the ops that mix elements: matrix products, reductions, losses, shapes, windows.
+
+Each rule returns the vjp along one edge as a ``Sym``. Where an op divides by
+a count (a mean, a loss's 1/N) the formula writes ``n`` and a note gives its
+value; where an op only moves elements (indexing, concatenation, padding,
+convolution windows) the formula names the movement (``scatter(g)``), which
+reads unambiguously even though only the engine computes it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from . import symbols as s
+from .edges import Edge, rule
+from .symbols import Sym
+
+TWO, MINUS_TWO, ZERO = Sym("2"), s.name("-2"), Sym("0")
+
+
+# ---------------------------------------------------------------- matrix products
+def _matmul(e: Edge, index: int) -> Sym | None:
+    """∂(A @ B): g @ Bᵀ and Aᵀ @ g, with NumPy's vector cases (a 1-D operand is promoted)."""
+    a, b, g = e.x(0), e.x(1), e.g
+    a_dims, b_dims = np.ndim(e.whole(0)), np.ndim(e.whole(1))
+    if a_dims == 1 and b_dims == 1:  # an inner product: a number
+        return s.times(g, b if index == 0 else a)
+    if (a_dims == 1 and b_dims > 2) or (b_dims == 1 and a_dims > 2):
+        return None  # a vector against a batch of matrices: no short formula
+    if a_dims == 1:
+        return s.matmul(b, g) if index == 0 else s.call("outer", a, g, scalar=False)
+    if b_dims == 1:
+        return s.call("outer", g, b, scalar=False) if index == 0 else s.matmul(s.transpose(a), g)
+    return s.matmul(g, s.transpose(b)) if index == 0 else s.matmul(s.transpose(a), g)
+
+
+@rule(ops.MatMul)
+def _matmul_rule(e: Edge) -> Sym | None:
+    return _matmul(e, e.index)
+
+
+@rule(ops.Linear)
+def _linear(e: Edge) -> Sym | None:
+    if e.index == 2:
+        return e.g
+    if e.op._matrix_mode():  # x @ k + b
+        return _matmul(e, e.index)
+    return s.times(e.g, e.x(1 - e.index))  # k·x + b
+
+
+# ---------------------------------------------------------------- reductions
+def _spread(e: Edge) -> Sym:
+    """The upstream gradient put back where the reduced axes were (``unsqueeze`` when they were dropped)."""
+    axis, shape = e.op.axis, np.shape(e.whole(0))
+    if e.op.keepdims or axis is None or not np.shape(e.op.value):
+        return e.g
+    if isinstance(axis, (int, np.integer)):
+        return s.call("unsqueeze", e.g, axis=int(axis) % len(shape), scalar=False)
+    return e.g
+
+
+def _reduced_count(e: Edge) -> int:
+    return max(int(np.size(e.whole(0)) // max(np.size(e.op.value), 1)), 1)
+
+
+def _reduce_keywords(e: Edge) -> dict[str, Any]:
+    return {} if e.op.axis is None else {"axis": e.op.axis, "keepdims": True}
+
+
+@rule(ops.Sum)
+def _sum(e: Edge) -> Sym:
+    e.note("note.spread", op=e.op.name, count=_reduced_count(e))
+    return _spread(e)
+
+
+@rule(ops.Mean)
+def _mean(e: Edge) -> Sym:
+    return s.div(_spread(e), e.count(_reduced_count(e)))
+
+
+@rule(ops.Max)
+def _max(e: Edge) -> Sym:
+    x = e.x(0)
+    pick = "max" if not isinstance(e.op, ops.Min) else "min"
+    hit = s.iverson(x, "==", s.call(pick, x, **_reduce_keywords(e)))
+    x_value = np.asarray(e.value(0))
+    extreme = np.max(x_value, axis=e.op.axis, keepdims=True) if pick == "max" else \
+        np.min(x_value, axis=e.op.axis, keepdims=True)
+    if np.count_nonzero(x_value == extreme) > np.size(extreme):
+        e.note("note.tie_reduce", op=e.op.name, pick=pick)
+        hit = s.div(hit, s.call("sum", hit, **_reduce_keywords(e)))
+    return s.times(_spread(e), hit)
+
+
+@rule(ops.Var)
+def _var(e: Edge) -> Sym:
+    x = e.x(0)
+    centred = s.sub(x, s.call("mean", x, **_reduce_keywords(e)))
+    n = e.count(_reduced_count(e))
+    if e.op.ddof:
+        n = s.sub(n, s.number(e.op.ddof))
+    return s.times(_spread(e), s.div(s.times(TWO, centred), n))
+
+
+# ---------------------------------------------------------------- losses
+def _per_element(e: Edge, count: int, examples: bool = False) -> tuple[Sym, Sym | None]:
+    """The loss's upstream gradient per element, and its 1/n (None when nothing is averaged)."""
+    if e.op.reduction == "mean":
+        return e.g, e.count(count, examples)
+    return e.g, None
+
+
+def _averaged(g: Sym, body: Sym, n: Sym | None) -> Sym:
+    return s.times(g, s.div(body, n) if n is not None else body)
+
+
+@rule(ops.MSE)
+def _mse(e: Edge) -> Sym:
+    y, yhat = e.x(0), e.x(1)
+    g, n = _per_element(e, e.size())
+    return _averaged(g, s.times(TWO if e.index == 0 else MINUS_TWO, s.sub(y, yhat)), n)
+
+
+@rule(ops.BinaryCrossEntropy)
+def _bce(e: Edge) -> Sym:
+    p, t = e.x(0), e.x(1)
+    g, n = _per_element(e, e.size())
+    if e.index == 0:
+        p_value = np.asarray(e.value(0))
+        if np.any(p_value * (1 - p_value) <= 1e-12):
+            e.note("note.bce_clamp", p=p.text)
+        return _averaged(g, s.div(s.sub(p, t), s.times(p, s.sub(s.ONE, p))), n)
+    return _averaged(g, s.sub(s.call("ln", s.sub(s.ONE, p)), s.call("ln", p)), n)
+
+
+@rule(ops.BCEWithLogits)
+def _bce_logits(e: Edge) -> Sym:
+    x, t = e.x(0), e.x(1)
+    g, n = _per_element(e, e.size())
+    body = s.sub(s.call("sigmoid", x), t) if e.index == 0 else s.neg(x)
+    return _averaged(g, body, n)
+
+
+def _examples(e: Edge) -> tuple[int, int] | None:
+    """(classes, examples) of a classification loss on (N, C) or (C,) logits; None for more axes."""
+    shape = np.shape(e.whole(0))
+    if len(shape) > 2:
+        return None
+    classes = shape[-1]
+    return classes, math.prod(shape) // max(classes, 1)
+
+
+def _per_example(e: Edge, examples: int) -> tuple[Sym, Sym | None]:
+    if e.op.reduction == "none":
+        return s.call("unsqueeze", e.g, axis=-1, scalar=False), None
+    return _per_element(e, examples, examples=True)
+
+
+@rule(ops.CrossEntropy)
+def _cross_entropy(e: Edge) -> Sym | None:
+    sizes = _examples(e)
+    if sizes is None:
+        return None
+    classes, examples = sizes
+    x, t = e.x(0), e.x(1)
+    g, n = _per_example(e, examples)
+    if np.asarray(e.whole(1)).dtype.kind in "iub":  # class labels
+        if e.index == 1:
+            return None
+        return _averaged(g, s.sub(s.call("softmax", x), s.call("onehot", t, Sym(str(classes)))), n)
+    if e.index == 0:
+        mass = s.call("sum", t, axis=-1, keepdims=True)
+        return _averaged(g, s.sub(s.times(s.call("softmax", x), mass), t), n)
+    return _averaged(g, s.neg(s.call("log_softmax", x)), n)
+
+
+@rule(ops.NLLLoss)
+def _nll(e: Edge) -> Sym | None:
+    sizes = _examples(e)
+    if sizes is None or e.index == 1:
+        return None
+    classes, examples = sizes
+    g, n = _per_example(e, examples)
+    return _averaged(g, s.neg(s.call("onehot", e.x(1), Sym(str(classes)))), n)
+
+
+# ---------------------------------------------------------------- shapes
+def _shape_tuple(shape: tuple) -> Sym:
+    inner = ", ".join(str(int(d)) for d in shape)
+    return Sym(f"({inner},)" if len(shape) == 1 else f"({inner})", scalar=False)
+
+
+@rule(ops.Reshape, ops.Squeeze, ops.ExpandDims)
+def _reshape(e: Edge) -> Sym:
+    return s.call("reshape", e.g, _shape_tuple(np.shape(e.value(0))), scalar=False)
+
+
+@rule(ops.Transpose)
+def _transpose(e: Edge) -> Sym:
+    axes = e.op.axes
+    if np.ndim(e.value(0)) == 2:
+        return s.transpose(e.g)
+    if axes is None:
+        return s.call("transpose", e.g, scalar=False)
+    inverse = tuple(int(a) for a in np.argsort(axes))
+    return s.call("transpose", e.g, axes=_shape_tuple(inverse).text, scalar=False)
+
+
+@rule(ops.SwapAxes)
+def _swapaxes(e: Edge) -> Sym:
+    if (e.op.axis1, e.op.axis2) in ((-1, -2), (-2, -1)) and np.ndim(e.value(0)) >= 2:
+        return s.transpose(e.g)
+    if np.ndim(e.value(0)) < 2:
+        return e.g
+    return s.call("swapaxes", e.g, axis1=e.op.axis1, axis2=e.op.axis2, scalar=False)
+
+
+def _moved(name: str) -> Any:
+    """An op that only moves elements: its vjp moves the gradient back (named, not spelled out)."""
+    def rule_(e: Edge) -> Sym | None:
+        if e.op.inputs[e.index].value is not None and np.asarray(e.value(e.index)).dtype.kind not in "fc":
+            return None  # index data takes no gradient
+        return s.call(name, e.g, scalar=False)
+    return rule_
+
+
+for _cls, _name in ((ops.GetItem, "scatter"), (ops.ScatterAdd, "gather"), (ops.Concat, "slice"),
+                    (ops.Stack, "select"), (ops.Pad, "crop"), (ops.Im2Col, "col2im"), (ops.Col2Im, "im2col"),
+                    (ops.MaxPool2D, "maxpool_backward"), (ops.AvgPool2D, "avgpool_backward"),
+                    (ops.SumToShape, "broadcast_to")):
+    rule(_cls)(_moved(_name))
+
+
+@rule(ops.Conv2D)
+def _conv2d(e: Edge) -> Sym:
+    x, w = e.x(0), e.x(1)
+    if e.index == 0:
+        return s.call("conv_transpose2d", e.g, w, scalar=False)
+    if e.index == 1:
+        return s.call("correlate", x, e.g, scalar=False)
+    return s.call("sum", e.g, axis="(0, 2, 3)", scalar=False)

@@ -1,0 +1,185 @@
+"""What a learner types: names and notations in expressions, hostile expressions, and every numeric option.
+
+Each bad input is one line on stderr and exit status 2, never a traceback; each good one is explained
+with the names the learner wrote. Expected derivatives are worked out here with ``math``.
+"""
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.cli.expr import MAX_CHARS, parse
+from chainrule.cli.main import main
+from chainrule.errors import ExprError
+
+
+def run(*argv: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chainrule", *argv], input=stdin, capture_output=True, text=True,
+                          encoding="utf-8", timeout=300, cwd=cwd)
+
+
+def result(text: str, name: str) -> float:
+    return float(re.search(rf"^∂{re.escape(name)} = (\S+)$", text, re.MULTILINE).group(1))
+
+
+def test_loss_equals_names_the_result_and_notation_from_the_output_is_accepted(capsys):
+    assert main(["explain", "loss = (y - σ(k·x + b))^2", "--at", "x=3,y=0.6,k=0.36,b=0.37", "--wrt", "k",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    s = 1 / (1 + math.exp(-(0.36 * 3 + 0.37)))
+    assert math.isclose(result(out, "loss/∂k"), -2 * (0.6 - s) * s * (1 - s) * 3, rel_tol=1e-12)
+    assert "∂loss/∂sub · ∂sub/∂sigmoid · ∂sigmoid/∂add · ∂add/∂mul · ∂mul/∂k" in out and "∂pow" not in out
+
+
+def test_greek_names_times_signs_and_carets(capsys):
+    assert main(["explain", "f = θ^3 × φ − 2·θ", "--at", "θ=1.5,φ=2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert math.isclose(result(out, "f/∂θ"), 3 * 1.5 ** 2 * 2 - 2, rel_tol=1e-12)
+    assert math.isclose(result(out, "f/∂φ"), 1.5 ** 3, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("argv", [
+    ["explain", "-x**2", "--at", "x=3"],
+    ["explain", "--at", "x=3", "-x**2"],
+    ["explain", "--at=x=3", "-x**2", "--quiet"],
+    ["explain", "--at", "x=3", "--", "-x**2"],
+])
+def test_an_expression_may_start_with_a_minus(capsys, argv):
+    assert main(argv) == 0
+    assert math.isclose(result(capsys.readouterr().out, "neg/∂x"), -6.0)
+
+
+def test_an_expression_starting_with_minus_through_the_real_command_line():
+    done = run("explain", "-2*x + x**2", "--at", "x=1.5", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert math.isclose(result(done.stdout, "add/∂x"), -2 + 3.0)
+    assert "(-2)" in done.stdout or "-2" in done.stdout
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["explain", "x", "--at", "x=1", "--max-paths", "-1"], "--max-paths"),
+    (["explain", "x", "--at", "x=1", "--max-paths", "many"], "--max-paths"),
+    (["demo", "--steps", "-3"], "--steps"),
+    (["demo", "--lr", "0"], "--lr"),
+    (["demo", "--lr", "nan"], "--lr"),
+    (["train", "--batch-size", "0"], "--batch-size"),
+    (["train", "--hidden", "0"], "--hidden"),
+    (["train", "--epochs", "-1"], "--epochs"),
+    (["train", "--lr", "-0.1"], "--lr"),
+    (["train", "--lr", "inf"], "--lr"),
+    (["train", "--seed", "-1"], "--seed"),
+    (["train", "--batch-size", "2.5"], "--batch-size"),
+])
+def test_every_numeric_option_is_range_checked_with_one_line_and_status_2(capsys, argv, option):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"argument {option}: must be" in err and "Traceback" not in err
+
+
+def test_a_bad_option_is_one_line_from_the_real_command_line():
+    done = run("train", "--batch-size", "0")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "chainrule train: error: argument --batch-size: must be at least 1 and at most 10,000,000, got 0 "
+        "(see chainrule train --help)"]
+
+
+def test_a_power_tower_of_500_parses_without_recursion(capsys):
+    text = "x**" * 500 + "x"
+    assert main(["explain", text, "--at", "x=1.0001", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Traceback" not in out and "501 paths" in out
+    assert len(out.splitlines()) < 30
+
+
+def test_deep_brackets_and_unary_chains_are_refused_or_read_in_loops():
+    x = cr.Placeholder(name="x")
+    x.feed(2.0)
+    assert parse("-" * 5000 + "x", {"x": x}).value == 2.0  # 5000 signs: an even number
+    with pytest.raises(ExprError, match="nested more than 100 deep"):
+        parse("(" * 1000 + "x" + ")" * 1000, {"x": x})
+    with pytest.raises(ExprError, match="the limit is"):
+        parse("x+" * (MAX_CHARS // 2) + "x", {"x": x})
+
+
+def test_a_one_megabyte_expression_is_explained_from_standard_input():
+    text = "+".join(["x"] * 500_001)
+    assert len(text) > 1_000_000
+    done = run("explain", "-", "--at", "x=1", stdin=text)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "500001 paths" in out and result(out, "add_500000/∂x") == 500001.0
+    assert len(out.splitlines()) < 20 and max(len(line) for line in out.splitlines()) < 400
+
+
+def test_naming_is_linear_in_the_number_of_nodes():
+    x = cr.Placeholder(name="x")
+    x.feed(1.0)
+    out = parse("+".join(["x"] * 20_000), {"x": x})
+    order = cr.topological_sort(out)
+    names = [n.name for n in order if isinstance(n, cr.Op)]
+    assert len(set(names)) == len(names) == 19_999 and names[0] == "add" and names[-1] == "add_19999"
+
+
+def test_constant_subexpressions_raise_no_numpy_warnings():
+    done = run("explain", "x + 1/0 + log(-1)", "--at", "x=1")
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeWarning" not in done.stderr and done.stderr == ""
+    assert "⚠ div = inf" in done.stdout and "⚠ log = nan" in done.stdout
+
+
+def test_nan_from_log_of_a_negative_number_is_flagged():
+    done = run("explain", "log(x)", "--at", "x=-1")
+    assert done.returncode == 0 and "RuntimeWarning" not in done.stderr
+    assert "⚠ log = nan: Log 'log' made not a number (NaN) out of finite inputs (x = -1.0)" in done.stdout
+
+
+def test_draw_fallback_without_dot_into_an_impossible_path_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    import os
+
+    env = {**os.environ, "PATH": str(empty)}
+    done = subprocess.run([sys.executable, "-m", "chainrule", "explain", "x*x", "--at", "x=2", "--quiet", "--draw",
+                           "afile/sub/g.svg"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "chainrule explain: error in --draw: cannot write afile/sub/g.svg" \
+        in done.stderr and "Traceback" not in done.stderr
+
+
+def test_draw_refuses_a_format_before_any_work(tmp_path):
+    done = run("explain", "x*x", "--at", "x=2", "--draw", "g.jpg", cwd=tmp_path)
+    assert done.returncode == 2 and "must end in .svg, .png or .pdf" in done.stderr and done.stdout == ""
+
+
+ALPHABET = "xyθ0123456789.+-*/^()[],=<>·×⊙@−ᵀ² abcdefsigmotanhlr_e\n$"
+
+
+@settings(max_examples=400, deadline=2000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=60), st.text(alphabet=ALPHABET, max_size=80)))
+def test_fuzz_random_text_gives_a_node_or_an_expr_error_quickly(text):
+    variables = {name: cr.Placeholder(name=name) for name in ("x", "y", "θ")}
+    for node in variables.values():
+        node.feed(0.5)
+    start = time.perf_counter()
+    with np.errstate(all="raise"):  # the parser silences NumPy itself: nothing may leak out
+        try:
+            node = parse(text, variables)
+        except ExprError as error:
+            assert 0 <= error.position <= len(text) and str(error)
+        else:
+            assert isinstance(node, cr.Node)
+    assert time.perf_counter() - start < 2.0
