@@ -135,11 +135,11 @@ class Dropout(Op):
     def forward(self, x):
         dt = _float_dtype(np.asarray(x))
         keep = (self.rng or init.generator()).random(np.shape(x)) >= self.p
-        self.scale = keep * dt.type(1.0 / (1.0 - self.p)) if self.p < 1 else np.zeros(np.shape(x), dt)
-        return x * self.scale
+        self._scale = keep * dt.type(1.0 / (1.0 - self.p)) if self.p < 1 else np.zeros(np.shape(x), dt)
+        return x * self._scale
 
     def vjp(self, g, out, x):
-        return (g * self.scale,)
+        return (g * self._scale,)
 
 
 def dropout_mask(x: Any, p: float, rng: np.random.Generator | None = None) -> Any:
