@@ -55,6 +55,18 @@ def _inputs(rng: np.random.Generator, args: Sequence[Any], dtype: np.dtype, low:
     return arrays, [not isinstance(a, Fixed) for a in args]
 
 
+def raises_naming(error: type, call: Callable[[], Any], *words: str) -> str:
+    """``call()`` raises ``error`` with every one of ``words`` in its message; returns the message."""
+    import pytest
+
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    for word in words:
+        assert word in message, f"{word!r} not in: {message}"
+    return message
+
+
 def check_stable(fn: Callable[..., Any], torch_fn: Callable[..., Any], x: np.ndarray, u: np.ndarray,
                  atol: float = 1e-30) -> None:
     """At extreme inputs ``x``: finite values and gradients (under upstream ``u``), in x's dtype,
@@ -73,18 +85,28 @@ def check_stable(fn: Callable[..., Any], torch_fn: Callable[..., Any], x: np.nda
 
 def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequence[Any], *,
              dtype: Any = np.float64, low: float | None = None, high: float | None = None, seed: int = 0,
-             atol: float | None = None, rtol: float | None = None) -> None:
-    """Assert chainrule matches PyTorch in values, gradients, shapes and dtypes."""
+             atol: float | None = None, rtol: float | None = None, graph: bool = False) -> None:
+    """Assert chainrule matches PyTorch in values, gradients, shapes and dtypes.
+
+    ``graph=True`` runs it define-then-run: every input a Placeholder, the op built
+    before any value exists, then ``Graph.forward(feed)`` and ``Graph.backward(upstream)``."""
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
     tol = _tolerance(dtype, atol, rtol, (1e-10, 1e-7), (1e-5, 1e-4))
     arrays, diff = _inputs(rng, args, dtype, low, high)
 
-    cr_in = [cr.Variable(a, name=f"in{i}") if d else cr.Constant(a, name=f"in{i}")
-             for i, (a, d) in enumerate(zip(arrays, diff))]
+    if graph:
+        cr_in = [cr.Placeholder(name=f"in{i}", requires_grad=d) for i, d in enumerate(diff)]
+    else:
+        cr_in = [cr.Variable(a, name=f"in{i}") if d else cr.Constant(a, name=f"in{i}")
+                 for i, (a, d) in enumerate(zip(arrays, diff))]
     t_in = [torch.tensor(a, requires_grad=bool(d and np.asarray(a).dtype.kind == "f"))
             for a, d in zip(arrays, diff)]
     out, t_out = cr_fn(*cr_in), torch_fn(*t_in)
+    if graph:
+        assert out.value is None, "a node built on unfed placeholders has no value yet"
+        run = cr.Graph(out)
+        run.forward(dict(zip(cr_in, arrays)))
 
     t_val = t_out.detach().numpy()
     assert out.shape == t_val.shape, f"value shape {out.shape} != torch {t_val.shape}"
@@ -95,7 +117,11 @@ def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequ
     if not wrt or not t_out.requires_grad:
         return
     upstream = rng.standard_normal(t_val.shape).astype(dtype)
-    grads = cr.grad(out, wrt, grad_outputs=upstream)
+    if graph:
+        run.backward(upstream)
+        grads = [np.zeros_like(a) if n.grad is None else n.grad for n, a, d in zip(cr_in, arrays, diff) if d]
+    else:
+        grads = cr.grad(out, wrt, grad_outputs=upstream)
     t_out.backward(torch.tensor(upstream))
     t_grads = [(t.grad, a) for t, a, d in zip(t_in, arrays, diff) if d]
     for i, (g, (tg, a)) in enumerate(zip(grads, t_grads)):
@@ -119,7 +145,8 @@ class Case:
     ``args`` as for ``check_op`` (shape tuples, ``Fixed``, ``Value``); ``second``
     says whether to check second derivatives too (``cr.gradgradcheck``); at a
     kink, where central differences average the two one-sided slopes, use
-    ``modes=TORCH`` to compare with PyTorch's choice of subgradient only.
+    ``modes=KINK`` to compare with PyTorch's choice of subgradient only (eagerly
+    and define-then-run).
     """
     name: str
     cr_fn: Callable[..., Any]
@@ -138,10 +165,16 @@ class Case:
 MODES = ("torch64", "torch32", "fd", "fd2", "torch2_32")
 SECOND = ("fd2", "torch2_32")
 TORCH = ("torch64", "torch32")
+# the same comparisons define-then-run (placeholders, Graph.forward(feed), Graph.backward())
+DEFINE_THEN_RUN = ("graph64", "graph32")
+ALL = MODES + DEFINE_THEN_RUN  # what ``params`` runs a case in unless told otherwise
+KINK = TORCH + DEFINE_THEN_RUN  # at a kink: PyTorch's subgradient, eagerly and define-then-run
+FIRST = ("torch64", "torch32", "fd") + DEFINE_THEN_RUN  # not twice differentiable
 
 
-def params(cases: Sequence[Case], modes: Sequence[str] = MODES) -> list:
-    """``pytest.param(case, mode)`` for every case and applicable mode."""
+def params(cases: Sequence[Case], modes: Sequence[str] = ALL) -> list:
+    """``pytest.param(case, mode)`` for every case and applicable mode: by default every
+    case both eagerly and define-then-run."""
     import pytest
 
     return [pytest.param(c, m, id=f"{c.name}-{m}") for c in cases for m in (c.modes or modes)
@@ -205,10 +238,11 @@ def check_op2(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Seq
 
 def run_case(case: Case, mode: str, seed: int = 0) -> None:
     """Run one ``Case`` in one of ``MODES``."""
-    if mode in ("torch64", "torch32"):
-        dtype = np.float64 if mode == "torch64" else np.float32
+    if mode in TORCH + DEFINE_THEN_RUN:
+        dtype = np.float64 if mode.endswith("64") else np.float32
+        tol = (case.tol or {}).get(mode, (case.tol or {}).get(mode.replace("graph", "torch"), {}))
         check_op(case.cr_fn, case.torch_fn, case.args, dtype=dtype, low=case.low, high=case.high, seed=seed,
-                 **(case.tol or {}).get(mode, {}))
+                 graph=mode in DEFINE_THEN_RUN, **tol)
         return
     if mode == "torch2_32":
         check_op2(case.cr_fn, case.torch_fn, case.args, dtype=np.float32, low=case.low, high=case.high, seed=seed,

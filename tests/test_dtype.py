@@ -40,10 +40,23 @@ def test_integer_data_becomes_the_default_float_where_differentiable(default):
     assert cr.Variable(np.arange(3)).dtype == default
     assert cr.tensor([1, 2], requires_grad=True).dtype == default
     assert cr.tensor([1, 2]).dtype == np.int64  # data: stays integer, like torch.tensor
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_a_placeholder_keeps_integer_feeds_integer_and_takes_no_gradient_for_them(default):
+    """PyTorch's rule: integer tensors hold data (labels, indices) and have no gradient.
+    Floating feeds keep their dtype and are differentiable; Python numbers become the
+    default float, as a Variable's do."""
+    cr.set_default_dtype(default)
     x, labels = cr.Placeholder(name="x"), cr.Placeholder(name="labels", requires_grad=False)
     x.feed([1, 2, 3])
     labels.feed([1, 2, 3])
-    assert x.dtype == default and labels.value.dtype.kind == "i"
+    assert x.value.dtype.kind == "i" and labels.value.dtype.kind == "i" and not x.requires_grad
+    x.feed(np.array([1.0, 2.0], dtype=np.float64))
+    assert x.dtype == np.float64 and x.requires_grad
+    x.feed(3)
+    assert x.dtype == default and x.requires_grad
+    assert not labels.requires_grad
 
 
 def test_explicit_dtype_wins():
@@ -107,7 +120,7 @@ def test_a_float32_model_stays_float32_everywhere():
     graph.forward({x: X.astype(np.float32)})
     graph.backward()
     for node in graph.order:
-        if node.value.dtype.kind == "f" and not isinstance(node, cr.Constant):  # data may be float64
+        if np.asarray(node.value).dtype.kind == "f" and not isinstance(node, cr.Constant):  # data may be float64
             assert node.value.dtype == np.float32, f"value of {node!r}"
         if node.grad is not None:
             assert node.grad.dtype == np.float32, f"grad of {node!r}"

@@ -246,10 +246,18 @@ def test_comparisons_are_nodes_without_gradient():
     np.testing.assert_array_equal(x.grad, [-1.0, -1.0, 3.0])
 
 
-def test_repr_is_the_lessons():
+def test_repr_is_the_lessons_then_the_value():
+    """Before a value exists, the lesson's ``Type: name``; then the value summarised as NumPy
+    does, its dtype, and the gradient's state (issue 12)."""
     assert repr(cr.Placeholder(name="y")) == "Placeholder: y"
     assert repr(cr.Linear(cr.Placeholder(name="x"), cr.Variable(1.0), cr.Variable(0.0), name="linear")) == "Linear: linear"
-    assert repr(cr.Variable(1.0, name="k")) == "Variable: k"
+    assert repr(cr.Variable(np.float32(1.5), name="k")) == "Variable: k = 1.5 (float32, requires_grad=True, grad=None)"
+    assert repr(cr.tensor(np.ones(3), name="c")) == "Constant: c = [1., 1., 1.] (float64)"
+    k = cr.Variable(np.arange(100.0), name="k")
+    (k * 2.0).sum().backward()
+    assert repr(k) == ("Variable: k = [ 0., 1., 2., ..., 97., 98., 99.] "
+                       "(float64, requires_grad=True, grad=[2., 2., 2., ..., 2., 2., 2.])")
+    assert str(cr.Variable(2.0, name="b")) == "Variable: b = 2.0"
 
 
 def test_chain_of_100000_ops():

@@ -71,7 +71,7 @@ MLPS = {
                            lambda z, y: F.cross_entropy(z, y)),
     "sigmoid-mse": (cr.sigmoid, torch.sigmoid, lambda z, y: cr.mse(y[:, None] / 3, cr.softmax(z)),
                     lambda z, y: F.mse_loss(torch.softmax(z, -1), (y[:, None] / 3).expand(6, 3))),
-    "gelu-log_softmax": (cr.gelu, lambda h: F.gelu(h, approximate="tanh"),
+    "gelu-log_softmax": (cr.gelu, lambda h: F.gelu(h),
                          lambda z, y: cr.nll_loss(cr.log_softmax(z), y, reduction="sum"),
                          lambda z, y: F.nll_loss(torch.log_softmax(z, -1), y, reduction="sum")),
     "softplus-bce_logits": (cr.softplus, F.softplus,

@@ -46,7 +46,8 @@ def _cases(r):
             # probabilities: differentiable in the target as well
             Case(f"cross_entropy_probs{xs}-{r}", lambda x, t: cr.cross_entropy(x, t, reduction=r),
                  lambda x, t: F.cross_entropy(x, t, reduction=r), (xs, xs), low=0.0, high=1.0),
-            Case(f"nll{xs}-{r}", lambda x, t: cr.nll_loss(cr.log_softmax(x, axis=1 if x.ndim > 1 else 0), t, reduction=r),
+            Case(f"nll{xs}-{r}", lambda x, t, ax=1 if len(xs) > 1 else 0: cr.nll_loss(cr.log_softmax(x, axis=ax), t,
+                                                                                     reduction=r),
                  lambda x, t: F.nll_loss(torch.log_softmax(x, 1 if x.ndim > 1 else 0), t, reduction=r), (xs, labels)),
             Case(f"nll_raw{xs}-{r}", lambda x, t: cr.nll_loss(x, t, reduction=r),
                  lambda x, t: F.nll_loss(x, t, reduction=r), (xs, labels)),

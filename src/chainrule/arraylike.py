@@ -13,6 +13,15 @@ import numpy as np
 from .errors import describe
 
 
+def summarise(value: Any) -> str:
+    """An array on one line, long ones elided with ``...`` as NumPy does."""
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return str(value[()])
+    text = np.array2string(value, separator=", ", threshold=20, edgeitems=3)
+    return " ".join(text.split())
+
+
 class ArrayMethods:
     """Array conveniences for an object with ``value`` (an ndarray or NumPy scalar) and ``name``."""
 
@@ -84,7 +93,18 @@ class ArrayMethods:
         return np.asarray(self.value).__dlpack_device__()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}: {self.name}"
+        """The lesson's ``Placeholder: y`` (all there is before a value exists), then the value
+        summarised as NumPy does, its dtype, and whether it takes a gradient:
+        ``Variable: W = [[0.5, -1. ], [2. , 0.25]] (float32, requires_grad=True, grad=None)``."""
+        head = f"{type(self).__name__}: {self.name}"
+        if self.value is None:
+            return head
+        value = np.asarray(self.value)
+        about = [str(value.dtype)]
+        if self.requires_grad:
+            about.append("requires_grad=True")
+            about.append("grad=None" if self.grad is None else f"grad={summarise(self.grad)}")
+        return f"{head} = {summarise(value)} ({', '.join(about)})"
 
     def __str__(self) -> str:
         return f"{type(self).__name__}: {self.name} = {self.value}"

@@ -11,6 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .errors import DTypeError
+
 _default = np.dtype(np.float32)
 
 
@@ -28,14 +30,36 @@ def get_default_dtype() -> np.dtype:
     return _default
 
 
+_KINDS = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers", "M": "dates",
+          "m": "time spans", "V": "raw records"}
+
+
+def not_numbers(data: Any, arr: np.ndarray) -> DTypeError:
+    """The error for data that is not real numbers, naming what was given."""
+    shown = repr(data) if len(repr(data)) < 60 else repr(data)[:57] + "..."
+    what = "None" if data is None else f"{type(data).__name__} {shown}"
+    hint = {"U": "convert it first, e.g. float(s) or np.asarray(data, dtype=float)",
+            "c": "chainrule does not support complex values: pass the real and imaginary parts as two "
+                 "real arrays (z.real, z.imag)"}.get(arr.dtype.kind, "pass numbers (an int, float or bool array)")
+    return DTypeError(f"chainrule computes on real numbers, but got {what} ({_KINDS.get(arr.dtype.kind, arr.dtype)}, "
+                      f"dtype {arr.dtype}): {hint}")
+
+
 def as_array(data: Any, dtype: Any = None, float_only: bool = True) -> np.ndarray:
     """``data`` as an ndarray: floats keep their dtype, the rest becomes the default
-    float (or stays integer/bool when ``float_only`` is False, e.g. class labels)."""
-    if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    if type(data) is np.ndarray and data.dtype.kind == "f":
+    float (or stays integer/bool when ``float_only`` is False, e.g. class labels).
+    Strings, None, objects, complex and date-time data raise ``DTypeError``: nothing
+    is converted silently (``"3.5"`` is not 3.5, None is not NaN, 1+2j is not 1)."""
+    if type(data) is np.ndarray and data.dtype.kind == "f" and dtype is None:
         return data  # the common case, first: a float array keeps its precision
     arr = np.asarray(data)
+    if arr.dtype.kind not in "fiub":
+        raise not_numbers(data, arr)
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        if dt.kind not in "fiub":
+            raise not_numbers(np.zeros((), dt), np.zeros((), dt))
+        return arr.astype(dt, copy=False)
     if arr.dtype.kind == "f" and isinstance(data, (np.ndarray, np.generic)):
         return arr  # an array the user made keeps its precision, like torch.tensor
     if arr.dtype.kind == "f":

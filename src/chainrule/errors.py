@@ -28,6 +28,11 @@ class FeedError(ChainruleError, TypeError):
     """A feed dictionary names something that cannot be fed."""
 
 
+class DTypeError(ChainruleError, TypeError):
+    """A value chainrule does not compute with: a string, None, an object, complex or
+    date-time data (NumPy and PyTorch raise a TypeError too; nothing is converted)."""
+
+
 class GradientError(ChainruleError, ValueError):
     """A backward pass was asked for something it cannot do."""
 

@@ -295,16 +295,32 @@ class Placeholder(Node):
 
     ``requires_grad`` defaults to True so that, as in the lesson, ``x.grad``
     holds ∂loss/∂x after a backward pass; pass False for data you will never
-    differentiate (it saves the work). Integer and bool feeds become the
-    default float dtype when the placeholder is differentiable.
+    differentiate (it saves the work).
+
+    What a feed becomes: a Python number, the default float dtype (like
+    ``cr.Variable(3)``); a floating array, itself (its dtype kept); an integer
+    or bool array or list (class labels, indices), itself, still integer, and
+    then the placeholder takes no gradient, as PyTorch's integer tensors take
+    none. So ``cross_entropy(X @ W, labels)`` works with labels fed as integers,
+    and ``labels.grad`` stays None. (``dtype=`` converts every feed to that dtype.)
     """
 
-    __slots__ = ("dtype_",)
+    __slots__ = ("dtype_", "_wants_grad")
 
     def __init__(self, name: str | None = None, requires_grad: bool = True, dtype: Any = None) -> None:
         super().__init__((), name)
         self.requires_grad = requires_grad
         self.dtype_ = None if dtype is None else np.dtype(dtype)
+
+    @property  # type: ignore[override]
+    def requires_grad(self) -> bool:
+        """As asked when built, while the value fed is floating (integer data has no gradient)."""
+        value = self.value
+        return self._wants_grad and (value is None or value.dtype.kind == "f")
+
+    @requires_grad.setter
+    def requires_grad(self, wanted: bool) -> None:
+        self._wants_grad = bool(wanted)
 
     def feed(self, data: Any) -> None:
         """Set this placeholder's value (what the lesson's ``feed_dict`` does)."""
@@ -313,7 +329,9 @@ class Placeholder(Node):
     def convert(self, data: Any) -> np.ndarray:
         if isinstance(data, np.generic) and data.dtype.kind == "f" and self.dtype_ is None:
             return data  # a NumPy float scalar computes faster than a 0-d array
-        return _dtype.as_array(data, self.dtype_, float_only=self.requires_grad)
+        if isinstance(data, (int, float)) and self.dtype_ is None:
+            return _dtype.as_array(float(data))  # a Python number: the default float, as a Variable's
+        return _dtype.as_array(data, self.dtype_, float_only=False)
 
     def forward(self, value: Any = None) -> Any:
         """Keep the fed value, or feed ``value`` first."""
@@ -359,6 +377,11 @@ def as_node(x: Any, like: Node | None = None) -> Node:
     """``x`` itself if it is a node, else a Constant; Python numbers take the
     dtype of ``like`` when that is floating (so ``h * 1.0001`` stays float32).
 
+    When ``like`` has no value yet (a define-then-run graph, built before its
+    placeholders are fed), the dtype is not known: the Constant keeps the Python
+    number itself, which NumPy treats as weak, so ``x * 0.1`` is computed in the
+    dtype fed for x, at full precision, as eagerly.
+
     The Constant for a Python number is shared (at most a few thousand are
     kept): a loop that writes ``h * 1.0001`` builds one constant node, not one
     per step, which also keeps the graph that the sort walks small.
@@ -367,17 +390,19 @@ def as_node(x: Any, like: Node | None = None) -> Node:
         return x
     kind = type(x)
     if kind is float or kind is int:
-        dt = getattr(like.value, "dtype", None) if like is not None else None
+        weak = like is not None and like.value is None
+        dt = None if weak or like is None else getattr(like.value, "dtype", None)
         if dt is not None and dt.kind != "f":
             dt = None
         # the default float dtype is part of the key: it may change between uses
-        key = (kind, x, dt, _dtype.get_default_dtype())
+        key = (kind, x, "weak" if weak else dt, _dtype.get_default_dtype())
         node = _number_constants.get(key)
         if node is None:
             if len(_number_constants) >= 4096:
                 _number_constants.clear()
             node = _number_constants[key] = Constant(x, name=repr(x), dtype=dt)
-            # kept as a 0-d array: NumPy multiplies an array by a 0-d array faster than by a scalar
-            node.value = np.asarray(node.value)
+            # kept as a 0-d array: NumPy multiplies an array by a 0-d array faster than by a scalar;
+            # or as the Python number itself, weak, until the graph's dtype is known
+            node.value = x if weak else np.asarray(node.value)
         return node
     return Constant(x)

@@ -20,14 +20,17 @@ from .node import COMPUTE_ERRORS, Node, Placeholder, _argument_less, _grad_mode,
 
 
 def _lift(inputs: tuple) -> tuple:
-    """Inputs as nodes; Python numbers take the dtype of the first floating node."""
+    """Inputs as nodes; Python numbers take the dtype of the first floating node (or stay
+    weak Python numbers while some input has no value: see ``as_node``)."""
     like = None
     for i in inputs:
         if isinstance(i, Node):
-            dt = getattr(i.value, "dtype", None)
-            if dt is not None and dt.kind == "f":
+            if i.value is None:
                 like = i
                 break
+            dt = getattr(i.value, "dtype", None)
+            if dt is not None and dt.kind == "f" and like is None:
+                like = i
     return tuple(as_node(i, like) for i in inputs)
 
 

@@ -1,42 +1,59 @@
 """Every operation: a small class with forward and vjp side by side, plus its
 lower-case function. Functions accept ndarrays (and return ndarrays: the fast
 path backward uses) or nodes (and return nodes)."""
-from .activations import (GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh, gelu,
-                          leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh)
+from .activations import (ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus,
+                          Tanh, elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu, sigmoid, silu, softmax,
+                          softplus, tanh)
 from .arithmetic import Abs, Add, Div, Mul, Neg, Pow, Sub, abs, add, div, mul, neg, pow, sub
+from .classification import CrossEntropy, NLLLoss, cross_entropy, nll_loss
 from .conv import (AvgPool2D, Col2Im, Conv2D, Im2Col, MaxPool2D, avg_pool2d, col2im, conv2d, im2col,
                    max_pool2d)
+from .contraction import Einsum, einsum, outer
 from .elementwise import (Cast, Clip, Compare, Cos, Exp, Log, Maximum, Minimum, Sign, Sin, Sqrt, Where, astype,
                           clip, compare, cos, exp, log, maximum, minimum, sign, sin, sqrt, where)
 from .indexing import Concat, GetItem, Pad, ScatterAdd, Stack, concat, getitem, pad, scatter_add, stack
+from .interop import install as _install_interop
 from .linalg import Linear, MatMul, linear, matmul
-from .losses import (MSE, BCEWithLogits, BinaryCrossEntropy, CrossEntropy, Loss, NLLLoss,
-                     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss)
+from .losses import MSE, BCEWithLogits, BinaryCrossEntropy, Loss, binary_cross_entropy, binary_cross_entropy_with_logits, mse
 from .operators import install as _install_operators
-from .reduce import Max, Mean, Min, Sum, Var, max, mean, min, sum, var
-from .shape import (BroadcastTo, ExpandDims, Reshape, Squeeze, SumToShape, SwapAxes, Transpose, broadcast_to,
-                    expand, expand_dims, permute, reshape, squeeze, sum_to_shape, swapaxes, transpose, unsqueeze)
+from .reduce import (ArgMax, ArgMin, CumSum, Max, Mean, Min, Prod, Sum, argmax, argmin, cumsum, max, mean, min, prod,
+                     sum)
+from .select import (Gather, ScatterAlong, Tri, chunk, gather, masked_fill, scatter_along, split, take_along_axis,
+                     tril, triu)
+from .shape import (BroadcastTo, ExpandDims, Flip, Reshape, Squeeze, SumToShape, SwapAxes, Transpose, broadcast_to,
+                    expand, expand_dims, flip, permute, reshape, squeeze, sum_to_shape, swapaxes, transpose, unsqueeze)
+from .special import Erf, Expm1, Log1p, erf, expm1, log1p
+from .stats import LogSumExp, Norm, Std, Var, logsumexp, norm, std, var
 
 _install_operators()
+_install_interop()
 
 # The public operations (star-exported by ``chainrule``): what a user calls and the node
 # classes those calls build. The rest (im2col, scatter_add, sum_to_shape, Cast, GetItem...)
 # are machinery the vjps use: reachable here, not part of ``cr``'s face.
 __all__ = [
     # arithmetic and elementwise
-    "Abs", "Add", "Clip", "Cos", "Div", "Exp", "Log", "Maximum", "Minimum", "Mul", "Neg", "Pow", "Sign", "Sin",
-    "Sqrt", "Sub", "Where",
-    "abs", "add", "astype", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "pow", "sign",
-    "sin", "sqrt", "sub", "where",
+    "Abs", "Add", "Clip", "Cos", "Div", "Erf", "Exp", "Expm1", "Log", "Log1p", "Maximum", "Minimum", "Mul", "Neg",
+    "Pow", "Sign", "Sin", "Sqrt", "Sub", "Where",
+    "abs", "add", "astype", "clip", "cos", "div", "erf", "exp", "expm1", "log", "log1p", "maximum", "minimum", "mul",
+    "neg", "pow", "sign", "sin", "sqrt", "sub", "where",
     # activations
-    "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
-    "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "softplus", "tanh",
-    # linear algebra, reductions, shapes, indexing
-    "Linear", "MatMul", "linear", "matmul",
-    "Max", "Mean", "Min", "Sum", "Var", "max", "mean", "min", "sum", "var",
-    "BroadcastTo", "Reshape", "Squeeze", "SwapAxes", "Transpose",
-    "broadcast_to", "expand", "expand_dims", "permute", "reshape", "squeeze", "swapaxes", "transpose", "unsqueeze",
-    "Concat", "Pad", "Stack", "concat", "getitem", "pad", "stack",
+    "ELU", "GELU", "Hardtanh", "LeakyReLU", "LogSoftmax", "Mish", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus",
+    "Tanh",
+    "elu", "gelu", "hardtanh", "leaky_relu", "log_softmax", "mish", "relu", "sigmoid", "silu", "softmax", "softplus",
+    "tanh",
+    # linear algebra
+    "Einsum", "Linear", "MatMul", "einsum", "linear", "matmul", "outer",
+    # reductions and statistics
+    "ArgMax", "ArgMin", "CumSum", "LogSumExp", "Max", "Mean", "Min", "Norm", "Prod", "Std", "Sum", "Var",
+    "argmax", "argmin", "cumsum", "logsumexp", "max", "mean", "min", "norm", "prod", "std", "sum", "var",
+    # shapes
+    "BroadcastTo", "Flip", "Reshape", "Squeeze", "SwapAxes", "Transpose",
+    "broadcast_to", "expand", "expand_dims", "flip", "permute", "reshape", "squeeze", "swapaxes", "transpose",
+    "unsqueeze",
+    # indexing, selecting, assembling
+    "Concat", "Gather", "Pad", "Stack", "Tri",
+    "chunk", "concat", "gather", "getitem", "masked_fill", "pad", "split", "stack", "take_along_axis", "tril", "triu",
     # losses
     "BCEWithLogits", "BinaryCrossEntropy", "CrossEntropy", "Loss", "MSE", "NLLLoss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse", "nll_loss",

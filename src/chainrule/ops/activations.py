@@ -1,16 +1,29 @@
 """Activation functions, each written to stay finite at |x| = 1e4 with no NumPy warnings."""
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
+from ..node import value_of
 from ..op import Op
-from .elementwise import exp, where
+from .axes import normalize_axis, numpy_names
+from .elementwise import exp, minimum, quiet_if_special, where
 from .reduce import sum as reduce_sum
+from .special import erf, erf_array
 
-_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def check_real(op: Op, option: str, positive: bool = False) -> None:
+    """``option`` must be a real number (and > 0 with ``positive``)."""
+    value = getattr(op, option)
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or (positive and not value > 0):
+        raise op.option_error(option, "is not a positive number" if positive else "is not a real number")
 
 
 class Sigmoid(Op):
@@ -66,8 +79,7 @@ class LeakyReLU(Op):
     derivatives = ("1 or slope",)
 
     def check_options(self) -> None:
-        if not isinstance(self.negative_slope, numbers.Real) or isinstance(self.negative_slope, bool):
-            raise self.option_error("negative_slope", "is not a real number")
+        check_real(self, "negative_slope")
 
     def forward(self, x):
         return np.where(x > 0, x, x * self.negative_slope)
@@ -77,48 +89,156 @@ class LeakyReLU(Op):
 
 
 class Softplus(Op):
-    """ln(1 + eˣ), computed as logaddexp(0, x); d/dx = σ(x)."""
+    """(1/β)·ln(1 + e^(βx)), computed as logaddexp(0, βx)/β, and x itself where βx > threshold
+    (``torch.nn.functional.softplus(x, beta, threshold)``); d/dx = σ(βx) (1 past the threshold)."""
 
+    beta = 1.0
+    threshold = 20.0
     formula = "softplus({0})"
-    derivatives = ("σ({0})",)
+    derivatives = ("σ(β{0})",)
+
+    def check_options(self) -> None:
+        check_real(self, "beta", positive=True)
+        check_real(self, "threshold")
 
     def forward(self, x):
-        return np.logaddexp(0.0, x)
+        bx = x * self.beta if self.beta != 1 else x
+        soft = np.logaddexp(0.0, bx)
+        if self.beta != 1:
+            soft /= self.beta
+        return np.where(bx > self.threshold, x, soft)
 
     def vjp(self, g, out, x):
-        return (g * sigmoid(x),)
+        bx = x * self.beta if self.beta != 1 else x
+        return (where(bx > self.threshold, g, g * sigmoid(bx)),)
 
 
 class GELU(Op):
-    """x·Φ(x) with the tanh approximation (``torch.nn.GELU(approximate='tanh')``):
-    0.5x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³);
-    d/dx = 0.5(1 + tanh u) + 0.5x(1 - tanh²u)·√(2/π)(1 + 3·0.044715x²)."""
+    """x·Φ(x), Φ the standard normal CDF: exact, 0.5x(1 + erf(x/√2)), by default;
+    ``approximate="tanh"``: 0.5x(1 + tanh u), u = √(2/π)(x + 0.044715x³) (as PyTorch).
+    exact: d/dx = Φ(x) + x·φ(x), φ(x) = e^(-x²/2)/√(2π);
+    tanh: d/dx = 0.5(1 + tanh u) + 0.5x(1 - tanh²u)·√(2/π)(1 + 3·0.044715x²).
+    The attribute is ``approximate``, PyTorch's and ONNX's name."""
 
+    approximate = "none"
     formula = "gelu({0})"
-    derivatives = ("0.5(1+tanh u) + 0.5x(1-tanh²u)u'",)
+
+    @property
+    def derivatives(self) -> tuple:
+        return ("Φ(x) + x·φ(x)",) if self.approximate == "none" else ("0.5(1+tanh u) + 0.5x(1-tanh²u)u'",)
+
+    def check_options(self) -> None:
+        self.check_choice("approximate", ("none", "tanh"))
 
     def forward(self, x):
+        if self.approximate == "none":
+            return 0.5 * x * (1 + erf_array(x * _SQRT_HALF))
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
 
     def vjp(self, g, out, x):
+        if self.approximate == "none":
+            cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
+            return (g * (cdf + x * exp(-0.5 * (x * x)) * _INV_SQRT_2PI),)
         t = tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
         du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
         return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du),)
 
 
+class SiLU(Op):
+    """x·σ(x) (swish); d/dx = σ(x)·(1 + x(1 - σ(x)))."""
+
+    formula = "silu({0})"
+    derivatives = ("σ(1 + x(1-σ))",)
+
+    def forward(self, x):
+        return x * Sigmoid.forward(self, x)
+
+    def vjp(self, g, out, x):
+        s = sigmoid(x)
+        return (g * s * (1 + x * (1 - s)),)
+
+
+class ELU(Op):
+    """x for x > 0, else α(eˣ - 1); d/dx = 1 for x > 0, else α·eˣ (α at 0, as PyTorch)."""
+
+    alpha = 1.0
+    formula = "elu({0})"
+    derivatives = ("1 or α·eˣ",)
+
+    def check_options(self) -> None:
+        check_real(self, "alpha")
+
+    def forward(self, x):
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
+
+    def vjp(self, g, out, x):
+        return (where(x > 0, g, g * self.alpha * exp(minimum(x, 0.0))),)
+
+
+class Mish(Op):
+    """x·tanh(softplus(x)); d/dx = tanh(sp) + x·(1 - tanh²(sp))·σ(x)."""
+
+    formula = "mish({0})"
+    derivatives = ("tanh(sp) + x(1-tanh²(sp))σ(x)",)
+
+    def forward(self, x):
+        return x * np.tanh(np.logaddexp(0.0, x))
+
+    def vjp(self, g, out, x):
+        t = tanh(softplus(x))
+        return (g * (t + x * (1 - t * t) * sigmoid(x)),)
+
+
+class Hardtanh(Op):
+    """x limited to [min_val, max_val]; d/dx = 1 strictly inside, 0 at and beyond the ends
+    (PyTorch's rule for hardtanh, unlike clamp's)."""
+
+    min_val = -1.0
+    max_val = 1.0
+    formula = "hardtanh({0})"
+    derivatives = ("[min < {0} < max]",)
+
+    def check_options(self) -> None:
+        check_real(self, "min_val")
+        check_real(self, "max_val")
+        if self.min_val > self.max_val:
+            raise self.option_error("max_val", f"is below min_val={self.min_val!r}")
+
+    def forward(self, x):
+        return np.clip(x, self.min_val, self.max_val)
+
+    def vjp(self, g, out, x):
+        v = np.asarray(value_of(x))  # where it is strictly inside: data, no gradient through it
+        return (where((v > self.min_val) & (v < self.max_val), g, 0.0),)
+
+
 def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     """Softmax of an array, shifted by the max so exp never overflows. (The ufuncs'
     own reduce: np.max and np.sum add a Python wrapper that costs more than the
-    arithmetic on a batch of logits.)"""
-    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
-    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    arithmetic on a batch of logits.) Empty stays empty; a row with +inf or only
+    -inf gives NaN, silently, as in PyTorch."""
+    x = np.asarray(x)
+    if not x.size:
+        return np.exp(x)
+    axis = normalize_axis(axis, x.ndim)
+    top = np.maximum.reduce(x, axis=axis, keepdims=True)
+    with quiet_if_special(top):
+        e = np.exp(x - top)
+        e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
 
 
 def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
-    """x - log Σ eˣ along ``axis`` (log-sum-exp, shifted by the max)."""
-    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
-    shifted -= np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+    """x - log Σ eˣ along ``axis`` (log-sum-exp, shifted by the max); as ``softmax_array``
+    for empty values and infinities."""
+    x = np.asarray(x)
+    if not x.size:
+        return x + 0
+    axis = normalize_axis(axis, x.ndim)
+    top = np.maximum.reduce(x, axis=axis, keepdims=True)
+    with quiet_if_special(top):
+        shifted = x - top
+        shifted -= np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
     return shifted
 
 
@@ -177,21 +297,44 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
     return LeakyReLU.apply(x, negative_slope=negative_slope)
 
 
-def softplus(x: Any) -> Any:
-    """ln(1 + eˣ), stable for any x."""
-    return Softplus.apply(x)
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    """(1/β)·ln(1 + e^(βx)), stable for any x; x itself where βx > threshold (as PyTorch)."""
+    return Softplus.apply(x, beta=beta, threshold=threshold)
 
 
-def gelu(x: Any) -> Any:
-    """GELU, tanh approximation (as ``torch.nn.functional.gelu(x, approximate='tanh')``)."""
-    return GELU.apply(x)
+def gelu(x: Any, approximate: str = "none") -> Any:
+    """GELU x·Φ(x): exact (erf) by default, ``approximate="tanh"`` for the tanh form
+    (``torch.nn.functional.gelu``)."""
+    return GELU.apply(x, approximate=approximate)
 
 
+def silu(x: Any) -> Any:
+    """x·σ(x) (``torch.nn.functional.silu``)."""
+    return SiLU.apply(x)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """x for x > 0, else α(eˣ - 1) (``torch.nn.functional.elu``)."""
+    return ELU.apply(x, alpha=alpha)
+
+
+def mish(x: Any) -> Any:
+    """x·tanh(softplus(x)) (``torch.nn.functional.mish``)."""
+    return Mish.apply(x)
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    """x limited to [min_val, max_val]; gradient 1 strictly inside (``F.hardtanh``)."""
+    return Hardtanh.apply(x, min_val=min_val, max_val=max_val)
+
+
+@numpy_names
 def softmax(x: Any, axis: int = -1) -> Any:
     """Softmax along ``axis`` (shifted by the max: no overflow)."""
     return Softmax.apply(x, axis=axis)
 
 
+@numpy_names
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """log(softmax(x)) along ``axis`` via log-sum-exp."""
     return LogSoftmax.apply(x, axis=axis)

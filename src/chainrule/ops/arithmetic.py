@@ -66,11 +66,13 @@ class Div(Op):
     derivatives = ("1/{1}", "-{0}/{1}²")
 
     def forward(self, a, b):
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 = ±inf, 0/0 = NaN, as in PyTorch
+            return a / b
 
     def vjp(self, g, out, a, b):
-        ga = g / b
-        return (ga, -ga * out if self.inputs[1].requires_grad else None)
+        with np.errstate(divide="ignore", invalid="ignore"):  # b = 0: ±inf and NaN, as in PyTorch
+            ga = g / b
+            return (ga, -ga * out if self.inputs[1].requires_grad else None)
 
 
 class Neg(Op):
@@ -87,24 +89,28 @@ class Neg(Op):
 
 
 class Pow(Op):
-    """a ** b; ∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a.
+    """a ** b; ∂/∂a = b·a^(b-1) (0 where b = 0, also at a = 0, as PyTorch), ∂/∂b = a^b·ln a.
 
     ∂/∂b exists only for a > 0; it is taken as 0 elsewhere (PyTorch agrees at
-    a = 0, and gives NaN for a < 0, where aᵇ is not a smooth function of b)."""
+    a = 0, and gives NaN for a < 0, where aᵇ is not a smooth function of b).
+    0 ** -1 = inf and (-1) ** 0.5 = NaN come silently, as in PyTorch."""
 
     dtypes = PROMOTE
     formula = "{0}^{1}"
     derivatives = ("{1}·{0}^({1}-1)", "{0}^{1}·ln {0}")
 
     def forward(self, a, b):
-        return a ** b
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return a ** b
 
     def vjp(self, g, out, a, b):
-        ga = g * b * a ** (b - 1) if self.inputs[0].requires_grad else None
-        gb = None
-        if self.inputs[1].requires_grad:
-            positive = a > 0
-            gb = g * out * where(positive, log(where(positive, a, 1.0)), 0.0)
+        # b = 0: a^(b-1) would be 1/0 at a = 0; the factor b makes the term 0 anyway
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 0^-2 = inf, as in PyTorch
+            ga = g * b * a ** where(b == 0, 1, b - 1) if self.inputs[0].requires_grad else None
+            gb = None
+            if self.inputs[1].requires_grad:
+                positive = a > 0
+                gb = g * out * where(positive, log(where(positive, a, 1.0)), 0.0)
         return (ga, gb)
 
 

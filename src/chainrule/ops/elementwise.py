@@ -1,7 +1,12 @@
 """Elementwise functions of one or more arrays: exp, log, sqrt, sin, cos,
-maximum, minimum, where, clip, sign, and the comparisons."""
+maximum, minimum, where, clip, sign, and the comparisons.
+
+IEEE special values come silently, as in PyTorch: ln 0 = -inf, √-1 = NaN,
+e⁸⁹ = inf in float32 are results, not NumPy RuntimeWarnings.
+"""
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -11,6 +16,20 @@ from ..errors import option_error
 from ..op import Op
 
 
+def quiet() -> np.errstate:
+    """NumPy computing IEEE infinities and NaNs without a RuntimeWarning (PyTorch is silent)."""
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
+def quiet_if_special(*arrays: Any) -> Any:
+    """``quiet()`` when an array holds an infinity or NaN, else nothing (cheaper than
+    entering np.errstate on every call)."""
+    for a in arrays:
+        if a is not None and not np.isfinite(a).all():
+            return quiet()
+    return contextlib.nullcontext()
+
+
 class Exp(Op):
     """eˣ; ∂/∂x = eˣ = out."""
 
@@ -18,7 +37,8 @@ class Exp(Op):
     derivatives = ("exp({0})",)
 
     def forward(self, x):
-        return np.exp(x)
+        with np.errstate(over="ignore"):
+            return np.exp(x)
 
     def vjp(self, g, out, x):
         return (g * out,)
@@ -31,10 +51,12 @@ class Log(Op):
     derivatives = ("1/{0}",)
 
     def forward(self, x):
-        return np.log(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
 
     def vjp(self, g, out, x):
-        return (g / x,)
+        with quiet():  # 1/0 = inf at x = 0, as in PyTorch
+            return (g / x,)
 
 
 class Sqrt(Op):
@@ -44,10 +66,12 @@ class Sqrt(Op):
     derivatives = ("1/(2√{0})",)
 
     def forward(self, x):
-        return np.sqrt(x)
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(x)
 
     def vjp(self, g, out, x):
-        return (g / (2 * out),)
+        with quiet():  # inf at 0, as in PyTorch
+            return (g / (2 * out),)
 
 
 class Sin(Op):

@@ -10,6 +10,7 @@ from ..dtype import PROMOTE
 from ..errors import option_error
 from ..node import Node
 from ..op import Op
+from .axes import numpy_names
 
 
 def _plain_index(index: Any) -> Any:
@@ -120,10 +121,10 @@ class Concat(Op):
     axis = 0
     dtypes = PROMOTE
     formula = "concat(…)"
+    derivatives = ("slice",)
 
     def check_options(self) -> None:
         self.check_axis("axis", many=False, none=False)
-    derivatives = ("slice",)
 
     def forward(self, *xs):
         return np.concatenate(xs, axis=self.axis)
@@ -139,10 +140,10 @@ class Stack(Op):
     axis = 0
     dtypes = PROMOTE
     formula = "stack(…)"
+    derivatives = ("select",)
 
     def check_options(self) -> None:
         self.check_axis("axis", many=False, none=False)
-    derivatives = ("select",)
 
     def forward(self, *xs):
         return np.stack(xs, axis=self.axis)
@@ -153,27 +154,36 @@ class Stack(Op):
 
 
 class Pad(Op):
-    """x padded with a constant (``np.pad`` with ``mode='constant'``); vjp: the gradient's interior."""
+    """x padded with a constant (``np.pad`` with ``mode='constant'``); a negative width crops
+    instead, as in ``torch.nn.functional.pad``. vjp: the same op with the widths negated
+    (what was padded is cropped from g, what was cropped is padded back with zeros)."""
 
     pad_width = ()
     fill = 0.0  # not ``value``: that is every node's own value
     formula = "pad({0})"
     derivatives = ("crop",)
 
+    def widths(self, ndim: int) -> np.ndarray:
+        return np.broadcast_to(np.asarray(self.pad_width, dtype=int), (ndim, 2))
+
     def forward(self, x):
-        return np.pad(x, self.pad_width, mode="constant", constant_values=self.fill)
+        widths = self.widths(np.ndim(x))
+        crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, np.shape(x)))
+        if any(n - max(-lo, 0) - max(-hi, 0) < 0 for (lo, hi), n in zip(widths, np.shape(x))):
+            raise ValueError(f"pad widths {widths.tolist()} crop more than the shape {np.shape(x)} holds")
+        return np.pad(x[crop], np.maximum(widths, 0), mode="constant", constant_values=self.fill)
 
     def vjp(self, g, out, x):
-        widths = np.broadcast_to(np.asarray(self.pad_width, dtype=int), (np.ndim(x), 2))
-        crop = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, np.shape(x)))
-        return (getitem(g, crop),)
+        return (Pad.apply(g, pad_width=tuple(map(tuple, (-self.widths(np.ndim(x))).tolist())), fill=0.0),)
 
 
+@numpy_names
 def concat(xs: Sequence[Any], axis: int = 0) -> Any:
     """Concatenate along an existing axis (``np.concatenate`` / ``torch.cat``)."""
     return Concat.apply(*xs, axis=axis)
 
 
+@numpy_names
 def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     """Stack along a new axis."""
     return Stack.apply(*xs, axis=axis)
@@ -181,7 +191,7 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
 
 def pad(x: Any, pad_width: Any, value: float = 0.0) -> Any:
     """Pad with a constant, NumPy style: ``pad_width`` is ((before, after), ...) per axis,
-    or a single (before, after) / int for every axis."""
+    or a single (before, after) / int for every axis; negative widths crop (as ``F.pad``)."""
     widths = np.asarray(pad_width, dtype=int)  # checked now, broadcast to the axes when it runs
     if widths.ndim > 2 or widths.shape[-1:] not in ((), (1,), (2,)):
         raise option_error("pad", "pad_width", pad_width, "is not an int, a (before, after) pair or one pair per axis")

@@ -1,5 +1,6 @@
-"""Loss functions: MSE (the lesson's ``Loss``), binary cross-entropy (on
-probabilities and on logits), cross-entropy and negative log-likelihood.
+"""Regression and binary losses: MSE (the lesson's ``Loss``) and binary
+cross-entropy on probabilities and on logits (cross-entropy and negative
+log-likelihood are in ``classification.py``).
 
 Each takes ``reduction`` = "mean" (default), "sum" or "none", like PyTorch.
 The log-domain ones are computed with log-sum-exp or softplus, so they stay
@@ -18,24 +19,29 @@ from typing import Any
 import numpy as np
 
 from ..dtype import NARROW
-from ..errors import option_error
-from ..node import value_of
 from ..op import Op
-from .activations import log_softmax, log_softmax_array, sigmoid, softmax, softmax_array
-from .elementwise import log, where
-from .reduce import sum as reduce_sum
-from .shape import broadcast_to, unsqueeze
+from .activations import sigmoid, softplus
+from .elementwise import log, maximum, quiet_if_special
+from .shape import broadcast_to
+from .special import log1p
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _reduce(losses: np.ndarray, reduction: str) -> Any:
+def reduce_losses(losses: np.ndarray, reduction: str) -> Any:
+    """The per-element ``losses`` reduced: "mean", "sum" or "none" (a mean over no
+    element is NaN, silently, as in PyTorch)."""
     # np.add.reduce is what np.mean and np.sum run underneath, without their
     # Python-level wrappers: those cost more than the arithmetic on small losses.
     if reduction == "none" or losses.ndim == 0:
         return losses
     total = np.add.reduce(losses, axis=None)
-    return total / losses.size if reduction == "mean" else total
+    if reduction == "sum":
+        return total
+    if losses.size:
+        return total / losses.size
+    with np.errstate(invalid="ignore"):
+        return total / losses.size
 
 
 def _unreduce(g: Any, shape: tuple, reduction: str) -> Any:
@@ -68,7 +74,7 @@ class MSE(_Loss):
 
     def forward(self, y, yhat):
         d = y - yhat
-        return _reduce(d * d, self.reduction)
+        return reduce_losses(d * d, self.reduction)
 
     def vjp(self, g, out, y, yhat):
         d = y - yhat
@@ -80,159 +86,70 @@ Loss = MSE
 
 
 class BinaryCrossEntropy(_Loss):
-    """-[t·ln p + (1-t)·ln(1-p)] on probabilities p (logs clamped at -100, as PyTorch does);
-    ∂/∂p = (p - t) / (p(1-p)), ∂/∂t = ln(1-p) - ln p."""
+    """-w·[t·ln p + (1-t)·ln(1-p)] on probabilities p, logs clamped at -100 (PyTorch's rule),
+    ``weight`` w per element (broadcast); ∂/∂p = w(p - t) / max(p(1-p), 1e-12),
+    ∂/∂t = w·(ln(1-p) - ln p) (69.08 at p = 1e-30, ±inf at p = 1 and 0, as PyTorch)."""
 
+    has_weight = False
     formula = "bce({0}, {1})"
     derivatives = ("(p-t)/(p(1-p))", "ln(1-p) - ln p")
 
-    def forward(self, p, t):
-        with np.errstate(divide="ignore"):
+    def forward(self, p, t, *weight):
+        with np.errstate(divide="ignore", invalid="ignore"):
             log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
-        return _reduce(-(t * log_p + (1 - t) * log_q), self.reduction)
+        losses = -(t * log_p + (1 - t) * log_q)
+        return reduce_losses(losses * weight[0] if weight else losses, self.reduction)
 
-    def vjp(self, g, out, p, t):
-        gl = _unreduce(g, np.broadcast_shapes(np.shape(p), np.shape(t)), self.reduction)
-        eps = 1e-12  # keeps p(1-p) away from zero at saturated probabilities
-        gp = gl * (p - t) / where(p * (1 - p) > eps, p * (1 - p), eps)
+    def vjp(self, g, out, p, t, *weight):
+        gl = _unreduce(g, np.broadcast_shapes(*(np.shape(v) for v in (p, t) + weight)), self.reduction)
+        if weight:
+            gl = gl * weight[0]
+        gp = gl * (p - t) / maximum(p * (1 - p), 1e-12)
         gt = None
         if self._needs(1):
-            gt = gl * (log(where(1 - p > eps, 1 - p, eps)) - log(where(p > eps, p, eps)))
-        return (gp, gt)
+            gt = gl * (log1p(-p) - log(p))
+        return (gp, gt) + (None,) * len(weight)
 
 
 class BCEWithLogits(_Loss):
-    """BCE on logits x: softplus(x) - t·x = max(x, 0) - t·x + ln(1 + e^-|x|);
-    ∂/∂x = σ(x) - t, ∂/∂t = -x."""
+    """BCE on logits x, PyTorch's form: w·[(1-t)·x - l·log σ(x)], l = 1 + (pos_weight - 1)·t
+    (``pos_weight`` per class, broadcast along the last axis; ``weight`` per element).
+    log σ(x) = -softplus(-x) never overflows; at x = ±inf the values are PyTorch's
+    (inf at x = +inf, t = 0; NaN at x = -inf, t = 1).
+    ∂/∂x = w·(l·σ(x) - pos_weight·t), ∂/∂t = w·(-x - (pos_weight - 1)·log σ(x))."""
 
+    has_weight = False
+    has_pos_weight = False
     formula = "bce_logits({0}, {1})"
     derivatives = ("σ(x) - t", "-x")
 
-    def forward(self, x, t):
-        return _reduce(np.maximum(x, 0) - t * x + np.log1p(np.exp(-np.abs(x))), self.reduction)
+    def _options(self, extra: tuple) -> tuple:
+        extra = list(extra)
+        weight = extra.pop(0) if self.has_weight else None
+        pos_weight = extra.pop(0) if self.has_pos_weight else None
+        return weight, pos_weight
 
-    def vjp(self, g, out, x, t):
-        gl = _unreduce(g, np.broadcast_shapes(np.shape(x), np.shape(t)), self.reduction)
-        return (gl * (sigmoid(x) - t), -gl * x if self._needs(1) else None)
+    def forward(self, x, t, *extra):
+        weight, pos_weight = self._options(extra)
+        with quiet_if_special(x):
+            log_sig = -(np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x))))
+            scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
+            losses = (1 - t) * x - scale * log_sig
+        return reduce_losses(losses if weight is None else losses * weight, self.reduction)
 
-
-def _class_axis(x: Any) -> int:
-    return 1 if np.ndim(x) >= 2 else 0
-
-
-def _one_hot(labels: np.ndarray, like: Any, axis: int) -> np.ndarray:
-    """One-hot of integer ``labels`` along the class ``axis`` of ``like``."""
-    classes = np.arange(np.shape(like)[axis]).reshape((-1,) + (1,) * (np.ndim(like) - axis - 1))
-    return (np.expand_dims(labels, axis) == classes).astype(like.dtype)  # ndarrays and nodes have .dtype
-
-
-class CrossEntropy(_Loss):
-    """Softmax cross-entropy on logits, fused: -log softmax(x)[target].
-
-    ``target`` holds integer class labels (shape without the class axis) or
-    class probabilities (same shape as the logits). The class axis is 1 (or 0
-    for a single 1-D example), as in ``torch.nn.functional.cross_entropy``.
-    ∂/∂x = softmax(x)·Σt - t (t one-hot for labels); ∂/∂t = -log softmax(x).
-    """
-
-    dtype_keep = (1,)  # class labels stay integers
-    formula = "cross_entropy({0}, {1})"
-    derivatives = ("softmax - onehot", "-log_softmax")
-
-    def check_options(self) -> None:
-        super().check_options()
-        x, target = (n.value for n in self.inputs[:2]) if len(self.inputs) == 2 else (None, None)
-        if x is not None and target is not None and np.asarray(target).dtype.kind in "iub":
-            self._check_labels(target, np.shape(x)[_class_axis(x)])
-
-    def forward(self, x, target):
-        axis = _class_axis(x)
-        logp = log_softmax_array(x, axis)
-        if target.dtype.kind in "iub":
-            losses = -_pick(logp, self._check_labels(target, x.shape[axis]), axis)
+    def vjp(self, g, out, x, t, *extra):
+        weight, pos_weight = self._options(extra)
+        gl = _unreduce(g, np.broadcast_shapes(*(np.shape(v) for v in (x, t) + extra)), self.reduction)
+        if weight is not None:
+            gl = gl * weight
+        if pos_weight is None:
+            gx = gl * (sigmoid(x) - t)
         else:
-            losses = -np.add.reduce(target * logp, axis=axis)
-        return _reduce(losses, self.reduction)
-
-    def vjp(self, g, out, x, target):
-        axis = _class_axis(x)
-        labels = np.asarray(value_of(target))
-        gl = _per_loss(g, np.shape(x), axis, self.reduction)
-        if labels.dtype.kind in "iub" and isinstance(x, np.ndarray):
-            # ordinary backward: the same math in place on a fresh array (the loss of every
-            # classifier's training step runs this)
-            probs = softmax_array(x, axis)
-            _subtract_one_at(probs, labels, axis)
-            probs *= gl
-            return (probs, None)
-        probs = softmax(x, axis=axis)
-        if labels.dtype.kind in "iub":
-            return (gl * (probs - _one_hot(labels, x, axis)), None)
-        gx = gl * (probs * reduce_sum(target, axis=axis, keepdims=True) - target)
-        gt = -gl * log_softmax(x, axis=axis) if self._needs(1) else None
-        return (gx, gt)
-
-    def _check_labels(self, target: Any, classes: int) -> np.ndarray:
-        """Integer class labels in [0, classes), or an OptionError naming this op."""
-        labels = np.asarray(target)
-        if labels.size and (np.minimum.reduce(labels, axis=None) < 0
-                            or np.maximum.reduce(labels, axis=None) >= classes):
-            raise option_error(f"{type(self).__name__} '{self.name}'", "target", f"{labels.min()}..{labels.max()}",
-                               f"holds class labels outside [0, {classes})")
-        return labels
-
-
-def _label_index(labels: np.ndarray, axis: int) -> Any:
-    """An index that selects each example's labelled class along ``axis``."""
-    if labels.ndim == 1 and axis == 1:  # the common (N, C) case: plain fancy indexing is fastest
-        return np.arange(labels.shape[0]), labels
-    return None
-
-
-def _pick(logp: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
-    """logp at each example's label (the class axis removed)."""
-    index = _label_index(labels, axis)
-    if index is not None:
-        return logp[index]
-    return np.squeeze(np.take_along_axis(logp, np.expand_dims(labels, axis), axis), axis)
-
-
-def _subtract_one_at(probs: np.ndarray, labels: np.ndarray, axis: int) -> None:
-    """probs -= one_hot(labels), in place."""
-    index = _label_index(labels, axis)
-    if index is not None:
-        probs[index] -= 1
-    else:
-        at = np.expand_dims(labels, axis)
-        np.put_along_axis(probs, at, np.take_along_axis(probs, at, axis) - 1, axis)
-
-
-def _per_loss(g: Any, shape: tuple, axis: int, reduction: str) -> Any:
-    """The upstream gradient for each example's loss, broadcastable against logits of
-    ``shape`` (a scalar for mean and sum: no need to materialise it per example)."""
-    if reduction == "none":
-        return unsqueeze(g, axis)
-    count = math.prod(shape) // shape[axis]
-    return g / count if reduction == "mean" and count > 1 else g
-
-
-class NLLLoss(_Loss):
-    """-logp[target] for log-probabilities and integer labels; ∂/∂logp = -onehot."""
-
-    dtype_keep = (1,)  # class labels stay integers
-    formula = "nll({0}, {1})"
-    derivatives = ("-onehot", "")
-
-    def forward(self, logp, target):
-        axis = _class_axis(logp)
-        labels = np.asarray(target)
-        picked = np.take_along_axis(logp, np.expand_dims(labels, axis), axis)
-        return _reduce(-np.squeeze(picked, axis), self.reduction)
-
-    def vjp(self, g, out, logp, target):
-        axis = _class_axis(logp)
-        gl = _per_loss(g, np.shape(logp), axis, self.reduction)
-        return (-gl * _one_hot(np.asarray(value_of(target)), logp, axis), None)
+            gx = gl * ((1 + (pos_weight - 1) * t) * sigmoid(x) - pos_weight * t)
+        gt = None
+        if self._needs(1):
+            gt = -gl * x if pos_weight is None else gl * ((pos_weight - 1) * softplus(-x) - x)
+        return (gx, gt) + (None,) * len(extra)
 
 
 def mse(y: Any, yhat: Any, reduction: str = "mean") -> Any:
@@ -240,22 +157,26 @@ def mse(y: Any, yhat: Any, reduction: str = "mean") -> Any:
     return MSE.apply(y, yhat, reduction=reduction)
 
 
-def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Any:
-    """BCE on probabilities ``p`` in [0, 1] (``torch.nn.functional.binary_cross_entropy``)."""
-    return BinaryCrossEntropy.apply(p, target, reduction=reduction)
+def _extra(fn: str, **given: Any) -> tuple:
+    """The optional tensors that were given, as further inputs, and their has_* flags."""
+    for name, value in given.items():
+        if isinstance(value, str):
+            raise TypeError(f"{fn}: {name}={value!r} is not an array (reduction is a keyword: reduction={value!r})")
+    present = {name: value for name, value in given.items() if value is not None}
+    return tuple(present.values()), {f"has_{name}": name in present for name in given}
 
 
-def binary_cross_entropy_with_logits(x: Any, target: Any, reduction: str = "mean") -> Any:
-    """BCE on logits, stable for any x (``F.binary_cross_entropy_with_logits``)."""
-    return BCEWithLogits.apply(x, target, reduction=reduction)
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reduction: str = "mean") -> Any:
+    """BCE on probabilities in [0, 1] (``torch.nn.functional.binary_cross_entropy``): ``weight``
+    rescales each element's loss (broadcast against the input)."""
+    extra, flags = _extra("binary_cross_entropy", weight=weight)
+    return BinaryCrossEntropy.apply(input, target, *extra, reduction=reduction, **flags)
 
 
-def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
-    """Softmax cross-entropy of ``logits`` (N, C, ...) against integer labels (N, ...)
-    or probabilities (N, C, ...) (``torch.nn.functional.cross_entropy``)."""
-    return CrossEntropy.apply(logits, target, reduction=reduction)
-
-
-def nll_loss(logp: Any, target: Any, reduction: str = "mean") -> Any:
-    """Negative log-likelihood of log-probabilities (N, C) at integer labels (N,)."""
-    return NLLLoss.apply(logp, target, reduction=reduction)
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Any:
+    """BCE on logits, stable for any x (``F.binary_cross_entropy_with_logits``): ``weight`` per
+    element, ``pos_weight`` the weight of positive examples per class (broadcast along the
+    last axis)."""
+    extra, flags = _extra("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
+    return BCEWithLogits.apply(input, target, *extra, reduction=reduction, **flags)

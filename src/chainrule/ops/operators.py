@@ -15,7 +15,10 @@ from . import elementwise as el
 from . import indexing as ix
 from . import linalg as la
 from . import reduce as rd
+from . import select as sel
 from . import shape as sh
+from . import special as sp
+from . import stats as st
 
 
 def _binary(op: Any) -> tuple:
@@ -52,11 +55,15 @@ def install() -> None:
     Node.__getitem__ = lambda self, index: ix.getitem(self, index)
 
     methods = {
-        "sum": rd.sum, "mean": rd.mean, "max": rd.max, "min": rd.min, "var": rd.var,
+        "sum": rd.sum, "mean": rd.mean, "max": rd.max, "min": rd.min, "prod": rd.prod, "argmax": rd.argmax,
+        "argmin": rd.argmin, "cumsum": rd.cumsum, "var": st.var, "std": st.std, "logsumexp": st.logsumexp,
+        "norm": st.norm,
         "exp": el.exp, "log": el.log, "sqrt": el.sqrt, "sin": el.sin, "cos": el.cos, "abs": ar.abs,
-        "clip": el.clip, "astype": el.astype,
+        "log1p": sp.log1p, "expm1": sp.expm1, "erf": sp.erf, "clip": el.clip, "astype": el.astype,
         "sigmoid": act.sigmoid, "tanh": act.tanh, "relu": act.relu,
         "softmax": act.softmax, "log_softmax": act.log_softmax,
+        "flip": sh.flip, "masked_fill": sel.masked_fill, "tril": sel.tril, "triu": sel.triu,
+        "split": sel.split, "chunk": sel.chunk, "gather": sel.gather,
         "reshape": sh.reshape, "transpose": sh.transpose, "permute": sh.permute, "swapaxes": sh.swapaxes,
         "squeeze": sh.squeeze, "unsqueeze": sh.unsqueeze, "expand": sh.expand, "broadcast_to": sh.broadcast_to,
         "matmul": la.matmul, "sum_to_size": sh.sum_to_shape,

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..broadcast import unbroadcast
 from ..op import Op
+from .axes import AxisError, axis_index, normalize_axes, normalize_axis, numpy_names
 
 
 def _shape_arg(shape: Sequence[int] | tuple) -> tuple:
@@ -68,7 +69,8 @@ def reshape(x: Any, *shape: Any) -> Any:
 
 
 class Squeeze(_Regroup):
-    """Drop axes of length 1 (all of them, or ``axis``)."""
+    """Drop axes of length 1: all of them, or those of ``axis`` that have length 1 (a named
+    axis of another length stays, as in PyTorch)."""
 
     axis = None
     formula = "squeeze({0})"
@@ -77,7 +79,10 @@ class Squeeze(_Regroup):
         self.check_axis("axis")
 
     def forward(self, x):
-        return np.squeeze(x, axis=self.axis)
+        if self.axis is None:
+            return np.squeeze(x)
+        shape = np.shape(x)
+        return np.squeeze(x, axis=tuple(a for a in normalize_axes(self.axis, len(shape)) if shape[a] == 1))
 
 
 class ExpandDims(_Regroup):
@@ -93,11 +98,13 @@ class ExpandDims(_Regroup):
         return np.expand_dims(x, self.axis)
 
 
+@numpy_names
 def squeeze(x: Any, axis: int | tuple | None = None) -> Any:
     """Drop axes of length 1 (all of them, or those named)."""
     return Squeeze.apply(x, axis=axis)
 
 
+@numpy_names
 def unsqueeze(x: Any, axis: int) -> Any:
     """Insert an axis of length 1 at ``axis`` (``np.expand_dims``)."""
     return ExpandDims.apply(x, axis=axis)
@@ -116,13 +123,22 @@ class Transpose(Op):
     def check_options(self) -> None:
         self.check_axis("axes")
 
+    def order(self, ndim: int) -> tuple | None:
+        """The permutation as non-negative axes (None: reversed)."""
+        if self.axes is None:
+            return None
+        if len(self.axes) != ndim:
+            raise AxisError(f"axes {self.axes} do not match a value with {ndim} dimension(s)")
+        return tuple(axis_index(a, ndim) for a in self.axes) if ndim else ()
+
     def forward(self, x):
-        return np.transpose(x, self.axes)
+        return np.transpose(x, self.order(np.ndim(x)))
 
     def vjp(self, g, out, x):
-        if self.axes is None:
+        order = self.order(np.ndim(x))
+        if order is None:
             return (transpose(g),)
-        return (transpose(g, tuple(np.argsort(self.axes))),)
+        return (transpose(g, tuple(int(i) for i in np.argsort(order))),)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
@@ -148,14 +164,19 @@ class SwapAxes(Op):
         self.check_axis("axis2", many=False, none=False)
 
     def forward(self, x):
-        if np.ndim(x) < 2 and (self.axis1, self.axis2) == (-1, -2):
+        ndim = np.ndim(x)
+        if ndim < 2 and (self.axis1, self.axis2) == (-1, -2):
             return x  # a vector or scalar is its own transpose
+        if ndim == 0:  # only axes 0 and -1 exist, and they are the same
+            normalize_axis(self.axis1, 0), normalize_axis(self.axis2, 0)
+            return x
         return np.swapaxes(x, self.axis1, self.axis2)
 
     def vjp(self, g, out, x):
         return (swapaxes(g, self.axis1, self.axis2),)
 
 
+@numpy_names
 def swapaxes(x: Any, axis1: int = -1, axis2: int = -2) -> Any:
     """Exchange two axes of ``x``; with no axes, transpose the last two
     (a vector or a scalar is returned as it is)."""
@@ -201,3 +222,27 @@ def expand(x: Any, *shape: Any) -> Any:
     if -1 in shape and not isinstance(x, np.ndarray):
         return BroadcastTo.apply(x, shape_=shape)  # resolved when the node has a value
     return broadcast_to(x, _keep_dims(shape, np.shape(x)))
+
+
+class Flip(Op):
+    """The elements in reverse order along ``axis`` (int, tuple, or None for all); vjp: flip g back."""
+
+    axis = None
+    formula = "flip({0})"
+    derivatives = ("flip",)
+
+    def check_options(self) -> None:
+        self.check_axis("axis")
+
+    def forward(self, x):
+        axes = normalize_axes(self.axis, np.ndim(x))
+        return np.flip(x, axes) if axes else x
+
+    def vjp(self, g, out, x):
+        return (flip(g, self.axis),)
+
+
+@numpy_names
+def flip(x: Any, axis: int | tuple | None = None) -> Any:
+    """Reverse the order of elements along ``axis`` (``np.flip``; ``torch.flip(x, dims)``)."""
+    return Flip.apply(x, axis=tuple(axis) if isinstance(axis, list) else axis)
