@@ -22,14 +22,18 @@ from ..ops import astype, avg_pool2d, conv2d, getitem, matmul, max_pool2d, resha
 from ..ops import binary_cross_entropy as _bce
 from ..ops import binary_cross_entropy_with_logits as _bce_logits
 from ..ops import cross_entropy as _cross_entropy
+from ..ops import elu as _elu
 from ..ops import gelu as _gelu
+from ..ops import hardtanh as _hardtanh
 from ..ops import leaky_relu as _leaky_relu
 from ..ops import linear as _linear
 from ..ops import log_softmax as _log_softmax
+from ..ops import mish as _mish
 from ..ops import mse as _mse
 from ..ops import nll_loss as _nll_loss
 from ..ops import relu as _relu
 from ..ops import sigmoid as _sigmoid
+from ..ops import silu as _silu
 from ..ops import softmax as _softmax
 from ..ops import softplus as _softplus
 from ..ops import tanh as _tanh
@@ -38,10 +42,11 @@ from .module import check_option, is_probability
 from .normalization import batch_norm, layer_norm
 
 __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
-           "cross_entropy", "dropout", "embedding", "gelu", "layer_norm", "leaky_relu", "linear", "log_softmax",
-           "max_pool2d", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "softplus", "tanh"]
+           "cross_entropy", "dropout", "elu", "embedding", "gelu", "hardtanh", "layer_norm", "leaky_relu", "linear",
+           "log_softmax", "max_pool2d", "mish", "mse_loss", "nll_loss", "relu", "sigmoid", "silu", "softmax",
+           "softplus", "tanh"]
 
-GELU_FORMS = ("tanh",)  # PyTorch's approximate= values this GELU computes
+GELU_FORMS = ("none", "tanh")  # PyTorch's approximate= values
 
 
 # ---------------------------------------------------------------- activations
@@ -54,13 +59,33 @@ def tanh(input: Any) -> Any:
     return _tanh(input)
 
 
+def silu(input: Any) -> Any:
+    """x·σ(x)."""
+    return _silu(input)
+
+
+def elu(input: Any, alpha: float = 1.0) -> Any:
+    """x for x > 0, else α(eˣ - 1)."""
+    return _elu(input, alpha)
+
+
+def mish(input: Any) -> Any:
+    """x·tanh(softplus(x))."""
+    return _mish(input)
+
+
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    """x limited to [min_val, max_val]."""
+    return _hardtanh(input, min_val, max_val)
+
+
 def sigmoid(input: Any) -> Any:
     return _sigmoid(input)
 
 
-def softplus(input: Any) -> Any:
-    """log(1 + eˣ)."""
-    return _softplus(input)
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    """(1/β)·log(1 + e^(βx)), x itself where βx > threshold."""
+    return _softplus(input, beta, threshold)
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Any:
@@ -68,11 +93,9 @@ def leaky_relu(input: Any, negative_slope: float = 0.01) -> Any:
     return _leaky_relu(input, negative_slope)
 
 
-def gelu(input: Any, approximate: str = "tanh") -> Any:
-    """GELU, x·Φ(x); ``approximate="tanh"``: 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
-    check_option("gelu", "approximate", approximate, approximate in GELU_FORMS,
-                 "is not one of " + ", ".join(map(repr, GELU_FORMS)))
-    return _gelu(input)
+def gelu(input: Any, approximate: str = "none") -> Any:
+    """GELU, x·Φ(x) with the exact (erf) Φ; ``approximate="tanh"``: 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+    return _gelu(input, approximate=approximate)
 
 
 def softmax(input: Any, dim: int = -1) -> Any:
@@ -111,8 +134,7 @@ def embedding(input: Any, weight: Any) -> Any:
 
     def check(idx: np.ndarray) -> None:
         if idx.dtype.kind not in "iu":
-            raise ShapeError(f"embedding needs integer indices, got dtype {idx.dtype} (a Placeholder of indices "
-                             "needs requires_grad=False to keep them integers)")
+            raise ShapeError(f"embedding needs integer indices, got dtype {idx.dtype}")
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ShapeError(f"embedding indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
 
@@ -143,22 +165,28 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     return _mse(input, match_target(input, target), reduction=reduction)
 
 
-def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Any:
-    """Binary cross-entropy of probabilities ``input`` against ``target`` in [0, 1]."""
-    return _bce(input, match_target(input, target), reduction=reduction)
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
+    """Binary cross-entropy of probabilities ``input`` against ``target`` in [0, 1]; ``weight``
+    rescales each element's loss (broadcast against the input)."""
+    return _bce(input, match_target(input, target), weight, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Any:
-    """Binary cross-entropy of logits (stable for any logit)."""
-    return _bce_logits(input, match_target(input, target), reduction=reduction)
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Any:
+    """Binary cross-entropy of logits (stable for any logit); ``weight`` per element,
+    ``pos_weight`` the weight of the positive term per class (the last axis)."""
+    return _bce_logits(input, match_target(input, target), weight, reduction=reduction, pos_weight=pos_weight)
 
 
-def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Any:
+def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Any:
     """Softmax cross-entropy of logits (N, C, ...) against integer labels (N, ...) or
-    probabilities (N, C, ...)."""
-    return _cross_entropy(input, target, reduction=reduction)
+    probabilities (N, C, ...); ``weight`` (C,) per class, labels equal to ``ignore_index``
+    left out, ``label_smoothing`` mixes the targets with the uniform distribution."""
+    return _cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
+                          label_smoothing=label_smoothing)
 
 
-def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
-    """Negative log-likelihood of log-probabilities (N, C) at integer labels (N,)."""
-    return _nll_loss(input, target, reduction=reduction)
+def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> Any:
+    """Negative log-likelihood of log-probabilities (N, C, ...) at integer labels (N, ...)."""
+    return _nll_loss(input, target, weight, ignore_index=ignore_index, reduction=reduction)

@@ -152,7 +152,7 @@ class Sigmoid(_Activation):
 class GELU(Module):
     """GELU, x·Φ(x); ``approximate="tanh"`` for the tanh approximation (``torch.nn.GELU``)."""
 
-    def __init__(self, approximate: str = "tanh") -> None:
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         check_option("GELU", "approximate", approximate, approximate in F.GELU_FORMS,
                      "is not one of " + ", ".join(map(repr, F.GELU_FORMS)))
