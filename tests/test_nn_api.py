@@ -1,6 +1,12 @@
 """The nn pieces PyTorch users reach for, against torch.nn: Parameter, ModuleList, ModuleDict,
 Identity, Flatten/Unflatten, the functional forms (torch.nn.functional, values and gradients
 under a random upstream gradient), cr.manual_seed, and options checked when a layer is built."""
+import ast
+import contextlib
+import io
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -227,3 +233,35 @@ def test_manual_seed_at_the_top_level_is_nn_manual_seed():
 def test_layer_options_are_checked_when_built(make, option):
     with pytest.raises(cr.errors.OptionError, match=rf": {option}="):
         make()
+
+
+def readme_section(name):
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    return text[text.index(f"<!-- section: {name} -->"):text.index(f"<!-- /section: {name} -->")]
+
+
+def run_statements(source, namespace):
+    """Run ``source`` statement by statement; one whose comment names an error must raise it, with
+    that message. Returns what it printed."""
+    lines, out = source.splitlines(), io.StringIO()
+    with contextlib.redirect_stdout(out):
+        for statement in ast.parse(source).body:
+            code = compile(ast.Module([statement], []), "README", "exec")
+            error = re.match(r"(\w+Error): (.*)$", lines[statement.end_lineno - 1].partition("# ")[2])
+            if error is None:
+                exec(code, namespace)
+                continue
+            with pytest.raises(Exception) as info:
+                exec(code, namespace)
+            assert (type(info.value).__name__, str(info.value)) == error.groups()
+    return out.getvalue()
+
+
+def test_the_readme_layers_and_optimizers_section_runs_as_shown():
+    text = readme_section("nn-optim")
+    code = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    shown = re.findall(r"^```text\n(.*?)^```", text, flags=re.S | re.M)
+    assert len(code) == len(shown) == 2
+    namespace: dict = {}
+    for source, output in zip(code, shown):
+        assert run_statements(source, namespace) == output

@@ -89,6 +89,21 @@ def test_the_float32_result_is_torchs_float32_result(name, make, tclass, shape):
                                rtol=1e-5, atol=1e-6)
 
 
+def test_an_eager_graph_rerun_with_float64_data_still_computes_in_float32():
+    """A model called on a placeholder that already has a (float32) value computes at once, and
+    a Graph re-run of it later fed float64 data still casts at the layer."""
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    x = cr.Placeholder(name="x")
+    x.feed(RNG.standard_normal((3, 4)).astype(np.float32))
+    out = model(x)
+    assert out.value is not None and out.dtype == np.float32
+    X = RNG.standard_normal((5, 4))
+    cr.Graph(out).forward({x: X})
+    assert out.dtype == np.float32 and float64_nodes(out, {x}) == []
+    np.testing.assert_array_equal(out.value, model(X.astype(np.float32)).value)
+
+
 def test_float64_layer_fed_float32_computes_in_float64_and_integers_are_promoted():
     layer = nn.Linear(4, 3, dtype="float64")
     x32 = RNG.standard_normal((2, 4)).astype(np.float32)

@@ -202,6 +202,11 @@ def _reshape(b: Builder, op: Any) -> str:
     return b.add("Reshape", [b.value(x), b.ints(target)])
 
 
+def _input_check(b: Builder, op: Any) -> str:
+    """A layer's input: its checks were made when traced; the cast to the layer's dtype stays."""
+    return b.add("Identity", [b.value(op.inputs[0], _dtype(op))])
+
+
 def _standardize(b: Builder, op: Any) -> str:
     """(x - mean x) / √(mean((x - mean x)²) + ε) over the op's axes (LayerNorm without its affine part)."""
     (x,), n = b.same(op), np.ndim(op.inputs[0].value)
@@ -334,4 +339,5 @@ TABLE: dict[type, Entry] = {
     # the layers' own ops (nn/deferred.py)
     deferred.Flatten: _entry(_reshape, "start_dim", "end_dim"), deferred.Unflatten: _entry(_reshape, "dim", "sizes"),
     deferred.Standardize: _entry(_standardize, "count", "eps"),
+    deferred.InputCheck: _entry(_input_check, "checks", "dtype_"),
 }

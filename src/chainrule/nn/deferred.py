@@ -22,7 +22,7 @@ import numpy as np
 
 from ..dtype import get_default_dtype
 from ..errors import ChainruleError, ShapeError
-from ..node import Node
+from ..node import Node, Placeholder
 from ..op import Op
 from ..ops import astype, mean, sqrt, var
 from ..ops.shape import _Regroup
@@ -60,14 +60,15 @@ class InputCheck(Op):
 
 
 def checked(x: Any, check: Check | None = None, dtype: Any = None) -> Any:
-    """``x`` after ``check(value)`` and, for floating values, a cast to ``dtype``: now if ``x``
-    has a value, else in an ``InputCheck`` node that does both when the graph runs (a second
-    check on such a node joins it rather than stacking another)."""
+    """``x`` after ``check(value)`` and, for floating values, a cast to ``dtype``. On an array or
+    a computed node, now; on a placeholder or a node without a value yet, in an ``InputCheck``
+    node that does both whenever the graph runs, with what was fed that time (and now too, if
+    there is a value). A second check on such a node joins it rather than stacking another."""
+    checks = (check,) if check is not None else ()
+    if type(x) is InputCheck:
+        return InputCheck(x.inputs[0], checks=x.checks + checks, dtype_=x.dtype_ if dtype is None else np.dtype(dtype))
     value = x.value if isinstance(x, Node) else x
-    if value is None:
-        checks = (check,) if check is not None else ()
-        if type(x) is InputCheck:
-            return InputCheck(x.inputs[0], checks=x.checks + checks, dtype_=x.dtype_ if dtype is None else dtype)
+    if value is None or isinstance(x, Placeholder):
         return InputCheck(x, checks=checks, dtype_=None if dtype is None else np.dtype(dtype))
     if check is not None:
         check(np.asarray(value))
