@@ -152,7 +152,8 @@ CHECKS = [
      "more than one value per channel"),
     ("embedding", lambda i: F.embedding(i, WEIGHT), np.array([0, 7]),
      r"embedding indices must lie in \[0, 5\), got 0\.\.7"),
-    ("Linear", nn.Linear(3, 2), np.ones((4, 2)), r"Linear\(3, 2\) got input of shape \(4, 2\): its last axis must be 3"),
+    ("Linear", nn.Linear(3, 2), np.ones((4, 2)),
+     r"Linear\(3, 2\) got input of shape \(4, 2\): its last axis must be 3"),
     ("BatchNorm1d", nn.BatchNorm1d(3), np.ones((4, 2)),
      r"BatchNorm1d\(3\) expects .* 2 or 3 axes and 3 channels on axis 1, got shape \(4, 2\)"),
     ("LayerNorm", nn.LayerNorm(3), np.ones(2), r"input shape \(2,\) does not end with it"),
@@ -176,3 +177,16 @@ def test_indices_fed_to_a_differentiable_placeholder_stay_integers():
     np.testing.assert_array_equal(cr.Graph(F.embedding(i, WEIGHT)).forward({i: np.array([1, 2])}), np.ones((2, 3)))
     with pytest.raises(cr.errors.ShapeError, match="embedding needs integer indices, got dtype float64"):
         cr.Graph(F.embedding(i, WEIGHT)).forward({i: np.array([1.0, 2.0])})
+
+
+def test_an_eval_graph_built_before_loading_a_state_dict_uses_the_loaded_statistics():
+    torch.manual_seed(0)
+    tbn = torch.nn.BatchNorm1d(3).double()
+    with torch.no_grad():
+        tbn.running_mean.uniform_(-1, 1), tbn.running_var.uniform_(0.5, 2)
+    bn = nn.BatchNorm1d(3).to("float64").eval()
+    x = cr.Placeholder(name="x")
+    graph = cr.Graph(bn(x))
+    bn.load_state_dict({k: v.numpy() for k, v in tbn.state_dict().items()})
+    data = RNG.standard_normal((4, 3))
+    np.testing.assert_allclose(graph.forward({x: data}), tbn.eval()(torch.tensor(data)).detach().numpy(), rtol=1e-12)

@@ -83,7 +83,8 @@ def test_zero_grad_set_to_none_or_zeros_like_torch():
 def test_parameter_groups_with_their_own_options_match_torch():
     params, tparams = twins()
     def groups(ps):
-        return [{"params": ps[:1], "lr": 0.2, "momentum": 0.5}, {"params": ps[1:], "nesterov": True, "weight_decay": 0.1}]
+        return [{"params": ps[:1], "lr": 0.2, "momentum": 0.5},
+                {"params": ps[1:], "nesterov": True, "weight_decay": 0.1}]
 
     opt = optim.SGD(groups(params), lr=0.05, momentum=0.9)
     topt = torch.optim.SGD(groups(tparams), lr=0.05, momentum=0.9)

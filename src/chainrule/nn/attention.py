@@ -53,7 +53,8 @@ class MultiheadAttention(Module):
         owner = "MultiheadAttention"
         for option, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
             check_option(owner, option, value, is_size(value), "is not a positive int")
-        check_option(owner, "num_heads", num_heads, embed_dim % num_heads == 0, f"does not divide embed_dim={embed_dim}")
+        check_option(owner, "num_heads", num_heads, embed_dim % num_heads == 0,
+                     f"does not divide embed_dim={embed_dim}")
         check_option(owner, "dropout", dropout, is_probability(dropout), "is not a probability in [0, 1]")
         for option, value in (("kdim", kdim), ("vdim", vdim)):
             check_option(owner, option, value, value is None or is_size(value), "is not None or a positive int")

@@ -78,6 +78,7 @@ class ModuleList(Module):
 
     def append(self, module: Module) -> "ModuleList":
         self._modules.append(_module("ModuleList", str(len(self._modules)), module))
+        self._name_parameters()
         return self
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
@@ -87,6 +88,7 @@ class ModuleList(Module):
 
     def insert(self, index: int, module: Module) -> None:
         self._modules.insert(index, _module("ModuleList", str(index), module))
+        self._name_parameters()
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
@@ -95,9 +97,11 @@ class ModuleList(Module):
 
     def __setitem__(self, index: int, module: Module) -> None:
         self._modules[index] = _module("ModuleList", str(index), module)
+        self._name_parameters()
 
     def __delitem__(self, index: int | slice) -> None:
         del self._modules[index]
+        self._name_parameters()
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -127,6 +131,7 @@ class ModuleDict(Module):
         if not isinstance(key, str) or not key or "." in key:
             raise KeyError(f"ModuleDict: a key is a non-empty str without '.', got {key!r}")
         self._modules[key] = _module("ModuleDict", key, module)
+        self._name_parameters()
 
     def __delitem__(self, key: str) -> None:
         del self._modules[key]

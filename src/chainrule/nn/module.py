@@ -227,6 +227,8 @@ class Module:
             if kind == "param":
                 item.value = value
                 item.grad = None
+            elif getattr(owner, item).shape == value.shape and getattr(owner, item).flags.writeable:
+                getattr(owner, item)[...] = value  # in place: a graph built earlier reads the buffer it holds
             else:
                 setattr(owner, item, value)
         return missing, unexpected
