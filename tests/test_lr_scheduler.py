@@ -155,3 +155,19 @@ def test_a_state_dict_for_another_schedule_changes_nothing():
     with pytest.raises(cr.errors.StateDictError):
         warm.load_state_dict(saved)
     assert warm._schedulers[0].state_dict() == inner_before
+
+
+def test_reduce_on_plateau_state_dict_round_trip_continues_like_torch():
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.96, 0.89, 0.9, 0.9, 0.9, 0.9, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]
+    opt, topt = twin_optimizers("SGD")
+    kwargs = dict(factor=0.5, patience=1, cooldown=1, min_lr=0.01)
+    sched, tsched = optim.ReduceLROnPlateau(opt, **kwargs), TS.ReduceLROnPlateau(topt, **kwargs)
+    for m in metrics[:7]:
+        sched.step(m), tsched.step(m)
+    fresh, _ = twin_optimizers("SGD")
+    fresh_sched = optim.ReduceLROnPlateau(fresh, **kwargs)
+    fresh.load_state_dict(opt.state_dict())
+    fresh_sched.load_state_dict(sched.state_dict())
+    for step, m in enumerate(metrics[7:]):
+        fresh_sched.step(m), tsched.step(m)
+        assert_groups_equal(fresh, topt, fresh_sched, tsched, f"step {step + 8} after loading")

@@ -91,7 +91,7 @@ class Standardize(Op):
     eps = 1e-5
     on_stats: Callable[[np.ndarray, np.ndarray, int], None] | None = None
     formula = "standardize({0})"
-    derivatives = ("(g - mean(g) - y·mean(g·y))/σ",)
+    derivatives = ("(I - 1/n - y·yᵀ/n)/σ",)
 
     def axes(self, ndim: int) -> tuple[int, ...]:
         return tuple(range(ndim - 1) if self.count is None else range(ndim - self.count, ndim))
