@@ -20,8 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Result, blas_threads, fmt_time, run_workload  # noqa: E402
 from workloads import w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn  # noqa: E402
+from workloads import w11_forward_mode  # noqa: E402
 
-WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn]
+WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w11_forward_mode]
 BASE = "chainrule eager"
 
 

@@ -147,3 +147,15 @@ def test_split_in_a_define_then_run_graph_takes_a_list_of_sizes():
     np.testing.assert_array_equal(x.grad, [[2, 1, 1, 1], [2, 1, 1, 1]])
     with pytest.raises(cr.errors.OptionError, match="list of sizes"):
         cr.split(cr.Placeholder(name="y"), 2)
+
+
+def test_the_issues_0d_repros_follow_pytorchs_rule():
+    """Axis 0 and -1 of a 0-d tensor are accepted by every op that takes an axis."""
+    s, ts = cr.Variable(np.float64(2.5)), torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+    pairs = [(cr.mean(s, axis=0), ts.mean(0)), (cr.var(s, axis=0), ts.var(0, correction=0)),
+             (cr.swapaxes(s, 0, 0), ts.swapaxes(0, 0)), (cr.squeeze(s, (0,)), ts.squeeze((0,))),
+             (cr.sum(s, axis=-1), ts.sum(-1)), (cr.max(s, axis=0), ts.amax(0)), (cr.softmax(s, axis=0), ts.softmax(0)),
+             (cr.logsumexp(s, axis=-1), ts.logsumexp(-1)), (cr.cumsum(s, axis=0), ts.cumsum(0)),
+             (cr.flip(s, 0), ts.flip(0)), (cr.argmax(s, axis=0), ts.argmax(0))]
+    for ours, theirs in pairs:
+        assert ours.shape == tuple(theirs.shape) and float(ours.value) == theirs.item()

@@ -18,11 +18,13 @@ from .node import Constant, Node, Placeholder, Variable, is_grad_enabled, no_gra
 from .op import Op
 from . import ops
 from .ops import *  # noqa: F403 - the public operations, ops.__all__
-from .graph import Graph, backward, grad, topological_sort
+from .graph import Graph, backward, topological_sort
 from .check import gradcheck, gradgradcheck
+# function transforms; ``grad`` is both torch.autograd.grad and jax.grad, told apart by its first argument
+from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 # seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
 from . import see
-from .see import Explanation, explain, narrate
+from .see import Explanation, ModesExplanation, explain, narrate
 from .see.explore import explore
 # the training stack
 from . import data, datasets, nn, optim
@@ -44,9 +46,10 @@ __all__ = [
     "Constant", "Graph", "Node", "Op", "Placeholder", "Variable",
     "backward", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
     "set_default_dtype", "tensor", "topological_sort",
+    "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp",
     *ops.__all__,
     # seeing the chain rule
-    "Explanation", "explain", "explore", "narrate",
+    "Explanation", "ModesExplanation", "explain", "explore", "narrate",
     # training
     "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "manual_seed", "save",
     # models in and out

@@ -49,6 +49,21 @@ class OptionError(ChainruleError, ValueError):
     """An op or layer option has a value it does not accept (checked when the node or layer is built)."""
 
 
+# ---------------------------------------------------------------- function transforms (transforms.py)
+class NotANodeError(ChainruleError, TypeError):
+    """A function given to a transform (``cr.jvp``, ``cr.grad(f)``...) returned something that is
+    not a node, so there is no graph to differentiate."""
+
+
+class TangentShapeError(ShapeError):
+    """The vector ``v`` given to ``jvp``, ``vjp`` or ``hvp`` does not have the shape of the
+    inputs (or outputs) it pairs with."""
+
+
+class ArgnumsError(ChainruleError, TypeError):
+    """``argnums`` is not an int or a tuple of distinct ints, or names an argument the call does not have."""
+
+
 def option_error(owner: str, option: str, value: object, allowed: str) -> OptionError:
     """``MSE 'loss': reduction='avg' is not one of 'mean', 'sum', 'none'``: the owner (an op
     and its node's name, or a layer), the option, the value given and what is allowed."""

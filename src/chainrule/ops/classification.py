@@ -177,8 +177,8 @@ class CrossEntropy(_Classification):
         weight = self._weight(extra)
         labels = np.asarray(value_of(target))
         labels = labels if labels.dtype.kind in "iub" else None
-        if self._plain(labels, weight) and isinstance(x, np.ndarray):
-            # ordinary backward: the same math in place on a fresh array
+        if self._plain(labels, weight) and isinstance(x, np.ndarray) and isinstance(g, (np.ndarray, np.generic)):
+            # ordinary backward (arrays only): the same math in place on a fresh array
             probs = softmax_array(x, axis)
             _subtract_one_at(probs, labels, axis)
             probs *= self.per_loss(g, np.shape(x), axis, math.prod(np.shape(labels)))

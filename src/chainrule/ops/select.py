@@ -77,6 +77,8 @@ class ScatterAlong(Op):
         return out
 
     def vjp(self, g2, out, g, index):
+        # the index as it was used: broadcast to g's shape (NumPy's take_along_axis broadcasts it)
+        index = np.broadcast_to(np.asarray(value_of(index)), np.shape(g))
         return (Gather.apply(g2, index, axis=self.axis, crop=True), None)
 
 

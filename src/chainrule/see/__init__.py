@@ -15,9 +15,10 @@ from ..graph import Graph
 from ..node import Node
 from . import viz
 from .explain import Explanation, explain
+from .modes import ModesExplanation
 from .narration import Narrator, narrate
 
-__all__ = ["Explanation", "Narrator", "explain", "install", "narrate"]
+__all__ = ["Explanation", "ModesExplanation", "Narrator", "explain", "install", "narrate"]
 
 
 def _graph_explain(self: Graph, node: Node, **options: Any) -> Explanation:

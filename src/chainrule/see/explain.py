@@ -34,6 +34,7 @@ from .chain import (edge_form, edge_symbol, edges_into, enumerate_paths, is_scal
 from .element import explain_element, selected_element
 from .explanation import MAX_PATHS, EdgeGroup, Explanation, Factor, Path, bounded_groups
 from .flags import path_flags, value_flags
+from .modes import ModesExplanation, explain_modes
 from .phrases import check_lang
 from .slogans import explain_symbols
 from .symbols import Sym
@@ -42,7 +43,7 @@ __all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "explain"]
 
 
 def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PATHS, lang: str = "en",
-            gradient: Any = None, element: Any = None) -> Explanation:
+            gradient: Any = None, element: Any = None, mode: str = "paths") -> Explanation | ModesExplanation:
     """The chain rule for ∂output/∂node at the nodes' current values.
 
     Lists every path from ``output`` down to ``node`` (at most ``max_paths``;
@@ -52,7 +53,12 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
     (an index such as ``(0, 2)``), or ``node`` given as ``W[0, 2]``, follows one
     element. Before any forward pass it writes the chain rule in symbols only.
     Leaves every ``.grad`` untouched. ``graph``: a ``Graph`` whose sorted order to reuse.
+    ``mode="forward"``, ``"backward"`` or ``"both"``: the derivative computed by
+    forward and/or backward mode instead, with the passes and multiplications
+    each needs (``chainrule.see.modes``).
     """
+    if mode != "paths":
+        return explain_modes(output, node, mode=mode, lang=lang, gradient=gradient, element=element)
     check_lang(lang)
     if max_paths < 0:
         raise ValueError(f"explain: max_paths must be at least 0, got {max_paths}")

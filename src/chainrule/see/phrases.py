@@ -209,6 +209,89 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "word.nan": {"en": "not a number (NaN)", "zh": "非数值（NaN）"},
     "word.inf": {"en": "an infinity", "zh": "无穷大"},
+    # ---- forward and backward mode side by side (modes.py: explain(..., mode="both"))
+    "modes.title": {
+        "en": "∂{out}/∂{wrt}, computed both ways on the same graph: forward mode carries derivatives up "
+              "from {wrt}, backward mode carries them down from {out}.",
+        "zh": "在同一张计算图上用两种方式求 ∂{out}/∂{wrt}：前向模式从 {wrt} 出发，把导数一层层往上传；"
+              "反向模式从 {out} 出发，把导数一层层往下传。",
+    },
+    "modes.forward": {
+        "en": "Forward mode (one pass per input): start from ∂{seed}/∂{seed} = 1, every other input 0, and go "
+              "up in topological order; each node multiplies its inputs' derivatives with respect to {seed} "
+              "by its local derivatives and adds them up.",
+        "zh": "前向模式（每个输入各走一遍）：从 ∂{seed}/∂{seed} = 1 出发，其他输入都取 0，按拓扑排序往上走；"
+              "每个节点把各个输入对 {seed} 的导数乘上自己的局部导数，再加起来。",
+    },
+    "modes.backward": {
+        "en": "Backward mode (one pass per output): start from ∂{top}/∂{top} = 1 and go down in reverse "
+              "topological order; each node multiplies the derivative of {top} with respect to itself by its "
+              "local derivatives and sends the products to its inputs, which add up what they receive.",
+        "zh": "反向模式（每个输出各走一遍）：从 ∂{top}/∂{top} = 1 出发，按拓扑排序倒过来往下走；"
+              "每个节点把 {top} 对自己的导数乘上局部导数，传给各个输入，输入节点把收到的结果加起来。",
+    },
+    "modes.seed_tensor": {
+        "en": "∂{name}/∂{seed}: 1 at {index}, 0 everywhere else",
+        "zh": "∂{name}/∂{seed}：在 {index} 处为 1，其余都是 0",
+    },
+    "modes.forward_pass": {
+        "en": "Multiplications in this pass: {mults}. It gives the derivative of every node with respect to "
+              "{seed}; every other input (every element of a tensor) needs a pass of its own.",
+        "zh": "这一遍做了 {mults} 次乘法，得到了每个节点对 {seed} 的导数；"
+              "其他每个输入（张量则是每个元素）都还得各自再走一遍。",
+    },
+    "modes.backward_pass": {
+        "en": "Multiplications in this pass: {mults}. It gives the derivative of {top} with respect to every "
+              "node at once, the inputs {inputs} included.",
+        "zh": "这一遍做了 {mults} 次乘法，一次就得到了 {top} 对每个节点的导数，输入 {inputs} 也都在内。",
+    },
+    "modes.same": {
+        "en": "Both give ∂{top}/∂{seed} = {value}.",
+        "zh": "两种方式算出的是同一个数：∂{top}/∂{seed} = {value}。",
+    },
+    "modes.same_rounded": {
+        "en": "Both give ∂{top}/∂{seed}: {forward} forward, {backward} backward, equal up to rounding "
+              "(the same products, multiplied in another order).",
+        "zh": "两种方式算的是同一个导数 ∂{top}/∂{seed}：前向得 {forward}，反向得 {backward}，"
+              "只差一点舍入误差（乘的是同样几个数，只是先后顺序不同）。",
+    },
+    "modes.cost": {
+        "en": "What it takes to get every derivative of {out} with respect to every input:",
+        "zh": "要算出 {out} 对每个输入的全部导数，需要：",
+    },
+    "modes.cost_forward": {
+        "en": "forward mode, one pass per input element ({ends}): passes {passes}, multiplications {mults}",
+        "zh": "前向模式，每个输入元素走一遍（{ends}）：共 {passes} 遍，{mults} 次乘法",
+    },
+    "modes.cost_backward": {
+        "en": "backward mode, one pass per output element ({ends}): passes {passes}, multiplications {mults}",
+        "zh": "反向模式，每个输出元素走一遍（{ends}）：共 {passes} 遍，{mults} 次乘法",
+    },
+    "modes.why_backward": {
+        "en": "Backward mode needs fewer passes because the output has fewer elements than the inputs. That is "
+              "why backpropagation runs backward: a loss is one number that depends on every parameter of a "
+              "model, so one backward pass gives the whole gradient, where forward mode would need one pass "
+              "per parameter.",
+        "zh": "反向模式走的遍数更少，因为输出的元素比输入少。这就是反向传播要倒着走的原因：损失只是一个数，"
+              "却依赖于模型的每一个参数；倒着走一遍就能得到全部梯度，而前向模式得为每个参数各走一遍。",
+    },
+    "modes.why_forward": {
+        "en": "Here forward mode needs no more passes than backward mode, because the inputs have no more "
+              "elements than the output: forward mode pays off with few inputs and many outputs, backward mode "
+              "(backpropagation) with one loss and many parameters.",
+        "zh": "在这里，前向模式走的遍数不比反向模式多，因为输入的元素不比输出多：输入少、输出多时，前向模式划算；"
+              "一个损失、很多参数时，反向模式（也就是反向传播）划算。",
+    },
+    "modes.multiplication": {
+        "en": "(One multiplication: one local derivative times one derivative passed along; for tensors, one "
+              "nonzero entry of an op's local Jacobian times one element.)",
+        "zh": "（一次乘法：一个局部导数乘以一个传过来的导数；对张量而言，是算子局部雅可比矩阵中的"
+              "一个非零元素乘以一个元素。）",
+    },
+    "modes.uncounted": {
+        "en": "not counted (the local Jacobians have more than max_entries={limit} entries)",
+        "zh": "未统计（局部雅可比矩阵的元素超过 max_entries={limit} 个）",
+    },
     # ---- how values are written
     "value.tensor": {"en": "a {shape} tensor {entries}", "zh": "形状为 {shape} 的张量 {entries}"},
     "value.range": {"en": " (min {min}, max {max})", "zh": "（最小值 {min}，最大值 {max}）"},
