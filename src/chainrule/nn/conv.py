@@ -2,8 +2,9 @@
 ``MaxPool2d``, ``AvgPool1d``, ``AvgPool2d``, ``AdaptiveAvgPool1d``, ``AdaptiveAvgPool2d``.
 
 Options are checked when the layer is built (``OptionError``, as the functional
-forms do when their node is built); each layer computes with its functional form,
-so batched and unbatched inputs both work.
+forms do when their node is built) and a convolution's input when it has a value
+(``check_input``: at once eagerly, when the graph runs define-then-run); each
+layer computes with its functional form, so batched and unbatched inputs work.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ShapeError, option_error
-from ..node import Node, Variable
 from ..ops.avgpool import avg_options, output_size_option
 from ..ops.conv import conv_options
 from ..ops.pool import pool_options
@@ -20,6 +20,7 @@ from ..ops.windows import Fail, flag_option, ints
 from . import functional as F
 from . import init
 from .module import Module, check_option, is_size
+from .parameter import Parameter
 
 
 def _checked(owner: str, check: Callable[[int, dict, Fail], dict], spatial: int, options: dict) -> dict:
@@ -54,17 +55,18 @@ class _ConvNd(Module):
         self.stride, self.padding, self.dilation, self.groups = (_given(v) for v in (stride, padding, dilation, groups))
         fan_in = in_channels // groups * int(np.prod(kernel))
         shape = (out_channels, in_channels // groups) + kernel
-        self.weight = Variable(init.kaiming_uniform(shape, fan_in, dtype=dtype), name="weight")
-        self.bias = Variable(init.fan_in_uniform((out_channels,), fan_in, dtype=dtype), name="bias") if bias else None
+        self.weight = Parameter(init.kaiming_uniform(shape, fan_in, dtype=dtype), name="weight")
+        self.bias = Parameter(init.fan_in_uniform((out_channels,), fan_in, dtype=dtype), name="bias") if bias else None
 
-    def forward(self, x: Any) -> Any:
-        value = x.value if isinstance(x, Node) else x  # None: a placeholder not fed yet, checked when run
-        s, shape = self.spatial, np.shape(value)
-        if value is not None and (len(shape) not in (s + 1, s + 2) or shape[-s - 1] != self.in_channels):
+    def check_input(self, value: np.ndarray, position: int) -> None:
+        s, shape = self.spatial, value.shape
+        if len(shape) not in (s + 1, s + 2) or shape[-s - 1] != self.in_channels:
             raise ShapeError(f"{type(self).__name__}({self.in_channels}, {self.out_channels}) expects "
                              f"{'(N, C, L) or (C, L)' if s == 1 else '(N, C, H, W) or (C, H, W)'} input with "
                              f"C = {self.in_channels}, got shape {shape}")
-        conv = F.conv1d if s == 1 else F.conv2d
+
+    def forward(self, x: Any) -> Any:
+        conv = F.conv1d if self.spatial == 1 else F.conv2d
         return conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
