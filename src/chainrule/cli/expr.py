@@ -17,12 +17,12 @@ local derivatives parse back with it, see ``see/symbols.py``)::
 
 ``·``, ``×`` and ``⊙`` multiply elementwise, ``@`` is the matrix product,
 ``−`` is a minus sign, ``[a > b]`` is 1 where the comparison holds and 0
-elsewhere (Iverson's bracket; REL is one of > < >= <= ≥ ≤ == !=), a STRING in
-quotes (``'ij,jk->ik'``) is only an argument (einsum's subscripts, gelu's
-``approximate='tanh'``). Names may
-use any letters (``θ``, ``ŷ``, ``β₁``); functions are chainrule's lower-case
-functions (``expr_nodes.FUNCTIONS``); ``pi``, ``e``, ``True`` and ``False`` are constants
-unless a variable takes the name.
+elsewhere (Iverson's bracket; REL is one of > < >= <= ≥ ≤ == !=), and a
+STRING in quotes (``'ij,jk->ik'``) is only ever an argument (einsum's
+subscripts, gelu's ``approximate='tanh'``). Names may use any letters (``θ``,
+``ŷ``, ``β₁``); functions are chainrule's lower-case functions
+(``expr_nodes.FUNCTIONS``); ``pi``, ``e``, ``True`` and ``False`` are
+constants unless a variable takes the name.
 
 Nothing is ever passed to ``eval``: a tokenizer and a recursive-descent parser
 call a builder. Chains of operators are loops, and only brackets nest (at most

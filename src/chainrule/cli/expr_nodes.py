@@ -1,9 +1,11 @@
 """What an expression builds: its functions, constants and operators, and the two builders the parser calls.
 
 ``FUNCTIONS`` maps each name to chainrule's lower-case function (with how many
-arguments and which keywords it takes); ``_NodeBuilder`` builds op nodes and
-names them (``mul``, ``mul_2``...: a counter per name, so naming is linear);
-``_SyntaxBuilder`` builds nothing, for checking that a text is well formed.
+arguments and which keywords it takes), the functions every printed formula
+uses included; ``NodeBuilder`` builds op nodes and names them (``mul``,
+``mul_2``...: a counter per name, so naming is linear) and keeps strings as
+arguments only; ``SyntaxBuilder`` builds nothing, for checking that a text
+is well formed.
 """
 from __future__ import annotations
 
