@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import ExportError
+from ..nn import deferred
 from ..node import Node
 from ..ops.indexing import _Slot
 from .onnx_graph import Builder
@@ -193,11 +194,28 @@ def _mse(b: Builder, op: Any) -> str:
 
 # ---------------------------------------------------------------- shapes
 def _reshape(b: Builder, op: Any) -> str:
+    """Reshape, Flatten, Unflatten: the traced output's shape, the batch axis left to the input."""
     (x,) = op.inputs
-    target = [int(d) for d in op.shape_]
+    target = [int(d) for d in np.shape(op.value)]
     if b.is_batched(x) and target and np.shape(op.value)[:1] == np.shape(x.value)[:1]:
         target[0] = 0  # ONNX's "copy this axis from the input": the batch, whatever its size
     return b.add("Reshape", [b.value(x), b.ints(target)])
+
+
+def _input_check(b: Builder, op: Any) -> str:
+    """A layer's input: its checks were made when traced; the cast to the layer's dtype stays."""
+    return b.add("Identity", [b.value(op.inputs[0], _dtype(op))])
+
+
+def _standardize(b: Builder, op: Any) -> str:
+    """(x - mean x) / √(mean((x - mean x)²) + ε) over the op's axes (LayerNorm without its affine part)."""
+    (x,), n = b.same(op), np.ndim(op.inputs[0].value)
+    axes = list(op.axes(n))
+    if 0 in axes:
+        b.reduced.add(id(op))
+    d = b.add("Sub", [x, _reduce_to(b, "ReduceMean", x, axes, True)])
+    variance = _reduce_to(b, "ReduceMean", b.add("Mul", [d, d]), axes, True)
+    return b.add("Div", [d, b.add("Sqrt", [b.add("Add", [variance, b.scalar(op.eps, _dtype(op))])])])
 
 
 def _squeeze(b: Builder, op: Any) -> str:
@@ -318,4 +336,8 @@ TABLE: dict[type, Entry] = {
     ops.SwapAxes: _entry(_swapaxes, "axis1", "axis2"), ops.BroadcastTo: _entry(_broadcast_to, "shape_"),
     ops.Concat: _entry(_concat, "axis"), ops.Stack: _entry(_stack, "axis"),
     ops.Pad: _entry(_pad, "pad_width", "fill"), ops.GetItem: _entry(_getitem, "index"),
+    # the layers' own ops (nn/deferred.py)
+    deferred.Flatten: _entry(_reshape, "start_dim", "end_dim"), deferred.Unflatten: _entry(_reshape, "dim", "sizes"),
+    deferred.Standardize: _entry(_standardize, "count", "eps"),
+    deferred.InputCheck: _entry(_input_check, "checks", "dtype_"),
 }
