@@ -22,6 +22,7 @@ MAX2D = [((2, 3, 6, 6), dict(kernel_size=2)),  # windows that tile the image
          ((2, 2, 9, 8), dict(kernel_size=(3, 2), stride=(2, 1), dilation=(2, 1), padding=(1, 0))),
          ((2, 2, 9, 9), dict(kernel_size=3, stride=2, dilation=2, padding=1, ceil_mode=True)),
          ((2, 2, 6, 6), dict(kernel_size=3, stride=1, padding=1)),  # overlapping windows
+         ((1, 2, 5, 20), dict(kernel_size=3, stride=1, padding=1)),  # overlapping, rows of 8 or more: strided views
          ((3, 6, 6), dict(kernel_size=2)),  # unbatched
          ((0, 2, 4, 4), dict(kernel_size=2))]  # an empty batch
 MAX1D = [((2, 3, 8), dict(kernel_size=2)),
@@ -59,7 +60,11 @@ CASES = [Case(f"{name}{x}{','.join(f'{k}={v}' for k, v in kw.items())}",
 # zeros is common); NaN: to the last NaN
 TIES = np.array([[[[1.0, 1.0, 0.0, 2.0], [1.0, 0.5, 2.0, 2.0], [3.0, 3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0]]]])
 NANS = np.array([[[[1.0, np.nan, 0.0, 2.0], [np.nan, 0.5, 2.0, 2.0], [3.0, np.nan, 1.0, 2.0], [3.0, 3.0, 3.0, 3.0]]]])
+WIDE_TIES = np.tile(TIES, (1, 1, 1, 5))  # rows of 8 or more: the strided views, not the flat index
 KINKS = [("max_pool2d_ties", lambda f: lambda x: f(x, 2), TIES),
+         ("max_pool2d_wide_ties", lambda f: lambda x: f(x, 2), WIDE_TIES),
+         ("max_pool2d_wide_overlap_ties", lambda f: lambda x: f(x, 3, 1, 1), WIDE_TIES),
+         ("max_pool2d_wide_nan", lambda f: lambda x: f(x, 2), np.tile(NANS, (1, 1, 1, 5))),
          ("max_pool2d_overlap_ties", lambda f: lambda x: f(x, 3, 1, 1), TIES),
          ("max_pool2d_ceil_ties", lambda f: lambda x: f(x, 3, 2, ceil_mode=True), TIES),
          ("max_pool1d_ties", lambda f: lambda x: f(x, 3, 1, 1), TIES[0]),
@@ -78,7 +83,7 @@ def test_pool_against_torch(case, mode):
 def test_case_counts():
     """The oracle table's breadth, per op (the README and the closing note quote these)."""
     count = {name: sum(c.name.startswith(name) for c in CASES) for name, _ in TABLES}
-    assert count == {"max_pool2d": 18, "max_pool1d": 6, "avg_pool2d": 10, "avg_pool1d": 4,
+    assert count == {"max_pool2d": 22, "max_pool1d": 6, "avg_pool2d": 10, "avg_pool1d": 4,
                      "adaptive_avg_pool2d": 6, "adaptive_avg_pool1d": 3}
 
 

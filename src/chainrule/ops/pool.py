@@ -14,6 +14,7 @@ elements (``PoolGather``) are each other's vjp.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -79,23 +80,57 @@ class _Pool(Op):
 
 
 # ---------------------------------------------------------------- max pooling
+# Below this output width NumPy's per-row cost dominates the strided views: taps are gathered
+# and scattered through a cached flat index instead, while that index stays small.
+SHORT_ROWS, INDEX_BYTES = 8, 1 << 20
+
+
+@functools.lru_cache(maxsize=8)
+def tap_index(shape4: tuple, win: Window) -> np.ndarray:
+    """(taps, N·C·OH·OW): for each kernel offset, the flat index of the pixel it sees in every
+    window, in the C-ordered padded array (N, C, Hp, Wp). Cached per shape and window."""
+    n, c, h, w = shape4
+    (hp, wp), (oh, ow) = win.padded_size(h, w), win.out_size(h, w)
+    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
+    base = (np.arange(n * c).reshape(-1, 1, 1) * (hp * wp) + np.arange(oh).reshape(-1, 1) * (sh * wp)
+            + np.arange(ow) * sw).reshape(1, -1)
+    index = base + np.array([i * dh * wp + j * dw for i in range(kh) for j in range(kw)]).reshape(-1, 1)
+    index.flags.writeable = False
+    return index
+
+
+def _short(win: Window, shape4: tuple) -> bool:
+    oh, ow = win.out_size(*shape4[2:])
+    return ow < SHORT_ROWS and win.taps * shape4[0] * shape4[1] * oh * ow * 8 <= INDEX_BYTES
+
+
+def _taps(x4: np.ndarray, win: Window, fill: float) -> list:
+    """(k, pixels tap k sees in every window) for each kernel offset: strided views of the padded
+    input, or (short rows) contiguous gathers through ``tap_index``."""
+    padded, out_hw = win.pad_into(x4, fill), win.out_size(*x4.shape[2:])
+    if not _short(win, x4.shape):
+        return list(win.views(padded, out_hw))
+    flat, shape = np.ascontiguousarray(padded).ravel(), x4.shape[:2] + out_hw
+    return [(k, flat.take(row).reshape(shape)) for k, row in enumerate(tap_index(x4.shape, win))]
+
+
 def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The max over each window, and with ``argmax`` the offset k = i·kw + j of each window's
     first maximal element (of its last NaN, as PyTorch), one byte per window. Each offset's
-    strided view is copied once into a contiguous buffer: the comparisons then run over
-    whole arrays instead of NumPy's short rows (one call per 16-pixel row otherwise). Works
-    in the input's memory order; the results have its layout."""
+    pixels are copied once into a contiguous buffer: the comparisons then run over whole
+    arrays instead of NumPy's short rows (one call per 16-pixel row otherwise). Works in the
+    input's memory order; the results have its layout."""
     x4, flip = planes_first(x4)
-    views = list(win.views(win.pad_into(x4, -np.inf), win.out_size(*x4.shape[2:])))
-    best = np.array(views[0][1])
+    taps = _taps(x4, win, -np.inf)
+    best = np.array(taps[0][1])
     if not argmax:
-        for _, view in views[1:]:
+        for _, view in taps[1:]:
             np.maximum(best, view, out=best)
         return flip(best), None
     code = np.zeros(best.shape, dtype=np.uint8 if win.taps <= 255 else np.intp)
     tap, later = scratch("tap", best.shape, best.dtype), scratch("later", best.shape, bool)
     raised = scratch("raised", best.shape, code.dtype)
-    for k, view in views[1:]:
+    for k, view in taps[1:]:
         np.copyto(tap, view)
         np.greater(tap, best, out=later)  # strictly: on ties the first maximum stays
         np.multiply(later, code.dtype.type(k), out=raised)
@@ -103,7 +138,7 @@ def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.nd
         np.maximum(best, tap, out=best)
     nan = np.isnan(best)
     if nan.any():
-        for k, view in views:
+        for k, view in taps:
             code[nan & np.isnan(view)] = k
     return flip(best), flip(code)
 
@@ -113,15 +148,23 @@ def scatter_array(g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple) 
     (in the memory order of ``code``, which is the input's)."""
     code, flip = planes_first(code)
     g4, (n, c, h, w) = flip(g4), flip.shape(shape4)
-    fresh = np.empty if win.tiles(h, w) else np.zeros  # windows that tile the image write every pixel
-    image = fresh((n, c) + win.padded_size(h, w), dtype=g4.dtype)
-    hit = scratch("hit", code.shape, bool)
-    for k, view in win.views(image, code.shape[2:]):
-        np.equal(code, k, out=hit)
+    padded = (n, c) + win.padded_size(h, w)
+    if _short(win, (n, c, h, w)):  # each window's element, through the flat index
+        image = np.zeros(padded, dtype=g4.dtype)
+        where = np.take_along_axis(tap_index((n, c, h, w), win), code.reshape(1, -1).astype(np.intp), 0)[0]
         if win.disjoint:
-            np.multiply(g4, hit, out=view)
+            image.ravel()[where] = g4.ravel()
         else:
-            view += g4 * hit
+            np.add.at(image.ravel(), where, g4.ravel())
+    else:
+        image = (np.empty if win.tiles(h, w) else np.zeros)(padded, dtype=g4.dtype)  # tiling windows write all
+        hit = scratch("hit", code.shape, bool)
+        for k, view in win.views(image, code.shape[2:]):
+            np.equal(code, k, out=hit)
+            if win.disjoint:
+                np.multiply(g4, hit, out=view)
+            else:
+                view += g4 * hit
     return flip(image if image.shape[2:] == (h, w) else np.ascontiguousarray(win.crop(image, h, w)))
 
 
