@@ -29,13 +29,14 @@ speed and memory (measured on the CIFAR-sized step of benchmark W9):
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator
 
 import numpy as np
 
 from ..errors import ShapeError, option_error
 from ..op import Op
-from .windows import Window, border, ints_option, scratch, symmetric
+from .windows import Window, border, ints_option, scratch, symmetric, tap_offsets
 
 # A block of columns of about 8 MiB (it stays in the L3 cache): single-threaded, 1 to 16 MiB
 # time alike (W9); with 2 BLAS threads on a busy machine every product waits for a core, and
@@ -62,6 +63,24 @@ def col2im_array(cols: np.ndarray, shape: tuple, win: Window) -> np.ndarray:
     for k, view in win.views(image, np.shape(cols)[-2:]):
         view += flat[:, :, k]
     return np.ascontiguousarray(win.crop(image, h, w))
+
+
+# Below this output width a strided copy is mostly NumPy's per-row cost: narrow columns are
+# gathered through a cached flat index instead, while that index stays small.
+SHORT_ROWS, INDEX_BYTES = 8, 1 << 20
+
+
+@functools.lru_cache(maxsize=8)
+def column_index(padded: tuple, out_hw: tuple, win: Window) -> np.ndarray:
+    """For each element of the narrow columns (C, taps, m, OH, OW) of a padded chunk of shape
+    ``padded`` (C, m, Hp, Wp), its flat index in the chunk. Cached per shape and window."""
+    (c, m, hp, wp), (oh, ow) = padded, out_hw
+    (sh, sw) = win.stride
+    parts = [np.arange(c) * (m * hp * wp), tap_offsets(win, wp), np.arange(m) * (hp * wp), np.arange(oh) * (sh * wp),
+             np.arange(ow) * sw]
+    index = sum(a.reshape([-1 if d == k else 1 for d in range(5)]) for k, a in enumerate(parts)).ravel()
+    index.flags.writeable = False
+    return index
 
 
 class Columns:
@@ -130,8 +149,11 @@ class Columns:
             padded[(slice(None), slice(None)) + region] = 0
         padded[:, :, top:top + h, left:left + w] = x[n0:n1].transpose(1, 0, 2, 3)
         cols = self.buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
-        for k, view in self._tap_views(padded):
-            cols[:, k] = view
+        if not self.wide and self.ow < SHORT_ROWS and cols.size * 8 <= INDEX_BYTES:  # short rows: one gather
+            np.take(padded.ravel(), column_index(padded.shape, (self.oh, self.ow), self.win), out=cols.reshape(-1))
+        else:
+            for k, view in self._tap_views(padded):
+                cols[:, k] = view
         return cols.reshape(self.k, m * self.p)
 
     # ------------------------------------------------------------ outputs <-> products

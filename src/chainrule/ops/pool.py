@@ -23,7 +23,7 @@ from ..errors import option_error
 from ..node import value_of
 from ..op import Op
 from .windows import (Fail, Window, check_rank, flag_option, from_nchw, ints, ints_option, nchw_shape, pair,
-                      planes_first, scratch, symmetric, to_nchw)
+                      planes_first, scratch, symmetric, tap_offsets, to_nchw)
 
 LAYOUT = {1: "NCL", 2: "NCHW"}
 
@@ -91,10 +91,10 @@ def tap_index(shape4: tuple, win: Window) -> np.ndarray:
     window, in the C-ordered padded array (N, C, Hp, Wp). Cached per shape and window."""
     n, c, h, w = shape4
     (hp, wp), (oh, ow) = win.padded_size(h, w), win.out_size(h, w)
-    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
+    (sh, sw) = win.stride
     base = (np.arange(n * c).reshape(-1, 1, 1) * (hp * wp) + np.arange(oh).reshape(-1, 1) * (sh * wp)
             + np.arange(ow) * sw).reshape(1, -1)
-    index = base + np.array([i * dh * wp + j * dw for i in range(kh) for j in range(kw)]).reshape(-1, 1)
+    index = base + tap_offsets(win, wp).reshape(-1, 1)
     index.flags.writeable = False
     return index
 
@@ -151,7 +151,7 @@ def scatter_array(g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple) 
     padded = (n, c) + win.padded_size(h, w)
     if _short(win, (n, c, h, w)):  # each window's element, through the flat index
         image = np.zeros(padded, dtype=g4.dtype)
-        where = np.take_along_axis(tap_index((n, c, h, w), win), code.reshape(1, -1).astype(np.intp), 0)[0]
+        where = tap_index((n, c, h, w), win)[0] + tap_offsets(win, padded[3]).take(code.ravel())
         if win.disjoint:
             image.ravel()[where] = g4.ravel()
         else:

@@ -111,6 +111,12 @@ class Window:
         return xp[:, :, top:top + h, left:left + w]
 
 
+def tap_offsets(win: Window, wp: int) -> np.ndarray:
+    """Where each kernel offset's pixel lies from its window's first, in an image Wp wide, flat."""
+    (kh, kw), (dh, dw) = win.kernel, win.dilation
+    return np.array([i * dh * wp + j * dw for i in range(kh) for j in range(kw)])
+
+
 def border(hp: int, wp: int, top: int, left: int, h: int, w: int) -> list[tuple[slice, slice]]:
     """The (row, column) slices of an hp×wp array outside its h×w interior at (top, left)."""
     regions = [(slice(0, top), slice(0, wp)), (slice(top + h, hp), slice(0, wp)),
