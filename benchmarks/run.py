@@ -20,10 +20,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Result, Workload, blas_threads, fmt_time, run_workload  # noqa: E402
 from workloads import (w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn,  # noqa: E402
-                       w8_memory, w10_scaling, w11_forward_mode)
+                       w8_memory, w9_cifar_cnn, w10_scaling, w11_forward_mode)
 
-WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w8_memory, w10_scaling,
-             w11_forward_mode]
+WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w8_memory, w9_cifar_cnn,
+             w10_scaling, w11_forward_mode]
 
 
 def machine_line() -> str:
@@ -95,12 +95,14 @@ TARGETS = [
     ("W4 eager / pytorch 1 thread     (< 1)", "W4", "chainrule eager", "pytorch 1 thread", 1.0),
     ("W4 compiled / numpy             (<= 1.2)", "W4", "chainrule compiled", "numpy (by hand)", 1.2),
     ("W5 numpy GFLOP/s / chainrule's  (<= 1/0.95)", "W5", "chainrule eager", "numpy (by hand)", 1 / 0.95),
+    ("W7 eager / pytorch              (<= 1.0)", "W7", "chainrule eager", "pytorch", 1.0),
     ("W6 eager peak / numpy peak      (<= 1.3)", "W6", "chainrule eager", "numpy (by hand)", 1.3),
     ("W6 compiled peak / numpy peak   (<= 1.0)", "W6", "chainrule compiled", "numpy (by hand)", 1.0),
     ("W8.1 MLP peak / pytorch         (<= 1.1)", "W8.1", "chainrule eager", "pytorch", 1.1),
     ("W8.2 CNN peak / pytorch         (<= 1.2)", "W8.2", "chainrule eager", "pytorch", 1.2),
     ("W8.3 8xLinear loop / pytorch    (<= 1.2)", "W8.3", "chainrule eager", "pytorch", 1.2),
     ("W8.5 fit peak / hand loop       (<= 1.05)", "W8.5", "chainrule fit", "chainrule hand loop", 1.05),
+    ("W9 eager / pytorch              (<= 1.2)", "W9", "chainrule eager", "pytorch", 1.2),
     ("W10 eager, largest / smallest   (<= 1.15)", "W10", "chainrule eager", None, 1.15),
     ("W10 compiled, the same          (<= 1.15)", "W10", "chainrule compiled", None, 1.15),
 ]

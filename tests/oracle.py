@@ -9,10 +9,13 @@ through both and compares every input gradient, its shape and its dtype.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import pytest
 import torch
 
 import chainrule as cr
@@ -251,3 +254,19 @@ def run_case(case: Case, mode: str, seed: int = 0) -> None:
     diff, fixed = _fd_inputs(case, seed)
     check = cr.gradcheck if mode == "fd" else cr.gradgradcheck
     assert check(_with_fixed(case, fixed), diff)
+
+
+def case_tables(*, leave_out: str = "") -> list:
+    """Every ``Case`` in every module-level list of cases in tests/test_*.py (bar the module
+    ``leave_out``), as pytest params named ``<module>-<case>``: an op added to any table is
+    checked by every test that runs them all (forward mode, compiled graphs)."""
+    cases = []
+    for path in sorted(Path(__file__).resolve().parent.glob("test_*.py")):
+        if path.stem == leave_out or "Case(" not in path.read_text(encoding="utf-8"):
+            continue
+        module = importlib.import_module(path.stem)
+        for value in vars(module).values():
+            if isinstance(value, list) and value and all(isinstance(c, Case) for c in value):
+                cases += [pytest.param(c, id=f"{path.stem[5:]}-{c.name}") for c in value]
+    return cases
+

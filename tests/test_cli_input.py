@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -165,7 +166,7 @@ def test_draw_refuses_a_format_before_any_work(tmp_path):
     assert done.returncode == 2 and "must end in .svg, .png or .pdf" in done.stderr and done.stdout == ""
 
 
-ALPHABET = "xyθ0123456789.+-*/^()[],=<>·×⊙@−ᵀ² abcdefsigmotanhlr_e\n$"
+ALPHABET = "xyθ0123456789.+-*/^()[],=<>·×⊙@−ᵀ² abcdefsigmotanhlr_e\n$'\""
 
 
 @settings(max_examples=400, deadline=2000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -183,3 +184,56 @@ def test_fuzz_random_text_gives_a_node_or_an_expr_error_quickly(text):
         else:
             assert isinstance(node, cr.Node)
     assert time.perf_counter() - start < 2.0
+
+
+_A = np.array([[0.5, -1.2, 2.0], [1.5, 0.3, -0.5]])
+_M = np.array([[1.0, 2.0, -1.0], [0.5, -3.0, 4.0], [2.0, 0.25, 1.5]])
+_T = np.array([[2, 0], [1, 1]])
+
+
+@pytest.mark.parametrize("text, want", [
+    ("einsum('ij,jk->ik', A, M)", lambda A, M, T: torch.einsum("ij,jk->ik", A, M)),
+    ('einsum("ii->", M)', lambda A, M, T: torch.einsum("ii->", M)),
+    ("gelu(A)", lambda A, M, T: torch.nn.functional.gelu(A)),
+    ("gelu(A, approximate='tanh')", lambda A, M, T: torch.nn.functional.gelu(A, approximate="tanh")),
+    ("erf(A) + log1p(A + 2) - expm1(A)", lambda A, M, T: torch.erf(A) + torch.log1p(A + 2) - torch.expm1(A)),
+    ("silu(A) * mish(A)", lambda A, M, T: torch.nn.functional.silu(A) * torch.nn.functional.mish(A)),
+    ("elu(A, alpha=0.5) + hardtanh(A, min_val=-0.5, max_val=1.0)",
+     lambda A, M, T: torch.nn.functional.elu(A, 0.5) + torch.nn.functional.hardtanh(A, -0.5, 1.0)),
+    ("prod(A, axis=1) + std(A, 1, ddof=1) + var(A, axis=1) + logsumexp(A, axis=1) + norm(A, ord=1, axis=1)",
+     lambda A, M, T: A.prod(1) + A.std(1) + A.var(1, correction=0) + A.logsumexp(1)
+     + torch.linalg.vector_norm(A, 1, dim=1)),
+    ("cumsum(flip(A, axis=0), axis=1)", lambda A, M, T: torch.cumsum(torch.flip(A, (0,)), 1)),
+    ("tril(M, k=-1) + triu(M) + eye(3)", lambda A, M, T: torch.tril(M, -1) + torch.triu(M) + torch.eye(3)),
+    ("gather(A, axis=1, index=T)", lambda A, M, T: torch.gather(A, 1, T)),
+    ("scatter_along(gather(A, 1, T), T, axis=1, shape=(2, 3)) + ones((2, 3))",
+     lambda A, M, T: torch.zeros(2, 3).double().scatter_add(1, T, torch.gather(A, 1, T)) + 1),
+    ("reshape(broadcast_to(sum(A), (2, 3)), (6,))", lambda A, M, T: A.sum().expand(2, 3).reshape(6)),
+    ("reshape(ones((1, 1)), ())", lambda A, M, T: torch.ones(())),
+])
+def test_the_functions_formulas_use_are_in_the_language_and_compute_what_torch_does(text, want):
+    cr.set_default_dtype("float64")
+    names = {"A": cr.Constant(_A, name="A"), "M": cr.Constant(_M, name="M"), "T": cr.Constant(_T, name="T")}
+    got = parse(text, names).value
+    cr.set_default_dtype("float32")
+    expected = want(torch.tensor(_A), torch.tensor(_M), torch.tensor(_T)).numpy()
+    assert np.shape(got) == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("text, message, column", [
+    ("'ij' + x", "the string 'ij' can only be an argument", 1),
+    ("x * \"ij\"", "the string \"ij\" can only be an argument", 5),
+    ("-'a'", "can only be an argument", 2),
+    ("[x > 'a']", "can only be an argument", 6),
+    ("'ij", "a string must end on its line with the quote it starts with", 1),
+    ("einsum('ij,jk->ik', x)", "einsum", 1),
+    ("ones((10000, 10000))", "ones() would make 100,000,000 elements; the limit is 10,000,000", 1),
+    ("eye(4000)", "eye() would make 16,000,000 elements", 1),
+    ("broadcast_to(x, (10000, 10000))", "the limit is 10,000,000", 1),
+    ("eye((2, 3))", "eye(n) takes one size n", 1),
+])
+def test_strings_are_only_arguments_and_shapes_are_bounded_with_one_clean_error(text, message, column):
+    with pytest.raises(ExprError) as caught:
+        parse(text, {"x": cr.Constant(np.ones(3), name="x")})
+    assert message in str(caught.value) and caught.value.position == column - 1

@@ -47,6 +47,17 @@ def test_shuffle_is_seeded_new_each_epoch_and_covers_every_example_once():
         np.testing.assert_array_equal(xb[:, 0] / 2 % 3, yb)
 
 
+def test_unseeded_shuffle_follows_manual_seed_as_torch_does():
+    def orders(seed):
+        cr.manual_seed(seed)
+        return [np.concatenate([yb for _, yb in DataLoader((X, Y), batch_size=7, shuffle=True)]) for _ in range(2)]
+
+    first, again, other = orders(5), orders(5), orders(6)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
 def test_loader_argument_errors():
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader((X, Y), batch_size=0)

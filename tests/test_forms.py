@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import chainrule as cr
 from chainrule import ops
@@ -48,6 +49,10 @@ def cases():
     yield "log", cr.Log(var("a", (2, 3), 0.2, 3.0), name="f")
     yield "sqrt", cr.Sqrt(var("a", (3,), 0.2, 3.0), name="f")
     yield "sin", cr.Sin(var("a", (3,)), name="f")
+    yield "erf", cr.Erf(var("a", (2, 3), -3, 3), name="f")
+    yield "erf-scalar-named-pi", cr.Erf(var("pi"), name="f")
+    yield "log1p", cr.Log1p(var("a", (2, 3), -0.9, 3.0), name="f")
+    yield "expm1", cr.Expm1(var("a", (3,)), name="f")
     yield "cos", cr.Cos(var("a"), name="f")
     yield "maximum-ties", cr.Maximum(cr.Variable(np.array([1.0, 2.0, 3.0]), name="a"),
                                      cr.Variable(np.array([1.0, 0.5, 4.0]), name="b"), name="f")
@@ -64,7 +69,17 @@ def cases():
     yield "leaky-relu", cr.LeakyReLU(cr.Variable(np.array([-1.0, 0.0, 2.0]), name="a"), negative_slope=0.1,
                                      name="f")
     yield "softplus", cr.Softplus(var("a", (3,)), name="f")
-    yield "gelu-tanh", cr.GELU(var("a", (2, 3)), approximate="tanh", name="f")  # the exact default: see/ has no erf form yet
+    yield "gelu-exact", cr.GELU(var("a", (2, 3), -3, 3), name="f")
+    yield "gelu-tanh", cr.GELU(var("a", (2, 3), -3, 3), approximate="tanh", name="f")
+    yield "silu", cr.SiLU(var("a", (2, 3), -4, 4), name="f")
+    yield "elu-with-zero", cr.ELU(cr.Variable(np.array([-2.0, -0.3, 0.0, 0.7, 800.0]), name="a"), alpha=0.5,
+                                  name="f")
+    yield "elu-scalar", cr.ELU(var("a", (), -2, -0.1), name="f")
+    yield "mish", cr.Mish(var("a", (2, 3), -4, 4), name="f")
+    yield "hardtanh-ends", cr.Hardtanh(cr.Variable(np.array([-3.0, -0.5, -0.5, 0.2, 2.0, 0.9]), name="a"),
+                                       min_val=-0.5, max_val=2.0, name="f")
+    yield "softplus-beta-threshold", cr.Softplus(cr.Variable(np.array([-1.0, 0.3, 4.0, 30.0]), name="a"), beta=2.0,
+                                                 threshold=5.0, name="f")
     yield "softmax", cr.Softmax(var("a", (2, 3)), name="s")
     yield "softmax-axis0", cr.Softmax(var("a", (3, 2)), axis=0, name="s")
     yield "log-softmax", cr.LogSoftmax(var("a", (2, 3)), name="f")
@@ -84,6 +99,39 @@ def cases():
     yield "min-axis", cr.Min(var("a", (2, 3)), axis=1, name="f")
     yield "var", cr.Var(var("a", (2, 3)), name="f")
     yield "var-ddof", cr.Var(var("a", (4,)), ddof=1, name="f")
+    yield "sum-two-axes", cr.Sum(var("a", (2, 3, 4)), axis=(0, 2), name="f")
+    yield "prod", cr.Prod(var("a", (2, 3), 0.5, 1.5), axis=1, name="f")
+    yield "prod-all", cr.Prod(var("a", (4,), 0.5, 1.5), name="f")
+    yield "prod-zeros", cr.Prod(cr.Variable(np.array([[1.5, 0.0, 2.0], [0.0, 3.0, 0.0], [1.0, 2.0, 3.0]]),
+                                            name="a"), axis=1, name="f")
+    yield "prod-keepdims-tuple", cr.Prod(var("a", (2, 3, 2), 0.5, 1.5), axis=(0, 2), keepdims=True, name="f")
+    yield "std", cr.Std(var("a", (2, 3)), axis=1, name="f")
+    yield "std-ddof-all", cr.Std(var("a", (5,)), ddof=1, name="f")
+    yield "std-constant-row", cr.Std(cr.Variable(np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 3.0]]), name="a"), axis=1,
+                                     ddof=1, name="f")
+    yield "logsumexp", cr.LogSumExp(var("a", (2, 3)), axis=0, name="f")
+    yield "logsumexp-all", cr.LogSumExp(var("a", (2, 3)), name="f")
+    yield "logsumexp-two-axes", cr.LogSumExp(var("a", (2, 3, 2)), axis=(1, 2), name="f")
+    yield "norm", cr.Norm(var("a", (2, 3)), axis=1, name="f")
+    yield "norm-all", cr.Norm(var("a", (4,)), name="f")
+    yield "norm-zero-row", cr.Norm(cr.Variable(np.array([[0.0, 0.0], [3.0, -4.0]]), name="a"), axis=1, name="f")
+    yield "norm-1", cr.Norm(var("a", (2, 3)), ord=1, axis=0, name="f")
+    yield "norm-3", cr.Norm(var("a", (2, 3)), ord=3, axis=-1, keepdims=True, name="f")
+    yield "norm-half-with-zero", cr.Norm(cr.Variable(np.array([0.0, 2.0, -0.5]), name="a"), ord=0.5, name="f")
+    yield "norm-inf-ties", cr.Norm(cr.Variable(np.array([[1.0, -3.0, 3.0], [0.5, 2.0, 1.0]]), name="a"),
+                                   ord=np.inf, axis=1, name="f")
+    yield "norm-minus-inf", cr.Norm(var("a", (3,)), ord=-np.inf, name="f")
+    yield "norm-0", cr.Norm(var("a", (2, 3)), ord=0, axis=1, name="f")
+    yield "cumsum", cr.CumSum(var("a", (3, 4)), axis=1, name="f")
+    yield "cumsum-axis0", cr.CumSum(var("a", (3, 2)), axis=-2, name="f")
+    yield "cumsum-one", cr.CumSum(var("a", (1,)), axis=0, name="f")
+    yield "einsum-matmul", cr.einsum("ij,jk->ik", var("A", (2, 3)), var("B", (3, 4)))
+    yield "einsum-attention", cr.einsum("bqd,bkd->bqk", var("Q", (2, 3, 2)), var("K", (2, 4, 2)))
+    yield "einsum-trace", cr.einsum("ii->", var("A", (3, 3)))
+    yield "einsum-diagonal-and-sum", cr.einsum("iij,k->ik", var("A", (3, 3, 2)), var("b", (4,)))
+    yield "einsum-inner", cr.einsum("i,i", var("a", (3,)), var("b", (3,)))
+    yield "einsum-ellipsis", cr.einsum("...ij,...jk", var("A", (2, 2, 3)), var("B", (3, 2)))
+    yield "einsum-three", cr.einsum("i,ij,j->", var("a", (2,)), var("M", (2, 3)), var("b", (3,)))
     yield "mse", cr.MSE(var("y", (3, 2)), var("yhat", (3, 2)), name="loss")
     yield "mse-scalar", cr.MSE(var("y"), var("yhat"), name="loss")
     yield "mse-sum", cr.MSE(var("y", (3,)), var("yhat", (3,)), reduction="sum", name="loss")
@@ -103,6 +151,21 @@ def cases():
     yield "swapaxes", cr.swapaxes(var("a", (2, 3, 4)))
     yield "broadcast-to", cr.broadcast_to(var("a", (3,)), (2, 3))
     yield "cast", cr.astype(var("a", (3,)), np.float32)
+    yield "flip", cr.flip(var("a", (2, 3)), 1)
+    yield "flip-all", cr.flip(var("a", (2, 3)))
+    yield "flip-axes", cr.flip(var("a", (2, 3, 2)), (0, 2))
+    yield "tril", cr.tril(var("a", (3, 4)))
+    yield "triu-k", cr.triu(var("a", (2, 3, 3)), k=1)
+    yield "tril-one-element", cr.tril(var("a", (1, 1)), k=-1)
+    t = cr.Constant(np.array([[0, 2, 2], [1, 1, 0]]), name="t")
+    yield "gather", cr.gather(var("a", (2, 4)), 1, t)
+    yield "gather-cropped", cr.gather(var("a", (3, 4)), 0, t)
+    yield "take-along-axis-broadcast", cr.take_along_axis(var("a", (2, 4)), cr.Constant(np.array([[3, 0]]), name="t"),
+                                                          axis=1)
+    yield "gather-one", cr.gather(var("a", (2, 3)), 1, cr.Constant(np.array([[2]]), name="t"))
+    yield "scatter-along", ops.scatter_along(var("v", (2, 3)), t, 1, (2, 4))
+    yield "scatter-along-broadcast", ops.scatter_along(var("v", (2, 3)), cr.Constant(np.array([[1, 0, 1]]), name="t"),
+                                                       0, (2, 3))
 
 
 CASES = list(cases())
@@ -186,3 +249,53 @@ def test_negative_numbers_and_compound_factors_are_bracketed(build, expected):
     assert sym.text == expected
     assert symbols.chain([symbols.number(1.5), sym]).text == f"1.5 · ({expected})"
     assert symbols.chain([symbols.number(-0.25), symbols.number(2.0)]).text == "(-0.25) · 2.0"
+
+
+CASE = dict(CASES)
+
+
+@pytest.mark.parametrize("case, key, fields", [
+    ("hardtanh-ends", "note.end_of_range", {"x": "a", "low": "-0.5", "high": "2.0", "count": 3}),
+    ("elu-with-zero", "note.kink_zero", {"op": "elu", "x": "a", "count": 1, "rule": "α·e⁰ = 0.5"}),
+    ("prod-zeros", "note.prod_zero", {"x": "a", "op": "f", "count": 3}),
+    ("std-constant-row", "note.zero_scale", {"what": "f", "op": "f", "count": 1}),
+    ("norm-zero-row", "note.zero_scale", {"what": "f", "op": "f", "count": 1}),
+    ("norm-inf-ties", "note.tie_reduce", {"op": "f", "pick": "max |a|"}),
+])
+def test_the_special_rule_a_formula_applies_is_noted_in_both_languages(case, key, fields):
+    from chainrule.see.phrases import say
+
+    cr.set_default_dtype("float64")
+    notes = edge_form(CASE[case], 0)[1]
+    assert (key, fields) in notes
+    english, chinese = say(key, "en", **fields), say(key, "zh", **fields)
+    assert fields["x" if "x" in fields else "op"] in english and fields["x" if "x" in fields else "op"] in chinese
+
+
+@pytest.mark.parametrize("case", ["prod", "std", "norm", "elu-scalar", "hardtanh-ends", "erf"])
+def test_the_plain_case_has_no_special_rule_to_note(case):
+    cr.set_default_dtype("float64")
+    keys = {key for key, _ in edge_form(CASE[case], 0)[1]}
+    assert not keys & {"note.prod_zero", "note.zero_scale", "note.kink_zero"}
+
+
+def test_gelus_formula_follows_its_approximate_option():
+    cr.set_default_dtype("float64")
+    exact, tanh = edge_form(CASE["gelu-exact"], 0)[0].text, edge_form(CASE["gelu-tanh"], 0)[0].text
+    assert "erf(a / sqrt(2))" in exact and "tanh" not in exact
+    assert "tanh(" in tanh and "erf" not in tanh
+
+
+def test_one_element_of_a_new_elementwise_op_is_explained_with_its_formula():
+    cr.set_default_dtype("float64")
+    W = cr.Variable(np.array([[0.3, -0.8], [1.2, 0.5]]), name="W")
+    squared = cr.Mul(W, W, name="sq")
+    loss = cr.sum(cr.SiLU(W, name="s") * cr.Erf(W, name="e") + cr.Log1p(squared, name="l"))
+    e = cr.explain(loss, W, element=(0, 1))
+    text = str(e)
+    for formula in ("(sigmoid(W[0, 1]) · (1 + W[0, 1] · (1 - sigmoid(W[0, 1]))))", "(2 / sqrt(pi) · exp(-W[0, 1]²))",
+                    "(1 / (1 + sq[0, 1]))"):
+        assert formula in text
+    w = torch.tensor(W.value, requires_grad=True)
+    (torch.nn.functional.silu(w) * torch.erf(w) + torch.log1p(w * w)).sum().backward()
+    np.testing.assert_allclose(float(e.gradient), w.grad.numpy()[0, 1], rtol=1e-12)

@@ -9,7 +9,6 @@ The cases are collected from every test module that builds ``oracle.Case`` table
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import numpy as np
@@ -17,29 +16,15 @@ import pytest
 import torch
 
 import chainrule as cr
-from oracle import Case, Fixed, _inputs
+from oracle import Case, Fixed, _inputs, case_tables
 
 # torch.func compiles its decompositions with torch.jit.script on first use, which warns
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
-HERE = Path(__file__).resolve()
 TOL = dict(atol=1e-10, rtol=1e-7)
 
 
-def case_tables() -> list[Case]:
-    """Every ``Case`` in every module-level list of cases in tests/test_*.py."""
-    cases = []
-    for path in sorted(HERE.parent.glob("test_*.py")):
-        if path == HERE or "Case(" not in path.read_text(encoding="utf-8"):
-            continue
-        module = importlib.import_module(path.stem)
-        for value in vars(module).values():
-            if isinstance(value, list) and value and all(isinstance(c, Case) for c in value):
-                cases += [pytest.param(c, id=f"{path.stem[5:]}-{c.name}") for c in value]
-    return cases
-
-
-CASES = case_tables()
+CASES = case_tables(leave_out=Path(__file__).stem)
 
 
 def _setup(case: Case, seed: int = 0) -> tuple:

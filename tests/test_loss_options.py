@@ -128,3 +128,16 @@ def test_loss_options_are_checked(call, message):
     x = cr.Variable(np.zeros((3, 4)))
     with pytest.raises((TypeError, ValueError), match=message):
         call(x, np.array([0, 1, 2]))
+
+
+def test_classification_losses_take_plain_arrays():
+    """Arrays in, an array out (the fast path a vjp or a user takes), labels still checked."""
+    rng = np.random.default_rng(3)
+    x, labels = rng.standard_normal((4, 3)), np.array([0, 2, 1, 2])
+    expected = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(labels)).item()
+    assert float(cr.cross_entropy(x, labels)) == pytest.approx(expected, rel=1e-12)
+    assert float(cr.nn.CrossEntropyLoss()(x, labels)) == pytest.approx(expected, rel=1e-12)
+    expected_nll = torch.nn.functional.nll_loss(torch.tensor(x), torch.tensor(labels)).item()
+    assert float(cr.nll_loss(x, labels)) == pytest.approx(expected_nll, rel=1e-12)
+    with pytest.raises(cr.errors.OptionError, match="outside"):
+        cr.cross_entropy(x, np.array([0, 2, 5, 2]))

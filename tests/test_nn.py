@@ -151,6 +151,8 @@ def test_cnn_matches_torch_end_to_end():
 @pytest.mark.parametrize("make, fan_in, shape", [
     (lambda: nn.Linear(400, 300), 400, (300, 400)),
     (lambda: nn.Conv2d(16, 32, 3), 16 * 9, (32, 16, 3, 3)),
+    (lambda: nn.Conv2d(16, 64, 3, groups=4), 4 * 9, (64, 4, 3, 3)),  # fan-in counts one group's channels
+    (lambda: nn.Conv1d(16, 32, 5), 16 * 5, (32, 16, 5)),
 ])
 def test_default_init_is_torch_kaiming_uniform(make, fan_in, shape):
     """Weights and biases ~ U(-1/√fan_in, 1/√fan_in), float32, like torch's defaults."""

@@ -70,6 +70,8 @@ OPS = {  # name: (chainrule(x, axis, keepdims), torch builder(axis, keepdims), t
               lambda a, k: torch_reduce(torch_norm(3), a, k), True, None),
     "norm_inf": (lambda x, axis, keepdims: cr.norm(x, np.inf, axis, keepdims),
                  lambda a, k: torch_reduce(torch_norm(np.inf), a, k), False, None),
+    "norm_minus_inf": (lambda x, axis, keepdims: cr.norm(x, -np.inf, axis, keepdims),
+                       lambda a, k: torch_reduce(torch_norm(-np.inf), a, k), False, None),
 }
 
 
@@ -182,3 +184,9 @@ def test_a_reduction_rejects_an_axis_out_of_range_naming_the_op(fn):
         fn(cr.Variable(np.ones((2, 3))), axis=2)
     with pytest.raises(cr.errors.OptionError):
         fn(cr.Variable(np.array(1.0)), axis=1)  # a 0-d value has axes 0 and -1 only
+
+
+@pytest.mark.parametrize("ord_", [-1, -0.5, np.nan, True, "fro"])
+def test_norm_refuses_an_order_below_zero_other_than_minus_infinity(ord_):
+    with pytest.raises(cr.errors.OptionError, match="ord"):
+        cr.norm(cr.Variable(np.ones(3)), ord_)

@@ -25,6 +25,10 @@ CASES = [
     ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.9, centered=True, weight_decay=0.1)),
     ("Adagrad", dict(lr=0.1)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, maximize=True)),
+    ("Adagrad", dict(lr=0.1, maximize=True)),
 ]
 
 
@@ -187,7 +191,7 @@ def test_zero_grad_groups_and_argument_errors():
     assert w.grad is None and b.grad is None
     opt.step()  # no gradients: nothing to do
     np.testing.assert_allclose(w.value, [0.9, 0.9])
-    with pytest.raises(ValueError, match="Nesterov"):
+    with pytest.raises(cr.errors.OptionError, match="Nesterov"):
         optim.SGD([w], lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="empty"):
         optim.Adam([], lr=0.1)

@@ -89,11 +89,28 @@ def test_the_explain_sections_code_runs_and_prints_the_text_it_quotes(tmp_path, 
     assert namespace["e"].paths[0].factors[-1].local == "Xᵀ @ g"
 
 
-def test_the_explain_command_prints_what_the_readme_quotes():
-    quoted = blocks(section("explain"), "text")[3]
+def run_quoted(quoted: str) -> tuple[str, str]:
+    """Run the ``$ chainrule ...`` command a text block starts with: (what it printed, what the block shows)."""
     command = quoted.splitlines()[0].removeprefix("$ ")
     argv = re.findall(r'"[^"]*"|\S+', command)[1:]
     done = subprocess.run([sys.executable, "-m", "chainrule", *[a.strip('"') for a in argv]], capture_output=True,
                           text=True, encoding="utf-8", timeout=120)
-    expected = quoted.split("\n$ ")[0].split("\n", 1)[1]
-    assert done.stdout.strip() == expected.strip()
+    return done.stdout.strip(), quoted.split("\n$ ")[0].split("\n", 1)[1].strip()
+
+
+def test_the_explain_command_prints_what_the_readme_quotes():
+    printed, expected = run_quoted(blocks(section("explain"), "text")[3])
+    assert printed == expected
+
+
+def test_the_forms_section_prints_the_formulas_it_quotes_and_its_command_runs_as_shown():
+    text = section("forms")
+    namespace: dict = {}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(blocks(text, "python")[0], "README", "exec"), namespace)
+    namespace["cr"].set_default_dtype("float32")
+    quoted = blocks(text, "text")
+    assert out.getvalue() == quoted[0]
+    printed, expected = run_quoted(quoted[1])
+    assert printed == expected

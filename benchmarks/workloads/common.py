@@ -1,4 +1,5 @@
-"""What the MLP workloads share: their random layers, and the same arrays as chainrule leaves."""
+"""What the workloads share: the MLPs' random layers and the same arrays as chainrule leaves;
+the CNNs' training step (SGD on cross-entropy), written once for chainrule and once for PyTorch."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,3 +18,36 @@ def chainrule_leaves(X: np.ndarray, y: np.ndarray, arrays: list[np.ndarray]) -> 
     """(parameters as Variables, X and y as Constants)."""
     import chainrule as cr
     return [cr.Variable(a) for a in arrays], cr.tensor(X), cr.tensor(y)
+
+
+def chainrule_sgd_step(layers, X: np.ndarray, y: np.ndarray, lr: float):
+    """One SGD step on cross-entropy for the model ``layers(cr.nn)``, as a user writes it."""
+    import chainrule as cr
+    model = layers(cr.nn)
+    opt = cr.optim.SGD(model.parameters(), lr=lr)
+    Xc, yc = cr.tensor(X), cr.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        loss = cr.cross_entropy(model(Xc), yc)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def pytorch_sgd_step(layers, X: np.ndarray, y: np.ndarray, lr: float):
+    """The same step in PyTorch, for the model ``layers(torch.nn)`` (same layer names)."""
+    from harness import import_torch
+    torch = import_torch()
+    model = layers(torch.nn)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(Xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+    return step

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness import Workload
+from workloads.common import chainrule_sgd_step, pytorch_sgd_step
 
 BATCH, LR = 64, 0.05
 
@@ -14,41 +15,18 @@ def data():
     return rng.standard_normal((BATCH, 1, 8, 8)).astype(np.float32), rng.integers(0, 10, BATCH)
 
 
-def chainrule_eager():
-    import chainrule as cr
-    nn = cr.nn
-    X, y = data()
-    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(256, 10))
-    opt = cr.optim.SGD(model.parameters(), lr=LR)
-    Xc, yc = cr.tensor(X), cr.tensor(y)
+def layers(nn):
+    """The model, built from ``nn`` (``cr.nn`` or ``torch.nn``: the same names)."""
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(256, 10))
 
-    def step():
-        opt.zero_grad()
-        loss = cr.cross_entropy(model(Xc), yc)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+
+def chainrule_eager():
+    return chainrule_sgd_step(layers, *data(), LR)
 
 
 def pytorch():
-    from harness import import_torch
-    torch = import_torch()
-    nn = torch.nn
-    X, y = data()
-    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(256, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    Xt, yt = torch.tensor(X), torch.tensor(y)
-
-    def step():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(Xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return pytorch_sgd_step(layers, *data(), LR)
 
 
 def workload(quick: bool) -> Workload:

@@ -29,6 +29,7 @@ from .see import Explanation, ModesExplanation, explain, narrate
 from .see.explore import explore
 # the training stack
 from . import data, datasets, nn, optim
+from .nn.init import manual_seed
 from .serialize import load, save
 from .io import onnx
 from .io.dlpack import from_dlpack
@@ -51,7 +52,7 @@ __all__ = [
     # seeing the chain rule
     "Explanation", "ModesExplanation", "explain", "explore", "narrate",
     # training
-    "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "save",
+    "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "manual_seed", "save",
     # models in and out
     "from_dlpack", "onnx",
     # modules

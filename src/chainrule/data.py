@@ -13,6 +13,7 @@ import numpy as np
 
 from . import dtype as _dtype
 from .errors import DatasetError, ShapeError
+from .nn import init
 
 __all__ = ["DataLoader", "Dataset", "Standardizer", "as_loader", "train_test_split"]
 
@@ -65,7 +66,10 @@ class DataLoader:
     """Batches ``(xb, yb)`` of a Dataset (or an ``(X, y)`` pair), like ``torch.utils.data.DataLoader``.
 
     ``shuffle`` draws a new order every epoch from a generator seeded by
-    ``seed`` (so two loaders with the same seed give the same batches);
+    ``seed`` (so two loaders with the same seed give the same batches); with no
+    ``seed``, the loader's generator is seeded from chainrule's own (the one
+    ``cr.manual_seed`` reseeds), so a seeded script shuffles the same way every run,
+    as ``torch.manual_seed`` makes PyTorch's loaders do;
     ``drop_last`` drops a final batch smaller than ``batch_size``.
     """
 
@@ -75,7 +79,7 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         self.dataset = data if isinstance(data, Dataset) else Dataset(*_pair(data))
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(init.generator().integers(2**63) if seed is None else seed)
 
     def __len__(self) -> int:
         n = len(self.dataset)

@@ -11,16 +11,18 @@ local derivatives parse back with it, see ``see/symbols.py``)::
     unary     := ("-" | "+")* power                   -x**2 is -(x**2), as in Python
     power     := postfix [("**" | "^") unary]         to the right: a^b^c is a^(b^c)
     postfix   := atom ("ᵀ" | "²" | "³")*              matrix transpose, square, cube
-    atom      := NUMBER | NAME | NAME "(" args ")" | "(" expr ")" | tuple | "[" expr REL expr "]"
-    tuple     := "(" expr "," [expr ("," expr)*] [","] ")"     for axes and shapes: sum(g, axis=(0, 2))
+    atom      := NUMBER | NAME | NAME "(" args ")" | "(" expr ")" | tuple | "[" expr REL expr "]" | STRING
+    tuple     := "(" expr "," [expr ("," expr)*] [","] ")" | "(" ")"    axes and shapes: sum(g, axis=(0, 2))
     args      := arg ("," arg)*          arg := [NAME "="] expr        (keywords: sum(x, axis=0))
 
 ``·``, ``×`` and ``⊙`` multiply elementwise, ``@`` is the matrix product,
 ``−`` is a minus sign, ``[a > b]`` is 1 where the comparison holds and 0
-elsewhere (Iverson's bracket; REL is one of > < >= <= ≥ ≤ == !=). Names may
-use any letters (``θ``, ``ŷ``, ``β₁``); functions are chainrule's lower-case
-functions (``expr_nodes.FUNCTIONS``); ``pi``, ``e``, ``True`` and ``False`` are constants
-unless a variable takes the name.
+elsewhere (Iverson's bracket; REL is one of > < >= <= ≥ ≤ == !=), and a
+STRING in quotes (``'ij,jk->ik'``) is only ever an argument (einsum's
+subscripts, gelu's ``approximate='tanh'``). Names may use any letters (``θ``,
+``ŷ``, ``β₁``); functions are chainrule's lower-case functions
+(``expr_nodes.FUNCTIONS``); ``pi``, ``e``, ``True`` and ``False`` are
+constants unless a variable takes the name.
 
 Nothing is ever passed to ``eval``: a tokenizer and a recursive-descent parser
 call a builder. Chains of operators are loops, and only brackets nest (at most
@@ -48,6 +50,7 @@ _PRODUCT = ("*", "/", "@")
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
+  | (?P<string>'[^'\n]*'|"[^"\n]*")
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>(?:(?![ᵀ²³¹⁰⁴-⁹])[^\W\d])(?:(?![ᵀ²³¹⁰⁴-⁹])\w)*)
   | (?P<op>\*\*|>=|<=|==|!=|[-+*/^()\[\],=<>·×⊙@−ᵀ²³≥≤])
@@ -55,7 +58,7 @@ _TOKEN = re.compile(r"""
 
 
 class Token(NamedTuple):
-    kind: str  # "number", "name", "op" or "end"
+    kind: str  # "number", "name", "string" (with its quotes), "op" or "end"
     text: str
     position: int
 
@@ -81,6 +84,8 @@ def tokenize(text: str) -> list[Token]:
             add(Token(kind, spelling(word, word), found.start()))
         elif kind != "space":
             add(Token(kind, found.group(), found.start()))
+    if pos < end and text[pos] in "'\"":
+        raise ExprError(f"a string must end on its line with the quote it starts with ({text[pos]})", text, pos)
     if pos < end:
         raise ExprError(f"unexpected character {text[pos]!r}", text, pos)
     tokens.append(Token("end", "", end))
@@ -153,7 +158,9 @@ class _Parser:
             self.i += 2
             if self.token.kind == "end":
                 raise self.error(f"nothing after '{name.text} ='")
+        start = self.token
         node = self.expr()
+        self.builder.value(node, start, self)
         if self.token.kind != "end":
             hint = " (to name the result, write NAME = ... at the start)" if self.token.text == "=" else ""
             raise self.error(f"unexpected {self.token.text!r}: expected an operator or the end{hint}")
@@ -211,6 +218,8 @@ class _Parser:
                 return self.call(token)
             return self.builder.name(token, self)
         if self.take("("):
+            if self.take(")"):  # (): the empty tuple, the shape of a number
+                return self.builder.tuple(token, [], self)
             with self.nested(token):
                 items = [self.expr()]
                 while self.take(","):  # (0, 2): a tuple, for axes and shapes; (3,) has one item
@@ -223,6 +232,9 @@ class _Parser:
             return items[0]
         if self.take("["):
             return self.iverson(token)
+        if token.kind == "string":
+            self.i += 1
+            return self.builder.string(token, self)
         found = "the end of the expression" if token.kind == "end" else repr(token.text)
         raise self.error(f"expected a number, a name or '(' but found {found}")
 

@@ -1,9 +1,11 @@
 """What an expression builds: its functions, constants and operators, and the two builders the parser calls.
 
 ``FUNCTIONS`` maps each name to chainrule's lower-case function (with how many
-arguments and which keywords it takes); ``_NodeBuilder`` builds op nodes and
-names them (``mul``, ``mul_2``...: a counter per name, so naming is linear);
-``_SyntaxBuilder`` builds nothing, for checking that a text is well formed.
+arguments and which keywords it takes), the functions every printed formula
+uses included; ``NodeBuilder`` builds op nodes and names them (``mul``,
+``mul_2``...: a counter per name, so naming is linear) and keeps strings as
+arguments only; ``SyntaxBuilder`` builds nothing, for checking that a text
+is well formed.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import numpy as np
 
 from .. import ops
+from ..dtype import get_default_dtype
 from ..errors import ChainruleError
 from ..node import Constant, Node
 from ..op import Op
@@ -30,11 +33,6 @@ def _outer(a: Any, b: Any) -> Any:
     return ops.mul(ops.unsqueeze(a, -1), ops.unsqueeze(b, -2))
 
 
-def _reduction(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``sum(x)``, ``sum(x, axis)``, ``sum(x, axis=0, keepdims=True)``: axis and keepdims as Python values."""
-    def call(x: Any, axis: Any = None, keepdims: Any = False) -> Any:
-        return function(x, axis=_integer(axis), keepdims=bool(_plain(keepdims)))
-    return call
 
 
 def _softmax(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,9 +80,49 @@ def _binary(build: Callable[..., Any]) -> Function:
     return Function(build, 2, 2)
 
 
+def _reduction(function: Callable[..., Any], **options: Callable[[Any], Any]) -> Function:
+    """``sum(x)``, ``sum(x, axis)``, ``sum(x, axis=0, keepdims=True)``: axis and keepdims as Python
+    values; ``options`` are the function's own keywords and how each is read (``std(x, ddof=1)``)."""
+    def call(x: Any, axis: Any = None, keepdims: Any = False, **given: Any) -> Any:
+        extra = {key: options[key](value) for key, value in given.items()}
+        return function(x, axis=_integer(axis), keepdims=bool(_plain(keepdims)), **extra)
+    return Function(call, 1, 3, ("axis", "keepdims", *options))
+
+
+def _real(value: Any) -> float:
+    return float(_plain(value))
+
+
+MAX_ELEMENTS = 10 ** 7  # the most elements a shape written in an expression may ask for (ones, eye, broadcast_to)
+
+
+def _shape(value: Any, function: str) -> Any:
+    """A shape (or a size) written in an expression, refused beyond MAX_ELEMENTS elements."""
+    shape = _integer(value)
+    if function == "eye" and not isinstance(shape, int):
+        raise ValueError(f"eye(n) takes one size n, got {shape}")
+    count = shape * shape if function == "eye" else math.prod(np.atleast_1d(shape).tolist())
+    if count > MAX_ELEMENTS:
+        raise ValueError(f"{function}() would make {count:,} elements; the limit is {MAX_ELEMENTS:,}")
+    return shape
+
+
+def _constant(name: str) -> Function:
+    """``eye(3)``, ``ones((2, 3))``: a constant array of the default float dtype (it takes no gradient)."""
+    def build(size: Any) -> Constant:
+        values = getattr(np, name)(_shape(size, name))
+        return Constant(values.astype(get_default_dtype()), name=name)
+    return Function(build, 1, 1)
+
+
 FUNCTIONS: dict[str, Function] = {
     **{name: _unary(getattr(ops, name)) for name in (
-        "sigmoid", "tanh", "relu", "softplus", "gelu", "exp", "log", "sqrt", "sin", "cos", "abs", "neg", "sign")},
+        "sigmoid", "tanh", "relu", "softplus", "exp", "log", "sqrt", "sin", "cos", "abs", "neg", "sign", "erf",
+        "log1p", "expm1", "silu", "mish")},
+    "gelu": Function(ops.gelu, 1, 2, ("approximate",)),
+    "elu": Function(lambda x, alpha=1.0: ops.elu(x, _real(alpha)), 1, 2, ("alpha",)),
+    "hardtanh": Function(lambda x, min_val=-1.0, max_val=1.0: ops.hardtanh(x, _real(min_val), _real(max_val)), 1, 3,
+                         ("min_val", "max_val")),
     "σ": _unary(ops.sigmoid), "ln": _unary(ops.log),
     "leaky_relu": Function(lambda x, negative_slope=0.01: ops.leaky_relu(x, float(_plain(negative_slope))), 1, 2,
                            ("negative_slope",)),
@@ -93,8 +131,9 @@ FUNCTIONS: dict[str, Function] = {
         "binary_cross_entropy_with_logits", "matmul")},
     "cross_entropy": _binary(ops.cross_entropy), "nll_loss": _binary(ops.nll_loss),
     "linear": Function(ops.linear, 3, 3),
-    **{name: Function(_reduction(getattr(ops, name)), 1, 3, ("axis", "keepdims"))
-       for name in ("sum", "mean", "max", "min")},
+    **{name: _reduction(getattr(ops, name)) for name in ("sum", "mean", "max", "min", "prod", "logsumexp")},
+    **{name: _reduction(getattr(ops, name), ddof=_integer) for name in ("var", "std")},
+    "norm": _reduction(ops.norm, ord=_real),
     "softmax": Function(_softmax(ops.softmax), 1, 2, ("axis",)),
     "log_softmax": Function(_softmax(ops.log_softmax), 1, 2, ("axis",)),
     "onehot": _binary(_onehot), "outer": _binary(_outer), "where": Function(ops.where, 3, 3),
@@ -102,11 +141,31 @@ FUNCTIONS: dict[str, Function] = {
     "reshape": Function(_with_axes(ops.reshape), 2, 2),
     "transpose": Function(_with_axes(ops.transpose), 1, 2, ("axes",)),
     "swapaxes": Function(_with_axes(ops.swapaxes), 1, 3, ("axis1", "axis2")),
+    "broadcast_to": Function(lambda x, shape: ops.broadcast_to(x, _shape(shape, "broadcast_to")), 2, 2),
+    **{name: Function(_with_axes(getattr(ops, name)), 1, 2, ("axis",)) for name in ("cumsum", "flip")},
+    **{name: Function(_with_axes(getattr(ops, name)), 1, 2, ("k",)) for name in ("tril", "triu")},
+    "gather": Function(lambda x, axis, index: ops.gather(x, _integer(axis), index), 1, 3, ("axis", "index")),
+    "scatter_along": Function(lambda g, index, axis, shape: ops.scatter_along(g, index, _integer(axis),
+                                                                              _shape(shape, "scatter_along")), 1, 4,
+                              ("index", "axis", "shape")),
+    "einsum": Function(ops.einsum, 2, 27),
+    "eye": _constant("eye"), "ones": _constant("ones"),
 }
 CONSTANTS = {"pi": math.pi, "e": math.e, "True": 1.0, "False": 0.0}
 _BINARY = {"+": ops.add, "-": ops.sub, "*": ops.mul, "/": ops.div, "**": ops.pow, "@": ops.matmul}
 RELATIONS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "≥": ">=", "≤": "<=", "==": "==", "!=": "!="}
 # what each written operator means (several spellings, one op)
+
+
+class _Text(str):
+    """A string written in quotes, which remembers where (for an error that points at it)."""
+
+    token: Any  # the string's token: its quotes and its column
+
+    def __new__(cls, token: Any) -> "_Text":
+        text = super().__new__(cls, token.text[1:-1])
+        text.token = token
+        return text
 
 
 class SyntaxBuilder:
@@ -137,6 +196,12 @@ class SyntaxBuilder:
         return None
 
     def name_result(self, node: Any, name: Any, parser: Any) -> None:
+        return None
+
+    def string(self, token: Any, parser: Any) -> None:
+        return None
+
+    def value(self, node: Any, token: Any, parser: Any) -> None:
         return None
 
 
@@ -178,10 +243,22 @@ class NodeBuilder:
                 raise parser.error(f"{name.text}() has no keyword '{key}' (keywords: {allowed})", token)
         return self.build(name, spec.build, *args, **{k: v for k, (_, v) in keywords.items()}, parser=parser)
 
+    def string(self, token: Any, parser: Any) -> str:
+        return _Text(token)
+
+    def value(self, node: Any, token: Any, parser: Any) -> None:
+        """Refuse a string where a value is needed (a string is only a function's argument)."""
+        if isinstance(node, _Text):
+            raise parser.error(f"the string {node.token.text} can only be an argument, as in "
+                               f"einsum('ij,jk->ik', A, B)", node.token)
+
     def binary(self, op: Any, left: Node, right: Node, parser: Any) -> Node:
+        self.value(left, op, parser)
+        self.value(right, op, parser)
         return self.build(op, _BINARY[op.text], left, right, parser=parser)
 
     def negate(self, sign: Any, node: Node, parser: Any) -> Node:
+        self.value(node, sign, parser)
         if node in self.literals:  # -2 is one number, not neg(2)
             negative = Constant(-node.value, name="-" + node.name)
             self.literals.add(negative)
@@ -189,12 +266,15 @@ class NodeBuilder:
         return self.build(sign, ops.neg, node, parser=parser)
 
     def postfix(self, op: Any, node: Node, parser: Any) -> Node:
+        self.value(node, op, parser)
         if op.text == "ᵀ":
             return self.build(op, ops.swapaxes, node, parser=parser)
         return self.build(op, ops.pow, node, Constant(2.0 if op.text == "²" else 3.0, name="2" if op.text == "²"
                                                       else "3"), parser=parser)
 
     def compare(self, relation: Any, left: Node, right: Node, parser: Any) -> Node:
+        self.value(left, relation, parser)
+        self.value(right, relation, parser)
         test = self.build(relation, ops.compare, left, right, RELATIONS[relation.text], parser=parser)
         return self.build(relation, ops.astype, test, np.float64, parser=parser)
 

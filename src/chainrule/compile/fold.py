@@ -20,6 +20,7 @@ from .source import (
     once_assigned,
     parsed,
     refuse,
+    written_attributes,
 )
 
 _PLAIN = (bool, int, float, str, type(None))
@@ -215,6 +216,8 @@ class Folder(ast.NodeTransformer):
         return ast.copy_location(self.constant(value), node) if ok and plain(value) else node
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if not isinstance(node.ctx, ast.Load):
+            return self.generic_visit(node)  # a target stays a target
         ok, value = self._self_only(node)
         return ast.copy_location(self.constant(value), node) if ok else self.generic_visit(node)
 
@@ -242,7 +245,10 @@ class Folder(ast.NodeTransformer):
         return (ok and plain(value)), value
 
     def _option(self, attr: str) -> bool:
-        """An option of the op (instance or plain class data), not a property or a method."""
+        """An option of the op (instance or plain class data), not a property, a method or state
+        its methods write (an array kept from the forward pass for the vjp)."""
+        if attr in written_attributes(type(self.self_obj)):
+            return False
         if attr in getattr(self.self_obj, "__dict__", {}):
             return True
         found = inspect.getattr_static(type(self.self_obj), attr, None)

@@ -14,6 +14,9 @@ _UNSUPPORTED = (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
 _PARSED: dict[Callable, ast.FunctionDef | None] = {}
 
 
+_WRITTEN: dict[type, frozenset[str]] = {}
+
+
 def parsed(fn: Callable) -> ast.FunctionDef | None:
     """The function's definition, or None if its source is not available or not inlinable."""
     if fn not in _PARSED:
@@ -27,6 +30,28 @@ def parsed(fn: Callable) -> ast.FunctionDef | None:
         ok = ok and not any(isinstance(n, _UNSUPPORTED) for n in ast.walk(ast.Module(body=node.body, type_ignores=[])))
         _PARSED[fn] = node if ok else None
     return _PARSED[fn]
+
+
+def written_attributes(cls: type) -> frozenset[str]:
+    """The attributes of ``self`` that the class's methods (``__init__`` aside) assign or delete:
+    state an op keeps between its forward and its vjp, never a fixed option."""
+    if cls not in _WRITTEN:
+        found: set[str] = set()
+        for klass in cls.__mro__[:-1]:
+            for name, fn in vars(klass).items():
+                if name == "__init__" or not inspect.isfunction(fn):
+                    continue
+                try:
+                    node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+                except (OSError, TypeError, SyntaxError, IndentationError):
+                    continue
+                args = getattr(node, "args", None)
+                me = args.args[0].arg if args is not None and args.args else None
+                found.update(n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+                             and isinstance(n.ctx, (ast.Store, ast.Del))
+                             and isinstance(n.value, ast.Name) and n.value.id == me)
+        _WRITTEN[cls] = frozenset(found)
+    return _WRITTEN[cls]
 
 
 def _simple_signature(args: ast.arguments) -> bool:

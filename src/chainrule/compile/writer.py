@@ -185,7 +185,7 @@ class Writer:
                 final[node] = g
                 self.reference[node] = fingerprint(example[node])  # all the self-check needs of it
                 arrays[node] = isinstance(example[node], np.ndarray)
-            if not node.inputs or not any(need[inp] for inp in node.inputs):
+            if not need[node] or not any(need[inp] for inp in node.inputs):  # a leaf, or no gradient flows
                 example.pop(node)
                 continue
             parts = self._vjp(i, node, g, example.pop(node))

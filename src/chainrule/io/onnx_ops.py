@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import ExportError
+from ..nn import deferred
 from ..node import Node
 from ..ops.indexing import _Slot
 from .onnx_graph import Builder
@@ -136,16 +137,16 @@ def _linear(b: Builder, op: Any) -> str:
 
 def _conv2d(b: Builder, op: Any) -> str:
     kh, kw = np.shape(op.inputs[1].value)[2:]
-    (ph, pw) = op.padding
+    (top, bottom), (left, right) = op.window((int(kh), int(kw))).pad  # padding as numbers, "same" or "valid"
     return b.add("Conv", b.same(op), kernel_shape=[int(kh), int(kw)], strides=list(op.stride),
-                 pads=[ph, pw, ph, pw], dilations=list(getattr(op, "dilation", (1, 1))),
+                 pads=[top, left, bottom, right], dilations=list(getattr(op, "dilation", (1, 1))),
                  group=int(getattr(op, "groups", 1)))
 
 
 def _pool(onnx_op: str, **fixed: Any) -> Callable[[Builder, Any], str]:
     def emit(b: Builder, op: Any) -> str:
         (ph, pw) = op.padding
-        return b.add(onnx_op, b.same(op), kernel_shape=list(op.kernel), strides=list(op.stride),
+        return b.add(onnx_op, b.same(op), kernel_shape=list(op.kernel_size), strides=list(op.stride),
                      pads=[ph, pw, ph, pw], **fixed)
     return emit
 
@@ -193,11 +194,28 @@ def _mse(b: Builder, op: Any) -> str:
 
 # ---------------------------------------------------------------- shapes
 def _reshape(b: Builder, op: Any) -> str:
+    """Reshape, Flatten, Unflatten: the traced output's shape, the batch axis left to the input."""
     (x,) = op.inputs
-    target = [int(d) for d in op.shape_]
+    target = [int(d) for d in np.shape(op.value)]
     if b.is_batched(x) and target and np.shape(op.value)[:1] == np.shape(x.value)[:1]:
         target[0] = 0  # ONNX's "copy this axis from the input": the batch, whatever its size
     return b.add("Reshape", [b.value(x), b.ints(target)])
+
+
+def _input_check(b: Builder, op: Any) -> str:
+    """A layer's input: its checks were made when traced; the cast to the layer's dtype stays."""
+    return b.add("Identity", [b.value(op.inputs[0], _dtype(op))])
+
+
+def _standardize(b: Builder, op: Any) -> str:
+    """(x - mean x) / √(mean((x - mean x)²) + ε) over the op's axes (LayerNorm without its affine part)."""
+    (x,), n = b.same(op), np.ndim(op.inputs[0].value)
+    axes = list(op.axes(n))
+    if 0 in axes:
+        b.reduced.add(id(op))
+    d = b.add("Sub", [x, _reduce_to(b, "ReduceMean", x, axes, True)])
+    variance = _reduce_to(b, "ReduceMean", b.add("Mul", [d, d]), axes, True)
+    return b.add("Div", [d, b.add("Sqrt", [b.add("Add", [variance, b.scalar(op.eps, _dtype(op))])])])
 
 
 def _squeeze(b: Builder, op: Any) -> str:
@@ -306,8 +324,8 @@ TABLE: dict[type, Entry] = {
     ops.LogSoftmax: _entry(_softmax("LogSoftmax"), "axis"),
     ops.MatMul: _entry(_direct("MatMul")), ops.Linear: _entry(_linear),
     ops.Conv2D: _entry(_conv2d, "stride", "padding", "dilation", "groups"),
-    ops.MaxPool2D: _entry(_pool("MaxPool"), "kernel", "stride", "padding"),
-    ops.AvgPool2D: _entry(_pool("AveragePool", count_include_pad=1), "kernel", "stride", "padding"),
+    ops.MaxPool2D: _entry(_pool("MaxPool"), "kernel_size", "stride", "padding"),
+    ops.AvgPool2D: _entry(_pool("AveragePool", count_include_pad=1), "kernel_size", "stride", "padding"),
     ops.Sum: _entry(_reduce("ReduceSum"), "axis", "keepdims"),
     ops.Mean: _entry(_reduce("ReduceMean"), "axis", "keepdims"),
     ops.Max: _entry(_reduce("ReduceMax"), "axis", "keepdims"),
@@ -318,4 +336,8 @@ TABLE: dict[type, Entry] = {
     ops.SwapAxes: _entry(_swapaxes, "axis1", "axis2"), ops.BroadcastTo: _entry(_broadcast_to, "shape_"),
     ops.Concat: _entry(_concat, "axis"), ops.Stack: _entry(_stack, "axis"),
     ops.Pad: _entry(_pad, "pad_width", "fill"), ops.GetItem: _entry(_getitem, "index"),
+    # the layers' own ops (nn/deferred.py)
+    deferred.Flatten: _entry(_reshape, "start_dim", "end_dim"), deferred.Unflatten: _entry(_reshape, "dim", "sizes"),
+    deferred.Standardize: _entry(_standardize, "count", "eps"),
+    deferred.InputCheck: _entry(_input_check, "checks", "dtype_"),
 }

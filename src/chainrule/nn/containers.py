@@ -1,12 +1,14 @@
-"""Containers: ``Sequential`` (layers applied in order) and ``MLP`` (a stack of
+"""Containers: ``Sequential`` (layers applied in order), ``ModuleList`` and
+``ModuleDict`` (modules held by position or by name, their parameters named
+``"0.weight"`` or ``"encoder.weight"`` as in PyTorch), and ``MLP`` (a stack of
 Linear layers with an activation between them)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import option_error
 from .layers import ACTIVATIONS, Dropout, Linear
-from .module import Module
+from .module import Module, check_option, is_probability
 
 
 class Sequential(Module):
@@ -53,6 +55,116 @@ class Sequential(Module):
         return iter(self._layers)
 
 
+def _module(owner: str, name: str, value: Any) -> Module:
+    if not isinstance(value, Module):
+        raise TypeError(f"{owner}: '{name}' is a {type(value).__name__}, not a Module")
+    return value
+
+
+class ModuleList(Module):
+    """A list of modules: ``self.blocks = nn.ModuleList([Block() for _ in range(4)])``; index,
+    iterate, ``append``/``extend``/``insert``. Its modules are named ``"0"``, ``"1"``, ...
+    (renumbered when one is inserted or deleted, as in PyTorch). It has no forward."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        self._modules: list[Module] = []
+        if modules is not None:
+            self.extend(modules)
+
+    def _child_items(self) -> Iterator[tuple[str, Any]]:
+        yield from ((str(i), m) for i, m in enumerate(self._modules))
+        yield from super()._child_items()
+
+    def append(self, module: Module) -> "ModuleList":
+        self._modules.append(_module("ModuleList", str(len(self._modules)), module))
+        self._name_parameters()
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        self._modules.insert(index, _module("ModuleList", str(index), module))
+        self._name_parameters()
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return ModuleList(self._modules[index])
+        return self._modules[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self._modules[index] = _module("ModuleList", str(index), module)
+        self._name_parameters()
+
+    def __delitem__(self, index: int | slice) -> None:
+        del self._modules[index]
+        self._name_parameters()
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules)
+
+
+class ModuleDict(Module):
+    """A dict of modules by name: ``self.heads = nn.ModuleDict({"cls": Linear(8, 3), "box": Linear(8, 4)})``;
+    their parameters are named ``"heads.cls.weight"``. Keeps insertion order; no forward."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        self._modules: dict[str, Module] = {}
+        if modules is not None:
+            self.update(modules)
+
+    def _child_items(self) -> Iterator[tuple[str, Any]]:
+        yield from self._modules.items()
+        yield from super()._child_items()
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ModuleDict: a key is a non-empty str without '.', got {key!r}")
+        self._modules[key] = _module("ModuleDict", key, module)
+        self._name_parameters()
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Any:
+        return self._modules.keys()
+
+    def values(self) -> Any:
+        return self._modules.values()
+
+    def items(self) -> Any:
+        return self._modules.items()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        for key, module in (modules.items() if isinstance(modules, Mapping) else modules):
+            self[key] = module
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+
 def _activation(activation: str | type[Module] | Callable[[], Any]) -> Callable[[], Any]:
     if isinstance(activation, str):
         try:
@@ -75,6 +187,7 @@ class MLP(Sequential):
                  dropout: float = 0.0, bias: bool = True, dtype: Any = None) -> None:
         if len(sizes) < 2:
             raise option_error("MLP", "sizes", list(sizes), "needs at least an input and an output size")
+        check_option("MLP", "dropout", dropout, is_probability(dropout), "is not a probability in [0, 1]")
         make = _activation(activation)
         layers: list[Any] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

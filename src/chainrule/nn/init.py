@@ -54,3 +54,12 @@ def fan_in_uniform(shape: tuple, fan_in: int, dtype: Any = None) -> np.ndarray:
     """U(-1/√fan_in, 1/√fan_in): PyTorch's default for Linear and Conv biases."""
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     return uniform(shape, -bound, bound, dtype)
+
+
+def xavier_uniform(shape: tuple, gain: float = 1.0, dtype: Any = None) -> np.ndarray:
+    """U(-a, a) with a = gain·√(6/(fan_in + fan_out)) (``torch.nn.init.xavier_uniform_``; fan_in is
+    shape[1], fan_out shape[0], times the receptive field for convolution kernels)."""
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform(shape, -bound, bound, dtype)

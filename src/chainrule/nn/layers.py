@@ -1,6 +1,7 @@
-"""The everyday layers: Linear, activations, Dropout, Flatten, Embedding,
-Conv2d and pooling, BatchNorm and LayerNorm. Each holds its parameters as
-``Variable`` attributes and computes with the functional forms."""
+"""The everyday layers: Linear, Identity, Flatten and Unflatten, Dropout, Embedding,
+activations (convolution and pooling: ``conv.py``). Each holds its parameters as ``Parameter``
+attributes, checks its options when built and its input when that has a value,
+and computes with the functional forms (so it works eagerly and define-then-run)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -8,13 +9,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import ShapeError
-from ..node import Variable
-from ..ops import gelu, leaky_relu, log_softmax, relu, reshape, sigmoid, softmax, tanh
 from . import functional as F
 from . import init
-from .module import Module, check_option, float_array, is_probability, is_size
-
-IntPair = int | tuple[int, int]
+from .deferred import flatten, unflatten
+from .module import Module, check_option, is_int, is_number, is_probability, is_size
+from .parameter import Parameter
 
 
 # ---------------------------------------------------------------- dense
@@ -27,15 +26,17 @@ class Linear(Module):
         for option, value in (("in_features", in_features), ("out_features", out_features)):
             check_option("Linear", option, value, is_size(value), "is not a positive int")
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Variable(init.kaiming_uniform((out_features, in_features), in_features, dtype=dtype),
-                               name="weight")
-        self.bias = (Variable(init.fan_in_uniform((out_features,), in_features, dtype=dtype), name="bias")
+        self.weight = Parameter(init.kaiming_uniform((out_features, in_features), in_features, dtype=dtype),
+                                name="weight")
+        self.bias = (Parameter(init.fan_in_uniform((out_features,), in_features, dtype=dtype), name="bias")
                      if bias else None)
 
-    def forward(self, x: Any) -> Any:
-        if np.shape(x)[-1:] != (self.in_features,):
-            raise ShapeError(f"Linear({self.in_features}, {self.out_features}) got input of shape {np.shape(x)}: "
+    def check_input(self, value: np.ndarray, position: int) -> None:
+        if value.shape[-1:] != (self.in_features,):
+            raise ShapeError(f"Linear({self.in_features}, {self.out_features}) got input of shape {value.shape}: "
                              f"its last axis must be {self.in_features}")
+
+    def forward(self, x: Any) -> Any:
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -43,7 +44,10 @@ class Linear(Module):
 
 
 class Identity(Module):
-    """Returns its input."""
+    """Returns its input (any arguments given when it is built are ignored, as in PyTorch)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
 
     def forward(self, x: Any) -> Any:
         return x
@@ -54,20 +58,39 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
+        for option, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            check_option("Flatten", option, value, is_int(value), "is not an int")
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Any) -> Any:
-        shape = np.shape(x)
-        start, end = self.start_dim % len(shape), self.end_dim % len(shape)
-        return reshape(x, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+        return flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size`` (one entry may be -1), as ``torch.nn.Unflatten``."""
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
+        super().__init__()
+        check_option("Unflatten", "dim", dim, is_int(dim), "is not an int")
+        sizes = tuple(unflattened_size) if isinstance(unflattened_size, (list, tuple)) else None
+        check_option("Unflatten", "unflattened_size", unflattened_size,
+                     sizes is not None and len(sizes) > 0 and all(is_int(s) and (s >= 0 or s == -1) for s in sizes)
+                     and sizes.count(-1) <= 1, "is not a tuple of sizes >= 0 (one of them may be -1)")
+        self.dim, self.unflattened_size = dim, sizes
+
+    def forward(self, x: Any) -> Any:
+        return unflatten(x, self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
 class Dropout(Module):
-    """Zero elements with probability ``p`` while training (scaling the rest by 1/(1-p));
-    the identity in eval mode."""
+    """Zero elements with probability ``p`` while training (scaling the rest by 1/(1-p)), with a
+    fresh mask on every forward pass; the identity in eval mode."""
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
@@ -92,7 +115,7 @@ class Embedding(Module):
         for option, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             check_option("Embedding", option, value, is_size(value), "is not a positive int")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.weight = Variable(init.normal((num_embeddings, embedding_dim), dtype=dtype), name="weight")
+        self.weight = Parameter(init.normal((num_embeddings, embedding_dim), dtype=dtype), name="weight")
 
     def forward(self, indices: Any) -> Any:
         return F.embedding(indices, self.weight)
@@ -113,22 +136,33 @@ class _Activation(Module):
 
 class ReLU(_Activation):
     """max(x, 0)."""
-    fn = staticmethod(relu)
+    fn = staticmethod(F.relu)
 
 
 class Tanh(_Activation):
     """tanh x."""
-    fn = staticmethod(tanh)
+    fn = staticmethod(F.tanh)
 
 
 class Sigmoid(_Activation):
     """1 / (1 + e⁻ˣ)."""
-    fn = staticmethod(sigmoid)
+    fn = staticmethod(F.sigmoid)
 
 
-class GELU(_Activation):
-    """GELU, tanh approximation (matches ``torch.nn.GELU(approximate="tanh")``)."""
-    fn = staticmethod(gelu)
+class GELU(Module):
+    """GELU, x·Φ(x); ``approximate="tanh"`` for the tanh approximation (``torch.nn.GELU``)."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        check_option("GELU", "approximate", approximate, approximate in F.GELU_FORMS,
+                     "is not one of " + ", ".join(map(repr, F.GELU_FORMS)))
+        self.approximate = approximate
+
+    def forward(self, x: Any) -> Any:
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 class LeakyReLU(Module):
@@ -136,13 +170,14 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        check_option("LeakyReLU", "negative_slope", negative_slope,
-                     isinstance(negative_slope, (int, float)) and not isinstance(negative_slope, bool),
-                     "is not a real number")
+        check_option("LeakyReLU", "negative_slope", negative_slope, is_number(negative_slope), "is not a real number")
         self.negative_slope = negative_slope
 
     def forward(self, x: Any) -> Any:
-        return leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
 
 
 class Softmax(Module):
@@ -150,11 +185,11 @@ class Softmax(Module):
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
-        check_option(type(self).__name__, "dim", dim, isinstance(dim, int) and not isinstance(dim, bool), "is not an int")
+        check_option(type(self).__name__, "dim", dim, is_int(dim), "is not an int")
         self.dim = dim
 
     def forward(self, x: Any) -> Any:
-        return softmax(x, axis=self.dim)
+        return F.softmax(x, dim=self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -164,128 +199,8 @@ class LogSoftmax(Softmax):
     """log softmax along ``dim`` (pair it with ``nll_loss``)."""
 
     def forward(self, x: Any) -> Any:
-        return log_softmax(x, axis=self.dim)
+        return F.log_softmax(x, dim=self.dim)
 
 
 ACTIVATIONS: dict[str, type[Module]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "gelu": GELU,
                                         "leaky_relu": LeakyReLU, "identity": Identity}
-
-
-# ---------------------------------------------------------------- convolution and pooling
-class Conv2d(Module):
-    """2-D convolution over NCHW input, weight (out, in, kh, kw), as ``torch.nn.Conv2d``
-    (no dilation or groups); weight and bias start U(-1/√fan_in, 1/√fan_in), fan_in = in·kh·kw."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
-                 padding: IntPair = 0, bias: bool = True, dtype: Any = None) -> None:
-        super().__init__()
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
-        fan_in = in_channels * kh * kw
-        self.weight = Variable(init.kaiming_uniform((out_channels, in_channels, kh, kw), fan_in, dtype=dtype),
-                               name="weight")
-        self.bias = Variable(init.fan_in_uniform((out_channels,), fan_in, dtype=dtype), name="bias") if bias else None
-
-    def forward(self, x: Any) -> Any:
-        if np.ndim(x) != 4 or np.shape(x)[1] != self.in_channels:
-            raise ShapeError(f"Conv2d({self.in_channels}, {self.out_channels}) expects NCHW input with "
-                             f"{self.in_channels} channels, got shape {np.shape(x)}")
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}")
-
-
-class _Pool2d(Module):
-    pool: Callable[..., Any] = staticmethod(F.max_pool2d)
-
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> None:
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
-    def forward(self, x: Any) -> Any:
-        return type(self).pool(x, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-class MaxPool2d(_Pool2d):
-    """Max over windows (stride defaults to the kernel size)."""
-    pool = staticmethod(F.max_pool2d)
-
-
-class AvgPool2d(_Pool2d):
-    """Mean over windows (stride defaults to the kernel size; zero padding counted)."""
-    pool = staticmethod(F.avg_pool2d)
-
-
-# ---------------------------------------------------------------- normalisation
-class _BatchNorm(Module):
-    """Batch normalisation over channel axis 1; running statistics for eval mode."""
-
-    dims: tuple[int, ...] = (2, 3)
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
-                 dtype: Any = None) -> None:
-        super().__init__()
-        owner = type(self).__name__
-        check_option(owner, "num_features", num_features, is_size(num_features), "is not a positive int")
-        check_option(owner, "eps", eps, isinstance(eps, (int, float)) and eps > 0, "is not a number > 0")
-        check_option(owner, "momentum", momentum, momentum is None or is_probability(momentum),
-                     "is not a number in [0, 1]")
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Variable(float_array(np.ones(num_features), dtype), name="weight") if affine else None
-        self.bias = Variable(float_array(np.zeros(num_features), dtype), name="bias") if affine else None
-        self.register_buffer("running_mean", float_array(np.zeros(num_features), dtype))
-        self.register_buffer("running_var", float_array(np.ones(num_features), dtype))
-        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
-
-    def forward(self, x: Any) -> Any:
-        if np.ndim(x) not in self.dims or np.shape(x)[1] != self.num_features:
-            raise ShapeError(f"{type(self).__name__}({self.num_features}) expects input with "
-                             f"{' or '.join(map(str, self.dims))} axes and {self.num_features} channels on axis 1, "
-                             f"got shape {np.shape(x)}")
-        if self.training:
-            self.num_batches_tracked = np.array(self.num_batches_tracked + 1)
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
-                            self.momentum, self.eps)
-
-    def traces_alike(self) -> bool:
-        return not self.training  # training updates the running statistics on every call
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
-
-
-class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of (N, C) or (N, C, L) input (``torch.nn.BatchNorm1d``)."""
-    dims = (2, 3)
-
-
-class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of (N, C, H, W) input (``torch.nn.BatchNorm2d``)."""
-    dims = (4,)
-
-
-class LayerNorm(Module):
-    """Normalise over the last axes ``normalized_shape``, then scale and shift (``torch.nn.LayerNorm``)."""
-
-    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
-                 dtype: Any = None) -> None:
-        super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        check_option("LayerNorm", "normalized_shape", normalized_shape, all(map(is_size, shape)),
-                     "is not a positive int or a tuple of them")
-        check_option("LayerNorm", "eps", eps, isinstance(eps, (int, float)) and eps > 0, "is not a number > 0")
-        self.normalized_shape, self.eps = shape, eps
-        self.weight = Variable(float_array(np.ones(shape), dtype), name="weight") if elementwise_affine else None
-        self.bias = Variable(float_array(np.zeros(shape), dtype), name="bias") if elementwise_affine else None
-
-    def forward(self, x: Any) -> Any:
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-
-    def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"

@@ -12,14 +12,16 @@ Names follow PyTorch (``"0.weight"``, ``"encoder.layers.1.bias"``), so a
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Iterator
 
 import numpy as np
 
 from .. import dtype as _dtype
 from ..errors import StateDictError, option_error
-from ..node import Variable
+from ..node import Node, Variable
 from .compiled import CompiledModule
+from .deferred import checked
 
 
 class Module:
@@ -49,7 +51,47 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``forward`` on the inputs after ``check_input`` and, for a module with parameters of
+        its own, with floating inputs cast to their dtype: a float32 layer fed NumPy's default
+        float64 data computes in float32 (as Keras layers do). On a value-less node
+        (define-then-run) both happen when the graph runs."""
+        dtype = self.own_dtype()
+        checks = type(self).check_input is not Module.check_input
+        if dtype is not None or checks:
+            args = tuple(checked(a, partial(self.check_input, position=i) if checks else None, dtype)
+                         if isinstance(a, (Node, np.ndarray)) else a for i, a in enumerate(args))
+            if dtype is not None:
+                kwargs = {k: checked(v, None, dtype) if isinstance(v, (Node, np.ndarray)) else v
+                          for k, v in kwargs.items()}
         return self.forward(*args, **kwargs)
+
+    def check_input(self, value: np.ndarray, position: int) -> None:
+        """Check the value of positional input ``position`` (raise ShapeError naming the layer);
+        called when it has one: at once eagerly, when the graph runs define-then-run."""
+
+    def own_dtype(self) -> np.dtype | None:
+        """The floating dtype of this module's own parameters (not its submodules'), or None."""
+        for value in vars(self).values():
+            if isinstance(value, Variable):
+                dt = value.value.dtype
+                if dt.kind == "f":
+                    return dt
+        return None
+
+    def register_parameter(self, name: str, param: Variable | None) -> None:
+        """Set attribute ``name`` to ``param`` (a Variable or Parameter, or None for an absent one)."""
+        if param is not None and not isinstance(param, Variable):
+            raise TypeError(f"{type(self).__name__}.register_parameter: '{name}' must be a Variable or "
+                            f"Parameter, got {type(param).__name__}")
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Set attribute ``name`` to a submodule (``register_module`` in PyTorch too)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: '{name}' must be a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+
+    register_module = add_module
 
     # ------------------------------------------------------------ discovery
     def register_buffer(self, name: str, value: Any) -> None:
@@ -93,13 +135,21 @@ class Module:
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
         """This module and every module inside it, depth first, with dotted names."""
         yield prefix, self
-        for name, value in self._child_items():
-            for path, item in _items(f"{prefix}.{name}" if prefix else name, value):
-                if isinstance(item, Module):
-                    yield from item.named_modules(path)
+        for name, module in self.named_children():
+            yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> list["Module"]:
         return [m for _, m in self.named_modules()]
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """The modules directly inside this one, with their names."""
+        for name, value in self._child_items():
+            for path, item in _items(name, value):
+                if isinstance(item, Module):
+                    yield path, item
+
+    def children(self) -> list["Module"]:
+        return [m for _, m in self.named_children()]
 
     def num_parameters(self) -> int:
         """How many numbers training can change."""
@@ -129,9 +179,9 @@ class Module:
         the module itself, uncompiled (said once)."""
         return CompiledModule(self)
 
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (see ``zero_grads``)."""
+        zero_grads(self.parameters(), set_to_none)
 
     def to(self, dtype: Any) -> "Module":
         """Convert every floating parameter and buffer to ``dtype`` (e.g. ``"float64"``); returns self."""
@@ -191,6 +241,8 @@ class Module:
             if kind == "param":
                 item.value = value
                 item.grad = None
+            elif getattr(owner, item).shape == value.shape and getattr(owner, item).flags.writeable:
+                getattr(owner, item)[...] = value  # in place: a graph built earlier reads the buffer it holds
             else:
                 setattr(owner, item, value)
         return missing, unexpected
@@ -201,8 +253,7 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        children = [(name, m) for name, value in self._child_items() for name, m in _items(name, value)
-                    if isinstance(m, Module)]
+        children = list(self.named_children())
         if not children:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in children]
@@ -229,6 +280,16 @@ def _walk(path: str, value: Any) -> Iterator[tuple[str, str, Any, Any]]:
             yield from item._entries(name + ".")
 
 
+def zero_grads(params: Any, set_to_none: bool = True) -> None:
+    """Set each parameter's ``.grad`` to None, or (``set_to_none=False``, as in PyTorch) to
+    zeros where it has one."""
+    for p in params:
+        if set_to_none:
+            p.grad = None
+        elif p.grad is not None:
+            p.grad = np.zeros_like(np.asarray(p.value))
+
+
 def check_option(owner: str, option: str, value: Any, ok: bool, allowed: str) -> None:
     """Unless ``ok``, raise ``OptionError``: ``Dropout: p=2 is not a probability in [0, 1]``.
     Every layer checks its options when it is built, not when it first computes."""
@@ -239,6 +300,16 @@ def check_option(owner: str, option: str, value: Any, ok: bool, allowed: str) ->
 def is_size(value: Any) -> bool:
     """A positive int (a number of features, channels, embeddings)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def is_int(value: Any) -> bool:
+    """An int (not a bool)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A real number (not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def is_probability(value: Any) -> bool:

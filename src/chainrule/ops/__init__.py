@@ -4,11 +4,14 @@ path backward uses) or nodes (and return nodes)."""
 from .activations import (ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus,
                           Tanh, elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu, sigmoid, silu, softmax,
                           softplus, tanh)
+from .allocation import keep_freed_memory as _keep_freed_memory
 from .arithmetic import Abs, Add, Div, Mul, Neg, Pow, Sub, abs, add, div, mul, neg, pow, sub
+from .avgpool import (AdaptiveAvgPool1D, AdaptiveAvgPool2D, AvgPool1D, AvgPool2D, adaptive_avg_pool1d,
+                      adaptive_avg_pool2d, avg_pool1d, avg_pool2d)
 from .classification import CrossEntropy, NLLLoss, cross_entropy, nll_loss
-from .conv import (AvgPool2D, Col2Im, Conv2D, Im2Col, MaxPool2D, avg_pool2d, col2im, conv2d, im2col,
-                   max_pool2d)
+from .columns import Col2Im, Im2Col, col2im, im2col
 from .contraction import Einsum, einsum, outer
+from .conv import Conv1D, Conv2D, ConvInputGrad, ConvWeightGrad, conv1d, conv2d
 from .elementwise import (Cast, Clip, Compare, Cos, Exp, Log, Maximum, Minimum, Sign, Sin, Sqrt, Where, astype,
                           clip, compare, cos, exp, log, maximum, minimum, sign, sin, sqrt, where)
 from .indexing import Concat, GetItem, Pad, ScatterAdd, Stack, concat, getitem, pad, scatter_add, stack
@@ -16,6 +19,7 @@ from .interop import install as _install_interop
 from .linalg import Linear, MatMul, linear, matmul
 from .losses import MSE, BCEWithLogits, BinaryCrossEntropy, Loss, binary_cross_entropy, binary_cross_entropy_with_logits, mse
 from .operators import install as _install_operators
+from .pool import MaxPool1D, MaxPool2D, MaxPoolIndices, PoolGather, PoolScatter, max_pool1d, max_pool2d
 from .reduce import (ArgMax, ArgMin, CumSum, Max, Mean, Min, Prod, Sum, argmax, argmin, cumsum, max, mean, min, prod,
                      sum)
 from .select import (Gather, ScatterAlong, Tri, chunk, gather, masked_fill, scatter_along, split, take_along_axis,
@@ -27,6 +31,7 @@ from .stats import LogSumExp, Norm, Std, Var, logsumexp, norm, std, var
 
 _install_operators()
 _install_interop()
+_keep_freed_memory()  # eager steps reuse freed memory instead of faulting it in again (allocation.py)
 
 # The public operations (star-exported by ``chainrule``): what a user calls and the node
 # classes those calls build. The rest (im2col, scatter_add, sum_to_shape, Cast, GetItem...)
@@ -58,5 +63,7 @@ __all__ = [
     "BCEWithLogits", "BinaryCrossEntropy", "CrossEntropy", "Loss", "MSE", "NLLLoss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse", "nll_loss",
     # convolution and pooling
-    "AvgPool2D", "Conv2D", "MaxPool2D", "avg_pool2d", "conv2d", "max_pool2d",
+    "AdaptiveAvgPool1D", "AdaptiveAvgPool2D", "AvgPool1D", "AvgPool2D", "Conv1D", "Conv2D", "MaxPool1D", "MaxPool2D",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d",
+    "max_pool2d",
 ]

@@ -81,23 +81,33 @@ class Einsum(Op):
 
     @staticmethod
     def _operand_grad(g: Any, xs: Sequence[Any], terms: list[str], output: str, i: int) -> Any:
+        subs, extras, target = gradient_terms(terms, output, i, dict(zip(terms[i], np.shape(xs[i]))))
         operands = [g] + [x for j, x in enumerate(xs) if j != i]
-        subs = [output] + [t for j, t in enumerate(terms) if j != i]
-        fresh = iter(c for c in string.ascii_letters if c not in "".join(terms) + output)
-        sizes = dict(zip(terms[i], np.shape(xs[i])))
-        target = ""
-        for letter in terms[i]:
-            if letter in target:  # a diagonal: a new letter, tied to this one by the identity
-                new = next(fresh)
-                operands.append(np.eye(sizes[letter], dtype=g.dtype))
-                subs.append(letter + new)
-                letter = new
-            target += letter
-        for letter in dict.fromkeys(terms[i]):
-            if letter not in "".join(subs):  # summed away inside this operand only: spread along it
-                operands.append(np.ones(sizes[letter], dtype=g.dtype))
-                subs.append(letter)
+        operands += [np.eye(n, dtype=g.dtype) if kind == "eye" else np.ones(n, dtype=g.dtype) for kind, n in extras]
         return einsum(",".join(subs) + "->" + target, *operands)
+
+
+def gradient_terms(terms: list[str], output: str, i: int, sizes: dict) -> tuple[list[str], list, str]:
+    """Operand ``i``'s gradient as an einsum: the subscripts of g, of the other operands and of
+    the extra operands, the extras themselves (``("eye", n)``: a repeated letter gets a fresh one
+    tied to it by the identity; ``("ones", n)``: a letter only this operand has is spread along),
+    and the subscripts it is written back to. ``sizes``: each of the operand's letters' length."""
+    subs = [output] + [t for j, t in enumerate(terms) if j != i]
+    fresh = iter(c for c in string.ascii_letters if c not in "".join(terms) + output)
+    extras: list[tuple[str, int]] = []
+    target = ""
+    for letter in terms[i]:
+        if letter in target:  # a diagonal: a new letter, tied to this one by the identity
+            new = next(fresh)
+            extras.append(("eye", sizes[letter]))
+            subs.append(letter + new)
+            letter = new
+        target += letter
+    for letter in dict.fromkeys(terms[i]):
+        if letter not in "".join(subs):  # summed away inside this operand only: spread along it
+            extras.append(("ones", sizes[letter]))
+            subs.append(letter)
+    return subs, extras, target
 
 
 def einsum(subscripts: str, *operands: Any) -> Any:

@@ -1,308 +1,266 @@
-"""Convolution and pooling on NCHW images, by im2col: no Python loop over pixels.
+"""Convolution, 1-D and 2-D, as ``torch.nn.functional.conv1d``/``conv2d`` (cross-correlation,
+what deep learning calls convolution): ``stride``, ``padding`` (ints, ``"same"``,
+``"valid"``), ``dilation``, ``groups`` (depthwise included), unbatched inputs.
 
-``im2col`` turns an image batch (N, C, H, W) into its windows as columns
-(C, kh, kw, N, OH, OW), one column per output pixel, so a 2-D convolution is
-one matrix product of the flattened kernels with those columns. It is filled
-by a loop over the kh·kw kernel offsets, each one a strided view of the whole
-batch copied as a block (much faster than copying a 6-D stride-tricks view);
-pooling takes the max or mean over the same offset views.
+    out[n, o] = Σ_{c in o's group} Σ_{i,j} x[n, c, s·y + d·i, s·x + d·j] · w[o, c, i, j] + b[o]
 
-``col2im`` is its adjoint: it adds every window back into the image it came
-from, offset by offset. The two are each other's vjp, so every rule here is
-written with ops and works on arrays (an ordinary backward) and on nodes
-(``create_graph=True``: convolutions can be differentiated twice).
+Three ops, each bilinear, close under differentiation, so a convolution can be
+differentiated as often as you like and every vjp is one of the three:
 
-Small images (output rows shorter than ``SHORT_ROWS``), where a strided row
-copy is mostly loop overhead, gather and scatter through one cached index
-array instead (``np.take``, ``np.add.at``).
+    y  = conv(x, w)                 Conv1D / Conv2D (plus the bias)
+    gx = conv_input_grad(g, w)      ∂⟨g, conv(x, w)⟩/∂x  (the transposed convolution)
+    gw = conv_weight_grad(x, g)     ∂⟨g, conv(x, w)⟩/∂w
+
+since ⟨g, conv(x, w)⟩ = ⟨conv_input_grad(g, w), x⟩ = ⟨conv_weight_grad(x, g), w⟩.
+Each computes as a few matrix products per chunk of images on im2col columns
+(``columns.py``): y = W·cols, gw = Σ g·colsᵀ, gx = col2im(Wᵀ·g).
 """
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
+from ..dtype import PROMOTE
 from ..errors import ShapeError
-from ..node import value_of
+from ..node import Node
 from ..op import Op
-from .indexing import scatter_add
-from .linalg import matmul
+from .columns import Columns
 from .reduce import sum as reduce_sum
-from .shape import broadcast_to, reshape, transpose
+from .windows import Fail, Window, check_rank, from_nchw, ints, ints_option, nchw_shape, pair, symmetric, to_nchw
 
-IntPair = int | tuple[int, int]
-
-
-def _pair(value: IntPair, what: str) -> tuple[int, int]:
-    """``3`` -> (3, 3); ``(3, 2)`` stays; anything else is an error naming ``what``."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
-        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
+LAYOUT = {1: "NCL", 2: "NCHW"}
 
 
-def _check_geometry(op: str, shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> None:
-    """The input must be NCHW and the (padded) image at least one window big."""
-    if len(shape) != 4:
-        raise ShapeError(f"{op} expects an NCHW input (4-D: batch, channels, height, width), got shape {shape}")
-    if min(stride) < 1 or min(kernel) < 1 or min(padding) < 0:
-        raise ShapeError(f"{op}: kernel {kernel} and stride {stride} must be >= 1, padding {padding} >= 0")
-    for name, n, k, p in (("height", shape[2], kernel[0], padding[0]), ("width", shape[3], kernel[1], padding[1])):
-        if n + 2 * p < k:
-            raise ShapeError(f"{op}: input {name} {n} (+2·padding {p}) is smaller than the kernel {k}; "
-                             f"input shape {shape}")
+# ---------------------------------------------------------------- array kernels (canonical NCHW)
+def channel_major(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A new (N, C, H, W) array laid out as (C, N, H, W): returned as the (C, N, H, W) array."""
+    return np.empty((shape[1], shape[0]) + tuple(shape[2:]), dtype=dtype)
 
 
-def _padded(x: np.ndarray, padding: tuple, fill: float = 0.0) -> np.ndarray:
-    (ph, pw) = padding
-    if not (ph or pw):
-        return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+def conv_array(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window, groups: int) -> np.ndarray:
+    """conv(x, w) + b on (N, C, H, W) and (O, C/groups, kh, kw) arrays: W·cols per chunk, into a
+    channel-major result."""
+    o = w.shape[0]
+    plan = Columns(x.shape, win, o, x.dtype)
+    out = channel_major((x.shape[0], o, plan.oh, plan.ow), np.result_type(x, w))
+    wm = w.reshape(groups, o // groups, -1)
+    for n0, n1, cols in plan.columns(x):
+        prod = plan.products(out[:, n0:n1])
+        np.matmul(wm, cols.reshape(groups, -1, cols.shape[1]), out=prod.reshape(groups, o // groups, -1))
+        plan.finish(prod, out[:, n0:n1], b)
+    return out.transpose(1, 0, 2, 3)
 
 
-def out_size(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> tuple[int, int]:
-    """The output height and width of a convolution or pooling of an NCHW ``shape``."""
-    return ((shape[2] + 2 * padding[0] - kernel[0]) // stride[0] + 1,
-            (shape[3] + 2 * padding[1] - kernel[1]) // stride[1] + 1)
+def conv_grads_array(g: np.ndarray, w: np.ndarray | None, x: np.ndarray | None, xshape: tuple, wshape: tuple,
+                     win: Window, groups: int) -> tuple:
+    """The gradients of ⟨g, conv(x, w)⟩ for x of ``xshape`` and w of ``wshape``: with ``w``,
+    ∂/∂x = col2im(Wᵀ·g) (channel-major), with ``x``, ∂/∂w = Σ g·colsᵀ; each chunk's view of g
+    serves both."""
+    o, dtype = wshape[0], np.result_type(*(a for a in (g, w, x) if a is not None))
+    plan = Columns(xshape, win, o, dtype)
+    og, kg = o // groups, plan.k // groups
+    gx = None if w is None else channel_major(xshape, dtype)
+    gw = None if x is None else np.zeros((groups, og, kg), dtype=dtype)
+    for n0, n1 in plan.chunks():
+        gr = plan.rows(g[n0:n1]).reshape(groups, og, -1)
+        if x is not None:
+            cols = plan.chunk_columns(x, n0, n1).reshape(groups, kg, -1)
+            if kg >= og:  # OpenBLAS runs cols·grᵀ faster than gr·colsᵀ for taller columns (W9: 20%)
+                gw += np.matmul(cols, gr.swapaxes(1, 2)).swapaxes(1, 2)
+            else:
+                gw += np.matmul(gr, cols.swapaxes(1, 2))
+        if w is not None:
+            cols = plan.buffer("columns of g", (groups, kg, gr.shape[2]))
+            np.matmul(w.reshape(groups, og, kg).swapaxes(1, 2), gr, out=cols)
+            plan.add_back(cols.reshape(plan.k, -1), gx[:, n0:n1])
+    return (None if gx is None else gx.transpose(1, 0, 2, 3)), (None if gw is None else gw.reshape(wshape))
 
 
-def offsets(x: np.ndarray, kernel: tuple, stride: tuple, out_hw: tuple):
-    """For each kernel offset (i, j): the (N, C, OH, OW) strided view of the (padded)
-    image ``x`` that the offset sees in every window. A loop over kh·kw offsets, never pixels."""
-    (sh, sw), (oh, ow) = stride, out_hw
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            yield i, j, x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+# ---------------------------------------------------------------- options
+def conv_options(spatial: int, options: dict, fail: Fail) -> dict:
+    """``stride``, ``padding``, ``dilation`` and ``groups`` as the ops hold them (tuples of
+    ``spatial`` ints, or a padding mode), or raise ``fail(option, allowed)`` for what PyTorch
+    refuses. The ops run it when a node is built; the layers when they are."""
+    stride = ints_option(options, "stride", spatial, 1, fail)
+    padding = options["padding"]
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise fail("padding", f"is not 'same', 'valid', an int >= 0 or {spatial} of them")
+        if padding == "same" and stride != (1,) * spatial:
+            raise fail("padding", f"is not allowed with stride={options['stride']!r} ('same' needs stride 1, "
+                                  "as in PyTorch: use 'valid' or numbers)")
+    else:
+        padding = ints_option(options, "padding", spatial, 0, fail)
+    groups = options["groups"]
+    if not (ints(groups, 1, 1) and not isinstance(groups, (tuple, list))):
+        raise fail("groups", "is not an int >= 1 (that divides the input and output channels)")
+    return dict(stride=stride, padding=padding, dilation=ints_option(options, "dilation", spatial, 1, fail),
+                groups=int(groups))
 
 
-# Below this output width an image row is too short for strided block copies to pay:
-# gather and scatter every element through one precomputed index instead.
-SHORT_ROWS = 16
+OPTIONS = ("stride", "padding", "dilation", "groups")
 
 
-@functools.lru_cache(maxsize=16)
-def window_index(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> np.ndarray:
-    """For every element of the columns (C, kh, kw, N, OH, OW) of an NCHW ``shape``, its
-    flat index in the padded image (N, C, H + 2ph, W + 2pw). Cached per geometry."""
-    n, c, h, w = shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    hp, wp = h + 2 * ph, w + 2 * pw
-    oh, ow = out_size(shape, kernel, stride, padding)
-    axes = [np.arange(c) * (hp * wp), np.arange(kh) * wp, np.arange(kw), np.arange(n) * (c * hp * wp),
-            np.arange(oh) * (sh * wp), np.arange(ow) * sw]
-    index = sum(a.reshape([-1 if d == k else 1 for d in range(6)]) for k, a in enumerate(axes))
-    index = index.ravel()
-    index.flags.writeable = False
-    return index
+# ---------------------------------------------------------------- the three ops
+class _ConvOp(Op):
+    """What the three convolution ops share: the options (``spatial`` ints each, or a padding
+    mode), checked when a node is built, and the window they give for a kernel size."""
+
+    dtypes = PROMOTE
+    spatial = 2
+    stride: tuple = (1, 1)
+    padding: Any = (0, 0)  # ints, "same" or "valid"
+    dilation: tuple = (1, 1)
+    groups = 1
+
+    def check_options(self) -> None:
+        self.__dict__.update(conv_options(self.spatial, {k: getattr(self, k) for k in OPTIONS}, self.option_error))
+
+    def window(self, kernel: tuple) -> Window:
+        """The canonical window for a (kh, kw) kernel."""
+        dilation = pair(self.dilation, 1)
+        if self.padding == "valid":
+            pad = ((0, 0), (0, 0))
+        elif self.padding == "same":  # PyTorch puts the odd pixel of an even kernel after
+            total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            pad = tuple((t // 2, t - t // 2) for t in total)
+        else:
+            pad = symmetric(pair(self.padding, 0))
+        return Window(tuple(kernel), pair(self.stride, 1), dilation, pad)
+
+    def options(self) -> dict:
+        return dict(spatial=self.spatial, **{k: getattr(self, k) for k in OPTIONS})
+
+    @property
+    def op_name(self) -> str:
+        return f"conv{self.spatial}d"
+
+    def _weight_shape(self, wshape: tuple, xshape: tuple) -> tuple:
+        """The canonical (O, C/groups, kh, kw) of a weight shape, checked against the input's."""
+        s, channels = self.spatial, nchw_shape(xshape, self.spatial)[1]
+        if len(wshape) != s + 2 or wshape[1] * self.groups != channels or wshape[0] % self.groups:
+            raise ShapeError(f"{self.op_name}: the weight must be (out_channels, in_channels/groups, "
+                             f"{'k' if s == 1 else 'kh, kw'}) with out_channels divisible by groups={self.groups}; "
+                             f"got weight {wshape} for input {xshape} ({channels} channels)")
+        return tuple(wshape[:2]) + (1,) * (2 - s) + tuple(wshape[2:])
+
+    def geometry(self, xshape: tuple, wshape: tuple) -> tuple[tuple, tuple, Window]:
+        """The canonical input and weight shapes (checked against each other) and the window."""
+        w4 = self._weight_shape(wshape, xshape)
+        return nchw_shape(xshape, self.spatial), w4, self.window(w4[2:])
 
 
-class _Windowed(Op):
-    """An op over sliding windows: its ``kernel``, ``stride`` and ``padding`` (pairs)."""
+class Conv2D(_ConvOp):
+    """2-D convolution of (N, C, H, W) by (O, C/groups, kh, kw) plus bias (O,), as
+    ``torch.nn.functional.conv2d``. ∂/∂x = conv_input_grad(g, W), ∂/∂W = conv_weight_grad(x, g),
+    ∂/∂b = Σ g over every axis but the channels."""
 
-    kernel = (1, 1)
-    stride = (1, 1)
-    padding = (0, 0)
-
-
-class Im2Col(_Windowed):
-    """The sliding windows of an NCHW batch as columns: (C, kh, kw, N, OH, OW), one column
-    of C·kh·kw numbers per output pixel (a contiguous copy, ready for one matmul; this
-    layout makes every copy here a block copy of whole image rows); vjp: col2im."""
-
-    formula = "im2col({0})"
-    derivatives = ("col2im",)
-
-    def forward(self, x):
-        _check_geometry("im2col", np.shape(x), self.kernel, self.stride, self.padding)
-        n, c = x.shape[:2]
-        oh, ow = out_size(x.shape, self.kernel, self.stride, self.padding)
-        shape = (c,) + self.kernel + (n, oh, ow)
-        padded = _padded(x, self.padding)
-        if ow < SHORT_ROWS:
-            index = window_index(x.shape, self.kernel, self.stride, self.padding)
-            return np.ascontiguousarray(padded).ravel().take(index).reshape(shape)
-        cols = np.empty(shape, dtype=x.dtype)
-        for i, j, view in offsets(padded, self.kernel, self.stride, (oh, ow)):
-            cols[:, i, j] = view.transpose(1, 0, 2, 3)
-        return cols
-
-    def vjp(self, g, out, x):
-        return (col2im(g, np.shape(x), self.kernel, self.stride, self.padding),)
-
-
-class Col2Im(_Windowed):
-    """Columns (C, kh, kw, N, OH, OW) added back into an NCHW image of ``shape_`` (overlapping
-    windows sum); the adjoint of im2col, so its vjp is im2col."""
-
-    shape_ = ()
-    formula = "col2im({0})"
-    derivatives = ("im2col",)
-
-    def forward(self, cols):
-        n, c, h, w = self.shape_
-        ph, pw = self.padding
-        if cols.shape[-1] < SHORT_ROWS:
-            image = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-            np.add.at(image.reshape(-1), window_index(self.shape_, self.kernel, self.stride, self.padding),
-                      np.ravel(cols))
-            return np.ascontiguousarray(image[:, :, ph:ph + h, pw:pw + w])
-        image = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)  # channel-major, like cols
-        for i, j, view in offsets(image, self.kernel, self.stride, cols.shape[-2:]):
-            view += cols[:, i, j]
-        return np.ascontiguousarray(image[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
-
-    def vjp(self, g, out, cols):
-        return (im2col(g, self.kernel, self.stride, self.padding),)
-
-
-def im2col(x: Any, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
-    """The windows of an NCHW batch as columns (C, kh, kw, N, OH, OW)."""
-    return Im2Col.apply(x, kernel=_pair(kernel_size, "kernel_size"), stride=_pair(stride, "stride"),
-                        padding=_pair(padding, "padding"))
-
-
-def col2im(cols: Any, shape: tuple, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0) -> Any:
-    """The adjoint of ``im2col``: add columns (C, kh, kw, N, OH, OW) back into an NCHW array of ``shape``."""
-    return Col2Im.apply(cols, shape_=tuple(int(n) for n in shape), kernel=_pair(kernel_size, "kernel_size"),
-                        stride=_pair(stride, "stride"), padding=_pair(padding, "padding"))
-
-
-class Conv2D(Op):
-    """2-D cross-correlation (what deep learning calls convolution), NCHW, like
-    ``torch.nn.functional.conv2d``: out[n,o] = Σ_c,i,j x[n,c,s·y+i,s·x+j]·w[o,c,i,j] + b[o].
-
-    Forward: the flattened kernels times the im2col columns, one matrix product.
-    ∂/∂x = col2im(Wᵀ · g) (a transposed convolution), ∂/∂W = g · im2col(x)ᵀ, ∂/∂b = Σ g.
-    """
-
-    stride = (1, 1)
-    padding = (0, 0)
     formula = "conv2d({0}, {1})"
-    derivatives = ("col2im(Wᵀ·g)", "g·im2col(x)ᵀ", "Σg")
+    derivatives = ("conv_transpose(g, W)", "Σ g·windows(x)", "Σ g")
 
     def forward(self, x, w, b=None):
-        if np.ndim(x) != 4 or np.ndim(w) != 4 or np.shape(w)[1] != np.shape(x)[1]:
-            raise ShapeError(f"conv2d: input must be NCHW and weight (out_channels, in_channels, kh, kw) "
-                             f"with matching channels, got input {np.shape(x)} and weight {np.shape(w)}")
-        if b is not None and np.shape(b) != (np.shape(w)[0],):
-            raise ShapeError(f"conv2d: bias must have shape ({np.shape(w)[0]},), got {np.shape(b)}")
-        o = w.shape[0]
-        cols = im2col(x, w.shape[2:4], self.stride, self.padding)  # (C, kh, kw, N, OH, OW)
-        out = w.reshape(o, -1) @ cols.reshape(w[0].size, -1)  # one matmul: (O, N·OH·OW)
-        if b is not None:
-            out += b.reshape(o, 1)
-        return np.ascontiguousarray(out.reshape((o,) + cols.shape[3:]).transpose(1, 0, 2, 3))
+        check_rank(self.op_name, np.shape(x), self.spatial, LAYOUT[self.spatial])
+        x4, w4, win = self.geometry(np.shape(x), np.shape(w))
+        if b is not None and np.shape(b) != w4[:1]:
+            raise ShapeError(f"{self.op_name}: the bias must have shape {w4[:1]}, got {np.shape(b)}")
+        win.check(self.op_name, x4, np.shape(x))
+        out = conv_array(np.reshape(x, x4), np.reshape(w, w4), b, win, self.groups)
+        return from_nchw(out, np.shape(x), self.spatial)
 
     def vjp(self, g, out, x, w, b=None):
         need = [node.requires_grad for node in self.inputs]
-        n, c = np.shape(x)[:2]
-        o, _, kh, kw = np.shape(w)
-        oh, ow = np.shape(g)[2:4]
-        g_cols = reshape(transpose(g, (1, 0, 2, 3)), (o, n * oh * ow))  # one column per output pixel
-        gx = gw = None
-        if need[0]:
-            x_cols = reshape(matmul(transpose(reshape(w, (o, c * kh * kw))), g_cols), (c, kh, kw, n, oh, ow))
-            gx = col2im(x_cols, np.shape(x), (kh, kw), self.stride, self.padding)
-        if need[1]:
-            cols = reshape(im2col(x, (kh, kw), self.stride, self.padding), (c * kh * kw, n * oh * ow))
-            gw = reshape(matmul(g_cols, transpose(cols)), np.shape(w))
+        if isinstance(g, Node):  # create_graph: the gradients as ops, differentiable again
+            gx = conv_input_grad(g, w, np.shape(x), **self.options()) if need[0] else None
+            gw = conv_weight_grad(x, g, np.shape(w), **self.options()) if need[1] else None
+        else:
+            gx, gw = self._array_grads(g, x, w, need)
         if b is None:
             return (gx, gw)
-        return (gx, gw, reduce_sum(g, axis=(0, 2, 3)) if need[2] else None)
+        axes = tuple(a for a in range(np.ndim(g)) if a != np.ndim(g) - self.spatial - 1)  # all but channels
+        return (gx, gw, reduce_sum(g, axis=axes) if need[2] else None)
+
+    def _array_grads(self, g: np.ndarray, x: np.ndarray, w: np.ndarray, need: list) -> tuple:
+        """The ordinary backward, on arrays: what ConvInputGrad and ConvWeightGrad compute, in one
+        pass over the chunks of g."""
+        x4, w4, win = self.geometry(np.shape(x), np.shape(w))
+        gx, gw = conv_grads_array(to_nchw(g, self.spatial), np.reshape(w, w4) if need[0] else None,
+                                  np.reshape(x, x4) if need[1] else None, x4, w4, win, self.groups)
+        return tuple(None if a is None else a.reshape(np.shape(like)) for a, like in ((gx, x), (gw, w)))
 
 
-class _Pool(_Windowed):
-    """Shared geometry of the pooling ops: ``kernel``, ``stride`` and ``padding`` pairs."""
+class Conv1D(Conv2D):
+    """1-D convolution of (N, C, L) by (O, C/groups, k) plus bias (O,), as
+    ``torch.nn.functional.conv1d`` (the 2-D one on (N, C, 1, L))."""
 
-    kernel = (2, 2)
-    stride = (2, 2)
-    padding = (0, 0)
-    fill = 0.0  # what the padding holds
-
-    def _offsets(self, x: np.ndarray):
-        out_hw = out_size(x.shape, self.kernel, self.stride, self.padding)
-        return offsets(_padded(x, self.padding, self.fill), self.kernel, self.stride, out_hw)
+    spatial = 1
+    stride, padding, dilation = (1,), (0,), (1,)
+    formula = "conv1d({0}, {1})"
 
 
-class MaxPool2D(_Pool):
-    """Max over each window (padding counts as -∞, like PyTorch); the gradient goes to
-    the first maximal element of each window (PyTorch's choice on ties)."""
+class ConvInputGrad(_ConvOp):
+    """gx = ∂⟨g, conv(x, w)⟩/∂x for x of shape ``shape_``: the transposed convolution of g by w.
+    Bilinear in (g, w): its vjp for v is (conv(v, w), conv_weight_grad(v, g))."""
 
-    fill = -np.inf
-    formula = "maxpool({0})"
-    derivatives = ("[x = window max]",)
+    shape_ = ()
+    formula = "conv_transpose({0}, {1})"
+    derivatives = ("conv(·, W)", "Σ windows(·)·g")
 
-    def forward(self, x):
-        _check_geometry("max_pool2d", np.shape(x), self.kernel, self.stride, self.padding)
-        if 2 * max(self.padding[0] / self.kernel[0], self.padding[1] / self.kernel[1]) > 1:
-            raise ShapeError(f"max_pool2d: padding {self.padding} must be at most half the kernel {self.kernel}")
-        best = None
-        for _, _, view in self._offsets(x):
-            best = view.copy() if best is None else np.maximum(best, view, out=best)
-        return best
+    def forward(self, g, w):
+        x4, w4, win = self.geometry(self.shape_, np.shape(w))
+        gx, _ = conv_grads_array(to_nchw(g, self.spatial), np.reshape(w, w4), None, x4, w4, win, self.groups)
+        return gx.reshape(self.shape_)
 
-    def flat_argmax(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """For each output element (the window maxima ``out``), the flat index into ``x``
-        of its window's first maximum."""
-        n, c, h, w = x.shape
-        (sh, sw), (ph, pw) = self.stride, self.padding
-        offset = np.zeros(out.shape, np.intp)  # flat index of the offset (i, j) in the padded image
-        for i, j, view in reversed(list(self._offsets(x))):  # the first maximum is written last
-            np.putmask(offset, view == out, i * (w + 2 * pw) + j)
-        row, col = np.divmod(offset, w + 2 * pw)
-        rows = np.arange(out.shape[2])[:, None] * sh + row - ph
-        cols = np.arange(out.shape[3])[None, :] * sw + col - pw
-        planes = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
-        return (planes + rows * w + cols).ravel()
-
-    def vjp(self, g, out, x):
-        shape = np.shape(x)
-        flat = self.flat_argmax(np.asarray(value_of(x)), np.asarray(value_of(out)))
-        return (reshape(scatter_add(reshape(g, (-1,)), flat, (int(np.prod(shape)),)), shape),)
+    def vjp(self, v, out, g, w):
+        need = [node.requires_grad for node in self.inputs]
+        return (conv(v, w, **self.options()) if need[0] else None,
+                conv_weight_grad(v, g, np.shape(w), **self.options()) if need[1] else None)
 
 
-class AvgPool2D(_Pool):
-    """Mean over each window (zero padding counted, PyTorch's default ``count_include_pad``);
-    vjp: g/(kh·kw) spread back over every window (col2im)."""
+class ConvWeightGrad(_ConvOp):
+    """gw = ∂⟨g, conv(x, w)⟩/∂w for w of shape ``shape_``: Σ g · (x's windows)ᵀ.
+    Bilinear in (x, g): its vjp for v is (conv_input_grad(g, v), conv(x, v))."""
 
-    formula = "avgpool({0})"
-    derivatives = ("1/(kh·kw)",)
+    shape_ = ()
+    formula = "conv_weight_grad({0}, {1})"
+    derivatives = ("conv_transpose(g, ·)", "conv(x, ·)")
 
-    def forward(self, x):
-        _check_geometry("avg_pool2d", np.shape(x), self.kernel, self.stride, self.padding)
-        total = None
-        for _, _, view in self._offsets(x):
-            total = view.copy() if total is None else np.add(total, view, out=total)
-        return total * total.dtype.type(1.0 / (self.kernel[0] * self.kernel[1]))
+    def forward(self, x, g):
+        x4, w4, win = self.geometry(np.shape(x), self.shape_)
+        _, gw = conv_grads_array(to_nchw(g, self.spatial), None, np.reshape(x, x4), x4, w4, win, self.groups)
+        return gw.reshape(self.shape_)
 
-    def vjp(self, g, out, x):
-        (kh, kw), (n, c, oh, ow) = self.kernel, np.shape(g)
-        cols = reshape(transpose(g * (1.0 / (kh * kw)), (1, 0, 2, 3)), (c, 1, 1, n, oh, ow))
-        spread = broadcast_to(cols, (c, kh, kw, n, oh, ow))
-        return (col2im(spread, np.shape(x), self.kernel, self.stride, self.padding),)
+    def vjp(self, v, out, x, g):
+        need = [node.requires_grad for node in self.inputs]
+        return (conv_input_grad(g, v, np.shape(x), **self.options()) if need[0] else None,
+                conv(x, v, **self.options()) if need[1] else None)
 
 
-def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntPair = 1, padding: IntPair = 0) -> Any:
-    """2-D convolution of ``x`` (N, C, H, W) with ``weight`` (O, C, kh, kw) plus ``bias`` (O,)
-    (``torch.nn.functional.conv2d`` without dilation or groups)."""
-    attrs = dict(stride=_pair(stride, "stride"), padding=_pair(padding, "padding"))
-    if bias is None:
-        return Conv2D.apply(x, weight, **attrs)
-    return Conv2D.apply(x, weight, bias, **attrs)
+def conv(x: Any, w: Any, b: Any = None, *, spatial: int = 2, **options: Any) -> Any:
+    """The convolution op for ``spatial`` axes."""
+    cls = Conv1D if spatial == 1 else Conv2D
+    return cls.apply(x, w, **options) if b is None else cls.apply(x, w, b, **options)
 
 
-def _pool_attrs(kernel_size: IntPair, stride: IntPair | None, padding: IntPair) -> dict:
-    kernel = _pair(kernel_size, "kernel_size")
-    return dict(kernel=kernel, stride=kernel if stride is None else _pair(stride, "stride"),
-                padding=_pair(padding, "padding"))
+def conv_input_grad(g: Any, w: Any, shape: tuple, **options: Any) -> Any:
+    return ConvInputGrad.apply(g, w, shape_=tuple(shape), **options)
 
 
-def max_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> Any:
-    """Max pooling over NCHW windows; ``stride`` defaults to the kernel size (as in PyTorch)."""
-    return MaxPool2D.apply(x, **_pool_attrs(kernel_size, stride, padding))
+def conv_weight_grad(x: Any, g: Any, shape: tuple, **options: Any) -> Any:
+    return ConvWeightGrad.apply(x, g, shape_=tuple(shape), **options)
 
 
-def avg_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> Any:
-    """Average pooling over NCHW windows (zero padding counted); ``stride`` defaults to the kernel size."""
-    return AvgPool2D.apply(x, **_pool_attrs(kernel_size, stride, padding))
+# ---------------------------------------------------------------- the public functions
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """2-D convolution of ``input`` (N, C, H, W) or (C, H, W) by ``weight`` (O, C/groups, kh, kw),
+    plus ``bias`` (O,), as ``torch.nn.functional.conv2d``. ``padding``: an int, a pair, ``"same"``
+    (output as large as the input, stride 1) or ``"valid"`` (none); ``groups=C`` is depthwise."""
+    return conv(input, weight, bias, spatial=2, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Any:
+    """1-D convolution of ``input`` (N, C, L) or (C, L) by ``weight`` (O, C/groups, k), plus ``bias``
+    (O,), as ``torch.nn.functional.conv1d`` (options as in ``conv2d``, one int each)."""
+    return conv(input, weight, bias, spatial=1, stride=stride, padding=padding, dilation=dilation, groups=groups)

@@ -128,7 +128,7 @@ class Norm(Reduction):
     def check_options(self) -> None:
         super().check_options()
         p = self.ord
-        if not isinstance(p, numbers.Real) or isinstance(p, bool) or p < 0 or math.isnan(p):
+        if not isinstance(p, numbers.Real) or isinstance(p, bool) or math.isnan(p) or (p < 0 and p != -math.inf):
             raise self.option_error("ord", "is not a number >= 0 or ±inf")
 
     def forward(self, x):

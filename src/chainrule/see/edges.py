@@ -64,6 +64,12 @@ class Edge:
         self.note("note.count_examples" if examples else "note.count_elements", n=symbol, value=n, op=self.op.name)
         return Sym(symbol)
 
+    def constant(self, name: str, value: float) -> Sym:
+        """A constant the parser knows (``pi``) by its name, or by its number when a node here
+        takes that name."""
+        taken = {node.name for node in self.op.inputs} | {self.op.name}
+        return Sym(name) if name not in taken else s.number(value)
+
     def note(self, key: str, **fields: Any) -> None:
         if (key, fields) not in self.notes:
             self.notes.append((key, fields))

@@ -39,7 +39,8 @@ MAX_ROWS = 4096  # an op of this many output elements with no cheaper rule is fo
 
 ELEMENTWISE = (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Neg, ops.Pow, ops.Abs, ops.Exp, ops.Log, ops.Sqrt, ops.Sin,
                ops.Cos, ops.Maximum, ops.Minimum, ops.Where, ops.Clip, ops.Sigmoid, ops.Tanh, ops.ReLU,
-               ops.LeakyReLU, ops.Softplus, ops.GELU, ops.Cast, ops.BroadcastTo)
+               ops.LeakyReLU, ops.Softplus, ops.GELU, ops.Cast, ops.BroadcastTo, ops.Erf, ops.Log1p, ops.Expm1,
+               ops.SiLU, ops.ELU, ops.Mish, ops.Hardtanh)
 LINEAR = (ops.Reshape, ops.Squeeze, ops.ExpandDims, ops.Transpose, ops.SwapAxes, ops.GetItem, ops.Sum, ops.Mean,
           ops.Concat, ops.Stack, ops.Pad)
 ELEMENT_FORMS = ELEMENTWISE + (ops.MSE, ops.BinaryCrossEntropy, ops.BCEWithLogits, ops.Mean, ops.Sum)

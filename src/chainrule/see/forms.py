@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import forms_elementwise, forms_tensor  # noqa: F401 - they register the rules in FORMS
+from . import forms_activations, forms_elementwise, forms_reduce, forms_tensor  # noqa: F401 - they register the rules
 from . import symbols as s
 from .edges import FORMS, Edge
 from .symbols import Sym

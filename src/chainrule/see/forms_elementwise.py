@@ -1,10 +1,12 @@
-"""The formulas of the elementwise ops: arithmetic, functions, comparisons' choices, activations.
+"""The formulas of the elementwise ops: arithmetic, functions, comparisons' choices (activations: forms_activations.py).
 
 Each rule returns the vjp along one edge as a ``Sym``, with ``e.g`` the
 upstream gradient (1 for a local derivative), and notes the special cases the
 op's vjp applies at the current values (ties, kinks, non-positive bases).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -68,7 +70,7 @@ def _abs(e: Edge) -> Sym:
 
 
 # ---------------------------------------------------------------- elementwise functions
-@rule(ops.Exp)
+@rule(ops.Exp, ops.Expm1)  # (eˣ - 1)' = eˣ too
 def _exp(e: Edge) -> Sym:
     return s.times(e.g, s.call("exp", e.x(0)))
 
@@ -91,6 +93,18 @@ def _sin(e: Edge) -> Sym:
 @rule(ops.Cos)
 def _cos(e: Edge) -> Sym:
     return s.times(e.g, s.neg(s.call("sin", e.x(0))))
+
+
+@rule(ops.Erf)
+def _erf(e: Edge) -> Sym:
+    """erf' = 2/√π · e^(-x²), the normal density's shape."""
+    scale = s.div(Sym("2"), s.call("sqrt", e.constant("pi", math.pi)))
+    return s.times(e.g, s.times(scale, s.call("exp", s.neg(s.square(e.x(0))))))
+
+
+@rule(ops.Log1p)
+def _log1p(e: Edge) -> Sym:
+    return s.div(e.g, s.add(s.ONE, e.x(0)))
 
 
 def _choice(e: Edge, relation: str, op: str) -> Sym:
@@ -141,65 +155,3 @@ def _clip(e: Edge) -> Sym:
     if low is None:
         return s.times(e.g, above)
     return s.times(e.g, s.add(s.iverson(high, "<", low), s.times(s.iverson(low, "<=", high), above)))
-
-
-# ---------------------------------------------------------------- activations
-@rule(ops.Sigmoid)
-def _sigmoid(e: Edge) -> Sym:
-    return s.times(e.g, s.times(e.out, s.sub(s.ONE, e.out)))
-
-
-@rule(ops.Tanh)
-def _tanh(e: Edge) -> Sym:
-    return s.times(e.g, s.sub(s.ONE, s.square(e.out)))
-
-
-@rule(ops.ReLU)
-def _relu(e: Edge) -> Sym:
-    zeros = e.where(np.asarray(e.value(0)) == 0)
-    if zeros:
-        e.note("note.kink_zero", op="relu", x=e.x(0).text, count=zeros, rule="[0 > 0] = 0")
-    return s.times(e.g, s.iverson(e.x(0), ">", Sym("0")))
-
-
-@rule(ops.LeakyReLU)
-def _leaky_relu(e: Edge) -> Sym:
-    x, zero = e.x(0), Sym("0")
-    zeros = e.where(np.asarray(e.value(0)) == 0)
-    if zeros:
-        e.note("note.kink_zero", op="leaky_relu", x=x.text, count=zeros, rule=f"slope {e.op.negative_slope}")
-    slope = s.times(s.number(e.op.negative_slope), s.iverson(x, "<=", zero))
-    return s.times(e.g, s.add(s.iverson(x, ">", zero), slope))
-
-
-@rule(ops.Softplus)
-def _softplus(e: Edge) -> Sym:
-    return s.times(e.g, s.call("sigmoid", e.x(0)))
-
-
-@rule(ops.GELU)
-def _gelu(e: Edge) -> Sym:
-    x = e.x(0)
-    c = s.number(float(np.sqrt(2.0 / np.pi)))
-    u = s.times(c, s.add(x, s.times(Sym("0.044715"), s.power(x, Sym("3")))))
-    t = s.call("tanh", u)
-    du = s.times(c, s.add(s.ONE, s.times(Sym("0.134145"), s.square(x))))
-    left = s.times(Sym("0.5"), s.add(s.ONE, t))
-    right = s.times(s.times(s.times(Sym("0.5"), x), s.sub(s.ONE, s.square(t))), du)
-    return s.times(e.g, s.add(left, right))
-
-
-def _axis_keywords(axis: int) -> dict:
-    return {} if axis == -1 else {"axis": axis}
-
-
-@rule(ops.Softmax)
-def _softmax(e: Edge) -> Sym:
-    total = s.call("sum", s.times(e.g, e.out), axis=e.op.axis, keepdims=True)
-    return s.times(e.out, s.sub(e.g, total))
-
-
-@rule(ops.LogSoftmax)
-def _log_softmax(e: Edge) -> Sym:
-    p = s.call("softmax", e.x(0), **_axis_keywords(e.op.axis))
-    return s.sub(e.g, s.times(p, s.call("sum", e.g, axis=e.op.axis, keepdims=True)))

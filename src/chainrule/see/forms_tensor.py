@@ -1,10 +1,15 @@
-"""The formulas of the ops that mix elements: matrix products, reductions, losses, shapes, windows.
+"""The formulas of the ops that mix elements: matrix products, einsum, losses, shapes, moves, windows
+(reductions: forms_reduce.py).
 
 Each rule returns the vjp along one edge as a ``Sym``. Where an op divides by
-a count (a mean, a loss's 1/N) the formula writes ``n`` and a note gives its
-value; where an op only moves elements (indexing, concatenation, padding,
-convolution windows) the formula names the movement (``scatter(g)``), which
-reads unambiguously even though only the engine computes it.
+a count (a loss's 1/N) the formula writes ``n`` and a note gives its value.
+An op that only moves elements moves the gradient back with a function the
+parser knows where one says it exactly (``flip(g, axis=0)``, ``tril(g)``,
+``scatter_along(g, t, axis=1, shape=(3, 4))``: zeros with g added where
+gather took from); where that would take the engine's own bookkeeping
+(indexing, concatenation, padding, convolution windows) the formula names the
+movement (``scatter(g)``), which reads unambiguously though only the engine
+computes it.
 """
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..ops.contraction import gradient_terms
+from ..ops.contraction import parse as einsum_terms
 from . import symbols as s
 from .edges import Edge, rule
 from .symbols import Sym
@@ -51,58 +58,21 @@ def _linear(e: Edge) -> Sym | None:
     return s.times(e.g, e.x(1 - e.index))  # k·x + b
 
 
-# ---------------------------------------------------------------- reductions
-def _spread(e: Edge) -> Sym:
-    """The upstream gradient put back where the reduced axes were (``unsqueeze`` when they were dropped)."""
-    axis, shape = e.op.axis, np.shape(e.whole(0))
-    if e.op.keepdims or axis is None or not np.shape(e.op.value):
-        return e.g
-    if isinstance(axis, (int, np.integer)):
-        return s.call("unsqueeze", e.g, axis=int(axis) % len(shape), scalar=False)
-    return e.g
-
-
-def _reduced_count(e: Edge) -> int:
-    return max(int(np.size(e.whole(0)) // max(np.size(e.op.value), 1)), 1)
-
-
-def _reduce_keywords(e: Edge) -> dict[str, Any]:
-    return {} if e.op.axis is None else {"axis": e.op.axis, "keepdims": True}
-
-
-@rule(ops.Sum)
-def _sum(e: Edge) -> Sym:
-    e.note("note.spread", op=e.op.name, count=_reduced_count(e))
-    return _spread(e)
-
-
-@rule(ops.Mean)
-def _mean(e: Edge) -> Sym:
-    return s.div(_spread(e), e.count(_reduced_count(e)))
-
-
-@rule(ops.Max)
-def _max(e: Edge) -> Sym:
-    x = e.x(0)
-    pick = "max" if not isinstance(e.op, ops.Min) else "min"
-    hit = s.iverson(x, "==", s.call(pick, x, **_reduce_keywords(e)))
-    x_value = np.asarray(e.value(0))
-    extreme = np.max(x_value, axis=e.op.axis, keepdims=True) if pick == "max" else \
-        np.min(x_value, axis=e.op.axis, keepdims=True)
-    if np.count_nonzero(x_value == extreme) > np.size(extreme):
-        e.note("note.tie_reduce", op=e.op.name, pick=pick)
-        hit = s.div(hit, s.call("sum", hit, **_reduce_keywords(e)))
-    return s.times(_spread(e), hit)
-
-
-@rule(ops.Var)
-def _var(e: Edge) -> Sym:
-    x = e.x(0)
-    centred = s.sub(x, s.call("mean", x, **_reduce_keywords(e)))
-    n = e.count(_reduced_count(e))
-    if e.op.ddof:
-        n = s.sub(n, s.number(e.op.ddof))
-    return s.times(_spread(e), s.div(s.times(TWO, centred), n))
+@rule(ops.Einsum)
+def _einsum(e: Edge) -> Sym:
+    """The einsum of g with the other operands, written back to this operand's subscripts
+    (``eye(n)`` for a repeated letter, ``ones(n)`` for a letter only this operand has)."""
+    others = [j for j in range(len(e.op.inputs)) if j != e.index]
+    terms, output = einsum_terms(e.op.subscripts, [np.ndim(e.whole(j)) for j in range(len(e.op.inputs))])
+    subs, extras, target = gradient_terms(terms, output, e.index, dict(zip(terms[e.index], np.shape(e.whole(
+        e.index)))))
+    operands = [_upstream(e)] + [e.x(j) for j in others] + [s.call(kind, Sym(str(n)), scalar=False)
+                                                           for kind, n in extras]
+    if operands[0].one:  # a number's gradient of 1: nothing to contract with
+        subs, operands = subs[1:], operands[1:]
+    if len(operands) == 1 and subs[0] == target:
+        return operands[0]
+    return s.call("einsum", Sym(f"'{','.join(subs)}->{target}'"), *operands, scalar=False)
 
 
 # ---------------------------------------------------------------- losses
@@ -188,14 +158,9 @@ def _nll(e: Edge) -> Sym | None:
 
 
 # ---------------------------------------------------------------- shapes
-def _shape_tuple(shape: tuple) -> Sym:
-    inner = ", ".join(str(int(d)) for d in shape)
-    return Sym(f"({inner},)" if len(shape) == 1 else f"({inner})", scalar=False)
-
-
 @rule(ops.Reshape, ops.Squeeze, ops.ExpandDims)
 def _reshape(e: Edge) -> Sym:
-    return s.call("reshape", e.g, _shape_tuple(np.shape(e.value(0))), scalar=False)
+    return s.call("reshape", e.g, s.shape_tuple(np.shape(e.value(0))), scalar=False)
 
 
 @rule(ops.Transpose)
@@ -206,7 +171,7 @@ def _transpose(e: Edge) -> Sym:
     if axes is None:
         return s.call("transpose", e.g, scalar=False)
     inverse = tuple(int(a) for a in np.argsort(axes))
-    return s.call("transpose", e.g, axes=_shape_tuple(inverse).text, scalar=False)
+    return s.call("transpose", e.g, axes=s.shape_tuple(inverse).text, scalar=False)
 
 
 @rule(ops.SwapAxes)
@@ -216,6 +181,48 @@ def _swapaxes(e: Edge) -> Sym:
     if np.ndim(e.value(0)) < 2:
         return e.g
     return s.call("swapaxes", e.g, axis1=e.op.axis1, axis2=e.op.axis2, scalar=False)
+
+
+# ---------------------------------------------------------------- moves
+def _upstream(e: Edge) -> Sym:
+    """g, or ``ones(shape)`` for the gradient 1 of a one-element output with axes (a move needs them)."""
+    shape = np.shape(e.op.value)
+    if e.g.one and shape:
+        return s.call("ones", s.shape_tuple(shape), scalar=False)
+    return e.g
+
+
+@rule(ops.Flip)
+def _flip(e: Edge) -> Sym:
+    if e.g.one:
+        return e.g
+    return s.call("flip", e.g, scalar=False, **({} if e.op.axis is None else {"axis": e.op.axis}))
+
+
+@rule(ops.Tri)
+def _tri(e: Edge) -> Sym:
+    """The same triangle of g: the mask is its own adjoint."""
+    return s.call("triu" if e.op.upper else "tril", _upstream(e), scalar=False, **({"k": e.op.k} if e.op.k else {}))
+
+
+@rule(ops.Gather)
+def _gather(e: Edge) -> Sym | None:
+    """Zeros of x's shape with g added back where each element was taken from (repeats add up)."""
+    if e.index == 1:
+        return None
+    shape = s.shape_tuple(np.shape(e.whole(0))).text
+    return s.call("scatter_along", _upstream(e), e.x(1), axis=e.op.axis, shape=shape, scalar=False)
+
+
+@rule(ops.ScatterAlong)
+def _scatter_along(e: Edge) -> Sym | None:
+    """gather's adjoint: g read at the index it scattered to (the index as it was used, broadcast)."""
+    if e.index == 1:
+        return None
+    index, shape = e.x(1), np.shape(e.whole(0))
+    if np.shape(e.whole(1)) != shape:
+        index = s.call("broadcast_to", index, s.shape_tuple(shape), scalar=False)
+    return s.call("gather", _upstream(e), axis=e.op.axis, index=index.text, scalar=False)
 
 
 def _moved(name: str) -> Any:
@@ -230,15 +237,33 @@ def _moved(name: str) -> Any:
 for _cls, _name in ((ops.GetItem, "scatter"), (ops.ScatterAdd, "gather"), (ops.Concat, "slice"),
                     (ops.Stack, "select"), (ops.Pad, "crop"), (ops.Im2Col, "col2im"), (ops.Col2Im, "im2col"),
                     (ops.MaxPool2D, "maxpool_backward"), (ops.AvgPool2D, "avgpool_backward"),
-                    (ops.SumToShape, "broadcast_to")):
+                    (ops.AdaptiveAvgPool2D, "avgpool_backward"), (ops.PoolScatter, "gather"),
+                    (ops.PoolGather, "scatter"), (ops.SumToShape, "broadcast_to")):
     rule(_cls)(_moved(_name))
 
 
 @rule(ops.Conv2D)
 def _conv2d(e: Edge) -> Sym:
-    x, w = e.x(0), e.x(1)
+    x, w, d = e.x(0), e.x(1), f"{e.op.spatial}d"
     if e.index == 0:
-        return s.call("conv_transpose2d", e.g, w, scalar=False)
+        return s.call("conv_transpose" + d, e.g, w, scalar=False)
     if e.index == 1:
         return s.call("correlate", x, e.g, scalar=False)
-    return s.call("sum", e.g, axis="(0, 2, 3)", scalar=False)
+    channels = np.ndim(e.op.value) - e.op.spatial - 1
+    axes = tuple(a for a in range(np.ndim(e.op.value)) if a != channels)
+    return s.call("sum", e.g, axis=str(axes), scalar=False)
+
+
+@rule(ops.ConvInputGrad)
+def _conv_input_grad(e: Edge) -> Sym:
+    """gx = conv_transpose(g, W): bilinear, so each input's part is the other op of the three."""
+    g, w, d = e.x(0), e.x(1), f"{e.op.spatial}d"
+    return s.call("conv" + d, e.g, w, scalar=False) if e.index == 0 else s.call("correlate", e.g, g, scalar=False)
+
+
+@rule(ops.ConvWeightGrad)
+def _conv_weight_grad(e: Edge) -> Sym:
+    """gw = correlate(x, g): bilinear, so each input's part is the other op of the three."""
+    x, g, d = e.x(0), e.x(1), f"{e.op.spatial}d"
+    return s.call("conv_transpose" + d, g, e.g, scalar=False) if e.index == 0 else s.call("conv" + d, x, e.g,
+                                                                                          scalar=False)

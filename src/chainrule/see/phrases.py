@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .notes import NOTES
 from .values import Axes, Count, entries, is_finite, number, shape_text, short
 
 LANGS = ("en", "zh")
@@ -158,46 +159,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "∂{out}/∂{wrt} = {terms}",
         "zh": "∂{out}/∂{wrt} = {terms}",
     },
-    # ---- notes on what a formula uses
-    "note.count_elements": {
-        "en": "{n} = {value}: the number of elements {op} averages over",
-        "zh": "{n} = {value}：{op} 求平均的元素个数",
-    },
-    "note.count_examples": {
-        "en": "{n} = {value}: the number of examples {op} averages over",
-        "zh": "{n} = {value}：{op} 求平均的样本个数",
-    },
-    "note.spread": {
-        "en": "{op} added up {count:element|elements} into each of its outputs, "
-              "so g goes back to each of them unchanged",
-        "zh": "{op} 把 {count} 个元素加成一个输出，所以 g 原样传回给其中每一个元素",
-    },
-    "note.tie": {
-        "en": "a tie: {a} = {b} at {count:element|elements}; {op} splits the gradient there half and half (0.5 each)",
-        "zh": "出现平局：有 {count} 个位置 {a} = {b}，{op} 在那里把梯度两边各分一半（各 0.5）",
-    },
-    "note.tie_reduce": {
-        "en": "ties: several elements equal the {pick}; {op} splits the gradient evenly among them",
-        "zh": "有多个元素同时等于 {pick}，{op} 把梯度在它们之间平均分配",
-    },
-    "note.kink_zero": {
-        "en": "{x} = 0 at {count:element|elements}, where {op} has a kink: the derivative used there is {rule}",
-        "zh": "{x} 有 {count} 个元素等于 0，{op} 在 0 处不可导：那里取的导数是 {rule}",
-    },
-    "note.pow_base": {
-        "en": "{base} ≤ 0 at {count:element|elements}: {base}^b is not a smooth function of b there, "
-              "so ∂/∂b is taken as 0",
-        "zh": "{base} 有 {count} 个元素 ≤ 0：那里 {base}^b 不是 b 的光滑函数，所以 ∂/∂b 取 0",
-    },
-    "note.bce_clamp": {
-        "en": "{p}·(1 - {p}) is at most 1e-12 somewhere: the denominator is taken as 1e-12 there",
-        "zh": "{p}·(1 - {p}) 有的地方不超过 1e-12：分母在那里按 1e-12 计算",
-    },
-    "note.broadcast": {
-        "en": "summed over {axes:en} back to {name}'s shape {shape}: {name} was broadcast to {full}, "
-              "so each of its elements was used {count:time|times}",
-        "zh": "沿{axes:zh}求和，回到 {name} 的形状 {shape}：{name} 被广播成 {full}，每个元素用了 {count} 次",
-    },
+    # ---- notes on what a formula uses: notes.py
+    **NOTES,
     # ---- values that are not numbers
     "flag.value": {
         "en": "⚠ {name} = {value}: {kind} '{name}' made {what} out of finite inputs ({inputs})",

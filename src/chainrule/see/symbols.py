@@ -157,6 +157,12 @@ def call(function: str, *args: Sym, scalar: bool | None = None, **keywords: Any)
     return Sym(f"{function}({', '.join(parts)})", ATOM, scalar=scalar)
 
 
+def shape_tuple(shape: tuple) -> Sym:
+    """A shape or axes as the parser reads a tuple: ``(2, 3)``, ``(3,)``, ``()``."""
+    inner = ", ".join(str(int(d)) for d in shape)
+    return Sym(f"({inner},)" if len(shape) == 1 else f"({inner})", scalar=False)
+
+
 def iverson(a: Sym, relation: str, b: Sym) -> Sym:
     """``[a > b]``: 1 where the comparison holds, 0 elsewhere."""
     return Sym(f"[{a.text} {relation} {b.text}]", ATOM, scalar=a.scalar and b.scalar)

@@ -1,0 +1,255 @@
+"""im2col: the windows of an image batch as the columns of a matrix, so that a
+convolution is a matrix product.
+
+``Im2Col`` turns (N, C, H, W) into (N, C, kh, kw, OH, OW): for each image, a
+(C·kh·kw) × (OH·OW) matrix with one column per output pixel. ``Col2Im`` is its
+adjoint (it adds every column back where its window came from); the two are
+each other's vjp. Both run as one block copy (or add) per kernel offset.
+
+``Columns`` is the same machinery as the convolution kernels use it, tuned for
+speed and memory (measured on the CIFAR-sized step of benchmark W9):
+
+- **chunks**: the batch is processed a few images at a time, so each block of
+  columns (about ``CHUNK_BYTES``) stays in cache between being written and
+  being multiplied, and no full-batch column matrix (9× the image) is ever
+  held; recomputing a chunk's columns for the weight gradient costs less than
+  keeping them from the forward pass (21 MiB for W9's second convolution);
+- **wide rows** (stride 1): in a padded image flattened per channel, the pixels
+  that tap (i, j) sees are one contiguous range starting at i·Wp + j, if each
+  output row is taken Wp wide instead of OW (the extra Wp - OW "garbage"
+  columns are dropped when the result is cropped). Each copy is then one long
+  run per channel instead of OH short rows (NumPy's cost is per row: 16-pixel
+  rows made im2col and col2im 3-6× slower). Used when the columns have more
+  rows (C·kh·kw) than the output has channels, where the crop is cheaper than
+  the short-row copies it saves;
+- **one product per chunk**: the columns are laid out channel-major, (C·kh·kw)
+  × (m·P) for m images, so each chunk is a single BLAS call (per-image batched
+  products cost more, and much more when another process holds a core and
+  every call's threads wait on each other).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import ShapeError, option_error
+from ..op import Op
+from .windows import Window, border, ints_option, scratch, symmetric, tap_offsets
+
+# A block of columns of about 8 MiB (it stays in the L3 cache): single-threaded, 1 to 16 MiB
+# time alike (W9); with 2 BLAS threads on a busy machine every product waits for a core, and
+# 8 MiB blocks (11 products a W9 step) took 0.43 s a step where 2 MiB blocks (41) took 1.1 s.
+CHUNK_BYTES = 8 << 20
+
+
+def im2col_array(x: np.ndarray, win: Window) -> np.ndarray:
+    """All columns (N, C, kh, kw, OH, OW) of an (N, C, H, W) array, zero-padded."""
+    n, c, h, w = x.shape
+    out_hw = win.out_size(h, w)
+    cols = np.empty((n, c) + win.kernel + out_hw, dtype=x.dtype)
+    flat = cols.reshape((n, c, win.taps) + out_hw)
+    for k, view in win.views(win.pad_into(x), out_hw):
+        flat[:, :, k] = view
+    return cols
+
+
+def col2im_array(cols: np.ndarray, shape: tuple, win: Window) -> np.ndarray:
+    """Columns (N, C, kh, kw, OH, OW) added back into an (N, C, H, W) array (overlaps sum)."""
+    n, c, h, w = shape
+    image = np.zeros((n, c) + win.padded_size(h, w), dtype=cols.dtype)
+    flat = np.reshape(cols, (n, c, win.taps) + np.shape(cols)[-2:])
+    for k, view in win.views(image, np.shape(cols)[-2:]):
+        view += flat[:, :, k]
+    return np.ascontiguousarray(win.crop(image, h, w))
+
+
+# Below this output width a strided copy is mostly NumPy's per-row cost: narrow columns are
+# gathered through a cached flat index instead, while that index stays small.
+SHORT_ROWS, INDEX_BYTES = 8, 1 << 20
+
+
+@functools.lru_cache(maxsize=8)
+def column_index(padded: tuple, out_hw: tuple, win: Window) -> np.ndarray:
+    """For each element of the narrow columns (C, taps, m, OH, OW) of a padded chunk of shape
+    ``padded`` (C, m, Hp, Wp), its flat index in the chunk. Cached per shape and window."""
+    (c, m, hp, wp), (oh, ow) = padded, out_hw
+    (sh, sw) = win.stride
+    parts = [np.arange(c) * (m * hp * wp), tap_offsets(win, wp), np.arange(m) * (hp * wp), np.arange(oh) * (sh * wp),
+             np.arange(ow) * sw]
+    index = sum(a.reshape([-1 if d == k else 1 for d in range(5)]) for k, a in enumerate(parts)).ravel()
+    index.flags.writeable = False
+    return index
+
+
+class Columns:
+    """The columns of one convolution's input (N, C, H, W) with ``out_channels`` outputs, a chunk
+    of m images at a time, channel-major: a (C·kh·kw) × (m·P) matrix per chunk, so that each
+    product is one BLAS call (P = OH·row, ``row`` being OW, or the padded width Wp when wide).
+    Products and gradients of the outputs are (O, m·P) matrices; convolutions return their
+    results channel-major, (N, O, OH, OW) arrays laid out in memory as (O, N, OH, OW), so
+    that a product is written in place and the gradient that comes back in the same layout
+    is read in place (``rows``); ``add_back`` adds columns back into images (col2im). The
+    buffers are per-thread scratch memory, reused."""
+
+    def __init__(self, shape: tuple, win: Window, out_channels: int, dtype: np.dtype) -> None:
+        self.shape, self.win, self.dtype = shape, win, np.dtype(dtype)
+        n, c, h, w = shape
+        self.oh, self.ow = win.out_size(h, w)
+        self.hp, self.wp = win.padded_size(h, w)
+        self.wide = win.stride == (1, 1) and c * win.taps > out_channels
+        self.row = self.wp if self.wide else self.ow
+        self.k, self.p = c * win.taps, self.oh * self.row
+        self.nb = int(max(1, min(n, CHUNK_BYTES // max(1, self.k * self.p * self.dtype.itemsize))))
+
+    def chunks(self) -> Iterator[tuple[int, int]]:
+        n = self.shape[0]
+        for n0 in range(0, n, self.nb):
+            yield n0, min(n, n0 + self.nb)
+
+    def buffer(self, name: str, shape: tuple) -> np.ndarray:
+        return scratch(name, shape, self.dtype)
+
+    def _tap_shape(self, m: int) -> tuple:
+        """What one kernel offset contributes per channel for m images: (m, P) wide, (m, OH, OW) narrow."""
+        return (m, self.p) if self.wide else (m, self.oh, self.ow)
+
+    def _padded(self, m: int) -> np.ndarray:
+        """The chunk's padded images, channel-major (C, m, Hp, Wp); the wide layout has one spare
+        row, since the last taps' ranges run OH·Wp long from up to (kh-1)·dh·Wp + (kw-1)·dw."""
+        return self.buffer("padded", (self.shape[1], m, self.hp + (1 if self.wide else 0), self.wp))
+
+    def _tap_views(self, padded: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """Per kernel offset, the (C, m, P) or (C, m, OH, OW) pixels it sees in a padded chunk."""
+        if not self.wide:
+            yield from self.win.views(padded, (self.oh, self.ow))
+            return
+        c, m = padded.shape[:2]
+        flat = padded.reshape(c, m, -1)
+        (kh, kw), (dh, dw) = self.win.kernel, self.win.dilation
+        for i in range(kh):
+            for j in range(kw):
+                start = i * dh * self.wp + j * dw
+                yield i * kw + j, flat[:, :, start:start + self.p]
+
+    # ------------------------------------------------------------ image -> columns
+    def columns(self, x: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+        """For each chunk: (n0, n1, its columns (C·kh·kw, m·P)), in a reused buffer."""
+        for n0, n1 in self.chunks():
+            yield n0, n1, self.chunk_columns(x, n0, n1)
+
+    def chunk_columns(self, x: np.ndarray, n0: int, n1: int) -> np.ndarray:
+        """The columns (C·kh·kw, m·P) of images n0..n1 of ``x``, in a reused buffer."""
+        (top, _), (left, _) = self.win.pad
+        h, w = self.shape[2:]
+        m = n1 - n0
+        padded = self._padded(m)
+        for region in border(*padded.shape[2:], top, left, h, w):  # the buffer is shared: re-zero
+            padded[(slice(None), slice(None)) + region] = 0
+        padded[:, :, top:top + h, left:left + w] = x[n0:n1].transpose(1, 0, 2, 3)
+        cols = self.buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
+        if not self.wide and self.ow < SHORT_ROWS and cols.size * 8 <= INDEX_BYTES:  # short rows: one gather
+            np.take(padded.ravel(), column_index(padded.shape, (self.oh, self.ow), self.win), out=cols.reshape(-1))
+        else:
+            for k, view in self._tap_views(padded):
+                cols[:, k] = view
+        return cols.reshape(self.k, m * self.p)
+
+    # ------------------------------------------------------------ outputs <-> products
+    def rows(self, g: np.ndarray) -> np.ndarray:
+        """An output-shaped chunk (m, O, OH, OW) as an (O, m·P) matrix: a view when ``g`` is
+        channel-major (as convolutions return them) and the layout narrow, else a copy (wide:
+        its garbage columns zero)."""
+        m, o = g.shape[:2]
+        if not self.wide:
+            return g.transpose(1, 0, 2, 3).reshape(o, m * self.p)
+        buf = self.buffer("rows", (o, m, self.oh, self.row))
+        buf[..., self.ow:] = 0
+        buf[..., :self.ow] = g.transpose(1, 0, 2, 3)
+        return buf.reshape(o, m * self.p)
+
+    def products(self, out: np.ndarray) -> np.ndarray:
+        """Where the products (O, m·P) of a chunk go: the channel-major output chunk ``out``
+        (O, m, OH, OW) itself, or (wide) a buffer that ``finish`` crops into it."""
+        if not self.wide:
+            return out.reshape(out.shape[0], -1)
+        return self.buffer("products", (out.shape[0], out.shape[1] * self.p))
+
+    def finish(self, prod: np.ndarray, out: np.ndarray, bias: np.ndarray | None) -> None:
+        """The chunk's products into ``out`` (O, m, OH, OW), plus ``bias``, in one pass."""
+        bias = None if bias is None else bias.reshape(-1, 1, 1, 1)
+        if self.wide:
+            shaped = prod.reshape(out.shape[:3] + (self.row,))[..., :self.ow]
+            np.copyto(out, shaped) if bias is None else np.add(shaped, bias, out=out)
+        elif bias is not None:
+            out += bias
+
+    # ------------------------------------------------------------ columns -> image (col2im)
+    def add_back(self, cols: np.ndarray, out: np.ndarray) -> None:
+        """col2im of one chunk: columns (C·kh·kw, m·P) summed into ``out`` (C, m, H, W) (wide
+        garbage columns are products with zero rows, so they add zeros)."""
+        c, m, h, w = out.shape
+        padded = self._padded(m)
+        padded.fill(0)
+        taps = cols.reshape((c, self.win.taps) + self._tap_shape(m))
+        for k, view in self._tap_views(padded):
+            view += taps[:, k]
+        out[...] = self.win.crop(padded, h, w)
+
+
+class Im2Col(Op):
+    """The sliding windows of an NCHW batch as columns: (N, C, kh, kw, OH, OW), for each
+    image a (C·kh·kw) × (OH·OW) matrix with one column per output pixel (zero padding);
+    vjp: col2im."""
+
+    window = Window((1, 1))
+    formula = "im2col({0})"
+    derivatives = ("col2im",)
+
+    def forward(self, x):
+        if np.ndim(x) != 4:
+            raise ShapeError(f"im2col expects an NCHW input (4-D), got shape {np.shape(x)}")
+        self.window.check("im2col", np.shape(x), np.shape(x))
+        return im2col_array(x, self.window)
+
+    def vjp(self, g, out, x):
+        return (Col2Im.apply(g, window=self.window, shape_=np.shape(x)),)
+
+
+class Col2Im(Op):
+    """Columns (N, C, kh, kw, OH, OW) added back into an NCHW array of ``shape_`` where their
+    windows came from (overlapping windows sum): the adjoint of im2col, so its vjp is im2col."""
+
+    window = Window((1, 1))
+    shape_ = ()
+    formula = "col2im({0})"
+    derivatives = ("im2col",)
+
+    def forward(self, cols):
+        return col2im_array(cols, self.shape_, self.window)
+
+    def vjp(self, g, out, cols):
+        return (Im2Col.apply(g, window=self.window),)
+
+
+def _window(op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> Window:
+    options = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
+
+    def fail(option: str, allowed: str) -> Exception:
+        return option_error(op, option, options[option], allowed)
+    return Window(ints_option(options, "kernel_size", 2, 1, fail), ints_option(options, "stride", 2, 1, fail),
+                  ints_option(options, "dilation", 2, 1, fail), symmetric(ints_option(options, "padding", 2, 0, fail)))
+
+
+def im2col(x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> Any:
+    """The windows of an NCHW batch as columns (N, C, kh, kw, OH, OW) (``torch.nn.functional.unfold``
+    gives the same numbers as (N, C·kh·kw, OH·OW))."""
+    return Im2Col.apply(x, window=_window("im2col", kernel_size, stride, padding, dilation))
+
+
+def col2im(cols: Any, shape: tuple, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> Any:
+    """The adjoint of ``im2col``: add columns (N, C, kh, kw, OH, OW) back into an NCHW array of ``shape``
+    (``torch.nn.functional.fold``)."""
+    return Col2Im.apply(cols, window=_window("col2im", kernel_size, stride, padding, dilation),
+                        shape_=tuple(int(n) for n in shape))
