@@ -10,6 +10,7 @@ each round and the median over rounds: what each library computes, little of
 what the machine is doing besides. Any workload with ``chainrule_eager`` and
 ``pytorch`` contenders works (W2, W7, W9).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,10 @@ def main(argv=None) -> int:
         gc.enable()
     ours, theirs = (statistics.median(best[name]) for name in ("chainrule", "pytorch"))
     ratios = sorted(a / b for a, b in zip(best["chainrule"], best["pytorch"]))
-    print(f"{args.workload}: chainrule {ours * 1e3:.2f} ms, pytorch {theirs * 1e3:.2f} ms (one thread, CPU time); "
-          f"ratio {ours / theirs:.3f} (rounds {ratios[0]:.3f}-{ratios[-1]:.3f})")
+    print(
+        f"{args.workload}: chainrule {ours * 1e3:.2f} ms, pytorch {theirs * 1e3:.2f} ms (one thread, CPU time); "
+        f"ratio {ours / theirs:.3f} (rounds {ratios[0]:.3f}-{ratios[-1]:.3f})"
+    )
     return 0
 
 

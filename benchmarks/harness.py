@@ -5,27 +5,28 @@ forward + backward, or one training step). Each is warmed up, then timed as
 the median over ``repeats`` batches of ``number`` calls, with
 ``time.perf_counter``.
 """
+
 from __future__ import annotations
 
 import gc
 import statistics
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 Step = Callable[[], object]
 
 
 @dataclass
 class Workload:
-    key: str                      # "W1"
-    title: str                    # "lesson graph"
+    key: str  # "W1"
+    title: str  # "lesson graph"
     contenders: dict[str, Callable[[], Step]]
-    unit: str = "time"            # "time"; "memory" for peak traced bytes; "process" for a dict of
+    unit: str = "time"  # "time"; "memory" for peak traced bytes; "process" for a dict of
     #                               memory figures that each contender measures in a fresh process;
     #                               "scaling" for {graph size: µs per step}, also from a fresh process
-    flops: Optional[float] = None  # per step, to print GFLOP/s
+    flops: float | None = None  # per step, to print GFLOP/s
     notes: str = ""
     base: str = "chainrule eager"  # the contender the ratios are taken to
 
@@ -34,9 +35,9 @@ class Workload:
 class Result:
     workload: str
     contender: str
-    seconds: Optional[float] = None   # median per step
-    peak_bytes: Optional[int] = None
-    error: Optional[str] = None
+    seconds: float | None = None  # median per step
+    peak_bytes: int | None = None
+    error: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -97,8 +98,9 @@ def run_workload(w: Workload, budget: float, repeats: int, memory_steps: int) ->
     if w.unit == "memory":
         results += [Result(w.key, name, peak_bytes=peak_memory(step, memory_steps)) for name, step in steps.items()]
     elif w.unit == "process":  # the "setup" already measured, in its own process
-        results += [Result(w.key, name, peak_bytes=figures["rss_peak"], extra=figures)
-                    for name, figures in steps.items()]
+        results += [
+            Result(w.key, name, peak_bytes=figures["rss_peak"], extra=figures) for name, figures in steps.items()
+        ]
     elif w.unit == "scaling":  # the "setup" already measured: µs per step for each graph size
         results += [Result(w.key, name, extra=figures) for name, figures in steps.items()]
     else:
@@ -119,14 +121,16 @@ def blas_threads() -> int:
     """NumPy's BLAS thread count (PyTorch is given the same, to compare like with like)."""
     try:
         from threadpoolctl import threadpool_info
+
         counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
         return counts[0] if counts else 1
     except ImportError:
         return 1
 
 
-def import_torch(threads: Optional[int] = None):
+def import_torch(threads: int | None = None):
     """torch, with its intra-op threads set to ``threads`` (default: NumPy's BLAS threads)."""
     import torch
+
     torch.set_num_threads(threads or blas_threads())
     return torch

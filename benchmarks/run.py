@@ -7,6 +7,7 @@ ratio to chainrule eager measured in this same run (> 1: chainrule is faster),
 then the issue's targets with the measured ratios. No thresholds fail the run:
 timing is reported, not asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,20 +15,42 @@ import json
 import os
 import platform
 import sys
-from typing import Callable, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Result, Workload, blas_threads, fmt_time, run_workload  # noqa: E402
-from workloads import (w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn,  # noqa: E402
-                       w8_memory, w9_cifar_cnn, w10_scaling, w11_forward_mode)
+from workloads import (  # noqa: E402
+    w1_lesson,
+    w2_mlp,
+    w3_chain,
+    w4_smallnet,
+    w5_matmul,
+    w6_memory,
+    w7_cnn,
+    w8_memory,
+    w9_cifar_cnn,
+    w10_scaling,
+    w11_forward_mode,
+)
 
-WORKLOADS = [w1_lesson, w2_mlp, w3_chain, w4_smallnet, w5_matmul, w6_memory, w7_cnn, w8_memory, w9_cifar_cnn,
-             w10_scaling, w11_forward_mode]
+WORKLOADS = [
+    w1_lesson,
+    w2_mlp,
+    w3_chain,
+    w4_smallnet,
+    w5_matmul,
+    w6_memory,
+    w7_cnn,
+    w8_memory,
+    w9_cifar_cnn,
+    w10_scaling,
+    w11_forward_mode,
+]
 
 
 def machine_line() -> str:
     import numpy as np
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -37,12 +60,17 @@ def machine_line() -> str:
     parts = [f"{cpu}, {os.cpu_count()} cores", f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
     try:
         from threadpoolctl import threadpool_info
-        parts += [f"BLAS {i['internal_api']} {i['version']} ({i['num_threads']} threads)"
-                  for i in threadpool_info() if i.get("user_api") == "blas"]
+
+        parts += [
+            f"BLAS {i['internal_api']} {i['version']} ({i['num_threads']} threads)"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        ]
     except ImportError:
         parts.append("BLAS threads unknown (pip install threadpoolctl)")
     try:
         import torch
+
         parts.append(f"PyTorch {torch.__version__} ({blas_threads()} threads)")
     except ImportError:
         parts.append("PyTorch not installed")
@@ -63,13 +91,18 @@ def print_table(w: Workload, results: list[Result]) -> None:
             print(f"  {r.contender:<22} {r.error}")
         elif w.unit == "scaling":
             values = list(r.extra.values())
-            print(f"  {r.contender:<22} " + " ".join(f"{v:6.2f} µs" for v in values)
-                  + f"   {values[-1] / values[0]:9.2f}×")
+            print(
+                f"  {r.contender:<22} "
+                + " ".join(f"{v:6.2f} µs" for v in values)
+                + f"   {values[-1] / values[0]:9.2f}×"
+            )
         elif w.unit == "process":
-            mib = lambda key: f"{r.extra[key] / 2**20:7.1f} MiB" if key in r.extra else " " * 11  # noqa: E731
+            mib = lambda key, r=r: f"{r.extra[key] / 2**20:7.1f} MiB" if key in r.extra else " " * 11  # noqa: E731
             ratio = r.peak_bytes / base.peak_bytes if base and base.peak_bytes else float("nan")
-            print(f"  {r.contender:<22} {mib('rss_peak'):>10} {ratio:6.2f}×   {mib('traced_peak'):>11}   "
-                  f"{mib('rss_retained'):>12} {mib('traced_retained'):>10}")
+            print(
+                f"  {r.contender:<22} {mib('rss_peak'):>10} {ratio:6.2f}×   {mib('traced_peak'):>11}   "
+                f"{mib('rss_retained'):>12} {mib('traced_retained'):>10}"
+            )
         elif r.peak_bytes is not None:
             ratio = r.peak_bytes / base.peak_bytes if base and base.peak_bytes else float("nan")
             print(f"  {r.contender:<22} {r.peak_bytes / 2**20:8.2f} MiB   {ratio:6.2f}{label}")
@@ -108,7 +141,7 @@ TARGETS = [
 ]
 
 
-def target_value(res: dict, workload: str, contender: str, over: Optional[str]) -> float:
+def target_value(res: dict, workload: str, contender: str, over: str | None) -> float:
     """The measured value of a target: a ratio of times (or peaks), W10's growth, W3's compile time."""
     if contender == "compile":
         return w3_chain.COMPILE_SECONDS[10_000]  # a full run only
@@ -152,8 +185,16 @@ def main(argv=None) -> int:
         print(f"  {desc:<46} {value:6.3f}  {'met' if value <= bound else 'MISSED'}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine_line(), "quick": args.quick, "w3_compile_seconds": w3_chain.COMPILE_SECONDS,
-                       "results": {w: {c: vars(r) for c, r in rs.items()} for w, rs in res.items()}}, f, indent=2)
+            json.dump(
+                {
+                    "machine": machine_line(),
+                    "quick": args.quick,
+                    "w3_compile_seconds": w3_chain.COMPILE_SECONDS,
+                    "results": {w: {c: vars(r) for c, r in rs.items()} for w, rs in res.items()},
+                },
+                f,
+                indent=2,
+            )
     return 0
 
 

@@ -5,19 +5,28 @@ pointed at ``/usr/bin/chromium``, which ``.ci/run`` installs with apt. Every
 page is opened from disk with every request and console message recorded, so
 a test can assert that a page asked for nothing but itself and logged no error.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 CHROMIUM = os.environ.get("CHAINRULE_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def browser_available() -> str | None:
@@ -46,8 +55,8 @@ class Opened:
         assert self.requests == [self.url], self.requests
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="session", name="browser")
+def browser_fixture() -> Iterator[Any]:
     reason = browser_available()
     if reason:
         pytest.skip(reason)

@@ -3,6 +3,7 @@
 Shared by the narration, explain and CLI tests. Every expected number is
 computed here in plain Python ``math``, never taken from chainrule itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,13 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # the digits the lesson prints (seed/), which float64 reproduces exactly
 LESSON_FORWARD = ["1.4512183820274032", "0.8101858733432837", "0.04056126022042443"]
-LESSON_BACKWARD = ["-0.402796525409167", "0.402796525409167", "0.06194395247945269", "0.18583185743835806",
-                   "0.02224721841122111"]
+LESSON_BACKWARD = [
+    "-0.402796525409167",
+    "0.402796525409167",
+    "0.06194395247945269",
+    "0.18583185743835806",
+    "0.02224721841122111",
+]
 
 
 def lesson_math() -> dict[str, float]:
@@ -26,9 +32,18 @@ def lesson_math() -> dict[str, float]:
     s = 1.0 / (1.0 + math.exp(-linear))
     d_sigmoid = -2.0 * (Y - s)  # ∂loss/∂ŷ for loss = (y - ŷ)²
     d_linear = d_sigmoid * s * (1.0 - s)
-    return {"linear": linear, "sigmoid": s, "loss": (Y - s) ** 2, "d_y": -d_sigmoid, "d_sigmoid": d_sigmoid,
-            "d_linear": d_linear, "d_k": d_linear * X, "d_b": d_linear, "d_x": d_linear * K,
-            "local_sigmoid": s * (1.0 - s)}
+    return {
+        "linear": linear,
+        "sigmoid": s,
+        "loss": (Y - s) ** 2,
+        "d_y": -d_sigmoid,
+        "d_sigmoid": d_sigmoid,
+        "d_linear": d_linear,
+        "d_k": d_linear * X,
+        "d_b": d_linear,
+        "d_x": d_linear * K,
+        "local_sigmoid": s * (1.0 - s),
+    }
 
 
 def build_lesson() -> tuple[cr.Graph, dict[str, cr.Node]]:

@@ -7,12 +7,14 @@ sides as is, floating ones in the run's dtype), compares the forward values, the
 *random* upstream gradient (not all ones, which hides transpose errors) back
 through both and compares every input gradient, its shape and its dtype.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,17 +24,28 @@ import chainrule as cr
 
 # the shape sets of DESIGN.md "Tests"
 SHAPES = [(), (4,), (3, 4), (1, 4), (3, 1), (2, 3, 4)]
-BROADCAST_PAIRS = [((), ()), ((4,), (4,)), ((3, 4), (3, 4)), ((3, 4), (1, 4)), ((3, 1), (1, 4)),
-                   ((), (3, 4)), ((4,), (3, 4)), ((2, 3, 4), (3, 1))]
+BROADCAST_PAIRS = [
+    ((), ()),
+    ((4,), (4,)),
+    ((3, 4), (3, 4)),
+    ((3, 4), (1, 4)),
+    ((3, 1), (1, 4)),
+    ((), (3, 4)),
+    ((4,), (3, 4)),
+    ((2, 3, 4), (3, 1)),
+]
 
 
 @dataclass
 class Fixed:
     """An input passed to both libraries as is, with no gradient (labels, masks, indices)."""
+
     value: Any
 
 
-def random_input(rng: np.random.Generator, shape: tuple, dtype: Any, low: float | None, high: float | None) -> np.ndarray:
+def random_input(
+    rng: np.random.Generator, shape: tuple, dtype: Any, low: float | None, high: float | None
+) -> np.ndarray:
     if low is None:
         return rng.standard_normal(shape).astype(dtype)
     return rng.uniform(low, high, size=shape).astype(dtype)
@@ -50,11 +63,13 @@ def _tolerance(dtype: np.dtype, atol: float | None, rtol: float | None, f64: tup
     return dict(atol=default_atol if atol is None else atol, rtol=default_rtol if rtol is None else rtol)
 
 
-def _inputs(rng: np.random.Generator, args: Sequence[Any], dtype: np.dtype, low: float | None,
-            high: float | None) -> tuple[list, list]:
+def _inputs(
+    rng: np.random.Generator, args: Sequence[Any], dtype: np.dtype, low: float | None, high: float | None
+) -> tuple[list, list]:
     """The input arrays for ``args``, and which of them are differentiable."""
-    arrays = [_given(a, dtype) if isinstance(a, (Fixed, Value)) else random_input(rng, a, dtype, low, high)
-              for a in args]
+    arrays = [
+        _given(a, dtype) if isinstance(a, (Fixed, Value)) else random_input(rng, a, dtype, low, high) for a in args
+    ]
     return arrays, [not isinstance(a, Fixed) for a in args]
 
 
@@ -70,8 +85,9 @@ def raises_naming(error: type, call: Callable[[], Any], *words: str) -> str:
     return message
 
 
-def check_stable(fn: Callable[..., Any], torch_fn: Callable[..., Any], x: np.ndarray, u: np.ndarray,
-                 atol: float = 1e-30) -> None:
+def check_stable(
+    fn: Callable[..., Any], torch_fn: Callable[..., Any], x: np.ndarray, u: np.ndarray, atol: float = 1e-30
+) -> None:
     """At extreme inputs ``x``: finite values and gradients (under upstream ``u``), in x's dtype,
     equal to PyTorch's. Run it under ``filterwarnings("error")`` so a NumPy warning fails."""
     node = cr.Variable(x)
@@ -86,9 +102,19 @@ def check_stable(fn: Callable[..., Any], torch_fn: Callable[..., Any], x: np.nda
     np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-6, atol=1e-30)
 
 
-def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequence[Any], *,
-             dtype: Any = np.float64, low: float | None = None, high: float | None = None, seed: int = 0,
-             atol: float | None = None, rtol: float | None = None, graph: bool = False) -> None:
+def check_op(
+    cr_fn: Callable[..., Any],
+    torch_fn: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    dtype: Any = np.float64,
+    low: float | None = None,
+    high: float | None = None,
+    seed: int = 0,
+    atol: float | None = None,
+    rtol: float | None = None,
+    graph: bool = False,
+) -> None:
     """Assert chainrule matches PyTorch in values, gradients, shapes and dtypes.
 
     ``graph=True`` runs it define-then-run: every input a Placeholder, the op built
@@ -101,10 +127,11 @@ def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequ
     if graph:
         cr_in = [cr.Placeholder(name=f"in{i}", requires_grad=d) for i, d in enumerate(diff)]
     else:
-        cr_in = [cr.Variable(a, name=f"in{i}") if d else cr.Constant(a, name=f"in{i}")
-                 for i, (a, d) in enumerate(zip(arrays, diff))]
-    t_in = [torch.tensor(a, requires_grad=bool(d and np.asarray(a).dtype.kind == "f"))
-            for a, d in zip(arrays, diff)]
+        cr_in = [
+            cr.Variable(a, name=f"in{i}") if d else cr.Constant(a, name=f"in{i}")
+            for i, (a, d) in enumerate(zip(arrays, diff))
+        ]
+    t_in = [torch.tensor(a, requires_grad=bool(d and np.asarray(a).dtype.kind == "f")) for a, d in zip(arrays, diff)]
     out, t_out = cr_fn(*cr_in), torch_fn(*t_in)
     if graph:
         assert out.value is None, "a node built on unfed placeholders has no value yet"
@@ -138,6 +165,7 @@ def check_op(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequ
 @dataclass
 class Value:
     """A differentiable input with a given value (ties, kinks, saturated regions)."""
+
     value: Any
 
 
@@ -151,6 +179,7 @@ class Case:
     ``modes=KINK`` to compare with PyTorch's choice of subgradient only (eagerly
     and define-then-run).
     """
+
     name: str
     cr_fn: Callable[..., Any]
     torch_fn: Callable[..., Any]
@@ -180,8 +209,9 @@ def params(cases: Sequence[Case], modes: Sequence[str] = ALL) -> list:
     case both eagerly and define-then-run."""
     import pytest
 
-    return [pytest.param(c, m, id=f"{c.name}-{m}") for c in cases for m in (c.modes or modes)
-            if m not in SECOND or c.second]
+    return [
+        pytest.param(c, m, id=f"{c.name}-{m}") for c in cases for m in (c.modes or modes) if m not in SECOND or c.second
+    ]
 
 
 def _fd_inputs(case: Case, seed: int) -> tuple[list, list]:
@@ -203,12 +233,22 @@ def _with_fixed(case: Case, fixed: dict) -> Callable[..., Any]:
         it = iter(nodes)
         full = [cr.Constant(fixed[i], name=f"in{i}") if i in fixed else next(it) for i in range(len(case.args))]
         return case.cr_fn(*full)
+
     return fn
 
 
-def check_op2(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Sequence[Any], *,
-              dtype: Any = np.float32, low: float | None = None, high: float | None = None, seed: int = 0,
-              atol: float | None = None, rtol: float | None = None) -> None:
+def check_op2(
+    cr_fn: Callable[..., Any],
+    torch_fn: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    dtype: Any = np.float32,
+    low: float | None = None,
+    high: float | None = None,
+    seed: int = 0,
+    atol: float | None = None,
+    rtol: float | None = None,
+) -> None:
     """Second order against PyTorch: ∂⟨v, ∂⟨u, f(x)⟩/∂x⟩/∂x with random u and v, built
     with ``create_graph=True`` on both sides; values, shapes and dtypes (in float32
     this catches float64 sneaking into the vjp rules when they run on nodes)."""
@@ -230,12 +270,16 @@ def check_op2(cr_fn: Callable[..., Any], torch_fn: Callable[..., Any], args: Seq
     seconds = cr.grad(s, wrt) if s.requires_grad else [np.zeros_like(n.value) for n in wrt]
     t_firsts = torch.autograd.grad(t_out, t_wrt, torch.tensor(u), create_graph=True, allow_unused=True)
     t_s = sum((g * torch.tensor(v)).sum() for g, v in zip(t_firsts, vs) if g is not None)
-    t_seconds = (torch.autograd.grad(t_s, t_wrt, allow_unused=True) if torch.is_tensor(t_s) and t_s.requires_grad
-                 else [None] * len(t_wrt))
+    t_seconds = (
+        torch.autograd.grad(t_s, t_wrt, allow_unused=True)
+        if torch.is_tensor(t_s) and t_s.requires_grad
+        else [None] * len(t_wrt)
+    )
     for i, (g, tg, a) in enumerate(zip(seconds, t_seconds, [n.value for n in wrt])):
         expected = np.zeros_like(a) if tg is None else tg.numpy(force=True)
-        assert g.shape == expected.shape and g.dtype == expected.dtype, \
+        assert g.shape == expected.shape and g.dtype == expected.dtype, (
             f"second derivative {i}: {g.shape} {g.dtype} != torch {expected.shape} {expected.dtype}"
+        )
         np.testing.assert_allclose(g, expected, **tol, err_msg=f"second derivative of input {i} differs from torch")
 
 
@@ -244,12 +288,29 @@ def run_case(case: Case, mode: str, seed: int = 0) -> None:
     if mode in TORCH + DEFINE_THEN_RUN:
         dtype = np.float64 if mode.endswith("64") else np.float32
         tol = (case.tol or {}).get(mode, (case.tol or {}).get(mode.replace("graph", "torch"), {}))
-        check_op(case.cr_fn, case.torch_fn, case.args, dtype=dtype, low=case.low, high=case.high, seed=seed,
-                 graph=mode in DEFINE_THEN_RUN, **tol)
+        check_op(
+            case.cr_fn,
+            case.torch_fn,
+            case.args,
+            dtype=dtype,
+            low=case.low,
+            high=case.high,
+            seed=seed,
+            graph=mode in DEFINE_THEN_RUN,
+            **tol,
+        )
         return
     if mode == "torch2_32":
-        check_op2(case.cr_fn, case.torch_fn, case.args, dtype=np.float32, low=case.low, high=case.high, seed=seed,
-                  **(case.tol or {}).get(mode, {}))
+        check_op2(
+            case.cr_fn,
+            case.torch_fn,
+            case.args,
+            dtype=np.float32,
+            low=case.low,
+            high=case.high,
+            seed=seed,
+            **(case.tol or {}).get(mode, {}),
+        )
         return
     diff, fixed = _fd_inputs(case, seed)
     check = cr.gradcheck if mode == "fd" else cr.gradgradcheck
@@ -269,4 +330,3 @@ def case_tables(*, leave_out: str = "") -> list:
             if isinstance(value, list) and value and all(isinstance(c, Case) for c in value):
                 cases += [pytest.param(c, id=f"{path.stem[5:]}-{c.name}") for c in value]
     return cases
-

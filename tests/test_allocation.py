@@ -1,5 +1,6 @@
 """The malloc policy chainrule sets on import (ops/allocation.py): glibc keeps freed memory for
 reuse, unless CHAINRULE_MALLOC=default says to leave malloc alone."""
+
 import os
 import subprocess
 import sys
@@ -14,8 +15,9 @@ def run(env_value):
     env.pop("CHAINRULE_MALLOC", None)
     if env_value is not None:
         env["CHAINRULE_MALLOC"] = env_value
-    return subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, check=True
+    ).stdout.strip()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the policy is glibc's (Linux)")

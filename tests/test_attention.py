@@ -2,6 +2,7 @@
 through the state dict, whose names must equal torch's): outputs, attention weights, and
 the gradients of every input and parameter under a random upstream gradient, for boolean
 and float masks, batch_first or not, unbatched input, kdim/vdim; eagerly and define-then-run."""
+
 import numpy as np
 import pytest
 import torch
@@ -26,6 +27,7 @@ def inputs(rng, batch_first=True, kdim=E, vdim=E, batched=True):
         if not batched:
             return (length, dim)
         return (N, length, dim) if batch_first else (length, N, dim)
+
     return [rng.standard_normal(shape(length, dim)) for length, dim in ((L, E), (S, kdim), (S, vdim))]
 
 
@@ -34,7 +36,7 @@ def masks(rng, kind, batched=True):
     if kind is None:
         return None, None
     pad = np.zeros((N, S) if batched else (S,), bool)
-    pad[..., S - 2:] = True  # the last keys are padding (every query keeps some keys)
+    pad[..., S - 2 :] = True  # the last keys are padding (every query keeps some keys)
     attn = rng.random((L, S)) < 0.3
     attn[:, 0] = False
     if kind == "float":
@@ -50,8 +52,12 @@ def compare(module, tmodule, arrays, pad, attn, **kwargs):
     nodes = [cr.Variable(a) for a in arrays]
     tnodes = [torch.tensor(a, requires_grad=True) for a in arrays]
     out, weights = module(*nodes, key_padding_mask=pad, attn_mask=attn, **kwargs)
-    tout, tweights = tmodule(*tnodes, key_padding_mask=None if pad is None else torch.tensor(pad),
-                             attn_mask=None if attn is None else torch.tensor(attn), **kwargs)
+    tout, tweights = tmodule(
+        *tnodes,
+        key_padding_mask=None if pad is None else torch.tensor(pad),
+        attn_mask=None if attn is None else torch.tensor(attn),
+        **kwargs,
+    )
     np.testing.assert_allclose(out.value, tout.detach().numpy(), rtol=1e-9, atol=1e-12)
     total, ttotal = cr.sum(out * (up := rng.standard_normal(out.shape))), (tout * torch.tensor(up)).sum()
     if tweights is not None:
@@ -77,12 +83,15 @@ def test_matches_torch_with_masks(batch_first, mask):
     compare(module, tmodule, inputs(rng, batch_first), *masks(rng, mask))
 
 
-@pytest.mark.parametrize("kwargs, call", [
-    (dict(kdim=3, vdim=6, batch_first=True), {}),
-    (dict(bias=False), dict(need_weights=False)),
-    (dict(batch_first=True), dict(average_attn_weights=False)),
-    (dict(dropout=0.5, batch_first=True), {}),  # compared in eval mode: no dropout
-])
+@pytest.mark.parametrize(
+    "kwargs, call",
+    [
+        (dict(kdim=3, vdim=6, batch_first=True), {}),
+        (dict(bias=False), dict(need_weights=False)),
+        (dict(batch_first=True), dict(average_attn_weights=False)),
+        (dict(dropout=0.5, batch_first=True), {}),  # compared in eval mode: no dropout
+    ],
+)
 def test_options_match_torch(kwargs, call):
     rng = np.random.default_rng(0)
     module, tmodule = twins(**kwargs)
@@ -106,8 +115,8 @@ def test_self_attention_with_causal_mask_matches_torch():
     out, _ = module(node, node, node, attn_mask=causal, is_causal=True)
     tout, _ = tmodule(tx, tx, tx, attn_mask=torch.tensor(causal), is_causal=True)
     np.testing.assert_allclose(out.value, tout.detach().numpy(), rtol=1e-9, atol=1e-12)
-    cr.sum(out ** 2).backward()
-    (tout ** 2).sum().backward()
+    cr.sum(out**2).backward()
+    (tout**2).sum().backward()
     np.testing.assert_allclose(node.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-12)  # three uses of x add up
     with pytest.raises(cr.errors.OptionError, match="is_causal"):
         module(node, node, node, is_causal=True)
@@ -144,18 +153,26 @@ def test_define_then_run_equals_eager_and_float32_stays_float32():
         ref_out, ref_w = module(q[:batch], k[:batch], v[:batch], key_padding_mask=pad[:batch], attn_mask=attn)
         np.testing.assert_array_equal(out.value, ref_out.value)
         np.testing.assert_array_equal(w.value, ref_w.value)
-    tout, _ = tmodule(*(torch.tensor(a[:1], dtype=torch.float64) for a in (q, k, v)),
-                      key_padding_mask=torch.tensor(pad[:1]), attn_mask=torch.tensor(attn))
+    tout, _ = tmodule(
+        *(torch.tensor(a[:1], dtype=torch.float64) for a in (q, k, v)),
+        key_padding_mask=torch.tensor(pad[:1]),
+        attn_mask=torch.tensor(attn),
+    )
     np.testing.assert_allclose(out.value, tout.detach().numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(cr.errors.ShapeError, match=r"batched 3-D input, got shape \(4, 8\)"):
         graph.forward({places[0]: q[0], places[1]: k[0], places[2]: v[0]})
 
 
-@pytest.mark.parametrize("kwargs, option", [(dict(embed_dim=8, num_heads=3), "num_heads"),
-                                            (dict(embed_dim=0, num_heads=1), "embed_dim"),
-                                            (dict(embed_dim=8, num_heads=2, dropout=1.5), "dropout"),
-                                            (dict(embed_dim=8, num_heads=2, add_bias_kv=True), "add_bias_kv"),
-                                            (dict(embed_dim=8, num_heads=2, kdim=0), "kdim")])
+@pytest.mark.parametrize(
+    "kwargs, option",
+    [
+        (dict(embed_dim=8, num_heads=3), "num_heads"),
+        (dict(embed_dim=0, num_heads=1), "embed_dim"),
+        (dict(embed_dim=8, num_heads=2, dropout=1.5), "dropout"),
+        (dict(embed_dim=8, num_heads=2, add_bias_kv=True), "add_bias_kv"),
+        (dict(embed_dim=8, num_heads=2, kdim=0), "kdim"),
+    ],
+)
 def test_options_are_checked_when_built(kwargs, option):
     with pytest.raises(cr.errors.OptionError, match=f"MultiheadAttention: {option}="):
         nn.MultiheadAttention(**kwargs)

@@ -1,4 +1,5 @@
 """``chainrule demo`` and ``chainrule explain``, run as a user runs them (in a subprocess)."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from chainrule.cli.commands import explain as explain_command
+
 from lesson_helpers import CJK, LESSON_BACKWARD, LESSON_FORWARD, lesson_math
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
@@ -21,8 +23,15 @@ RESULT = re.compile(r"loss[:：] ?(\S+) → (\S+)")
 
 def chainrule(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m chainrule ARGS`` in ``cwd``."""
-    return subprocess.run([sys.executable, "-m", "chainrule", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, encoding="utf-8", timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "chainrule", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
 
 
 def without_dot(tmp_path: Path) -> dict:
@@ -75,8 +84,9 @@ def test_demo_rejects_bad_options(tmp_path):
 
 @needs_dot
 def test_explain_an_expression_end_to_end(tmp_path):
-    done = chainrule("explain", "sigmoid(k*x+b)", "--at", "x=3,k=0.36,b=0.37", "--wrt", "k",
-                     "--draw", "graph.svg", cwd=tmp_path)
+    done = chainrule(
+        "explain", "sigmoid(k*x+b)", "--at", "x=3,k=0.36,b=0.37", "--wrt", "k", "--draw", "graph.svg", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     s = 1 / (1 + math.exp(-(0.36 * 3 + 0.37)))
     result = re.search(r"∂sigmoid/∂k = (\S+)", done.stdout).group(1)
@@ -110,23 +120,26 @@ def run_explain(*argv: str) -> int:
     return args.run(args)
 
 
-@pytest.mark.parametrize("expr, column, message", [
-    ("sigmoid(k*x+b", 13, "expected ')' but found the end"),
-    ("x ^", 3, "expected a number, a name or '('"),
-    ("y = ", 4, "nothing after 'y ='"),
-    ("x = x * 2", 0, "'x' is already taken"),
-    ("sum(x, axis=0, axis=1)", 15, "keyword 'axis' given twice"),
-    ("sigmoid(x, axis=1)", 11, "sigmoid() has no keyword 'axis'"),
-    ("[x 1]", 3, "expected a comparison"),
-    ("x = 1 = 2", 6, "to name the result, write NAME = ... at the start"),
-    ("foo(x)", 0, "unknown function 'foo'"),
-    ("sigmoid(x, x)", 0, "sigmoid() takes 1 argument, got 2"),
-    ("x +", 3, "expected a number, a name or '('"),
-    ("3x", 1, "unexpected 'x'"),
-    ("exp", 0, "'exp' is a function"),
-    ("", 0, "the expression is empty"),
-    ("x $ 1", 2, "unexpected character '$'"),
-])
+@pytest.mark.parametrize(
+    "expr, column, message",
+    [
+        ("sigmoid(k*x+b", 13, "expected ')' but found the end"),
+        ("x ^", 3, "expected a number, a name or '('"),
+        ("y = ", 4, "nothing after 'y ='"),
+        ("x = x * 2", 0, "'x' is already taken"),
+        ("sum(x, axis=0, axis=1)", 15, "keyword 'axis' given twice"),
+        ("sigmoid(x, axis=1)", 11, "sigmoid() has no keyword 'axis'"),
+        ("[x 1]", 3, "expected a comparison"),
+        ("x = 1 = 2", 6, "to name the result, write NAME = ... at the start"),
+        ("foo(x)", 0, "unknown function 'foo'"),
+        ("sigmoid(x, x)", 0, "sigmoid() takes 1 argument, got 2"),
+        ("x +", 3, "expected a number, a name or '('"),
+        ("3x", 1, "unexpected 'x'"),
+        ("exp", 0, "'exp' is a function"),
+        ("", 0, "the expression is empty"),
+        ("x $ 1", 2, "unexpected character '$'"),
+    ],
+)
 def test_explain_points_at_the_mistake(capsys, expr, column, message):
     assert run_explain(expr, "--at", "x=3,k=0.36,b=0.37") == 2
     err = capsys.readouterr().err
@@ -144,13 +157,16 @@ def test_a_long_expression_shows_only_the_part_around_the_mistake(capsys):
     assert text[caret.index("^")] == "("  # the caret still points at the 101st bracket
 
 
-@pytest.mark.parametrize("argv, message", [
-    (("x*k", "--at", "x=3,k=abc"), "'abc' is not a number"),
-    (("x*k", "--at", "x=3,,k=1"), "expected NAME=VALUE"),
-    (("x*k", "--at", "x=3,x=1"), "'x' is given twice"),
-    (("x*k", "--at", "x=3,k=1", "--wrt", "q"), "'q' is not a variable"),
-    (("x*x", "--at", "x=3,k=1", "--wrt", "k"), "does not use 'k'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("x*k", "--at", "x=3,k=abc"), "'abc' is not a number"),
+        (("x*k", "--at", "x=3,,k=1"), "expected NAME=VALUE"),
+        (("x*k", "--at", "x=3,x=1"), "'x' is given twice"),
+        (("x*k", "--at", "x=3,k=1", "--wrt", "q"), "'q' is not a variable"),
+        (("x*x", "--at", "x=3,k=1", "--wrt", "k"), "does not use 'k'"),
+    ],
+)
 def test_explain_bad_options_are_one_message(capsys, argv, message):
     assert run_explain(*argv) == 2
     assert message in capsys.readouterr().err
@@ -159,8 +175,9 @@ def test_explain_bad_options_are_one_message(capsys, argv, message):
 def test_explain_good_expressions_in_process(capsys):
     assert run_explain("(x - 2)**2 / x + exp(-x) * tanh(x)", "--at", "x=1.5", "--quiet") == 0
     x = 1.5
-    want = (2 * (x - 2) * x - (x - 2) ** 2) / x ** 2 - math.exp(-x) * math.tanh(x) \
-        + math.exp(-x) * (1 - math.tanh(x) ** 2)
+    want = (
+        (2 * (x - 2) * x - (x - 2) ** 2) / x**2 - math.exp(-x) * math.tanh(x) + math.exp(-x) * (1 - math.tanh(x) ** 2)
+    )
     got = re.search(r"∂add/∂x = (\S+)", capsys.readouterr().out).group(1)
     assert math.isclose(float(got), want, rel_tol=1e-12)
     assert run_explain("2**3**2") == 0  # constants only: nothing to differentiate, but no error

@@ -1,4 +1,5 @@
 """``chainrule train``: progress, final test metrics, --plot, --save / --load, regression, errors."""
+
 import re
 import subprocess
 import sys
@@ -25,9 +26,32 @@ def metric(text, name):
 
 def test_digits_mlp_trains_plots_saves_and_reloads(tmp_path, capsys):
     plot, weights = tmp_path / "loss.png", tmp_path / "model.npz"
-    assert main(["train", "--dataset", "digits", "--model", "mlp", "--epochs", "3", "--optimizer", "adam",
-                 "--lr", "0.002", "--batch-size", "64", "--seed", "0", "--plot", str(plot), "--save",
-                 str(weights)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "digits",
+                "--model",
+                "mlp",
+                "--epochs",
+                "3",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "0.002",
+                "--batch-size",
+                "64",
+                "--seed",
+                "0",
+                "--plot",
+                str(plot),
+                "--save",
+                str(weights),
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     assert "digits: 1437 training and 360 test examples" in out and "Adam lr=0.002" in out
     assert err.count("epoch ") == 3 and "epoch 3/3" in err and "val_accuracy" in err
@@ -63,11 +87,14 @@ def test_cnn_and_other_datasets(capsys):
     assert metric(out, "accuracy") >= LogisticRegression().fit(train.X, train.y).score(test.X, test.y) - 1e-4
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--dataset", "mnist"], ["unknown dataset 'mnist'", "digits", "breast_cancer"]),
-    (["--dataset", "iris", "--model", "cnn"], ["only available for 'digits'"]),
-    (["--load", "/nonexistent/model.npz"], ["model.npz"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--dataset", "mnist"], ["unknown dataset 'mnist'", "digits", "breast_cancer"]),
+        (["--dataset", "iris", "--model", "cnn"], ["only available for 'digits'"]),
+        (["--load", "/nonexistent/model.npz"], ["model.npz"]),
+    ],
+)
 def test_errors_are_one_line_messages(argv, words, capsys):
     assert main(["train", *argv, "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -83,7 +110,23 @@ def test_bad_arguments_exit_2(capsys):
 
 
 def test_the_installed_command_runs():
-    result = subprocess.run([sys.executable, "-m", "chainrule", "train", "--dataset", "wine", "--model", "linear",
-                             "--epochs", "5", "--no-progress"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "train",
+            "--dataset",
+            "wine",
+            "--model",
+            "linear",
+            "--epochs",
+            "5",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "wine:" in result.stdout and "test: loss" in result.stdout

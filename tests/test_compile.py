@@ -2,10 +2,11 @@
 (values and gradients, float64 and float32), the lesson, random graphs with fan-out and
 broadcasting; a new shape writes a new program; a learner's node falls back, said once;
 errors name the node and change nothing; fit(compile=True) trains to the same parameters."""
+
 from __future__ import annotations
 
-from pathlib import Path
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
+
 from lesson_helpers import LESSON_BACKWARD, LESSON_FORWARD, build_lesson
 from oracle import Fixed, Value, case_tables, random_input
 from test_properties import BINARY, LEAF_SHAPES, OPS, UNARY
@@ -34,8 +36,11 @@ def _inputs(case, dtype, rng):
             arr = np.asarray(a.value)
             nodes.append(cr.Constant(arr.astype(dtype) if arr.dtype.kind == "f" else arr, name=f"in{k}"))
             continue
-        arr = (np.asarray(a.value, dtype=dtype) if isinstance(a, Value)
-               else random_input(rng, a, dtype, case.low, case.high))
+        arr = (
+            np.asarray(a.value, dtype=dtype)
+            if isinstance(a, Value)
+            else random_input(rng, a, dtype, case.low, case.high)
+        )
         p = cr.Placeholder(name=f"in{k}")
         p.feed(arr)
         nodes.append(p)
@@ -84,7 +89,7 @@ def test_the_lesson_compiled_prints_the_lessons_digits():
 @given(st.data())
 def test_random_graphs_with_fan_out_and_broadcasting_compile_exactly(data):
     """test_properties' random graphs: every earlier node may be an operand again."""
-    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16), label="seed"))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
     shapes = [data.draw(st.sampled_from(LEAF_SHAPES), label=f"shape{i}") for i in range(data.draw(st.integers(1, 3)))]
     leaves = [cr.Placeholder(name=f"leaf{i}") for i in range(len(shapes))]
     arrays = [rng.standard_normal(s) for s in shapes]
@@ -277,8 +282,9 @@ def _fit_parameters(compile):
     train, test = cr.datasets.load("digits")
     model = cr.nn.Sequential(cr.nn.Linear(64, 32), cr.nn.ReLU(), cr.nn.Linear(32, 10))
     opt = cr.optim.Adam(model.parameters(), lr=1e-2)
-    history = cr.fit(model, cr.cross_entropy, opt, train, epochs=3, batch_size=100, val_data=test,
-                     progress=False, compile=compile)
+    history = cr.fit(
+        model, cr.cross_entropy, opt, train, epochs=3, batch_size=100, val_data=test, progress=False, compile=compile
+    )
     return [p.value for p in model.parameters()], history
 
 

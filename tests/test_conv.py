@@ -4,6 +4,7 @@ against differences and against torch), over the shapes and keyword combinations
 operator tests draw: strides, paddings (ints, pairs, "same", "valid"), dilations, groups
 (depthwise), 1×1 kernels, unbatched inputs, empty batches; plus the column machinery's layouts
 and chunks, and the errors."""
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 
 import chainrule as cr
 from chainrule.ops import columns
+
 from oracle import MODES, Case, check_op, params, raises_naming, run_case
 
 # torch warns that an even kernel with padding="same" costs it a padded copy
@@ -54,19 +56,28 @@ CONV1D = [
 def _conv_case(fn, tfn, x, w, kw, bias=True):
     tag = ",".join(f"{k}={v}" for k, v in kw.items())
     if bias:
-        return Case(f"{fn.__name__}{x}{w}{tag}", lambda x, w, b: fn(x, w, b, **kw),
-                    lambda x, w, b: tfn(x, w, b, **kw), (x, w, (w[0],)))
+        return Case(
+            f"{fn.__name__}{x}{w}{tag}",
+            lambda x, w, b: fn(x, w, b, **kw),
+            lambda x, w, b: tfn(x, w, b, **kw),
+            (x, w, (w[0],)),
+        )
     return Case(f"{fn.__name__}{x}{w}{tag}-nobias", lambda x, w: fn(x, w, **kw), lambda x, w: tfn(x, w, **kw), (x, w))
 
 
 CASES = [_conv_case(cr.conv2d, F.conv2d, x, w, kw) for x, w, kw in CONV2D]
 CASES += [_conv_case(cr.conv1d, F.conv1d, x, w, kw) for x, w, kw in CONV1D]
-CASES += [_conv_case(cr.conv2d, F.conv2d, (2, 3, 5, 4), (2, 3, 3, 3), dict(padding=1), bias=False),
-          _conv_case(cr.conv1d, F.conv1d, (2, 2, 6), (4, 1, 2), dict(groups=2), bias=False)]
+CASES += [
+    _conv_case(cr.conv2d, F.conv2d, (2, 3, 5, 4), (2, 3, 3, 3), dict(padding=1), bias=False),
+    _conv_case(cr.conv1d, F.conv1d, (2, 2, 6), (4, 1, 2), dict(groups=2), bias=False),
+]
 
 # im2col and col2im are torch's unfold and fold, with the columns laid out (N, C, kh, kw, OH, OW)
-UNFOLD = [((2, 3, 6, 5), dict(kernel_size=3, padding=1)), ((1, 2, 7, 6), dict(kernel_size=(3, 2), stride=2)),
-          ((2, 2, 8, 7), dict(kernel_size=2, dilation=(2, 3), padding=(1, 0)))]
+UNFOLD = [
+    ((2, 3, 6, 5), dict(kernel_size=3, padding=1)),
+    ((1, 2, 7, 6), dict(kernel_size=(3, 2), stride=2)),
+    ((2, 2, 8, 7), dict(kernel_size=2, dilation=(2, 3), padding=(1, 0))),
+]
 
 
 def _unfold(x, kw):
@@ -78,14 +89,25 @@ def _fold(size, kernel, out_hw, kw):
     return lambda c: cr.ops.col2im(cr.reshape(c, (c.shape[0], size[1]) + kernel + out_hw), size, kernel, **kw)
 
 
-CASES += [Case(f"im2col{x}{kw}", lambda x, kw=kw: _unfold(x, kw), lambda x, kw=kw: F.unfold(x, **kw), (x,),
-               modes=MODES) for x, kw in UNFOLD]
-FOLD = [((2, 3, 6, 5), (3, 3), (6, 5), dict(padding=1)), ((1, 2, 7, 6), (3, 2), (3, 3), dict(stride=2)),
-        ((1, 2, 7, 6), (2, 2), (3, 2), dict(stride=(2, 3), dilation=(2, 1)))]
-CASES += [Case(f"col2im{size}{kernel}{kw}", _fold(size, kernel, out_hw, kw),
-               lambda c, size=size, kernel=kernel, kw=kw: F.fold(c, size[2:], kernel, **kw),
-               ((size[0], size[1] * kernel[0] * kernel[1], out_hw[0] * out_hw[1]),), modes=MODES)
-          for size, kernel, out_hw, kw in FOLD]
+CASES += [
+    Case(f"im2col{x}{kw}", lambda x, kw=kw: _unfold(x, kw), lambda x, kw=kw: F.unfold(x, **kw), (x,), modes=MODES)
+    for x, kw in UNFOLD
+]
+FOLD = [
+    ((2, 3, 6, 5), (3, 3), (6, 5), dict(padding=1)),
+    ((1, 2, 7, 6), (3, 2), (3, 3), dict(stride=2)),
+    ((1, 2, 7, 6), (2, 2), (3, 2), dict(stride=(2, 3), dilation=(2, 1))),
+]
+CASES += [
+    Case(
+        f"col2im{size}{kernel}{kw}",
+        _fold(size, kernel, out_hw, kw),
+        lambda c, size=size, kernel=kernel, kw=kw: F.fold(c, size[2:], kernel, **kw),
+        ((size[0], size[1] * kernel[0] * kernel[1], out_hw[0] * out_hw[1]),),
+        modes=MODES,
+    )
+    for size, kernel, out_hw, kw in FOLD
+]
 
 
 @pytest.mark.parametrize("case, mode", params(CASES))
@@ -100,10 +122,15 @@ def test_case_counts():
 
 
 @pytest.mark.parametrize("chunk", [1, 700, 5000])  # one image per chunk, a remainder chunk, whole batch
-@pytest.mark.parametrize("x, w, kw", [((5, 6, 7, 6), (4, 6, 3, 3), dict(padding=1)),  # wide
-                                      ((5, 2, 7, 6), (9, 2, 3, 3), dict(padding=1)),  # narrow
-                                      ((5, 3, 7, 6), (4, 3, 3, 2), dict(stride=2)),
-                                      ((5, 4, 6, 6), (4, 2, 1, 1), dict(groups=2))])
+@pytest.mark.parametrize(
+    "x, w, kw",
+    [
+        ((5, 6, 7, 6), (4, 6, 3, 3), dict(padding=1)),  # wide
+        ((5, 2, 7, 6), (9, 2, 3, 3), dict(padding=1)),  # narrow
+        ((5, 3, 7, 6), (4, 3, 3, 2), dict(stride=2)),
+        ((5, 4, 6, 6), (4, 2, 1, 1), dict(groups=2)),
+    ],
+)
 def test_chunks_of_images_give_the_same_numbers(monkeypatch, chunk, x, w, kw):
     """The kernels run a few images at a time: chunk boundaries must not show in the results."""
     monkeypatch.setattr(columns, "CHUNK_BYTES", chunk * 8)
@@ -121,17 +148,22 @@ def test_the_three_convolution_ops_are_each_others_vjps():
     (tgx,) = torch.autograd.grad(ty.sum(), tx, create_graph=True)
     gw = cr.grad(cr.sum(gx * gx), W, create_graph=True)
     (tgw,) = torch.autograd.grad((tgx * tgx).sum(), tw, create_graph=True)
-    third = cr.grad(cr.sum(gw ** 2), X)
-    (tthird,) = torch.autograd.grad((tgw ** 2).sum(), tx)
+    third = cr.grad(cr.sum(gw**2), X)
+    (tthird,) = torch.autograd.grad((tgw**2).sum(), tx)
     np.testing.assert_allclose(third, tthird.numpy(), rtol=1e-9)
-    assert isinstance(gx, cr.ops.ConvInputGrad) or any(isinstance(n, cr.ops.ConvInputGrad) for n in cr.topological_sort(gx))
+    assert isinstance(gx, cr.ops.ConvInputGrad) or any(
+        isinstance(n, cr.ops.ConvInputGrad) for n in cr.topological_sort(gx)
+    )
 
 
 def test_col2im_is_the_adjoint_of_im2col():
     """⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for random x and c: the definition of the adjoint."""
     rng = np.random.default_rng(0)
-    for shape, kw in [((2, 3, 6, 5), dict(kernel_size=3, padding=1)), ((2, 2, 5, 40), dict(kernel_size=3, stride=(1, 2))),
-                      ((1, 2, 9, 8), dict(kernel_size=(2, 3), dilation=2, padding=(1, 2)))]:
+    for shape, kw in [
+        ((2, 3, 6, 5), dict(kernel_size=3, padding=1)),
+        ((2, 2, 5, 40), dict(kernel_size=3, stride=(1, 2))),
+        ((1, 2, 9, 8), dict(kernel_size=(2, 3), dilation=2, padding=(1, 2))),
+    ]:
         x = rng.standard_normal(shape)
         cols = cr.ops.im2col(x, **kw)
         c = rng.standard_normal(cols.shape)
@@ -144,7 +176,7 @@ def test_im2col_columns_are_the_windows():
     cols = cr.ops.im2col(x, (3, 2), stride=(2, 1))  # (N, C, kh, kw, OH, OW)
     assert cols.shape == (2, 2, 3, 2, 2, 19)
     for n, oy, ox in [(0, 0, 0), (1, 1, 2), (0, 1, 1), (1, 0, 18)]:
-        np.testing.assert_array_equal(cols[n, :, :, :, oy, ox], x[n, :, 2 * oy:2 * oy + 3, ox:ox + 2])
+        np.testing.assert_array_equal(cols[n, :, :, :, oy, ox], x[n, :, 2 * oy : 2 * oy + 3, ox : ox + 2])
 
 
 def test_conv_keeps_float32_arrays_in_arrays_out_and_holds_no_buffers():
@@ -168,15 +200,18 @@ def test_conv2d_on_a_larger_batch_matches_torch_in_float32():
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: cr.conv2d(np.ones((2, 3, 5, 5)), np.ones((4, 2, 3, 3))), ["(2, 3, 5, 5)", "(4, 2, 3, 3)"]),
-    (lambda: cr.conv2d(np.ones((5, 5)), np.ones((4, 3, 3, 3))), ["NCHW", "(5, 5)"]),
-    (lambda: cr.conv1d(np.ones((1, 2, 3, 4)), np.ones((4, 2, 3))), ["NCL", "(1, 2, 3, 4)"]),
-    (lambda: cr.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3))), ["kernel (3, 3)", "(1, 1, 2, 2)"]),
-    (lambda: cr.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), dilation=2), ["covers (5, 5)"]),
-    (lambda: cr.conv2d(np.ones((1, 2, 4, 4)), np.ones((3, 2, 3, 3)), np.ones(2)), ["bias", "(2,)"]),
-    (lambda: cr.conv2d(np.ones((1, 4, 4, 4)), np.ones((3, 2, 3, 3)), groups=2), ["groups=2", "(3, 2, 3, 3)"]),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: cr.conv2d(np.ones((2, 3, 5, 5)), np.ones((4, 2, 3, 3))), ["(2, 3, 5, 5)", "(4, 2, 3, 3)"]),
+        (lambda: cr.conv2d(np.ones((5, 5)), np.ones((4, 3, 3, 3))), ["NCHW", "(5, 5)"]),
+        (lambda: cr.conv1d(np.ones((1, 2, 3, 4)), np.ones((4, 2, 3))), ["NCL", "(1, 2, 3, 4)"]),
+        (lambda: cr.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3))), ["kernel (3, 3)", "(1, 1, 2, 2)"]),
+        (lambda: cr.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), dilation=2), ["covers (5, 5)"]),
+        (lambda: cr.conv2d(np.ones((1, 2, 4, 4)), np.ones((3, 2, 3, 3)), np.ones(2)), ["bias", "(2,)"]),
+        (lambda: cr.conv2d(np.ones((1, 4, 4, 4)), np.ones((3, 2, 3, 3)), groups=2), ["groups=2", "(3, 2, 3, 3)"]),
+    ],
+)
 def test_shape_errors_name_the_shapes(call, words):
     raises_naming(cr.errors.ShapeError, call, *words)
 
@@ -194,18 +229,21 @@ def test_errors_on_nodes_name_the_op_and_leave_the_graph_unchanged():
     np.testing.assert_array_equal(graph.output.value, before)
 
 
-@pytest.mark.parametrize("call, option, value", [
-    (lambda x, w: cr.conv2d(x, w, stride=0), "stride", "0"),
-    (lambda x, w: cr.conv2d(x, w, stride=(1, 2, 3)), "stride", "(1, 2, 3)"),
-    (lambda x, w: cr.conv2d(x, w, padding=-1), "padding", "-1"),
-    (lambda x, w: cr.conv2d(x, w, padding="full"), "padding", "'full'"),
-    (lambda x, w: cr.conv2d(x, w, padding="same", stride=2), "padding", "'same'"),
-    (lambda x, w: cr.conv2d(x, w, dilation=0), "dilation", "0"),
-    (lambda x, w: cr.conv2d(x, w, groups=0), "groups", "0"),
-    (lambda x, w: cr.conv2d(x, w, groups=1.5), "groups", "1.5"),
-    (lambda x, w: cr.conv1d(x, w, stride=(1, 1)), "stride", "(1, 1)"),
-    (lambda x, w: cr.conv1d(x, w, padding=True), "padding", "True"),
-])
+@pytest.mark.parametrize(
+    "call, option, value",
+    [
+        (lambda x, w: cr.conv2d(x, w, stride=0), "stride", "0"),
+        (lambda x, w: cr.conv2d(x, w, stride=(1, 2, 3)), "stride", "(1, 2, 3)"),
+        (lambda x, w: cr.conv2d(x, w, padding=-1), "padding", "-1"),
+        (lambda x, w: cr.conv2d(x, w, padding="full"), "padding", "'full'"),
+        (lambda x, w: cr.conv2d(x, w, padding="same", stride=2), "padding", "'same'"),
+        (lambda x, w: cr.conv2d(x, w, dilation=0), "dilation", "0"),
+        (lambda x, w: cr.conv2d(x, w, groups=0), "groups", "0"),
+        (lambda x, w: cr.conv2d(x, w, groups=1.5), "groups", "1.5"),
+        (lambda x, w: cr.conv1d(x, w, stride=(1, 1)), "stride", "(1, 1)"),
+        (lambda x, w: cr.conv1d(x, w, padding=True), "padding", "True"),
+    ],
+)
 def test_bad_options_raise_option_error_when_the_node_is_built(call, option, value):
     """Before any value exists (placeholders): OptionError naming the op and its node, the
     option, the value given and what is allowed."""

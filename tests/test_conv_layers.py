@@ -1,13 +1,15 @@
 """cr.nn convolution and pooling layers against torch.nn with the same weights (values, input and
 parameter gradients), built in define-then-run graphs, their initialisation, reprs and option errors."""
+
 import numpy as np
 import pytest
 import torch
 
 import chainrule as cr
 from chainrule import nn
-from oracle import raises_naming
 from test_nn import RNG, compare, same_weights
+
+from oracle import raises_naming
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
@@ -55,25 +57,30 @@ def test_layer_in_a_define_then_run_graph(make, shape):
 
 def test_reprs_read_like_torch():
     assert repr(nn.Conv2d(3, 8, 3, padding=1)) == "Conv2d(3, 8, kernel_size=(3, 3), stride=1, padding=1)"
-    assert repr(nn.Conv1d(4, 4, 3, groups=4, bias=False)) == "Conv1d(4, 4, kernel_size=3, stride=1, groups=4, bias=False)"
+    assert (
+        repr(nn.Conv1d(4, 4, 3, groups=4, bias=False)) == "Conv1d(4, 4, kernel_size=3, stride=1, groups=4, bias=False)"
+    )
     assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
     assert repr(nn.AdaptiveAvgPool2d(1)) == "AdaptiveAvgPool2d(output_size=1)"
 
 
-@pytest.mark.parametrize("make, option", [
-    (lambda: nn.Conv2d(3, 8, 3, stride=0), "stride=0"),
-    (lambda: nn.Conv2d(3, 8, 0), "kernel_size=0"),
-    (lambda: nn.Conv2d(3, 8, 3, groups=2), "in_channels=3"),
-    (lambda: nn.Conv2d(4, 6, 3, groups=4), "out_channels=6"),
-    (lambda: nn.Conv2d(3, 8, 3, padding="same", stride=2), "padding='same'"),
-    (lambda: nn.Conv2d(3, 8, 3, padding_mode="reflect"), "padding_mode='reflect'"),
-    (lambda: nn.Conv1d(3, 8, (3, 3)), "kernel_size=(3, 3)"),
-    (lambda: nn.MaxPool2d(2, padding=2), "padding=2"),
-    (lambda: nn.MaxPool1d(2, dilation=0), "dilation=0"),
-    (lambda: nn.AvgPool2d(2, divisor_override=0), "divisor_override=0"),
-    (lambda: nn.AvgPool1d(2, ceil_mode="no"), "ceil_mode='no'"),
-    (lambda: nn.AdaptiveAvgPool2d((0, 1)), "output_size=(0, 1)"),
-])
+@pytest.mark.parametrize(
+    "make, option",
+    [
+        (lambda: nn.Conv2d(3, 8, 3, stride=0), "stride=0"),
+        (lambda: nn.Conv2d(3, 8, 0), "kernel_size=0"),
+        (lambda: nn.Conv2d(3, 8, 3, groups=2), "in_channels=3"),
+        (lambda: nn.Conv2d(4, 6, 3, groups=4), "out_channels=6"),
+        (lambda: nn.Conv2d(3, 8, 3, padding="same", stride=2), "padding='same'"),
+        (lambda: nn.Conv2d(3, 8, 3, padding_mode="reflect"), "padding_mode='reflect'"),
+        (lambda: nn.Conv1d(3, 8, (3, 3)), "kernel_size=(3, 3)"),
+        (lambda: nn.MaxPool2d(2, padding=2), "padding=2"),
+        (lambda: nn.MaxPool1d(2, dilation=0), "dilation=0"),
+        (lambda: nn.AvgPool2d(2, divisor_override=0), "divisor_override=0"),
+        (lambda: nn.AvgPool1d(2, ceil_mode="no"), "ceil_mode='no'"),
+        (lambda: nn.AdaptiveAvgPool2d((0, 1)), "output_size=(0, 1)"),
+    ],
+)
 def test_bad_options_raise_when_the_layer_is_built(make, option):
     raises_naming(cr.errors.OptionError, make, f"{option} is not")
 

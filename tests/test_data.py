@@ -1,4 +1,5 @@
 """Datasets, batching, splitting, standardisation and the bundled scikit-learn datasets."""
+
 import math
 import sys
 
@@ -24,8 +25,9 @@ def test_dataset_rows_dtypes_and_errors():
         Dataset(np.zeros((3, 2)), [1, 2])
 
 
-@pytest.mark.parametrize("batch_size, drop_last, sizes", [(10, False, [10, 10, 5]), (10, True, [10, 10]),
-                                                          (25, False, [25]), (40, True, [])])
+@pytest.mark.parametrize(
+    "batch_size, drop_last, sizes", [(10, False, [10, 10, 5]), (10, True, [10, 10]), (25, False, [25]), (40, True, [])]
+)
 def test_loader_batches_in_order(batch_size, drop_last, sizes):
     loader = DataLoader(Dataset(X, Y), batch_size=batch_size, drop_last=drop_last)
     batches = list(loader)
@@ -104,8 +106,10 @@ def test_standardizer_uses_training_statistics_only():
         Standardizer().transform(test)
 
 
-@pytest.mark.parametrize("name, n, features, classes", [("digits", 1797, 64, 10), ("iris", 150, 4, 3),
-                                                        ("wine", 178, 13, 3), ("breast_cancer", 569, 30, 2)])
+@pytest.mark.parametrize(
+    "name, n, features, classes",
+    [("digits", 1797, 64, 10), ("iris", 150, 4, 3), ("wine", 178, 13, 3), ("breast_cancer", 569, 30, 2)],
+)
 def test_bundled_classification_datasets(name, n, features, classes):
     train, test = cr.datasets.load(name)
     assert len(train) + len(test) == n and len(test) == math.ceil(0.2 * n)  # as scikit-learn rounds

@@ -1,4 +1,5 @@
 """DLPack and the array protocol: nodes share memory with PyTorch and NumPy both ways, without copies."""
+
 import numpy as np
 import pytest
 import torch

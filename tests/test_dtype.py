@@ -2,6 +2,7 @@
 floating arrays keep their dtype; integer data becomes the default float where it
 must be differentiable; and nothing inside a float32 graph silently becomes
 float64, not even through NumPy 2's promotion of float32 with int64 data."""
+
 import threading
 
 import numpy as np
@@ -71,15 +72,17 @@ MIXED = {
     "x+int": (lambda x, i: x + i, lambda x, i: x + i),
     "int-x": (lambda x, i: i - x, lambda x, i: i - x),
     "x/(int+1)": (lambda x, i: x / (i + 1), lambda x, i: x / (i + 1)),
-    "x**int": (lambda x, i: x ** i, lambda x, i: x ** i),
+    "x**int": (lambda x, i: x**i, lambda x, i: x**i),
     "maximum": (cr.maximum, torch.maximum),
     "minimum": (lambda x, i: cr.minimum(i, x), lambda x, i: torch.minimum(i, x)),
     "where": (lambda x, i: cr.where(i > 0, x, i), lambda x, i: torch.where(i > 0, x, i)),
     "matmul": (lambda x, i: x @ i.T, lambda x, i: x @ i.T.to(x.dtype)),
     "linear": (lambda x, i: cr.linear(i, x.T, 1), lambda x, i: i.to(x.dtype) @ x.T + 1),
     "mse": (lambda x, i: cr.mse(i, x), lambda x, i: F.mse_loss(x, i.to(x.dtype))),
-    "bce_logits": (lambda x, i: cr.binary_cross_entropy_with_logits(x, i > 1),
-                   lambda x, i: F.binary_cross_entropy_with_logits(x, (i > 1).to(x.dtype))),
+    "bce_logits": (
+        lambda x, i: cr.binary_cross_entropy_with_logits(x, i > 1),
+        lambda x, i: F.binary_cross_entropy_with_logits(x, (i > 1).to(x.dtype)),
+    ),
     "one_hot_sum": (lambda x, i: cr.sum(i * cr.log_softmax(x)), lambda x, i: (i * torch.log_softmax(x, -1)).sum()),
 }
 
@@ -114,8 +117,14 @@ def test_a_float32_model_stays_float32_everywhere():
     h = cr.gelu(cr.linear(x, W1, b1)) * np.float64(0.5) + 1e-3
     h = cr.concat([cr.tanh(h[:, :2]), cr.relu(h[:, 2:])], axis=1)
     logits = cr.softmax(h @ W2, axis=1) * 2.0 - cr.mean(h, axis=1, keepdims=True) / 3
-    loss = (cr.cross_entropy(logits, Y) + 0.1 * cr.sum(W1 ** 2) + cr.var(h) + cr.max(cr.abs(h))
-            + cr.mse(np.zeros((8, 3)), logits) + cr.sum(cr.sqrt(cr.exp(-W2 * W2) + 1)))
+    loss = (
+        cr.cross_entropy(logits, Y)
+        + 0.1 * cr.sum(W1**2)
+        + cr.var(h)
+        + cr.max(cr.abs(h))
+        + cr.mse(np.zeros((8, 3)), logits)
+        + cr.sum(cr.sqrt(cr.exp(-W2 * W2) + 1))
+    )
     graph = cr.Graph(loss)
     graph.forward({x: X.astype(np.float32)})
     graph.backward()

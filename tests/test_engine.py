@@ -3,6 +3,7 @@ fan-out and diamonds (gradients summed over consumers), shared variables,
 accumulation across backward() like PyTorch, Graph.backward() zeroing first,
 no_grad (thread-local), detach, operators mixing numbers and arrays on either
 side, comparisons, repr, and scale: 100,000-op chains and flat memory."""
+
 import gc
 import math
 import threading
@@ -37,14 +38,15 @@ def test_fan_out_sums_both_uses():
 def test_diamond():
     """w = sin(x)·x² → dw/dx = cos(x)·x² + 2x·sin(x)."""
     x = cr.Variable(np.array([0.3, -1.2, 2.0]))
-    w = cr.sin(x) * x ** 2
+    w = cr.sin(x) * x**2
     w.sum().backward()
     xv = x.value
-    np.testing.assert_allclose(x.grad, np.cos(xv) * xv ** 2 + 2 * xv * np.sin(xv), rtol=1e-14)
+    np.testing.assert_allclose(x.grad, np.cos(xv) * xv**2 + 2 * xv * np.sin(xv), rtol=1e-14)
 
 
 def test_deep_diamond_against_torch():
     """A node consumed by three consumers that meet again, with broadcasting."""
+
     def f(lib, x, w):
         h = lib.tanh(x @ w)
         a, b, c = h * 2.0, lib.exp(-h), h.sum(1, keepdims=True) if lib is np else h.sum(1, keepdim=True)
@@ -190,7 +192,7 @@ def test_detach_stops_the_gradient():
     assert isinstance(d, cr.Constant) and not d.requires_grad
     np.testing.assert_array_equal(d.value, y.value)
     (d * x).sum().backward()
-    np.testing.assert_allclose(x.grad, x.value ** 2)
+    np.testing.assert_allclose(x.grad, x.value**2)
 
 
 OPERATOR_CASES = {
@@ -199,14 +201,14 @@ OPERATOR_CASES = {
     "1-x": (lambda x: 1 - x, -1.0),
     "x-1": (lambda x: x - 1, 1.0),
     "3+x": (lambda x: 3 + x, 1.0),
-    "2/x": (lambda x: 2 / x, lambda v: -2 / v ** 2),
+    "2/x": (lambda x: 2 / x, lambda v: -2 / v**2),
     "x/2": (lambda x: x / 2, 0.5),
-    "2**x": (lambda x: 2 ** x, lambda v: math.log(2) * 2 ** v),
-    "x**2": (lambda x: x ** 2, lambda v: 2 * v),
+    "2**x": (lambda x: 2**x, lambda v: math.log(2) * 2**v),
+    "x**2": (lambda x: x**2, lambda v: 2 * v),
     "array+x": (lambda x: np.array([1.0, 2.0]) + x, 1.0),
     "array*x": (lambda x: np.array([1.0, 2.0]) * x, np.array([1.0, 2.0])),
     "array-x": (lambda x: np.array([1.0, 2.0]) - x, -1.0),
-    "array/x": (lambda x: np.array([1.0, 2.0]) / x, lambda v: -np.array([1.0, 2.0]) / v ** 2),
+    "array/x": (lambda x: np.array([1.0, 2.0]) / x, lambda v: -np.array([1.0, 2.0]) / v**2),
     "-x": (lambda x: -x, -1.0),
     "abs(x)": (lambda x: abs(x), lambda v: np.sign(v)),
 }
@@ -237,8 +239,14 @@ def test_ndarray_matmul_node_on_either_side():
 
 def test_comparisons_are_nodes_without_gradient():
     x = cr.Variable(np.array([-1.0, 0.0, 2.0]))
-    for result, want in [(x > 0, [False, False, True]), (x <= 0, [True, True, False]), (x == 0.0, [False, True, False]),
-                         (x != 0.0, [True, False, True]), (0 < x, [False, False, True]), (x >= x, [True, True, True])]:
+    for result, want in [
+        (x > 0, [False, False, True]),
+        (x <= 0, [True, True, False]),
+        (x == 0.0, [False, True, False]),
+        (x != 0.0, [True, False, True]),
+        (0 < x, [False, False, True]),
+        (x >= x, [True, True, True]),
+    ]:
         assert isinstance(result, cr.Node) and not result.requires_grad and result.dtype == bool
         np.testing.assert_array_equal(result.value, want)
     y = cr.where(x > 0, x * 3.0, -x)
@@ -250,13 +258,17 @@ def test_repr_is_the_lessons_then_the_value():
     """Before a value exists, the lesson's ``Type: name``; then the value summarised as NumPy
     does, its dtype, and the gradient's state (issue 12)."""
     assert repr(cr.Placeholder(name="y")) == "Placeholder: y"
-    assert repr(cr.Linear(cr.Placeholder(name="x"), cr.Variable(1.0), cr.Variable(0.0), name="linear")) == "Linear: linear"
+    assert (
+        repr(cr.Linear(cr.Placeholder(name="x"), cr.Variable(1.0), cr.Variable(0.0), name="linear")) == "Linear: linear"
+    )
     assert repr(cr.Variable(np.float32(1.5), name="k")) == "Variable: k = 1.5 (float32, requires_grad=True, grad=None)"
     assert repr(cr.tensor(np.ones(3), name="c")) == "Constant: c = [1., 1., 1.] (float64)"
     k = cr.Variable(np.arange(100.0), name="k")
     (k * 2.0).sum().backward()
-    assert repr(k) == ("Variable: k = [ 0., 1., 2., ..., 97., 98., 99.] "
-                       "(float64, requires_grad=True, grad=[2., 2., 2., ..., 2., 2., 2.])")
+    assert repr(k) == (
+        "Variable: k = [ 0., 1., 2., ..., 97., 98., 99.] "
+        "(float64, requires_grad=True, grad=[2., 2., 2., ..., 2., 2., 2.])"
+    )
     assert str(cr.Variable(2.0, name="b")) == "Variable: b = 2.0"
 
 

@@ -1,6 +1,7 @@
 """Every error of issue 2 point 8 has its own class in ``chainrule.errors`` and a
 message that names the node (and, for shapes, the op, both nodes and shapes);
 a failed ``Graph.forward`` leaves every value as it was."""
+
 import numpy as np
 import pytest
 
@@ -16,8 +17,14 @@ def lesson_graph():
 
 
 def test_each_error_is_its_own_class_and_a_builtin_one():
-    classes = [errors.ShapeError, errors.MissingFeedError, errors.FeedError, errors.GradientError,
-               errors.CycleError, errors.GradcheckError]
+    classes = [
+        errors.ShapeError,
+        errors.MissingFeedError,
+        errors.FeedError,
+        errors.GradientError,
+        errors.CycleError,
+        errors.GradcheckError,
+    ]
     assert len(set(classes)) == len(classes)
     for cls, builtin in zip(classes, [ValueError, KeyError, TypeError, ValueError, ValueError, AssertionError]):
         assert issubclass(cls, errors.ChainruleError) and issubclass(cls, builtin)
@@ -30,14 +37,17 @@ def test_missing_feed_names_the_placeholder():
     assert "'x'" not in str(info.value)
 
 
-@pytest.mark.parametrize("build, op, left, right", [
-    (lambda a, b: a + b, "Add", (3, 4), (2, 5)),
-    (lambda a, b: a * b, "Mul", (3, 4), (4, 3)),
-    (lambda a, b: a @ b, "MatMul", (3, 4), (3, 4)),
-    (lambda a, b: cr.maximum(a, b), "Maximum", (2,), (3,)),
-    (lambda a, b: cr.concat([a, b], axis=1), "Concat", (3, 4), (2, 4)),
-    (lambda a, b: cr.mse(a, b), "MSE", (3,), (4,)),
-])
+@pytest.mark.parametrize(
+    "build, op, left, right",
+    [
+        (lambda a, b: a + b, "Add", (3, 4), (2, 5)),
+        (lambda a, b: a * b, "Mul", (3, 4), (4, 3)),
+        (lambda a, b: a @ b, "MatMul", (3, 4), (3, 4)),
+        (lambda a, b: cr.maximum(a, b), "Maximum", (2,), (3,)),
+        (lambda a, b: cr.concat([a, b], axis=1), "Concat", (3, 4), (2, 4)),
+        (lambda a, b: cr.mse(a, b), "MSE", (3,), (4,)),
+    ],
+)
 def test_shape_mismatch_names_op_nodes_and_shapes(build, op, left, right):
     a, b = cr.Variable(np.ones(left), name="left_in"), cr.Variable(np.ones(right), name="right_in")
     with pytest.raises(errors.ShapeError) as info:

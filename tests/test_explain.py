@@ -1,4 +1,5 @@
 """explain: every chain-rule path, symbols and numbers, checked against hand math and finite differences."""
+
 from __future__ import annotations
 
 import math
@@ -12,6 +13,7 @@ import chainrule as cr
 from chainrule.errors import GradientError
 from chainrule.see.explain import Explanation
 from chainrule.see.phrases import LANGS
+
 from lesson_helpers import X, Y, build_lesson, has_number, lesson_math, line_with, numbers_in
 
 
@@ -52,8 +54,10 @@ def test_lesson_explain_k_shows_the_chain_rule_with_the_lessons_numbers(lesson, 
     assert ("n = 1: the number of elements loss averages over" in text) == (lang == "en")
     numeric = line_with(text, "0.402796525409167 · ")
     values = numbers_in(numeric)
-    assert [math.isclose(v, w, rel_tol=1e-13) for v, w in
-            zip(values, (expected["d_sigmoid"], expected["local_sigmoid"], X), strict=True)] == [True] * 3
+    assert [
+        math.isclose(v, w, rel_tol=1e-13)
+        for v, w in zip(values, (expected["d_sigmoid"], expected["local_sigmoid"], X), strict=True)
+    ] == [True] * 3
     assert numeric.split(" · ")[1].startswith("0.15378")
     assert "= 0.18583185743835806" in text and "∂loss/∂k = 0.18583185743835806" in text
     assert ("路径 1" in text) == (lang == "zh")
@@ -119,7 +123,7 @@ def test_a_path_deeper_than_the_recursion_limit():
         h = h * 1.0001
     e = cr.explain(h, x)
     assert e.n_paths == 1 and len(e.paths[0].factors) == 3000
-    assert e.value == pytest.approx(1.0001 ** 3000, rel=1e-9)
+    assert e.value == pytest.approx(1.0001**3000, rel=1e-9)
 
 
 def test_tensor_factors_are_vjp_steps_and_paths_sum_to_the_gradient():
@@ -161,13 +165,23 @@ def test_unreachable_self_and_bad_targets():
 def random_graphs(draw):
     """A random graph over two variables where every node may be reused (fan-out)."""
     a, b = draw(st.floats(-1.5, 1.5)), draw(st.floats(-1.5, 1.5))
-    steps = draw(st.lists(st.tuples(st.sampled_from(["add", "mul", "sub", "tanh", "sin"]),
-                                    st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=7))
+    steps = draw(
+        st.lists(
+            st.tuples(st.sampled_from(["add", "mul", "sub", "tanh", "sin"]), st.integers(0, 100), st.integers(0, 100)),
+            min_size=1,
+            max_size=7,
+        )
+    )
     return a, b, steps
 
 
-OPS = {"add": lambda u, v: u + v, "mul": lambda u, v: u * v, "sub": lambda u, v: u - v,
-       "tanh": lambda u, v: cr.tanh(u), "sin": lambda u, v: cr.sin(u)}
+OPS = {
+    "add": lambda u, v: u + v,
+    "mul": lambda u, v: u * v,
+    "sub": lambda u, v: u - v,
+    "tanh": lambda u, v: cr.tanh(u),
+    "sin": lambda u, v: cr.sin(u),
+}
 
 
 def build(a: float, b: float, steps) -> tuple:

@@ -2,6 +2,7 @@
 
 Expected numbers come from PyTorch 2.13 or from NumPy written out here, never from chainrule's own output.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,10 @@ def mlp():
 
 def torch_grads(n):
     """The same MLP's gradients from PyTorch."""
-    t = {k: torch.tensor(np.asarray(n[k].value), requires_grad=k in ("W1", "b1", "W2", "b2"))
-         for k in ("X", "Y", "W1", "b1", "W2", "b2")}
+    t = {
+        k: torch.tensor(np.asarray(n[k].value), requires_grad=k in ("W1", "b1", "W2", "b2"))
+        for k in ("X", "Y", "W1", "b1", "W2", "b2")
+    }
     z2 = torch.tanh(t["X"] @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
     ((t["Y"] - z2) ** 2).mean().backward()
     return {k: t[k].grad.numpy() for k in ("W1", "b1", "W2", "b2")}
@@ -55,8 +58,13 @@ def test_w1_of_an_mlp_is_one_formula_with_transposes_in_order_that_parses_back_t
     value = parse(formula, names).value
     np.testing.assert_allclose(value, torch_grads(n)["W1"], rtol=1e-12)
     text = str(e)
-    for step in ("→ z2 (4, 2)  -2 · (Y - z2) / n", "→ h1 (4, 3)  g @ W2ᵀ", "→ z1 (4, 3)  g ⊙ (1 - h1²)",
-                 "→ W1 (2, 3)  Xᵀ @ g", "n = 8: the number of elements loss averages over"):
+    for step in (
+        "→ z2 (4, 2)  -2 · (Y - z2) / n",
+        "→ h1 (4, 3)  g @ W2ᵀ",
+        "→ z1 (4, 3)  g ⊙ (1 - h1²)",
+        "→ W1 (2, 3)  Xᵀ @ g",
+        "n = 8: the number of elements loss averages over",
+    ):
         assert step in text
     assert "· ·" not in text and "= ·" not in text
 
@@ -66,8 +74,10 @@ def test_a_broadcast_bias_says_its_gradient_was_summed_over_the_rows():
     e = graph.explain(n["b1"])
     assert e.paths[0].formula.text.startswith("sum(") and e.paths[0].formula.text.endswith(", axis=0)")
     assert e.paths[0].factors[-1].summed == (0,)
-    assert "summed over axis 0 back to b1's shape (3,): b1 was broadcast to (4, 3), " \
-           "so each of its elements was used 4 times" in str(e)
+    assert (
+        "summed over axis 0 back to b1's shape (3,): b1 was broadcast to (4, 3), "
+        "so each of its elements was used 4 times" in str(e)
+    )
     np.testing.assert_allclose(e.gradient, torch_grads(n)["b1"], rtol=1e-12)
     assert "沿第 0 轴求和，回到 b1 的形状 (3,)" in e.render("zh")
     dot = graph.to_dot()
@@ -78,8 +88,11 @@ def test_a_broadcast_bias_says_its_gradient_was_summed_over_the_rows():
 def test_one_element_follows_single_elements_and_adds_up_to_that_element_of_the_gradient(element):
     graph, n = mlp()
     want = torch_grads(n)["W1"][element]
-    for e in (graph.explain(n["W1"][element]), graph.explain(n["W1"], element=element),
-              cr.explain(n["loss"], n["W1"], element=element)):
+    for e in (
+        graph.explain(n["W1"][element]),
+        graph.explain(n["W1"], element=element),
+        cr.explain(n["loss"], n["W1"], element=element),
+    ):
         assert e.element == element and e.wrt == f"W1[{element[0]}, {element[1]}]"
         assert e.n_paths == 4 * 2  # each of the 4 rows, then each of the 2 outputs
         assert e.value == pytest.approx(want, rel=1e-12)
@@ -130,11 +143,14 @@ def test_cross_entropy_shows_its_1_over_n_and_the_numbers_include_it(capsys):
     assert describe_value(expected) in line
 
 
-@pytest.mark.parametrize("expr, at, rule, value", [
-    ("maximum(x, y)", {"x": 1.0, "y": 1.0}, "[x > y] + 0.5 · [x == y]", 0.5),
-    ("relu(x)", {"x": 0.0}, "[x > 0]", 0.0),
-    ("abs(x)", {"x": 0.0}, "sign(x)", 0.0),
-])
+@pytest.mark.parametrize(
+    "expr, at, rule, value",
+    [
+        ("maximum(x, y)", {"x": 1.0, "y": 1.0}, "[x > y] + 0.5 · [x == y]", 0.5),
+        ("relu(x)", {"x": 0.0}, "[x > 0]", 0.0),
+        ("abs(x)", {"x": 0.0}, "sign(x)", 0.0),
+    ],
+)
 def test_ties_and_kinks_print_the_rule_that_was_applied(expr, at, rule, value):
     cr.set_default_dtype("float64")
     variables = {k: cr.Placeholder(name=k) for k in at}
@@ -149,8 +165,11 @@ def test_ties_and_kinks_print_the_rule_that_was_applied(expr, at, rule, value):
         assert "x = 0 at 1 element, where" in text
         assert "the derivative used there is [0 > 0] = 0" in text or "the derivative used there is sign(0) = 0" in text
     torch_x = torch.tensor(at["x"], dtype=torch.float64, requires_grad=True)
-    torch_out = {"maximum(x, y)": lambda: torch.maximum(torch_x, torch.tensor(at.get("y", 0.0), dtype=torch.float64)),
-                 "relu(x)": lambda: torch.relu(torch_x), "abs(x)": lambda: torch.abs(torch_x)}[expr]()
+    torch_out = {
+        "maximum(x, y)": lambda: torch.maximum(torch_x, torch.tensor(at.get("y", 0.0), dtype=torch.float64)),
+        "relu(x)": lambda: torch.relu(torch_x),
+        "abs(x)": lambda: torch.abs(torch_x),
+    }[expr]()
     torch_out.backward()
     assert e.value == torch_x.grad.item()
 
@@ -167,8 +186,9 @@ def test_nan_is_flagged_where_it_first_appears(capsys):
     text = capsys.readouterr().out
     assert "⚠ log = nan: Log 'log' made not a number (NaN) out of finite inputs (x = -1.0)" in text
     assert text.count("⚠") == 1  # f inherits the NaN: only its origin is flagged
-    assert "⚠ log = nan" in str(e) and "⚠ log = nan：输入都是有限数（x = -1.0），Log 节点 log 却得到了非数值（NaN）" \
-        in e.render("zh")
+    assert "⚠ log = nan" in str(
+        e
+    ) and "⚠ log = nan：输入都是有限数（x = -1.0），Log 节点 log 却得到了非数值（NaN）" in e.render("zh")
 
 
 def test_tensors_print_leading_entries_and_their_range():
@@ -209,7 +229,7 @@ def test_model_parameters_have_qualified_names_in_graphs_and_explanations():
     X = cr.Constant(np.random.default_rng(0).normal(size=(5, 3)), name="X")
     loss = cr.mse(cr.Constant(np.zeros((5, 1)), name="Y"), model(X))
     dot = cr.Graph(loss).to_dot()
-    assert "0.weight" in dot and "2.bias" in dot and "label=\"weight" not in dot
+    assert "0.weight" in dot and "2.bias" in dot and 'label="weight' not in dot
     e = cr.explain(loss, model[0].weight)
     assert "∂0.weight" in str(e) or "∂loss/∂0.weight" in str(e)
 

@@ -2,6 +2,7 @@
 
 Expected numbers come from PyTorch or plain math, never from chainrule.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,6 +19,7 @@ import torch
 
 import chainrule as cr
 from chainrule.see import layout as layout_module
+
 from lesson_helpers import LESSON_BACKWARD, X, Y, build_lesson, lesson_math
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
@@ -69,8 +71,11 @@ def test_every_number_comes_from_the_engine(lesson):
     assert k_paths["n"] == "1" and k_paths["paths"][0]["p"][0] == repr(m["d_k"])
     # the scripts hold no arithmetic on the page's numbers: no parseFloat, Number(...) of a value, Math.*
     scripts = "".join(p.read_text() for p in Path(cr.see.explore.__file__).parent.joinpath("explorer").glob("*.js"))
-    assert "parseFloat" not in scripts and "toPrecision" not in scripts and "toFixed(" not in scripts.replace(
-        "(w * scale).toFixed(", "").replace("(h * scale).toFixed(", "")
+    assert (
+        "parseFloat" not in scripts
+        and "toPrecision" not in scripts
+        and "toFixed(" not in scripts.replace("(w * scale).toFixed(", "").replace("(h * scale).toFixed(", "")
+    )
 
 
 def test_building_the_page_changes_no_gradient_and_no_value(lesson):
@@ -118,7 +123,7 @@ def test_layout_puts_inputs_left_of_their_consumers_without_overlap(lesson, use_
         assert boxes[e["src"]][0] < boxes[e["dst"]][0]
         assert len(e["pts"]) % 3 == 1
     for i, (x1, y1, w1, h1) in enumerate(boxes):
-        for x2, y2, w2, h2 in boxes[i + 1:]:
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
             assert abs(x1 - x2) >= (w1 + w2) / 2 - 1 or abs(y1 - y2) >= (h1 + h2) / 2 - 1
         assert 0 <= x1 - w1 / 2 and x1 + w1 / 2 <= data["size"][0] and y1 + h1 / 2 <= data["size"][1]
 
@@ -159,8 +164,15 @@ def test_errors_name_what_is_missing():
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     src = str(Path(cr.__file__).resolve().parents[1])
-    return subprocess.run([sys.executable, "-m", "chainrule", *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"}, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "chainrule", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
 
 
 def test_cli_demo_and_explain_write_pages(tmp_path):
@@ -170,8 +182,7 @@ def test_cli_demo_and_explain_write_pages(tmp_path):
     data = page_json((tmp_path / "lesson.html").read_text(encoding="utf-8"))
     k = next(node for node in data["nodes"] if node["name"] == "k")
     assert k["grad"][0] == LESSON_BACKWARD[3]  # the lesson's numbers, before gradient descent
-    done = run_cli("explain", "x*x + x", "--at", "x=1.5", "--quiet", "--lang", "zh", "--html", "fan.html",
-                   cwd=tmp_path)
+    done = run_cli("explain", "x*x + x", "--at", "x=1.5", "--quiet", "--lang", "zh", "--html", "fan.html", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     data = page_json((tmp_path / "fan.html").read_text(encoding="utf-8"))
     x = next(i for i, node in enumerate(data["nodes"]) if node["name"] == "x")

@@ -3,6 +3,7 @@
 Every expected number comes from plain math (``lesson_helpers.lesson_math``,
 the lesson's own printed digits) or from PyTorch, never from chainrule.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,8 @@ import pytest
 import torch
 
 import chainrule as cr
-from browser import browser, click_node, lit, open_page  # noqa: F401 - browser is a fixture
+
+from browser import browser_fixture, click_node, lit, open_page  # noqa: F401 - the "browser" fixture
 from lesson_helpers import CJK, LESSON_BACKWARD, X, Y, build_lesson, lesson_math, numbers_in
 
 FLAGS_FULL = "#digits"  # the precision toggle: the page starts with a few digits
@@ -176,8 +178,9 @@ def test_a_trained_models_graph_for_one_batch(browser, tmp_path):
     hidden = torch.relu(torch.tensor(X) @ params["0.weight"].T + params["0.bias"])
     logits = hidden @ params["2.weight"].T + params["2.bias"]
     torch.nn.functional.cross_entropy(logits, torch.tensor(y, dtype=torch.long)).backward()
-    cells = page.eval_on_selector_all('#panel .section[data-key="page.gradient"] td[data-cell]',
-                                      "els => els.map(e => e.textContent)")
+    cells = page.eval_on_selector_all(
+        '#panel .section[data-key="page.gradient"] td[data-cell]', "els => els.map(e => e.textContent)"
+    )
     expected = params["0.weight"].grad.numpy()[:6, :6].reshape(-1)
     assert np.allclose([float(c) for c in cells], expected, rtol=1e-4, atol=1e-7)
     opened.check_clean()
@@ -185,7 +188,7 @@ def test_a_trained_models_graph_for_one_batch(browser, tmp_path):
 
 def test_a_300_node_graph_stays_usable(browser, tmp_path):
     cr.set_default_dtype("float64")
-    x = h = cr.Variable(0.5, name="x")
+    h = cr.Variable(0.5, name="x")
     for i in range(75):  # h ← tanh(h·w) + h: 4 nodes per step, and the paths double at every step
         h = cr.tanh(h * cr.Variable(0.9 + 0.001 * i, name=f"w{i}")) + h
     graph = cr.Graph(h)
@@ -194,7 +197,7 @@ def test_a_300_node_graph_stays_usable(browser, tmp_path):
     opened = open_page(browser, path)
     page = opened.page
     panel = click_node(page, "x")
-    assert f"{2 ** 75} paths" in panel  # counted exactly, and grouped by their last edge instead of listed
+    assert f"{2**75} paths" in panel  # counted exactly, and grouped by their last edge instead of listed
     assert "via ∂" in panel
     page.click("#mode-bwd")
     for _ in range(10):

@@ -1,5 +1,6 @@
 """fit's loop: Ctrl-C stops at a batch boundary and returns the history so far; the BLAS
 thread count is set (or measured) for the steps and given back, with the same numbers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,7 @@ class Interrupting:
         for i in range(6):
             if self.epoch == 2 and i == self.at:
                 raise KeyboardInterrupt
-            yield self.X[10 * i:10 * i + 10], self.y[10 * i:10 * i + 10]
+            yield self.X[10 * i : 10 * i + 10], self.y[10 * i : 10 * i + 10]
 
 
 def test_ctrl_c_stops_at_a_batch_boundary_and_returns_the_history(capsys):
@@ -46,8 +47,9 @@ def test_ctrl_c_stops_at_a_batch_boundary_and_returns_the_history(capsys):
     # the parameters are those after epoch 1 and three batches of epoch 2, step for step
     twin, twin_opt = _model()
     X, y = _data()
-    for xb, yb in [(X[i:i + 10], y[i:i + 10]) for i in range(0, 60, 10)] + \
-            [(X[i:i + 10], y[i:i + 10]) for i in range(0, 30, 10)]:
+    for xb, yb in [(X[i : i + 10], y[i : i + 10]) for i in range(0, 60, 10)] + [
+        (X[i : i + 10], y[i : i + 10]) for i in range(0, 30, 10)
+    ]:
         twin_opt.zero_grad()
         cr.cross_entropy(twin(xb), yb).backward()
         twin_opt.step()
@@ -67,8 +69,9 @@ def test_a_thread_count_holds_during_fit_and_is_given_back():
 
     before = _blas_threads()
     model, opt = _model()
-    history = cr.fit(model, cr.cross_entropy, opt, _data(), epochs=2, batch_size=10, progress=False, threads=1,
-                     callbacks=[Watch()])
+    history = cr.fit(
+        model, cr.cross_entropy, opt, _data(), epochs=2, batch_size=10, progress=False, threads=1, callbacks=[Watch()]
+    )
     assert seen == [1, 1] and _blas_threads() == before and history.blas_threads == 1
 
 

@@ -7,6 +7,7 @@ count its note gives), evaluated, and compared with the op's vjp: at upstream
 1 for one-element outputs, and for tensors at a random upstream gradient and
 at every basis vector (the whole Jacobian, row by row).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,8 +55,12 @@ def cases():
     yield "log1p", cr.Log1p(var("a", (2, 3), -0.9, 3.0), name="f")
     yield "expm1", cr.Expm1(var("a", (3,)), name="f")
     yield "cos", cr.Cos(var("a"), name="f")
-    yield "maximum-ties", cr.Maximum(cr.Variable(np.array([1.0, 2.0, 3.0]), name="a"),
-                                     cr.Variable(np.array([1.0, 0.5, 4.0]), name="b"), name="f")
+    yield (
+        "maximum-ties",
+        cr.Maximum(
+            cr.Variable(np.array([1.0, 2.0, 3.0]), name="a"), cr.Variable(np.array([1.0, 0.5, 4.0]), name="b"), name="f"
+        ),
+    )
     yield "minimum", cr.Minimum(var("a", (2, 3)), var("b", (3,)), name="f")
     yield "minimum-tie-scalar", cr.Minimum(cr.Variable(1.0, name="a"), cr.Variable(1.0, name="b"), name="f")
     yield "where", cr.Where(const("c", [True, False, True]), var("a", (3,)), var("b", (3,)), name="f")
@@ -66,20 +71,24 @@ def cases():
     yield "sigmoid", cr.Sigmoid(var("a", (2, 3)), name="s")
     yield "tanh", cr.Tanh(var("a", (2, 3)), name="t")
     yield "relu-with-zero", cr.ReLU(cr.Variable(np.array([-1.0, 0.0, 2.0]), name="a"), name="f")
-    yield "leaky-relu", cr.LeakyReLU(cr.Variable(np.array([-1.0, 0.0, 2.0]), name="a"), negative_slope=0.1,
-                                     name="f")
+    yield "leaky-relu", cr.LeakyReLU(cr.Variable(np.array([-1.0, 0.0, 2.0]), name="a"), negative_slope=0.1, name="f")
     yield "softplus", cr.Softplus(var("a", (3,)), name="f")
     yield "gelu-exact", cr.GELU(var("a", (2, 3), -3, 3), name="f")
     yield "gelu-tanh", cr.GELU(var("a", (2, 3), -3, 3), approximate="tanh", name="f")
     yield "silu", cr.SiLU(var("a", (2, 3), -4, 4), name="f")
-    yield "elu-with-zero", cr.ELU(cr.Variable(np.array([-2.0, -0.3, 0.0, 0.7, 800.0]), name="a"), alpha=0.5,
-                                  name="f")
+    yield "elu-with-zero", cr.ELU(cr.Variable(np.array([-2.0, -0.3, 0.0, 0.7, 800.0]), name="a"), alpha=0.5, name="f")
     yield "elu-scalar", cr.ELU(var("a", (), -2, -0.1), name="f")
     yield "mish", cr.Mish(var("a", (2, 3), -4, 4), name="f")
-    yield "hardtanh-ends", cr.Hardtanh(cr.Variable(np.array([-3.0, -0.5, -0.5, 0.2, 2.0, 0.9]), name="a"),
-                                       min_val=-0.5, max_val=2.0, name="f")
-    yield "softplus-beta-threshold", cr.Softplus(cr.Variable(np.array([-1.0, 0.3, 4.0, 30.0]), name="a"), beta=2.0,
-                                                 threshold=5.0, name="f")
+    yield (
+        "hardtanh-ends",
+        cr.Hardtanh(
+            cr.Variable(np.array([-3.0, -0.5, -0.5, 0.2, 2.0, 0.9]), name="a"), min_val=-0.5, max_val=2.0, name="f"
+        ),
+    )
+    yield (
+        "softplus-beta-threshold",
+        cr.Softplus(cr.Variable(np.array([-1.0, 0.3, 4.0, 30.0]), name="a"), beta=2.0, threshold=5.0, name="f"),
+    )
     yield "softmax", cr.Softmax(var("a", (2, 3)), name="s")
     yield "softmax-axis0", cr.Softmax(var("a", (3, 2)), axis=0, name="s")
     yield "log-softmax", cr.LogSoftmax(var("a", (2, 3)), name="f")
@@ -102,13 +111,17 @@ def cases():
     yield "sum-two-axes", cr.Sum(var("a", (2, 3, 4)), axis=(0, 2), name="f")
     yield "prod", cr.Prod(var("a", (2, 3), 0.5, 1.5), axis=1, name="f")
     yield "prod-all", cr.Prod(var("a", (4,), 0.5, 1.5), name="f")
-    yield "prod-zeros", cr.Prod(cr.Variable(np.array([[1.5, 0.0, 2.0], [0.0, 3.0, 0.0], [1.0, 2.0, 3.0]]),
-                                            name="a"), axis=1, name="f")
+    yield (
+        "prod-zeros",
+        cr.Prod(cr.Variable(np.array([[1.5, 0.0, 2.0], [0.0, 3.0, 0.0], [1.0, 2.0, 3.0]]), name="a"), axis=1, name="f"),
+    )
     yield "prod-keepdims-tuple", cr.Prod(var("a", (2, 3, 2), 0.5, 1.5), axis=(0, 2), keepdims=True, name="f")
     yield "std", cr.Std(var("a", (2, 3)), axis=1, name="f")
     yield "std-ddof-all", cr.Std(var("a", (5,)), ddof=1, name="f")
-    yield "std-constant-row", cr.Std(cr.Variable(np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 3.0]]), name="a"), axis=1,
-                                     ddof=1, name="f")
+    yield (
+        "std-constant-row",
+        cr.Std(cr.Variable(np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 3.0]]), name="a"), axis=1, ddof=1, name="f"),
+    )
     yield "logsumexp", cr.LogSumExp(var("a", (2, 3)), axis=0, name="f")
     yield "logsumexp-all", cr.LogSumExp(var("a", (2, 3)), name="f")
     yield "logsumexp-two-axes", cr.LogSumExp(var("a", (2, 3, 2)), axis=(1, 2), name="f")
@@ -118,8 +131,10 @@ def cases():
     yield "norm-1", cr.Norm(var("a", (2, 3)), ord=1, axis=0, name="f")
     yield "norm-3", cr.Norm(var("a", (2, 3)), ord=3, axis=-1, keepdims=True, name="f")
     yield "norm-half-with-zero", cr.Norm(cr.Variable(np.array([0.0, 2.0, -0.5]), name="a"), ord=0.5, name="f")
-    yield "norm-inf-ties", cr.Norm(cr.Variable(np.array([[1.0, -3.0, 3.0], [0.5, 2.0, 1.0]]), name="a"),
-                                   ord=np.inf, axis=1, name="f")
+    yield (
+        "norm-inf-ties",
+        cr.Norm(cr.Variable(np.array([[1.0, -3.0, 3.0], [0.5, 2.0, 1.0]]), name="a"), ord=np.inf, axis=1, name="f"),
+    )
     yield "norm-minus-inf", cr.Norm(var("a", (3,)), ord=-np.inf, name="f")
     yield "norm-0", cr.Norm(var("a", (2, 3)), ord=0, axis=1, name="f")
     yield "cumsum", cr.CumSum(var("a", (3, 4)), axis=1, name="f")
@@ -138,11 +153,15 @@ def cases():
     yield "mse-none", cr.MSE(var("y", (3,)), var("yhat", (3,)), reduction="none", name="loss")
     yield "bce", cr.BinaryCrossEntropy(var("p", (4,), 0.1, 0.9), var("t", (4,), 0.0, 1.0), name="loss")
     yield "bce-logits", cr.BCEWithLogits(var("x", (2, 2)), var("t", (2, 2), 0.0, 1.0), name="loss")
-    yield "cross-entropy-labels", cr.CrossEntropy(var("x", (4, 3)), cr.Constant(np.array([0, 2, 1, 2]), name="t"),
-                                                  name="loss")
+    yield (
+        "cross-entropy-labels",
+        cr.CrossEntropy(var("x", (4, 3)), cr.Constant(np.array([0, 2, 1, 2]), name="t"), name="loss"),
+    )
     yield "cross-entropy-probs", cr.CrossEntropy(var("x", (2, 3)), var("t", (2, 3), 0.0, 1.0), name="loss")
-    yield "cross-entropy-none", cr.CrossEntropy(var("x", (2, 3)), cr.Constant(np.array([1, 0]), name="t"),
-                                                reduction="none", name="loss")
+    yield (
+        "cross-entropy-none",
+        cr.CrossEntropy(var("x", (2, 3)), cr.Constant(np.array([1, 0]), name="t"), reduction="none", name="loss"),
+    )
     yield "nll", cr.NLLLoss(var("x", (3, 4)), cr.Constant(np.array([3, 0, 1]), name="t"), name="loss")
     yield "reshape", cr.reshape(var("a", (2, 3)), (3, 2))
     yield "squeeze", cr.squeeze(var("a", (2, 1, 3)), 1)
@@ -160,12 +179,16 @@ def cases():
     t = cr.Constant(np.array([[0, 2, 2], [1, 1, 0]]), name="t")
     yield "gather", cr.gather(var("a", (2, 4)), 1, t)
     yield "gather-cropped", cr.gather(var("a", (3, 4)), 0, t)
-    yield "take-along-axis-broadcast", cr.take_along_axis(var("a", (2, 4)), cr.Constant(np.array([[3, 0]]), name="t"),
-                                                          axis=1)
+    yield (
+        "take-along-axis-broadcast",
+        cr.take_along_axis(var("a", (2, 4)), cr.Constant(np.array([[3, 0]]), name="t"), axis=1),
+    )
     yield "gather-one", cr.gather(var("a", (2, 3)), 1, cr.Constant(np.array([[2]]), name="t"))
     yield "scatter-along", ops.scatter_along(var("v", (2, 3)), t, 1, (2, 4))
-    yield "scatter-along-broadcast", ops.scatter_along(var("v", (2, 3)), cr.Constant(np.array([[1, 0, 1]]), name="t"),
-                                                       0, (2, 3))
+    yield (
+        "scatter-along-broadcast",
+        ops.scatter_along(var("v", (2, 3)), cr.Constant(np.array([[1, 0, 1]]), name="t"), 0, (2, 3)),
+    )
 
 
 CASES = list(cases())
@@ -193,7 +216,7 @@ def test_every_printed_local_derivative_parses_back_to_the_vjp(case):
     op = case
     out = np.asarray(op.value)
     checked = 0
-    for i, node in enumerate(op.inputs):
+    for i in range(len(op.inputs)):
         if not follows(op, i):
             continue
         scalar_out = out.size == 1
@@ -201,13 +224,21 @@ def test_every_printed_local_derivative_parses_back_to_the_vjp(case):
         if sym is None:
             continue
         check_syntax(sym.text)
-        upstreams = [np.ones_like(out)] if scalar_out else [RNG.normal(size=out.shape)] + [
-            np.eye(out.size)[p].reshape(out.shape) for p in range(out.size)]
+        upstreams = (
+            [np.ones_like(out)]
+            if scalar_out
+            else [RNG.normal(size=out.shape)] + [np.eye(out.size)[p].reshape(out.shape) for p in range(out.size)]
+        )
         for g in upstreams:
             want = vjp_step(op, i, g).part
             got = evaluate(sym.text, op, g, notes) * (g if scalar_out else 1.0)
-            np.testing.assert_allclose(np.broadcast_to(got, want.shape), want, rtol=1e-6, atol=1e-9,
-                                       err_msg=f"{sym.text} for input {i} of {type(op).__name__}")
+            np.testing.assert_allclose(
+                np.broadcast_to(got, want.shape),
+                want,
+                rtol=1e-6,
+                atol=1e-9,
+                err_msg=f"{sym.text} for input {i} of {type(op).__name__}",
+            )
         checked += 1
     assert checked, "no edge of this op was checked"
 
@@ -218,13 +249,23 @@ def test_matrix_products_print_transposes_in_their_true_order_and_never_mix_with
     op = cr.MatMul(A, B, name="f")
     assert edge_form(op, 0)[0].text == "g @ Bᵀ" and edge_form(op, 1)[0].text == "Aᵀ @ g"
     t = cr.Tanh(var("z", (2, 2)), name="h")
-    product = symbols.matmul(symbols.name("X", False), edge_form(t, 0, symbols.matmul(symbols.G, symbols.name(
-        "W", False)))[0])
+    product = symbols.matmul(
+        symbols.name("X", False), edge_form(t, 0, symbols.matmul(symbols.G, symbols.name("W", False)))[0]
+    )
     assert product.text == "X @ ((g @ W) ⊙ (1 - h²))"
 
 
-@pytest.mark.parametrize("text", ["scatter(g)", "col2im(g)", "conv_transpose2d(g, W)", "sum(g, axis=(0, 2, 3))",
-                                  "correlate(x, g)", "maxpool_backward(g)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "scatter(g)",
+        "col2im(g)",
+        "conv_transpose2d(g, W)",
+        "sum(g, axis=(0, 2, 3))",
+        "correlate(x, g)",
+        "maxpool_backward(g)",
+    ],
+)
 def test_forms_of_ops_that_move_elements_are_well_formed(text):
     check_syntax(text)
 
@@ -237,10 +278,13 @@ def test_every_registered_op_has_a_form():
     assert without == set()
 
 
-@pytest.mark.parametrize("build, expected", [
-    (lambda: cr.Mul(var("x"), const("-2", -2.0), name="f"), "-2"),
-    (lambda: cr.Div(var("a"), var("b", (), 1, 2), name="f"), "-a / b²"),
-])
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        (lambda: cr.Mul(var("x"), const("-2", -2.0), name="f"), "-2"),
+        (lambda: cr.Div(var("a"), var("b", (), 1, 2), name="f"), "-a / b²"),
+    ],
+)
 def test_negative_numbers_and_compound_factors_are_bracketed(build, expected):
     cr.set_default_dtype("float64")
     op = build()
@@ -254,14 +298,17 @@ def test_negative_numbers_and_compound_factors_are_bracketed(build, expected):
 CASE = dict(CASES)
 
 
-@pytest.mark.parametrize("case, key, fields", [
-    ("hardtanh-ends", "note.end_of_range", {"x": "a", "low": "-0.5", "high": "2.0", "count": 3}),
-    ("elu-with-zero", "note.kink_zero", {"op": "elu", "x": "a", "count": 1, "rule": "α·e⁰ = 0.5"}),
-    ("prod-zeros", "note.prod_zero", {"x": "a", "op": "f", "count": 3}),
-    ("std-constant-row", "note.zero_scale", {"what": "f", "op": "f", "count": 1}),
-    ("norm-zero-row", "note.zero_scale", {"what": "f", "op": "f", "count": 1}),
-    ("norm-inf-ties", "note.tie_reduce", {"op": "f", "pick": "max |a|"}),
-])
+@pytest.mark.parametrize(
+    "case, key, fields",
+    [
+        ("hardtanh-ends", "note.end_of_range", {"x": "a", "low": "-0.5", "high": "2.0", "count": 3}),
+        ("elu-with-zero", "note.kink_zero", {"op": "elu", "x": "a", "count": 1, "rule": "α·e⁰ = 0.5"}),
+        ("prod-zeros", "note.prod_zero", {"x": "a", "op": "f", "count": 3}),
+        ("std-constant-row", "note.zero_scale", {"what": "f", "op": "f", "count": 1}),
+        ("norm-zero-row", "note.zero_scale", {"what": "f", "op": "f", "count": 1}),
+        ("norm-inf-ties", "note.tie_reduce", {"op": "f", "pick": "max |a|"}),
+    ],
+)
 def test_the_special_rule_a_formula_applies_is_noted_in_both_languages(case, key, fields):
     from chainrule.see.phrases import say
 
@@ -293,8 +340,11 @@ def test_one_element_of_a_new_elementwise_op_is_explained_with_its_formula():
     loss = cr.sum(cr.SiLU(W, name="s") * cr.Erf(W, name="e") + cr.Log1p(squared, name="l"))
     e = cr.explain(loss, W, element=(0, 1))
     text = str(e)
-    for formula in ("(sigmoid(W[0, 1]) · (1 + W[0, 1] · (1 - sigmoid(W[0, 1]))))", "(2 / sqrt(pi) · exp(-W[0, 1]²))",
-                    "(1 / (1 + sq[0, 1]))"):
+    for formula in (
+        "(sigmoid(W[0, 1]) · (1 + W[0, 1] · (1 - sigmoid(W[0, 1]))))",
+        "(2 / sqrt(pi) · exp(-W[0, 1]²))",
+        "(1 / (1 + sq[0, 1]))",
+    ):
         assert formula in text
     w = torch.tensor(W.value, requires_grad=True)
     (torch.nn.functional.silu(w) * torch.erf(w) + torch.log1p(w * w)).sum().backward()

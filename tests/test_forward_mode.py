@@ -7,6 +7,7 @@ graphs the vjps build (scatter-adds, im2col's adjoint, broadcasts).
 The cases are collected from every test module that builds ``oracle.Case`` tables
 (any module-level list of them), so an op added to any table is checked here too.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import torch
 
 import chainrule as cr
+
 from oracle import Case, Fixed, _inputs, case_tables
 
 # torch.func compiles its decompositions with torch.jit.script on first use, which warns
@@ -51,8 +53,17 @@ def _setup(case: Case, seed: int = 0) -> tuple:
 def test_every_case_table_is_collected():
     """The collection can fail: it finds the tables of every op family, conv included."""
     families = {p.id.split("-")[0] for p in CASES}
-    assert {"ops_arithmetic", "ops_elementwise", "ops_activations", "ops_reduce", "ops_shape", "ops_indexing",
-            "ops_linalg", "ops_losses", "conv"} <= families
+    assert {
+        "ops_arithmetic",
+        "ops_elementwise",
+        "ops_activations",
+        "ops_reduce",
+        "ops_shape",
+        "ops_indexing",
+        "ops_linalg",
+        "ops_losses",
+        "conv",
+    } <= families
     assert len(CASES) > 500
 
 
@@ -62,8 +73,7 @@ def test_jvp_matches_torch_func_jvp(case):
     if not primals:
         pytest.skip("no differentiable input")  # pragma: no cover - every table case has one
     out, tangent = cr.jvp(cr_fn, tuple(primals), tuple(tangents))
-    t_out, t_tangent = torch.func.jvp(torch_fn, tuple(map(torch.tensor, primals)),
-                                      tuple(map(torch.tensor, tangents)))
+    t_out, t_tangent = torch.func.jvp(torch_fn, tuple(map(torch.tensor, primals)), tuple(map(torch.tensor, tangents)))
     for mine, theirs, what in ((out, t_out, "value"), (tangent, t_tangent, "tangent")):
         expected = theirs.detach().numpy()
         assert np.shape(mine) == expected.shape, f"{what} shape {np.shape(mine)} != torch {expected.shape}"
@@ -99,8 +109,9 @@ def test_forward_over_reverse_matches_torch(case):
         return (torch_fn(*tensors) * torch.tensor(u)).sum()
 
     _, mine = cr.hvp(scalar, tuple(primals), tuple(tangents))
-    _, theirs = torch.autograd.functional.hvp(t_scalar, tuple(map(torch.tensor, primals)),
-                                              tuple(map(torch.tensor, tangents)))
+    _, theirs = torch.autograd.functional.hvp(
+        t_scalar, tuple(map(torch.tensor, primals)), tuple(map(torch.tensor, tangents))
+    )
     for m, t in zip(mine, theirs):
         np.testing.assert_allclose(m, t.numpy(), atol=1e-9, rtol=1e-7)
 
@@ -111,6 +122,9 @@ def test_fixed_inputs_carry_no_tangent():
     x = np.random.default_rng(0).standard_normal((3, 4))
     _, t = cr.jvp(lambda a: cr.cross_entropy(a, cr.Constant(labels.value)), x, np.ones((3, 4)))
     tx = torch.tensor(x)
-    _, tt = torch.func.jvp(lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(labels.value)),
-                           (tx,), (torch.ones(3, 4, dtype=torch.float64),))
+    _, tt = torch.func.jvp(
+        lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(labels.value)),
+        (tx,),
+        (torch.ones(3, 4, dtype=torch.float64),),
+    )
     np.testing.assert_allclose(t, tt.numpy(), **TOL)

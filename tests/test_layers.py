@@ -1,6 +1,7 @@
 """The layers of DESIGN.md, checked on the source: every import (at module level and
 inside functions) runs downward or within a layer, and no modules import each other
 in a loop. A new module must be placed in ``LAYERS`` first."""
+
 from __future__ import annotations
 
 import ast
@@ -14,14 +15,33 @@ PACKAGE = Path(chainrule.__file__).parent
 ORDER = ["engine", "see", "train", "face"]
 # module (dotted, relative to chainrule; a package name covers everything inside it) -> layer
 LAYERS = {
-    "errors": "engine", "dtype": "engine", "broadcast": "engine", "hooks": "engine", "backprop": "engine",
+    "errors": "engine",
+    "dtype": "engine",
+    "broadcast": "engine",
+    "hooks": "engine",
+    "backprop": "engine",
     "memory": "engine",
-    "arraylike": "engine", "node": "engine", "op": "engine", "ops": "engine", "graph": "engine",
-    "check": "engine", "compile": "engine", "transforms": "engine", "forward_mode": "engine",
+    "arraylike": "engine",
+    "node": "engine",
+    "op": "engine",
+    "ops": "engine",
+    "graph": "engine",
+    "check": "engine",
+    "compile": "engine",
+    "transforms": "engine",
+    "forward_mode": "engine",
     "see": "see",
-    "train": "train", "nn": "train", "optim": "train", "data": "train", "datasets": "train",
-    "metrics": "train", "serialize": "train", "io": "train", "blas": "train",
-    "cli": "face", "__main__": "face",
+    "train": "train",
+    "nn": "train",
+    "optim": "train",
+    "data": "train",
+    "datasets": "train",
+    "metrics": "train",
+    "serialize": "train",
+    "io": "train",
+    "blas": "train",
+    "cli": "face",
+    "__main__": "face",
 }
 
 
@@ -46,20 +66,31 @@ def is_module(dotted: str) -> bool:
     return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
-def imports(path: Path, source: str | None = None) -> list[tuple[int, str]]:
-    """(line, module) for every import of a chainrule module in ``path`` (or in ``source``, as its text)."""
+def imports(path: Path, source: str | None = None, runtime: bool = False) -> list[tuple[int, str]]:
+    """(line, module) for every import of a chainrule module in ``path`` (or in ``source``, as its text);
+    ``runtime``: leave out imports under ``if TYPE_CHECKING:`` (only type checkers run them)."""
     here = module_name(path).split(".") if module_name(path) else []
     package = here if path.name == "__init__.py" else here[:-1]
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8") if source is None else source)):
+    tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source)
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for stmt in block.body
+        for n in ast.walk(stmt)
+    }
+    for node in ast.walk(tree):
+        if runtime and id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name[len("chainrule."):]) for a in node.names if a.name.startswith("chainrule.")]
+            found += [(node.lineno, a.name[len("chainrule.") :]) for a in node.names if a.name.startswith("chainrule.")]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package[:len(package) - node.level + 1]
+                base = package[: len(package) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             elif node.module and node.module.startswith("chainrule"):
-                target = node.module[len("chainrule."):] if node.module != "chainrule" else ""
+                target = node.module[len("chainrule.") :] if node.module != "chainrule" else ""
             else:
                 continue
             for alias in node.names:  # `from . import hooks` imports a module; `from .node import Node` a name
@@ -83,8 +114,10 @@ def upward_imports(path: Path, source: str | None = None) -> list[str]:
         if theirs is None:
             problems.append(f"{path.name}:{line} imports {target}, which is in no layer")
         elif ORDER.index(theirs) > ORDER.index(mine):
-            problems.append(f"{path.relative_to(PACKAGE)}:{line} imports chainrule.{target or '(the package face)'}: "
-                            f"the {mine} layer must not import from the {theirs} layer above it")
+            problems.append(
+                f"{path.relative_to(PACKAGE)}:{line} imports chainrule.{target or '(the package face)'}: "
+                f"the {mine} layer must not import from the {theirs} layer above it"
+            )
     return problems
 
 
@@ -94,7 +127,7 @@ def test_imports_run_downward(path):
 
 
 def test_no_import_cycles():
-    graph = {module_name(p): {t for _, t in imports(p) if t != module_name(p)} for p in SOURCES}
+    graph = {module_name(p): {t for _, t in imports(p, runtime=True) if t != module_name(p)} for p in SOURCES}
     state: dict[str, int] = {}
 
     def visit(start: str) -> list[str] | None:
@@ -105,7 +138,7 @@ def test_no_import_cycles():
             node, children = stack[-1]
             for child in children:
                 if state.get(child) == 1:
-                    return path[path.index(child):] + [child]
+                    return path[path.index(child) :] + [child]
                 if child not in state:
                     state[child] = 1
                     stack.append((child, iter(sorted(graph.get(child, ())))))

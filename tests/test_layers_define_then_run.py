@@ -1,6 +1,7 @@
 """Every layer define-then-run: built on a value-less Placeholder, then run by cr.Graph, it gives
 the same values and gradients as eagerly (and as torch.nn given the same weights), on batches
 of different sizes; checks that need values happen when values exist, with the same errors."""
+
 import numpy as np
 import pytest
 import torch
@@ -57,8 +58,11 @@ def torch_run(tmodule, x, up):
 
 
 def assert_results(a, b, exact, what):
-    check = np.testing.assert_array_equal if exact else (
-        lambda u, v, err_msg: np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12, err_msg=err_msg))
+    check = (
+        np.testing.assert_array_equal
+        if exact
+        else (lambda u, v, err_msg: np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12, err_msg=err_msg))
+    )
     check(a[0], b[0], err_msg=f"{what}: output")
     if b[1] is not None:
         check(a[1], b[1], err_msg=f"{what}: input gradient")
@@ -82,12 +86,18 @@ LAYERS = {
     "GELU": (lambda: nn.GELU(), lambda: torch.nn.GELU(), lambda n: (n, 3)),
     "GELU tanh": (lambda: nn.GELU("tanh"), lambda: torch.nn.GELU("tanh"), lambda n: (n, 3)),
     "LogSoftmax": (lambda: nn.LogSoftmax(1), lambda: torch.nn.LogSoftmax(1), lambda n: (n, 3)),
-    "MLP": (lambda: nn.MLP([4, 5, 2], activation="tanh"),
-            lambda: torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)),
-            lambda n: (n, 4)),
-    "LayerNorm MLP": (lambda: nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.ReLU(), nn.Linear(6, 2)),
-                      lambda: torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.LayerNorm(6), torch.nn.ReLU(),
-                                                  torch.nn.Linear(6, 2)), lambda n: (n, 4)),
+    "MLP": (
+        lambda: nn.MLP([4, 5, 2], activation="tanh"),
+        lambda: torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)),
+        lambda n: (n, 4),
+    ),
+    "LayerNorm MLP": (
+        lambda: nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.ReLU(), nn.Linear(6, 2)),
+        lambda: torch.nn.Sequential(
+            torch.nn.Linear(4, 6), torch.nn.LayerNorm(6), torch.nn.ReLU(), torch.nn.Linear(6, 2)
+        ),
+        lambda n: (n, 4),
+    ),
 }
 
 
@@ -117,7 +127,9 @@ def test_layer_define_then_run_equals_eager_and_torch(kind, train):
     for step, n in enumerate((4, 2, 5)):  # a different batch size on every run
         x = data(shape(n), integer)
         ups = []
-        results_e = eager(module_e, x, lambda shape: ups.append(RNG.standard_normal(shape)) or ups[0], seed=step)
+        results_e = eager(
+            module_e, x, lambda shape, ups=ups: ups.append(RNG.standard_normal(shape)) or ups[0], seed=step
+        )
         up = ups[0]
         results_g = deferred.run(x, up, seed=step)
         assert_results(results_g, results_e, exact=True, what=f"{kind} run {step}: graph vs eager")
@@ -144,18 +156,42 @@ def test_dropout_define_then_run_draws_a_fresh_mask_each_run_like_eager():
 
 WEIGHT = cr.Variable(np.ones((5, 3)))
 CHECKS = [
-    ("layer_norm", lambda v: F.layer_norm(v, (3,)), np.ones((4, 2)),
-     r"layer_norm over \(3,\): input shape \(4, 2\) does not end with it"),
-    ("batch_norm", lambda v: F.batch_norm(v, np.zeros(3), np.ones(3), training=True), np.ones((4, 2)),
-     r"batch_norm expects \(N, C, \.\.\.\) input with at least 2 axes and 3 channels on axis 1, got shape \(4, 2\)"),
-    ("batch_norm of one", lambda v: F.batch_norm(v, np.zeros(3), np.ones(3), training=True), np.ones((1, 3)),
-     "more than one value per channel"),
-    ("embedding", lambda i: F.embedding(i, WEIGHT), np.array([0, 7]),
-     r"embedding indices must lie in \[0, 5\), got 0\.\.7"),
-    ("Linear", nn.Linear(3, 2), np.ones((4, 2)),
-     r"Linear\(3, 2\) got input of shape \(4, 2\): its last axis must be 3"),
-    ("BatchNorm1d", nn.BatchNorm1d(3), np.ones((4, 2)),
-     r"BatchNorm1d\(3\) expects .* 2 or 3 axes and 3 channels on axis 1, got shape \(4, 2\)"),
+    (
+        "layer_norm",
+        lambda v: F.layer_norm(v, (3,)),
+        np.ones((4, 2)),
+        r"layer_norm over \(3,\): input shape \(4, 2\) does not end with it",
+    ),
+    (
+        "batch_norm",
+        lambda v: F.batch_norm(v, np.zeros(3), np.ones(3), training=True),
+        np.ones((4, 2)),
+        r"batch_norm expects \(N, C, \.\.\.\) input with at least 2 axes and 3 channels on axis 1, got shape \(4, 2\)",
+    ),
+    (
+        "batch_norm of one",
+        lambda v: F.batch_norm(v, np.zeros(3), np.ones(3), training=True),
+        np.ones((1, 3)),
+        "more than one value per channel",
+    ),
+    (
+        "embedding",
+        lambda i: F.embedding(i, WEIGHT),
+        np.array([0, 7]),
+        r"embedding indices must lie in \[0, 5\), got 0\.\.7",
+    ),
+    (
+        "Linear",
+        nn.Linear(3, 2),
+        np.ones((4, 2)),
+        r"Linear\(3, 2\) got input of shape \(4, 2\): its last axis must be 3",
+    ),
+    (
+        "BatchNorm1d",
+        nn.BatchNorm1d(3),
+        np.ones((4, 2)),
+        r"BatchNorm1d\(3\) expects .* 2 or 3 axes and 3 channels on axis 1, got shape \(4, 2\)",
+    ),
     ("LayerNorm", nn.LayerNorm(3), np.ones(2), r"input shape \(2,\) does not end with it"),
     ("Unflatten", nn.Unflatten(1, (2, 2)), np.ones((3, 5)), r"sizes \(2, 2\) do not multiply to 5"),
 ]

@@ -5,17 +5,25 @@ linear = k·x + b, sigmoid = σ(linear), loss = (y - sigmoid)²;
 ∂loss/∂y = 2(y - σ), ∂loss/∂σ = -2(y - σ), ∂loss/∂linear = ∂loss/∂σ · σ(1 - σ),
 ∂loss/∂k = ∂loss/∂linear · x, ∂loss/∂b = ∂loss/∂linear, ∂loss/∂x = ∂loss/∂linear · k.
 """
+
 import numpy as np
 import pytest
 
 import chainrule as cr
+
 from lesson_helpers import Y, build_lesson, lesson_math
 
 # from the issue (an independent source)
 EXPECTED = {
-    "linear": 1.4512183820274032, "sigmoid": 0.8101858733432837, "loss": 0.04056126022042443,
-    "d_y": -0.402796525409167, "d_sigmoid": 0.402796525409167, "d_linear": 0.06194395247945269,
-    "d_k": 0.18583185743835806, "d_b": 0.06194395247945269, "d_x": 0.02224721841122111,
+    "linear": 1.4512183820274032,
+    "sigmoid": 0.8101858733432837,
+    "loss": 0.04056126022042443,
+    "d_y": -0.402796525409167,
+    "d_sigmoid": 0.402796525409167,
+    "d_linear": 0.06194395247945269,
+    "d_k": 0.18583185743835806,
+    "d_b": 0.06194395247945269,
+    "d_x": 0.02224721841122111,
 }
 
 
@@ -24,9 +32,17 @@ def build():
 
 
 def observed(n):
-    return dict(linear=n["linear"].value, sigmoid=n["sigmoid"].value, loss=n["loss"].value, d_y=n["y"].grad,
-                d_sigmoid=n["sigmoid"].grad, d_linear=n["linear"].grad, d_k=n["k"].grad, d_b=n["b"].grad,
-                d_x=n["x"].grad)
+    return dict(
+        linear=n["linear"].value,
+        sigmoid=n["sigmoid"].value,
+        loss=n["loss"].value,
+        d_y=n["y"].grad,
+        d_sigmoid=n["sigmoid"].grad,
+        d_linear=n["linear"].grad,
+        d_k=n["k"].grad,
+        d_b=n["b"].grad,
+        d_x=n["x"].grad,
+    )
 
 
 def assert_lesson(got):

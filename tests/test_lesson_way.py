@@ -8,6 +8,7 @@ learner's own node classes, typed in as the lesson writes them, run next to the
 built-in ops under every entry point. Expected numbers come from the lesson's
 text (issue 2's table) or plain ``math``, never from chainrule.
 """
+
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.errors import GradientError
+
 from lesson_helpers import B, K, X, Y, build_lesson, lesson_math
 
 D_K, D_B, D_X, D_Y = 0.18583185743835806, 0.06194395247945269, 0.02224721841122111, -0.402796525409167
@@ -173,7 +175,7 @@ def square_graph(x_value):
 def expected_square_grad(x):
     """d/dx Σ 3·tanh(sin(x)²) by hand."""
     s = np.sin(x)
-    return 3 * (1 - np.tanh(s ** 2) ** 2) * 2 * s * np.cos(x)
+    return 3 * (1 - np.tanh(s**2) ** 2) * 2 * s * np.cos(x)
 
 
 def test_learner_node_eager_backward_and_grad():
@@ -218,6 +220,7 @@ def test_learner_node_cannot_be_differentiated_twice_and_says_why():
 
 def test_op_subclass_written_the_lesson_way_is_refused_with_the_fix():
     with pytest.raises(TypeError, match="subclass cr.Node"):
+
         class Bad(cr.Op):  # noqa: F841
             def forward(self):
                 self.value = self.inputs[0].value
@@ -277,7 +280,7 @@ class LessonLinear(LessonNode):
         self.value = k.value * x.value + b.value
 
     def backward(self):
-        x, k, b = self.inputs[0], self.inputs[1], self.inputs[2]
+        x, k = self.inputs[0], self.inputs[1]
         upstream = sum(n.gradients[self] for n in self.outputs)
         self.gradients[self.inputs[0]] = upstream * k.value
         self.gradients[self.inputs[1]] = upstream * x.value
@@ -348,12 +351,10 @@ def test_the_seeds_classes_in_the_lessons_loops():
 def test_the_seeds_classes_through_graph_and_explain():
     n = seed_graph()
     graph = cr.Graph(n["loss"])
-    assert graph.forward({n["x"]: X, n["y"]: Y, n["k"]: K, n["b"]: B}) == pytest.approx(0.04056126022042443,
-                                                                                        rel=1e-15)
+    assert graph.forward({n["x"]: X, n["y"]: Y, n["k"]: K, n["b"]: B}) == pytest.approx(0.04056126022042443, rel=1e-15)
     graph.backward()
     for name, want in (("k", D_K), ("b", D_B), ("x", D_X), ("y", D_Y)):
         assert float(n[name].grad) == pytest.approx(want, rel=1e-15), name
     e = graph.explain(n["k"])
     assert e.value == pytest.approx(D_K, rel=1e-15)
-    assert [f.value for f in e.paths[0].factors] == pytest.approx(
-        [-D_Y, lesson_math()["local_sigmoid"], X], rel=1e-15)
+    assert [f.value for f in e.paths[0].factors] == pytest.approx([-D_Y, lesson_math()["local_sigmoid"], X], rel=1e-15)

@@ -6,22 +6,34 @@ binary_cross_entropy_with_logits with ``weight`` and ``pos_weight``. Values and
 gradients eagerly and define-then-run, central differences and second order.
 Then the issue's repros: BCE's target gradient at p = 1e-30, and the canonical
 classification graph with integer labels fed through a placeholder."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 import chainrule as cr
+
 from oracle import KINK, Case, Fixed, params, run_case
 
 rng = np.random.default_rng(11)
 REDUCTIONS = ("mean", "sum", "none")
 # logits shape -> labels (class axis 1, or 0 for one example), some equal to ignore_index
-LABELS = {(6, 4): np.array([0, 3, -100, 1, 1, 2]), (2, 4, 3): np.array([[0, 3, 2], [-100, 1, 1]]),
-          (4,): np.array(2), (3, 5): np.array([4, 4, 0])}
+LABELS = {
+    (6, 4): np.array([0, 3, -100, 1, 1, 2]),
+    (2, 4, 3): np.array([[0, 3, 2], [-100, 1, 1]]),
+    (4,): np.array(2),
+    (3, 5): np.array([4, 4, 0]),
+}
 WEIGHT = {4: Fixed(rng.uniform(0.2, 2.0, 4)), 5: Fixed(rng.uniform(0.2, 2.0, 5))}
-OPTIONS = [dict(), dict(weight=True), dict(ignore_index=1), dict(label_smoothing=0.2),
-           dict(weight=True, label_smoothing=0.1), dict(weight=True, ignore_index=0, label_smoothing=0.3)]
+OPTIONS = [
+    dict(),
+    dict(weight=True),
+    dict(ignore_index=1),
+    dict(label_smoothing=0.2),
+    dict(weight=True, label_smoothing=0.1),
+    dict(weight=True, ignore_index=0, label_smoothing=0.3),
+]
 
 
 def _ce_case(shape, labels, opts, reduction, fn="cross_entropy"):
@@ -34,38 +46,78 @@ def _ce_case(shape, labels, opts, reduction, fn="cross_entropy"):
     if fn == "nll_loss":
         kw.pop("label_smoothing", None)
     name = f"{fn}{shape}-{'-'.join(f'{k}={v}' for k, v in opts.items()) or 'plain'}-{reduction}"
-    return Case(name, lambda x, t, *w: cr_fn(x, t, *w, reduction=reduction, **kw),
-                lambda x, t, *w: t_fn(x, t, *w, reduction=reduction, **kw), args)
+    return Case(
+        name,
+        lambda x, t, *w: cr_fn(x, t, *w, reduction=reduction, **kw),
+        lambda x, t, *w: t_fn(x, t, *w, reduction=reduction, **kw),
+        args,
+    )
 
 
-CASES = [_ce_case(s, labels, opts, r) for s, labels in LABELS.items() for opts in OPTIONS for r in REDUCTIONS
-         if r == "mean" or s == (6, 4)]
-CASES += [_ce_case(s, labels, opts, r, "nll_loss") for s, labels in list(LABELS.items())[:2]
-          for opts in OPTIONS[:3] + OPTIONS[5:] for r in REDUCTIONS]
+CASES = [
+    _ce_case(s, labels, opts, r)
+    for s, labels in LABELS.items()
+    for opts in OPTIONS
+    for r in REDUCTIONS
+    if r == "mean" or s == (6, 4)
+]
+CASES += [
+    _ce_case(s, labels, opts, r, "nll_loss")
+    for s, labels in list(LABELS.items())[:2]
+    for opts in OPTIONS[:3] + OPTIONS[5:]
+    for r in REDUCTIONS
+]
 # probability targets (differentiable too), with weights and smoothing
 for opts in [dict(), dict(weight=True), dict(label_smoothing=0.25), dict(weight=True, label_smoothing=0.1)]:
     for r in REDUCTIONS:
         w = (WEIGHT[4],) if opts.get("weight") else ()
         kw = {k: v for k, v in opts.items() if k != "weight"}
-        CASES.append(Case(f"cross_entropy_probs-{opts}-{r}",
-                          lambda x, t, *w, r=r, kw=kw: cr.cross_entropy(x, t, *w, reduction=r, **kw),
-                          lambda x, t, *w, r=r, kw=kw: F.cross_entropy(x, t, *w, reduction=r, **kw),
-                          ((5, 4), (5, 4)) + w, low=0.0, high=1.0))
+        CASES.append(
+            Case(
+                f"cross_entropy_probs-{opts}-{r}",
+                lambda x, t, *w, r=r, kw=kw: cr.cross_entropy(x, t, *w, reduction=r, **kw),
+                lambda x, t, *w, r=r, kw=kw: F.cross_entropy(x, t, *w, reduction=r, **kw),
+                ((5, 4), (5, 4)) + w,
+                low=0.0,
+                high=1.0,
+            )
+        )
 # empty batch: mean is NaN, sum 0 (as PyTorch); every label ignored: NaN, and zero gradients.
 # Kept out of the module's lists of cases, which forward mode (test_forward_mode.py) compares with
 # torch.func.jvp: its tangent of a mean over nothing is 0/0 = NaN, the transposed vjp's 0.
-NOTHING_KEPT = tuple(Case(f"cross_entropy_empty-{r}", lambda x, t, r=r: cr.cross_entropy(x, t, reduction=r),
-                          lambda x, t, r=r: F.cross_entropy(x, t, reduction=r), ((0, 4), Fixed(np.zeros(0, int))),
-                          modes=None if r != "mean" else KINK) for r in REDUCTIONS)
-NOTHING_KEPT += (Case("cross_entropy_all_ignored", lambda x, t: cr.cross_entropy(x, t),
-                      lambda x, t: F.cross_entropy(x, t), ((3, 4), Fixed(np.full(3, -100))), modes=KINK),)
+NOTHING_KEPT = tuple(
+    Case(
+        f"cross_entropy_empty-{r}",
+        lambda x, t, r=r: cr.cross_entropy(x, t, reduction=r),
+        lambda x, t, r=r: F.cross_entropy(x, t, reduction=r),
+        ((0, 4), Fixed(np.zeros(0, int))),
+        modes=None if r != "mean" else KINK,
+    )
+    for r in REDUCTIONS
+)
+NOTHING_KEPT += (
+    Case(
+        "cross_entropy_all_ignored",
+        lambda x, t: cr.cross_entropy(x, t),
+        lambda x, t: F.cross_entropy(x, t),
+        ((3, 4), Fixed(np.full(3, -100))),
+        modes=KINK,
+    ),
+)
 # binary cross-entropy with per-element weights (broadcast), with logits and pos_weight
 BCE_W = [Fixed(rng.uniform(0.5, 2.0, (3, 4))), Fixed(rng.uniform(0.5, 2.0, 4)), Fixed(np.array(1.5))]
 for r in REDUCTIONS:
     for i, w in enumerate(BCE_W):
-        CASES.append(Case(f"bce_weight{i}-{r}", lambda p, t, w, r=r: cr.binary_cross_entropy(p, t, w, reduction=r),
-                          lambda p, t, w, r=r: F.binary_cross_entropy(p, t, w, reduction=r), ((3, 4), (3, 4), w),
-                          low=0.05, high=0.95))
+        CASES.append(
+            Case(
+                f"bce_weight{i}-{r}",
+                lambda p, t, w, r=r: cr.binary_cross_entropy(p, t, w, reduction=r),
+                lambda p, t, w, r=r: F.binary_cross_entropy(p, t, w, reduction=r),
+                ((3, 4), (3, 4), w),
+                low=0.05,
+                high=0.95,
+            )
+        )
     for name, kw in [("weight", ("weight",)), ("pos_weight", ("pos_weight",)), ("both", ("weight", "pos_weight"))]:
         extra = tuple(Fixed(rng.uniform(0.5, 2.0, 4)) for _ in kw)
 
@@ -76,8 +128,14 @@ for r in REDUCTIONS:
             return F.binary_cross_entropy_with_logits(x, t, reduction=r, **dict(zip(kw, e)))
 
         CASES.append(Case(f"bce_logits_{name}-{r}", cr_fn, t_fn, ((3, 4), (3, 4)) + extra))
-        CASES.append(Case(f"bce_logits_{name}_3d-{r}", cr_fn, t_fn, ((2, 3, 4), Fixed(rng.integers(0, 2, (2, 3, 4))
-                                                                                       .astype(float))) + extra))
+        CASES.append(
+            Case(
+                f"bce_logits_{name}_3d-{r}",
+                cr_fn,
+                t_fn,
+                ((2, 3, 4), Fixed(rng.integers(0, 2, (2, 3, 4)).astype(float))) + extra,
+            )
+        )
 
 
 @pytest.mark.parametrize("case, mode", params(CASES + list(NOTHING_KEPT)))
@@ -117,13 +175,16 @@ def test_the_canonical_classification_graph_runs_define_then_run(requires_grad):
     assert graph.output.value == loss
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda x, t: cr.cross_entropy(x, t, "sum"), "reduction is a keyword"),
-    (lambda x, t: cr.cross_entropy(x, t, label_smoothing=1.5), r"label_smoothing=1\.5 is not a number in \[0, 1\]"),
-    (lambda x, t: cr.cross_entropy(x, t, ignore_index=0.5), "ignore_index=0.5 is not an int"),
-    (lambda x, t: cr.cross_entropy(x, np.full((3, 4), 0.25), ignore_index=1), "ignore_index=1 applies to integer"),
-    (lambda x, t: cr.binary_cross_entropy_with_logits(x, np.ones((3, 4)), "mean"), "reduction is a keyword"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda x, t: cr.cross_entropy(x, t, "sum"), "reduction is a keyword"),
+        (lambda x, t: cr.cross_entropy(x, t, label_smoothing=1.5), r"label_smoothing=1\.5 is not a number in \[0, 1\]"),
+        (lambda x, t: cr.cross_entropy(x, t, ignore_index=0.5), "ignore_index=0.5 is not an int"),
+        (lambda x, t: cr.cross_entropy(x, np.full((3, 4), 0.25), ignore_index=1), "ignore_index=1 applies to integer"),
+        (lambda x, t: cr.binary_cross_entropy_with_logits(x, np.ones((3, 4)), "mean"), "reduction is a keyword"),
+    ],
+)
 def test_loss_options_are_checked(call, message):
     x = cr.Variable(np.zeros((3, 4)))
     with pytest.raises((TypeError, ValueError), match=message):

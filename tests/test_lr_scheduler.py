@@ -1,6 +1,7 @@
 """Learning-rate schedules step for step against torch.optim.lr_scheduler: the rates (and
 OneCycleLR's momentum) of every group after every step, from construction on; a state
 dict saved part-way and loaded into a fresh schedule continues exactly like torch's."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,30 +13,73 @@ TS = torch.optim.lr_scheduler
 
 SCHEDULES = {
     "step": (lambda o: optim.StepLR(o, step_size=3, gamma=0.5), lambda o: TS.StepLR(o, 3, 0.5)),
-    "cosine": (lambda o: optim.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
-               lambda o: TS.CosineAnnealingLR(o, T_max=10, eta_min=0.01)),
-    "linear warm-up": (lambda o: optim.LinearLR(o, start_factor=0.1, total_iters=4),
-                       lambda o: TS.LinearLR(o, start_factor=0.1, total_iters=4)),
+    "cosine": (
+        lambda o: optim.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
+        lambda o: TS.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
+    ),
+    "linear warm-up": (
+        lambda o: optim.LinearLR(o, start_factor=0.1, total_iters=4),
+        lambda o: TS.LinearLR(o, start_factor=0.1, total_iters=4),
+    ),
     "linear decay": (lambda o: optim.LinearLR(o, 1.0, 0.2, 7), lambda o: TS.LinearLR(o, 1.0, 0.2, 7)),
-    "warm restarts": (lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=4, eta_min=0.001),
-                      lambda o: TS.CosineAnnealingWarmRestarts(o, T_0=4, eta_min=0.001)),
-    "warm restarts x2": (lambda o: optim.CosineAnnealingWarmRestarts(o, 3, T_mult=2),
-                         lambda o: TS.CosineAnnealingWarmRestarts(o, 3, T_mult=2)),
+    "warm restarts": (
+        lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=4, eta_min=0.001),
+        lambda o: TS.CosineAnnealingWarmRestarts(o, T_0=4, eta_min=0.001),
+    ),
+    "warm restarts x2": (
+        lambda o: optim.CosineAnnealingWarmRestarts(o, 3, T_mult=2),
+        lambda o: TS.CosineAnnealingWarmRestarts(o, 3, T_mult=2),
+    ),
     "warm-up then cosine": (
         lambda o: optim.SequentialLR(o, [optim.LinearLR(o, 0.01, total_iters=5), optim.CosineAnnealingLR(o, 15)], [5]),
-        lambda o: TS.SequentialLR(o, [TS.LinearLR(o, 0.01, total_iters=5), TS.CosineAnnealingLR(o, 15)], [5])),
+        lambda o: TS.SequentialLR(o, [TS.LinearLR(o, 0.01, total_iters=5), TS.CosineAnnealingLR(o, 15)], [5]),
+    ),
     "three stages": (
-        lambda o: optim.SequentialLR(o, [optim.LinearLR(o, 0.5, total_iters=3), optim.StepLR(o, 2, 0.5),
-                                         optim.CosineAnnealingLR(o, 8, eta_min=0.001)], [3, 9]),
-        lambda o: TS.SequentialLR(o, [TS.LinearLR(o, 0.5, total_iters=3), TS.StepLR(o, 2, 0.5),
-                                      TS.CosineAnnealingLR(o, 8, eta_min=0.001)], [3, 9])),
-    "one cycle": (lambda o: optim.OneCycleLR(o, max_lr=[1.0, 0.4], total_steps=25),
-                  lambda o: TS.OneCycleLR(o, max_lr=[1.0, 0.4], total_steps=25)),
+        lambda o: optim.SequentialLR(
+            o,
+            [
+                optim.LinearLR(o, 0.5, total_iters=3),
+                optim.StepLR(o, 2, 0.5),
+                optim.CosineAnnealingLR(o, 8, eta_min=0.001),
+            ],
+            [3, 9],
+        ),
+        lambda o: TS.SequentialLR(
+            o,
+            [TS.LinearLR(o, 0.5, total_iters=3), TS.StepLR(o, 2, 0.5), TS.CosineAnnealingLR(o, 8, eta_min=0.001)],
+            [3, 9],
+        ),
+    ),
+    "one cycle": (
+        lambda o: optim.OneCycleLR(o, max_lr=[1.0, 0.4], total_steps=25),
+        lambda o: TS.OneCycleLR(o, max_lr=[1.0, 0.4], total_steps=25),
+    ),
     "one cycle linear 3-phase": (
-        lambda o: optim.OneCycleLR(o, 0.8, epochs=5, steps_per_epoch=5, anneal_strategy="linear", three_phase=True,
-                                   pct_start=0.25, div_factor=10.0, base_momentum=0.8, max_momentum=0.9),
-        lambda o: TS.OneCycleLR(o, 0.8, epochs=5, steps_per_epoch=5, anneal_strategy="linear", three_phase=True,
-                                pct_start=0.25, div_factor=10.0, base_momentum=0.8, max_momentum=0.9)),
+        lambda o: optim.OneCycleLR(
+            o,
+            0.8,
+            epochs=5,
+            steps_per_epoch=5,
+            anneal_strategy="linear",
+            three_phase=True,
+            pct_start=0.25,
+            div_factor=10.0,
+            base_momentum=0.8,
+            max_momentum=0.9,
+        ),
+        lambda o: TS.OneCycleLR(
+            o,
+            0.8,
+            epochs=5,
+            steps_per_epoch=5,
+            anneal_strategy="linear",
+            three_phase=True,
+            pct_start=0.25,
+            div_factor=10.0,
+            base_momentum=0.8,
+            max_momentum=0.9,
+        ),
+    ),
 }
 OPTIMIZERS = {"SGD": dict(lr=0.3, momentum=0.9), "Adam": dict(lr=0.3, betas=(0.9, 0.99))}
 
@@ -43,10 +87,13 @@ OPTIMIZERS = {"SGD": dict(lr=0.3, momentum=0.9), "Adam": dict(lr=0.3, betas=(0.9
 def twin_optimizers(name):
     """Two parameter groups (different rates), for chainrule and torch."""
     hyper = OPTIMIZERS[name]
-    opt = getattr(optim, name)([{"params": [cr.Variable(np.zeros(2))]},
-                                {"params": [cr.Variable(np.zeros(3))], "lr": 0.1}], **hyper)
-    topt = getattr(torch.optim, name)([{"params": [torch.zeros(2, requires_grad=True)]},
-                                       {"params": [torch.zeros(3, requires_grad=True)], "lr": 0.1}], **hyper)
+    opt = getattr(optim, name)(
+        [{"params": [cr.Variable(np.zeros(2))]}, {"params": [cr.Variable(np.zeros(3))], "lr": 0.1}], **hyper
+    )
+    topt = getattr(torch.optim, name)(
+        [{"params": [torch.zeros(2, requires_grad=True)]}, {"params": [torch.zeros(3, requires_grad=True)], "lr": 0.1}],
+        **hyper,
+    )
     return opt, topt
 
 
@@ -110,15 +157,21 @@ def test_warm_restarts_with_fractional_epochs_match_torch():
 
 def test_schedule_options_are_checked_like_torch():
     opt, topt = twin_optimizers("SGD")
-    bad = [(lambda o: optim.LinearLR(o, start_factor=0.0), lambda o: TS.LinearLR(o, start_factor=0.0)),
-           (lambda o: optim.LinearLR(o, end_factor=1.5), lambda o: TS.LinearLR(o, end_factor=1.5)),
-           (lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=0), lambda o: TS.CosineAnnealingWarmRestarts(o, 0)),
-           (lambda o: optim.OneCycleLR(o, 1.0), lambda o: TS.OneCycleLR(o, 1.0)),
-           (lambda o: optim.OneCycleLR(o, 1.0, 10, anneal_strategy="exp"),
-            lambda o: TS.OneCycleLR(o, 1.0, 10, anneal_strategy="exp")),
-           (lambda o: optim.OneCycleLR(o, [1.0], 10), lambda o: TS.OneCycleLR(o, [1.0], 10)),
-           (lambda o: optim.SequentialLR(o, [optim.StepLR(o, 2)], [3]),
-            lambda o: TS.SequentialLR(o, [TS.StepLR(o, 2)], [3]))]
+    bad = [
+        (lambda o: optim.LinearLR(o, start_factor=0.0), lambda o: TS.LinearLR(o, start_factor=0.0)),
+        (lambda o: optim.LinearLR(o, end_factor=1.5), lambda o: TS.LinearLR(o, end_factor=1.5)),
+        (lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=0), lambda o: TS.CosineAnnealingWarmRestarts(o, 0)),
+        (lambda o: optim.OneCycleLR(o, 1.0), lambda o: TS.OneCycleLR(o, 1.0)),
+        (
+            lambda o: optim.OneCycleLR(o, 1.0, 10, anneal_strategy="exp"),
+            lambda o: TS.OneCycleLR(o, 1.0, 10, anneal_strategy="exp"),
+        ),
+        (lambda o: optim.OneCycleLR(o, [1.0], 10), lambda o: TS.OneCycleLR(o, [1.0], 10)),
+        (
+            lambda o: optim.SequentialLR(o, [optim.StepLR(o, 2)], [3]),
+            lambda o: TS.SequentialLR(o, [TS.StepLR(o, 2)], [3]),
+        ),
+    ]
     for make, tmake in bad:
         with pytest.raises(ValueError):
             tmake(topt)

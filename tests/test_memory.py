@@ -1,6 +1,7 @@
 """Memory: backward frees what nothing needs any more (and keeps what you hold), no_grad()
 keeps no graph, fit and evaluate never hold two graphs, and the garbage collector stays
 off a big graph while it lives."""
+
 from __future__ import annotations
 
 import gc
@@ -11,6 +12,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import memory
+
 from lesson_helpers import build_lesson
 
 
@@ -120,8 +122,16 @@ class Probe(cr.nn.Module):
 def test_fit_and_evaluate_drop_each_steps_graph_before_the_next():
     model = Probe()
     X, y = np.random.default_rng(0).standard_normal((40, 2)).astype(np.float32), np.arange(40) % 2
-    cr.fit(model, cr.cross_entropy, cr.optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2, batch_size=8,
-           progress=False, val_data=(X, y))
+    cr.fit(
+        model,
+        cr.cross_entropy,
+        cr.optim.SGD(model.parameters(), lr=0.1),
+        (X, y),
+        epochs=2,
+        batch_size=8,
+        progress=False,
+        val_data=(X, y),
+    )
     cr.evaluate(model, (X, y), batch_size=8)
     assert len(model.alive) > 10 and not any(model.alive)
 

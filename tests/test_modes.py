@@ -1,6 +1,7 @@
 """explain(..., mode="both"): one derivative by forward and by backward mode, with the
 passes and multiplications each needs; checked against the lesson's hand math, PyTorch
 (values and every local Jacobian, to count multiplications) and in both languages."""
+
 from __future__ import annotations
 
 import re
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 
 import chainrule as cr
 from chainrule.errors import GradientError, OptionError
+
 from lesson_helpers import CJK, K, X, Y, build_lesson, has_number, lesson_math, numbers_in
 
 # torch.func compiles its decompositions with torch.jit.script on first use, which warns
@@ -45,8 +47,14 @@ def test_lesson_backward_pass_carries_dloss_down(lesson):
     m = lesson_math()
     bwd = e.backward
     assert bwd.steps[0].node is n["loss"] and bwd.steps[0].value == 1.0
-    for name, key in (("sigmoid", "d_sigmoid"), ("linear", "d_linear"), ("k", "d_k"), ("b", "d_b"), ("x", "d_x"),
-                      ("y", "d_y")):
+    for name, key in (
+        ("sigmoid", "d_sigmoid"),
+        ("linear", "d_linear"),
+        ("k", "d_k"),
+        ("b", "d_b"),
+        ("x", "d_x"),
+        ("y", "d_y"),
+    ):
         assert bwd.step(n[name]).value == pytest.approx(m[key], rel=1e-14), name
     assert e.value == pytest.approx(m["d_k"], rel=1e-15)
 
@@ -82,8 +90,11 @@ def test_lesson_text_in_both_languages(lesson, lang):
         assert "前向模式，每个输入元素走一遍（x、y、k、b）：共 4 遍，10 次乘法" in text
         assert "反向模式，每个输出元素走一遍（loss）：共 1 遍，6 次乘法" in text
         assert "这就是反向传播要倒着走的原因" in text
-        sentences = [line for line in text.splitlines() if re.search(r"[A-Za-z]{4,}", line.replace("sigmoid", "")
-                                                                     .replace("linear", "").replace("loss", ""))]
+        sentences = [
+            line
+            for line in text.splitlines()
+            if re.search(r"[A-Za-z]{4,}", line.replace("sigmoid", "").replace("linear", "").replace("loss", ""))
+        ]
         assert all(CJK.search(line) for line in sentences), sentences
 
 
@@ -100,8 +111,14 @@ def test_one_mode_at_a_time(lesson):
 def mlp():
     cr.set_default_dtype("float64")
     rng = np.random.default_rng(0)
-    data = {"X": rng.standard_normal((4, 3)), "Y": rng.random((4, 1)), "W1": rng.standard_normal((3, 4)),
-            "b1": rng.standard_normal(4), "W2": rng.standard_normal((4, 1)), "b2": rng.standard_normal(1)}
+    data = {
+        "X": rng.standard_normal((4, 3)),
+        "Y": rng.random((4, 1)),
+        "W1": rng.standard_normal((3, 4)),
+        "b1": rng.standard_normal(4),
+        "W2": rng.standard_normal((4, 1)),
+        "b2": rng.standard_normal(1),
+    }
     X_, Y_ = cr.Constant(data["X"], name="X"), cr.Constant(data["Y"], name="Y")
     p = {k: cr.Variable(data[k], name=k) for k in ("W1", "b1", "W2", "b2")}
     hidden = cr.Sigmoid(cr.Linear(X_, p["W1"], p["b1"], name="linear1"), name="hidden")
@@ -178,7 +195,9 @@ def test_mlp_multiplications_are_the_local_jacobians_nonzeros():
     assert e.forward.total == sum(p[k].size * sum(nnz[edge] for edge in edges) for k, edges in downstream.items())
     assert (e.forward.passes, e.backward.passes) == (12 + 4 + 4 + 1, 1)
     text = e.render("zh")
-    assert f"共 21 遍，{e.forward.total:,} 次乘法" in text and "jvp (3, 4)→(4, 4)" in text and "vjp (4, 4)→(3, 4)" in text
+    assert (
+        f"共 21 遍，{e.forward.total:,} 次乘法" in text and "jvp (3, 4)→(4, 4)" in text and "vjp (4, 4)→(3, 4)" in text
+    )
     assert "∂W1/∂W1[0, 0]：在 [0, 0] 处为 1，其余都是 0" in text
 
 

@@ -3,6 +3,7 @@
 Every expected number comes from ``lesson_helpers`` (plain Python ``math``), never
 from chainrule's own output; the lesson's printed digits are checked literally too.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,22 @@ import pytest
 import chainrule as cr
 from chainrule.see.narration import narrate_backward, narrate_forward
 from chainrule.see.phrases import LANGS, PHRASES
-from lesson_helpers import (B, CJK, K, LESSON_BACKWARD, LESSON_FORWARD, X, Y, build_lesson, has_number, lesson_math,
-                            line_with, numbers_in)
+
+from lesson_helpers import (
+    CJK,
+    LESSON_BACKWARD,
+    LESSON_FORWARD,
+    B,
+    K,
+    X,
+    Y,
+    build_lesson,
+    has_number,
+    lesson_math,
+    line_with,
+    numbers_in,
+)
+
 
 @pytest.fixture
 def lesson():
@@ -51,15 +66,24 @@ def test_backward_narration_has_the_lessons_gradients(lesson, lang, capsys):
     graph.backward(narrate=True, lang=lang)
     text = capsys.readouterr().out
     expected = lesson_math()
-    for node, key in (("y", "d_y"), ("sigmoid", "d_sigmoid"), ("linear", "d_linear"), ("k", "d_k"),
-                      ("b", "d_b"), ("x", "d_x")):
+    for node, key in (
+        ("y", "d_y"),
+        ("sigmoid", "d_sigmoid"),
+        ("linear", "d_linear"),
+        ("k", "d_k"),
+        ("b", "d_b"),
+        ("x", "d_x"),
+    ):
         # the node's own line: ∂loss/∂node = value
         line = line_with(text, f"∂loss/∂{node} = ")
         assert has_number(numbers_in(line.split(f"∂loss/∂{node} = ")[1]), expected[key]), node
     # what sigmoid sends to linear: upstream · σ(1-σ) = upstream · local = result
     send = line_with(text, "sigmoid · (1 - sigmoid)")
-    assert [has_number(numbers_in(send), expected[k]) for k in ("d_sigmoid", "local_sigmoid", "d_linear")] \
-        == [True, True, True]
+    assert [has_number(numbers_in(send), expected[k]) for k in ("d_sigmoid", "local_sigmoid", "d_linear")] == [
+        True,
+        True,
+        True,
+    ]
     for digits in LESSON_BACKWARD:
         assert digits in text
     assert bool(CJK.search(text)) == (lang == "zh")

@@ -1,5 +1,6 @@
 """The lesson's own way, seen: talking node loops, the chain rule as symbols before any number,
 and a learner's own Node classes narrated, explained and drawn like the built-in ops."""
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,9 @@ import pytest
 
 import chainrule as cr
 from chainrule.see import viz
-from lesson_helpers import B, CJK, K, X, Y, build_lesson, lesson_math
 from test_lesson_way import Square, hand_loop, seed_graph
+
+from lesson_helpers import CJK, B, K, X, Y, build_lesson, lesson_math
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
 

@@ -1,6 +1,7 @@
 """cr.nn layers against torch.nn given the same weights (outputs, input and parameter
 gradients under a random upstream gradient, running statistics), and Module's
 parameter discovery, modes and state dicts."""
+
 import math
 
 import numpy as np
@@ -41,28 +42,34 @@ def compare(module, tmodule, x, train=True, atol=1e-10, input_grad=True):
     return module, tmodule
 
 
-@pytest.mark.parametrize("make, tmake, shape", [
-    (lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (4, 5)),
-    (lambda: nn.Linear(5, 3, bias=False), lambda: torch.nn.Linear(5, 3, bias=False), (2, 6, 5)),
-    (lambda: nn.Conv2d(3, 4, 3, padding=1), lambda: torch.nn.Conv2d(3, 4, 3, padding=1), (2, 3, 6, 5)),
-    (lambda: nn.Conv2d(2, 3, (3, 2), stride=2, bias=False), lambda: torch.nn.Conv2d(2, 3, (3, 2), stride=2, bias=False),
-     (2, 2, 7, 6)),
-    (lambda: nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2), (2, 3, 6, 6)),
-    (lambda: nn.MaxPool2d(3, 2, 1), lambda: torch.nn.MaxPool2d(3, 2, 1), (2, 3, 7, 7)),
-    (lambda: nn.AvgPool2d(2), lambda: torch.nn.AvgPool2d(2), (2, 3, 6, 6)),
-    (lambda: nn.AvgPool2d(3, 1, 1), lambda: torch.nn.AvgPool2d(3, 1, 1), (1, 2, 5, 5)),
-    (lambda: nn.LayerNorm(6), lambda: torch.nn.LayerNorm(6), (4, 6)),
-    (lambda: nn.LayerNorm((3, 4)), lambda: torch.nn.LayerNorm((3, 4)), (2, 3, 4)),
-    (lambda: nn.Flatten(), lambda: torch.nn.Flatten(), (2, 3, 4, 5)),
-    (lambda: nn.ReLU(), lambda: torch.nn.ReLU(), (3, 4)),
-    (lambda: nn.Tanh(), lambda: torch.nn.Tanh(), (3, 4)),
-    (lambda: nn.Sigmoid(), lambda: torch.nn.Sigmoid(), (3, 4)),
-    (lambda: nn.GELU(), lambda: torch.nn.GELU(), (3, 4)),
-    (lambda: nn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2), (3, 4)),
-    (lambda: nn.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1), (3, 4)),
-    (lambda: nn.LogSoftmax(dim=-1), lambda: torch.nn.LogSoftmax(dim=-1), (3, 4)),
-    (lambda: nn.Dropout(0.5), lambda: torch.nn.Dropout(0.5), (3, 4)),  # compared in eval mode below
-])
+@pytest.mark.parametrize(
+    "make, tmake, shape",
+    [
+        (lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (4, 5)),
+        (lambda: nn.Linear(5, 3, bias=False), lambda: torch.nn.Linear(5, 3, bias=False), (2, 6, 5)),
+        (lambda: nn.Conv2d(3, 4, 3, padding=1), lambda: torch.nn.Conv2d(3, 4, 3, padding=1), (2, 3, 6, 5)),
+        (
+            lambda: nn.Conv2d(2, 3, (3, 2), stride=2, bias=False),
+            lambda: torch.nn.Conv2d(2, 3, (3, 2), stride=2, bias=False),
+            (2, 2, 7, 6),
+        ),
+        (lambda: nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2), (2, 3, 6, 6)),
+        (lambda: nn.MaxPool2d(3, 2, 1), lambda: torch.nn.MaxPool2d(3, 2, 1), (2, 3, 7, 7)),
+        (lambda: nn.AvgPool2d(2), lambda: torch.nn.AvgPool2d(2), (2, 3, 6, 6)),
+        (lambda: nn.AvgPool2d(3, 1, 1), lambda: torch.nn.AvgPool2d(3, 1, 1), (1, 2, 5, 5)),
+        (lambda: nn.LayerNorm(6), lambda: torch.nn.LayerNorm(6), (4, 6)),
+        (lambda: nn.LayerNorm((3, 4)), lambda: torch.nn.LayerNorm((3, 4)), (2, 3, 4)),
+        (lambda: nn.Flatten(), lambda: torch.nn.Flatten(), (2, 3, 4, 5)),
+        (lambda: nn.ReLU(), lambda: torch.nn.ReLU(), (3, 4)),
+        (lambda: nn.Tanh(), lambda: torch.nn.Tanh(), (3, 4)),
+        (lambda: nn.Sigmoid(), lambda: torch.nn.Sigmoid(), (3, 4)),
+        (lambda: nn.GELU(), lambda: torch.nn.GELU(), (3, 4)),
+        (lambda: nn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2), (3, 4)),
+        (lambda: nn.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1), (3, 4)),
+        (lambda: nn.LogSoftmax(dim=-1), lambda: torch.nn.LogSoftmax(dim=-1), (3, 4)),
+        (lambda: nn.Dropout(0.5), lambda: torch.nn.Dropout(0.5), (3, 4)),  # compared in eval mode below
+    ],
+)
 def test_layer_matches_torch(make, tmake, shape):
     torch.manual_seed(0)
     layer, tlayer = make(), tmake()
@@ -85,11 +92,14 @@ def test_dropout_in_eval_is_identity_and_in_train_is_inverted_dropout():
         nn.Dropout(1.5)
 
 
-@pytest.mark.parametrize("make, tmake, shape", [
-    (lambda: nn.BatchNorm1d(4), lambda: torch.nn.BatchNorm1d(4), (8, 4)),
-    (lambda: nn.BatchNorm1d(3, momentum=0.3), lambda: torch.nn.BatchNorm1d(3, momentum=0.3), (5, 3, 6)),
-    (lambda: nn.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3), (4, 3, 5, 5)),
-])
+@pytest.mark.parametrize(
+    "make, tmake, shape",
+    [
+        (lambda: nn.BatchNorm1d(4), lambda: torch.nn.BatchNorm1d(4), (8, 4)),
+        (lambda: nn.BatchNorm1d(3, momentum=0.3), lambda: torch.nn.BatchNorm1d(3, momentum=0.3), (5, 3, 6)),
+        (lambda: nn.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3), (4, 3, 5, 5)),
+    ],
+)
 def test_batchnorm_train_steps_then_eval_match_torch(make, tmake, shape):
     torch.manual_seed(0)
     bn, tbn = make(), tmake()
@@ -131,29 +141,48 @@ def test_embedding_matches_torch():
 
 def test_torch_sequential_weights_load_into_mlp_by_name():
     torch.manual_seed(0)
-    tmodel = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(),
-                                 torch.nn.Linear(8, 3))
+    tmodel = torch.nn.Sequential(
+        torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    )
     model = nn.MLP([6, 8, 8, 3])
-    assert list(model.state_dict()) == list(tmodel.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias",
-                                                                     "4.weight", "4.bias"]
+    assert (
+        list(model.state_dict())
+        == list(tmodel.state_dict())
+        == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
+    )
     compare(model, tmodel, RNG.standard_normal((5, 6)))
 
 
 def test_cnn_matches_torch_end_to_end():
     torch.manual_seed(0)
-    tmodel = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
-                                 torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(4 * 4 * 4, 3))
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(4 * 4 * 4, 3))
+    tmodel = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 4 * 4, 3),
+    )
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 3),
+    )
     compare(model, tmodel, RNG.standard_normal((6, 1, 8, 8)))
 
 
-@pytest.mark.parametrize("make, fan_in, shape", [
-    (lambda: nn.Linear(400, 300), 400, (300, 400)),
-    (lambda: nn.Conv2d(16, 32, 3), 16 * 9, (32, 16, 3, 3)),
-    (lambda: nn.Conv2d(16, 64, 3, groups=4), 4 * 9, (64, 4, 3, 3)),  # fan-in counts one group's channels
-    (lambda: nn.Conv1d(16, 32, 5), 16 * 5, (32, 16, 5)),
-])
+@pytest.mark.parametrize(
+    "make, fan_in, shape",
+    [
+        (lambda: nn.Linear(400, 300), 400, (300, 400)),
+        (lambda: nn.Conv2d(16, 32, 3), 16 * 9, (32, 16, 3, 3)),
+        (lambda: nn.Conv2d(16, 64, 3, groups=4), 4 * 9, (64, 4, 3, 3)),  # fan-in counts one group's channels
+        (lambda: nn.Conv1d(16, 32, 5), 16 * 5, (32, 16, 5)),
+    ],
+)
 def test_default_init_is_torch_kaiming_uniform(make, fan_in, shape):
     """Weights and biases ~ U(-1/√fan_in, 1/√fan_in), float32, like torch's defaults."""
     nn.manual_seed(0)
@@ -190,8 +219,17 @@ class Net(nn.Module):
 def test_parameter_discovery_through_attributes_lists_and_dicts():
     net = Net()
     names = [n for n, _ in net.named_parameters()]
-    assert names == ["encoder.weight", "encoder.bias", "blocks.0.weight", "blocks.0.bias", "blocks.1.0.weight",
-                     "blocks.1.0.bias", "heads.a.weight", "heads.a.bias", "heads.b"]
+    assert names == [
+        "encoder.weight",
+        "encoder.bias",
+        "blocks.0.weight",
+        "blocks.0.bias",
+        "blocks.1.0.weight",
+        "blocks.1.0.bias",
+        "heads.a.weight",
+        "heads.a.bias",
+        "heads.b",
+    ]
     assert len(net.parameters()) == 9 and net.num_parameters() == 16 + 20 + 20 + 10 + 2
     state = net.state_dict()  # like torch: a shared parameter appears under each name, buffers too
     assert list(state) == names + ["tied", "steps"]
@@ -252,8 +290,16 @@ def test_mlp_options_and_repr():
 
 
 def test_float32_model_stays_float32():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
-                          nn.LayerNorm(8), nn.Dropout(0.1), nn.Linear(8, 3))
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1),
+        nn.BatchNorm2d(2),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.LayerNorm(8),
+        nn.Dropout(0.1),
+        nn.Linear(8, 3),
+    )
     out = model(np.random.default_rng(0).standard_normal((4, 1, 4, 4)).astype(np.float32))
     assert out.dtype == np.float32
     cr.cross_entropy(out, np.array([0, 1, 2, 0])).backward()

@@ -1,6 +1,7 @@
 """The nn pieces PyTorch users reach for, against torch.nn: Parameter, ModuleList, ModuleDict,
 Identity, Flatten/Unflatten, the functional forms (torch.nn.functional, values and gradients
 under a random upstream gradient), cr.manual_seed, and options checked when a layer is built."""
+
 import ast
 import contextlib
 import io
@@ -15,6 +16,7 @@ import torch.nn.functional as TF
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
+
 from oracle import Fixed, check_op
 
 RNG = np.random.default_rng(0)
@@ -116,15 +118,18 @@ def test_parameter_takes_torchs_arguments():
         model.register_parameter("x", np.ones(2))
 
 
-@pytest.mark.parametrize("make, tmake, shape", [
-    (lambda: nn.Flatten(), lambda: torch.nn.Flatten(), (2, 3, 4, 5)),
-    (lambda: nn.Flatten(0, 2), lambda: torch.nn.Flatten(0, 2), (2, 3, 4, 5)),
-    (lambda: nn.Flatten(-3, -2), lambda: torch.nn.Flatten(-3, -2), (2, 3, 4, 5)),
-    (lambda: nn.Flatten(1, 1), lambda: torch.nn.Flatten(1, 1), (2, 3)),
-    (lambda: nn.Unflatten(1, (3, 4)), lambda: torch.nn.Unflatten(1, (3, 4)), (2, 12, 5)),
-    (lambda: nn.Unflatten(-1, (2, -1)), lambda: torch.nn.Unflatten(-1, (2, -1)), (3, 8)),
-    (lambda: nn.Identity(54, unused="x"), lambda: torch.nn.Identity(54, unused="x"), (3, 2)),
-])
+@pytest.mark.parametrize(
+    "make, tmake, shape",
+    [
+        (lambda: nn.Flatten(), lambda: torch.nn.Flatten(), (2, 3, 4, 5)),
+        (lambda: nn.Flatten(0, 2), lambda: torch.nn.Flatten(0, 2), (2, 3, 4, 5)),
+        (lambda: nn.Flatten(-3, -2), lambda: torch.nn.Flatten(-3, -2), (2, 3, 4, 5)),
+        (lambda: nn.Flatten(1, 1), lambda: torch.nn.Flatten(1, 1), (2, 3)),
+        (lambda: nn.Unflatten(1, (3, 4)), lambda: torch.nn.Unflatten(1, (3, 4)), (2, 12, 5)),
+        (lambda: nn.Unflatten(-1, (2, -1)), lambda: torch.nn.Unflatten(-1, (2, -1)), (3, 8)),
+        (lambda: nn.Identity(54, unused="x"), lambda: torch.nn.Identity(54, unused="x"), (3, 2)),
+    ],
+)
 def test_shape_layers_match_torch(make, tmake, shape):
     layer, tlayer = make(), tmake()
     check_op(layer, tlayer, [shape])
@@ -155,28 +160,65 @@ FUNCTIONAL = [
     ("log_softmax", lambda x: F.log_softmax(x, dim=-1), lambda x: TF.log_softmax(x, dim=-1), [(2, 3, 4)]),
     ("linear", F.linear, TF.linear, [(5, 4), (3, 4), (3,)]),
     ("linear no bias", F.linear, TF.linear, [(2, 5, 4), (3, 4)]),
-    ("layer_norm", lambda x, w, b: F.layer_norm(x, (3, 4), w, b), lambda x, w, b: TF.layer_norm(x, (3, 4), w, b),
-     [(2, 3, 4), (3, 4), (3, 4)]),
-    ("batch_norm train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
-     lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True), [(4, 3, 5), (3,), (3,)]),
-    ("batch_norm eval", lambda x, w, b: F.batch_norm(x, np.full(3, 0.5, x.dtype), np.full(3, 2.0, x.dtype), w, b),
-     lambda x, w, b: TF.batch_norm(x, torch.full((3,), 0.5, dtype=x.dtype), torch.full((3,), 2.0, dtype=x.dtype),
-                                   w, b), [(4, 3, 2, 2), (3,), (3,)]),
-    ("embedding", lambda i, w: F.embedding(i, w), lambda i, w: TF.embedding(i, w),
-     [Fixed(np.array([[1, 3, 3], [0, 4, 1]])), (5, 2)]),
+    (
+        "layer_norm",
+        lambda x, w, b: F.layer_norm(x, (3, 4), w, b),
+        lambda x, w, b: TF.layer_norm(x, (3, 4), w, b),
+        [(2, 3, 4), (3, 4), (3, 4)],
+    ),
+    (
+        "batch_norm train",
+        lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+        lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True),
+        [(4, 3, 5), (3,), (3,)],
+    ),
+    (
+        "batch_norm eval",
+        lambda x, w, b: F.batch_norm(x, np.full(3, 0.5, x.dtype), np.full(3, 2.0, x.dtype), w, b),
+        lambda x, w, b: TF.batch_norm(
+            x, torch.full((3,), 0.5, dtype=x.dtype), torch.full((3,), 2.0, dtype=x.dtype), w, b
+        ),
+        [(4, 3, 2, 2), (3,), (3,)],
+    ),
+    (
+        "embedding",
+        lambda i, w: F.embedding(i, w),
+        lambda i, w: TF.embedding(i, w),
+        [Fixed(np.array([[1, 3, 3], [0, 4, 1]])), (5, 2)],
+    ),
     ("mse_loss", F.mse_loss, TF.mse_loss, [(3, 4), (3, 4)]),
-    ("mse_loss sum", lambda a, b: F.mse_loss(a, b, reduction="sum"), lambda a, b: TF.mse_loss(a, b, reduction="sum"),
-     [(3, 4), (3, 4)]),
+    (
+        "mse_loss sum",
+        lambda a, b: F.mse_loss(a, b, reduction="sum"),
+        lambda a, b: TF.mse_loss(a, b, reduction="sum"),
+        [(3, 4), (3, 4)],
+    ),
     ("cross_entropy", F.cross_entropy, TF.cross_entropy, [(5, 3), Fixed(np.array([0, 2, 1, 1, 0]))]),
-    ("cross_entropy none", lambda a, b: F.cross_entropy(a, b, reduction="none"),
-     lambda a, b: TF.cross_entropy(a, b, reduction="none"), [(5, 3), Fixed(np.array([0, 2, 1, 1, 0]))]),
+    (
+        "cross_entropy none",
+        lambda a, b: F.cross_entropy(a, b, reduction="none"),
+        lambda a, b: TF.cross_entropy(a, b, reduction="none"),
+        [(5, 3), Fixed(np.array([0, 2, 1, 1, 0]))],
+    ),
     ("nll_loss", F.nll_loss, TF.nll_loss, [(5, 3), Fixed(np.array([0, 2, 1, 1, 0]))]),
-    ("binary_cross_entropy", F.binary_cross_entropy, TF.binary_cross_entropy,
-     [(6,), Fixed(np.array([0.0, 1.0, 1.0, 0.0, 0.5, 1.0]))]),
-    ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits,
-     [(6,), Fixed(np.array([0.0, 1.0, 1.0, 0.0, 0.5, 1.0]))]),
-    ("conv2d", lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
-     [(2, 3, 5, 5), (4, 3, 3, 3)]),
+    (
+        "binary_cross_entropy",
+        F.binary_cross_entropy,
+        TF.binary_cross_entropy,
+        [(6,), Fixed(np.array([0.0, 1.0, 1.0, 0.0, 0.5, 1.0]))],
+    ),
+    (
+        "binary_cross_entropy_with_logits",
+        F.binary_cross_entropy_with_logits,
+        TF.binary_cross_entropy_with_logits,
+        [(6,), Fixed(np.array([0.0, 1.0, 1.0, 0.0, 0.5, 1.0]))],
+    ),
+    (
+        "conv2d",
+        lambda x, w: F.conv2d(x, w, padding=1),
+        lambda x, w: TF.conv2d(x, w, padding=1),
+        [(2, 3, 5, 5), (4, 3, 3, 3)],
+    ),
     ("max_pool2d", lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [(2, 3, 4, 4)]),
     ("avg_pool2d", lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), [(2, 3, 4, 4)]),
 ]
@@ -215,21 +257,24 @@ def test_manual_seed_at_the_top_level_is_nn_manual_seed():
     np.testing.assert_array_equal(a, b), np.testing.assert_array_equal(mask_a, mask_b)
 
 
-@pytest.mark.parametrize("make, option", [
-    (lambda: nn.Linear(0, 3), "in_features"),
-    (lambda: nn.Embedding(3, -1), "embedding_dim"),
-    (lambda: nn.LayerNorm(4, eps=0), "eps"),
-    (lambda: nn.LayerNorm((4, 0)), "normalized_shape"),
-    (lambda: nn.BatchNorm1d(3, momentum=2.0), "momentum"),
-    (lambda: nn.GELU(approximate="erf"), "approximate"),
-    (lambda: nn.LeakyReLU(negative_slope="0.1"), "negative_slope"),
-    (lambda: nn.Softmax(dim=1.0), "dim"),
-    (lambda: nn.Dropout(-0.1), "p"),
-    (lambda: nn.MLP([4, 3], dropout=2), "dropout"),
-    (lambda: nn.MLP([4], dropout=0.1), "sizes"),
-    (lambda: nn.CrossEntropyLoss(reduction="avg"), "reduction"),
-    (lambda: nn.MSELoss(reduction=None), "reduction"),
-])
+@pytest.mark.parametrize(
+    "make, option",
+    [
+        (lambda: nn.Linear(0, 3), "in_features"),
+        (lambda: nn.Embedding(3, -1), "embedding_dim"),
+        (lambda: nn.LayerNorm(4, eps=0), "eps"),
+        (lambda: nn.LayerNorm((4, 0)), "normalized_shape"),
+        (lambda: nn.BatchNorm1d(3, momentum=2.0), "momentum"),
+        (lambda: nn.GELU(approximate="erf"), "approximate"),
+        (lambda: nn.LeakyReLU(negative_slope="0.1"), "negative_slope"),
+        (lambda: nn.Softmax(dim=1.0), "dim"),
+        (lambda: nn.Dropout(-0.1), "p"),
+        (lambda: nn.MLP([4, 3], dropout=2), "dropout"),
+        (lambda: nn.MLP([4], dropout=0.1), "sizes"),
+        (lambda: nn.CrossEntropyLoss(reduction="avg"), "reduction"),
+        (lambda: nn.MSELoss(reduction=None), "reduction"),
+    ],
+)
 def test_layer_options_are_checked_when_built(make, option):
     with pytest.raises(cr.errors.OptionError, match=rf": {option}="):
         make()
@@ -237,7 +282,7 @@ def test_layer_options_are_checked_when_built(make, option):
 
 def readme_section(name):
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    return text[text.index(f"<!-- section: {name} -->"):text.index(f"<!-- /section: {name} -->")]
+    return text[text.index(f"<!-- section: {name} -->") : text.index(f"<!-- /section: {name} -->")]
 
 
 def run_statements(source, namespace):

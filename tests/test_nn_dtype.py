@@ -2,6 +2,7 @@
 (as Keras does), so a float32 model fed NumPy's default float64 data computes in float32 —
 no float64 node anywhere past the input — eagerly and define-then-run; the gradient that
 reaches a float64 input is float64 again. fit's cast of each batch gives the same numbers."""
+
 import numpy as np
 import pytest
 import torch
@@ -29,8 +30,12 @@ LAYERS = [
     ("BatchNorm1d", lambda: nn.BatchNorm1d(4), torch.nn.BatchNorm1d, (5, 4)),
     ("BatchNorm2d", lambda: nn.BatchNorm2d(2), torch.nn.BatchNorm2d, (3, 2, 4, 4)),
     ("Conv2d", lambda: nn.Conv2d(2, 3, 3, padding=1), torch.nn.Conv2d, (3, 2, 4, 4)),
-    ("MultiheadAttention", lambda: nn.MultiheadAttention(4, 2, batch_first=True), torch.nn.MultiheadAttention,
-     (2, 3, 4)),
+    (
+        "MultiheadAttention",
+        lambda: nn.MultiheadAttention(4, 2, batch_first=True),
+        torch.nn.MultiheadAttention,
+        (2, 3, 4),
+    ),
     ("MLP", lambda: nn.MLP([4, 8, 2]), None, (5, 4)),
     ("own Parameter", Scale, None, (5, 4)),
 ]
@@ -44,8 +49,11 @@ def call(layer, x):
 def float64_nodes(out, allowed):
     """Nodes holding float64 arrays (a Python number in a graph built before its values stays weak,
     so it is not one of them)."""
-    return [n for n in cr.topological_sort(out) if n.dtype == np.float64 and n not in allowed
-            and not isinstance(n.value, (int, float))]
+    return [
+        n
+        for n in cr.topological_sort(out)
+        if n.dtype == np.float64 and n not in allowed and not isinstance(n.value, (int, float))
+    ]
 
 
 @pytest.mark.parametrize("name, make, tclass, shape", LAYERS, ids=[c[0] for c in LAYERS])
@@ -85,8 +93,9 @@ def test_the_float32_result_is_torchs_float32_result(name, make, tclass, shape):
     x64 = RNG.standard_normal(shape)
     with pytest.raises(RuntimeError):
         call(tlayer, torch.tensor(x64))
-    np.testing.assert_allclose(call(layer, x64).value, call(tlayer, torch.tensor(x64, dtype=torch.float32)).detach(),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        call(layer, x64).value, call(tlayer, torch.tensor(x64, dtype=torch.float32)).detach(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_an_eager_graph_rerun_with_float64_data_still_computes_in_float32():
@@ -121,8 +130,15 @@ def test_fit_casts_each_batch_the_same_way_layers_do():
     for data in (X, X.astype(np.float32)):
         cr.manual_seed(0)
         model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 2))
-        history = cr.fit(model, cr.cross_entropy, cr.optim.SGD(model.parameters(), 0.1), (data, y), epochs=2,
-                         batch_size=16, progress=False)
+        history = cr.fit(
+            model,
+            cr.cross_entropy,
+            cr.optim.SGD(model.parameters(), 0.1),
+            (data, y),
+            epochs=2,
+            batch_size=16,
+            progress=False,
+        )
         runs.append((history["loss"], [p.value for p in model.parameters()]))
         assert all(p.dtype == np.float32 for p in model.parameters())
         assert model(X).dtype == np.float32

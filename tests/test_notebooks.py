@@ -3,6 +3,7 @@
 Run with nbclient in a fresh Python kernel (ipykernel), in a scratch folder;
 the notebooks are kept in git with their outputs cleared (checked here too).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,12 +21,17 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient", reason="pip install nbformat nbclient ipykernel")
     pytest.importorskip("ipykernel", reason="pip install ipykernel")
     nb = nbformat.read(EXAMPLES / name, as_version=4)
-    assert all(not cell.get("outputs") and not cell.get("execution_count")
-               for cell in nb.cells if cell.cell_type == "code"), "keep notebook outputs cleared in git"
+    assert all(
+        not cell.get("outputs") and not cell.get("execution_count") for cell in nb.cells if cell.cell_type == "code"
+    ), "keep notebook outputs cleared in git"
     src = str(Path(__file__).resolve().parents[1] / "src")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",  # the kernel imports this chainrule
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",  # the kernel imports this chainrule
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()  # raises CellExecutionError on the first cell that fails
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]

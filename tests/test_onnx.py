@@ -1,5 +1,6 @@
 """cr.onnx.export: every exportable layer, the digits MLP and CNN, the lesson's Graph and the op table,
 checked by onnx.checker and run by onnxruntime (on another batch size: the batch axis is dynamic)."""
+
 import sys
 
 import numpy as np
@@ -130,8 +131,15 @@ def test_digits_models(tmp_path, kind):
     train, test = cr.datasets.load("digits", image=kind == "cnn")
     nn.manual_seed(0)
     model = build_model(kind, train)  # the models of chainrule train --model mlp / cnn
-    cr.fit(model, cr.cross_entropy, cr.optim.AdamW(model.parameters(), lr=2e-3), train, epochs=1, batch_size=64,
-           progress=False)
+    cr.fit(
+        model,
+        cr.cross_entropy,
+        cr.optim.AdamW(model.parameters(), lr=2e-3),
+        train,
+        epochs=1,
+        batch_size=64,
+        progress=False,
+    )
     path, _ = exported(model, test.X[:1], tmp_path)
     (logits,) = run(path, {"input": test.X})
     want = model.eval()(test.X).value
@@ -159,7 +167,8 @@ def test_the_lessons_graph_exports(tmp_path):
         assert got.dtype == np.float64
         assert got == pytest.approx(graph.forward({x: xv, y: yv}), rel=1e-15, abs=0)
     assert run(path, {"x": np.array(3.0), "y": np.array(0.6087876106387002)})[0] == pytest.approx(
-        0.04056126022042443, rel=1e-15)  # the lesson's own number
+        0.04056126022042443, rel=1e-15
+    )  # the lesson's own number
 
 
 def test_an_output_node_exports_with_its_last_values(tmp_path):
@@ -172,27 +181,40 @@ def test_an_output_node_exports_with_its_last_values(tmp_path):
 W = rand(4, 3, seed=7)
 OPS = {
     "add sub mul div": lambda x, v: (x + 1.5) * v / 2 - x,
-    "pow neg abs": lambda x, v: -abs(x - 1) ** 3,
+    "pow neg abs": lambda x, v: -(abs(x - 1) ** 3),
     "exp log sqrt": lambda x, v: cr.exp(x) + cr.log(x) * cr.sqrt(x),
     "sin cos sign": lambda x, v: cr.sin(x) * cr.cos(v) + cr.sign(x - 1),
     "maximum minimum": lambda x, v: cr.maximum(x, 1.0) + cr.minimum(x, v),
     "where compare": lambda x, v: cr.where(x > 1, x, -x) + cr.where(x <= v, np.float32(1), np.float32(0)),
-    "compare cast": lambda x, v: cr.astype(x == x, "float32") + cr.astype(x != v, "float32") + cr.astype(
-        x >= 1, "float32") + cr.astype(x < 1, "float32"),
+    "compare cast": lambda x, v: (
+        cr.astype(x == x, "float32")
+        + cr.astype(x != v, "float32")
+        + cr.astype(x >= 1, "float32")
+        + cr.astype(x < 1, "float32")
+    ),
     "clip": lambda x, v: cr.clip(x, 0.7, 1.5) + cr.clip(v, high=0.2),
     "activations": lambda x, v: cr.softplus(v) + cr.sigmoid(x) * cr.tanh(v) + cr.relu(v) + cr.leaky_relu(x - v, 0.3),
     "gelu softmax": lambda x, v: cr.gelu(v - x) + cr.softmax(x, axis=0) + cr.log_softmax(v * x),
     "matmul linear": lambda x, v: cr.matmul(x, cr.transpose(v)) + cr.linear(x, cr.transpose(v), 1.0),
-    "reductions": lambda x, v: cr.sum(x, axis=1) + cr.mean(v, axis=0, keepdims=True).reshape(-1)[:1] + cr.max(x)
-    + cr.min(v, axis=-1) + cr.var(x, axis=1, ddof=1) + cr.var(v, axis=(0, 1)),
+    "reductions": lambda x, v: (
+        cr.sum(x, axis=1)
+        + cr.mean(v, axis=0, keepdims=True).reshape(-1)[:1]
+        + cr.max(x)
+        + cr.min(v, axis=-1)
+        + cr.var(x, axis=1, ddof=1)
+        + cr.var(v, axis=(0, 1))
+    ),
     "reshape transpose": lambda x, v: cr.reshape(x, (3, 4)) + cr.transpose(v) + cr.swapaxes(v),
-    "permute squeeze unsqueeze": lambda x, v: cr.permute(cr.unsqueeze(x, 0), 2, 1, 0).squeeze(2) + cr.squeeze(
-        cr.unsqueeze(v, 1)).T,
+    "permute squeeze unsqueeze": lambda x, v: (
+        cr.permute(cr.unsqueeze(x, 0), 2, 1, 0).squeeze(2) + cr.squeeze(cr.unsqueeze(v, 1)).T
+    ),
     "broadcast expand": lambda x, v: cr.broadcast_to(x[:, :1], (4, 3)) + cr.expand(v[:1], -1, 3),
-    "concat stack pad": lambda x, v: cr.concat([x, v * 2], axis=1) + cr.stack([x, v], axis=-1).reshape(4, 6) + cr.pad(
-        x, ((0, 0), (2, 1)), value=0.5),
-    "basic indexing": lambda x, v: x[1:3].sum() + x[:, 0].sum() + v[..., ::-1][-1] + x[::-2, 1:].sum(axis=0)[0]
-    + x[-2, ::-1],
+    "concat stack pad": lambda x, v: (
+        cr.concat([x, v * 2], axis=1) + cr.stack([x, v], axis=-1).reshape(4, 6) + cr.pad(x, ((0, 0), (2, 1)), value=0.5)
+    ),
+    "basic indexing": lambda x, v: (
+        x[1:3].sum() + x[:, 0].sum() + v[..., ::-1][-1] + x[::-2, 1:].sum(axis=0)[0] + x[-2, ::-1]
+    ),
     "integer array index": lambda x, v: x[np.array([0, 2, 2])] + v[1:, :],
     "mse": lambda x, v: cr.mse(x, v) + cr.mse(x, v, reduction="sum") + cr.mse(x, v, reduction="none"),
 }
@@ -227,8 +249,11 @@ def test_gelu_exact_form_matches_pytorch(tmp_path):
 def test_an_op_without_mapping_is_named(tmp_path):
     x = cr.Placeholder(name="logits")
     loss = cr.cross_entropy(x, np.array([0, 1]))
-    with pytest.raises(ExportError, match=r"no mapping for op CrossEntropy \('crossentropy_\d+'\); the ops that "
-                                          r"export are .*Conv2D"):
+    with pytest.raises(
+        ExportError,
+        match=r"no mapping for op CrossEntropy \('crossentropy_\d+'\); the ops that "
+        r"export are .*Conv2D",
+    ):
         cr.onnx.export(cr.Graph(loss), {x: rand(2, 3)}, tmp_path / "ce.onnx")
     assert not (tmp_path / "ce.onnx").exists()
 
@@ -254,8 +279,23 @@ def test_bad_arguments(tmp_path):
 def test_train_command_exports_the_cnn(tmp_path, capsys):
     onnx_path, weights = tmp_path / "cnn.onnx", tmp_path / "cnn.safetensors"
     pytest.importorskip("safetensors")
-    assert main(["train", "--model", "cnn", "--epochs", "1", "--no-progress", "--save", str(weights),
-                 "--export", str(onnx_path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "cnn",
+                "--epochs",
+                "1",
+                "--no-progress",
+                "--save",
+                str(weights),
+                "--export",
+                str(onnx_path),
+            ]
+        )
+        == 0
+    )
     assert f"wrote {onnx_path}" in capsys.readouterr().out
     train, test = cr.datasets.load("digits", image=True)
     model = cr.load(weights, into=build_model("cnn", train)).eval()
@@ -267,8 +307,23 @@ def test_without_onnx_the_message_says_what_to_install(tmp_path, monkeypatch, ca
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"pip install 'chainrule\[onnx\]'"):
         cr.onnx.export(nn.Linear(2, 2), rand(1, 2), tmp_path / "m.onnx")
-    assert main(["train", "--dataset", "iris", "--model", "linear", "--epochs", "1", "--no-progress",
-                 "--export", str(tmp_path / "m.onnx")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "iris",
+                "--model",
+                "linear",
+                "--epochs",
+                "1",
+                "--no-progress",
+                "--export",
+                str(tmp_path / "m.onnx"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "chainrule[onnx]" in err
 

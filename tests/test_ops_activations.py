@@ -1,13 +1,15 @@
 """Activations against PyTorch, central differences and grad-of-grad, and their
 numerical stability at |x| = 1e4 (finite values and gradients, no NumPy warnings:
 conftest turns every floating-point warning into an error)."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 import chainrule as cr
-from oracle import SHAPES, KINK, Case, Value, check_stable, params, run_case
+
+from oracle import KINK, SHAPES, Case, Value, check_stable, params, run_case
 
 # name: (chainrule, torch, shapes)
 ND = [s for s in SHAPES if s]  # softmax needs an axis
@@ -31,8 +33,10 @@ ACTIVATIONS = {
 
 CASES = [Case(f"{name}{s}", f, tf, (s,)) for name, (f, tf, shapes) in ACTIVATIONS.items() for s in shapes]
 # relu and leaky_relu at 0: torch's subgradient (0, and the slope)
-CASES += [Case("relu_at_zero", cr.relu, torch.relu, (Value([0.0, 1.0, -1.0]),), modes=KINK),
-          Case("leaky_relu_at_zero", cr.leaky_relu, F.leaky_relu, (Value([0.0, 1.0, -1.0]),), modes=KINK)]
+CASES += [
+    Case("relu_at_zero", cr.relu, torch.relu, (Value([0.0, 1.0, -1.0]),), modes=KINK),
+    Case("leaky_relu_at_zero", cr.leaky_relu, F.leaky_relu, (Value([0.0, 1.0, -1.0]),), modes=KINK),
+]
 
 
 @pytest.mark.parametrize("case, mode", params(CASES))

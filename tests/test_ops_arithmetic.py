@@ -3,12 +3,14 @@
 Binary ops run over every broadcasting pair of DESIGN.md "Tests"; the engine
 sums each gradient back to its input's shape, so ∂(a ∘ b)/∂a has a's shape.
 """
+
 import numpy as np
 import pytest
 import torch
 
 import chainrule as cr
-from oracle import BROADCAST_PAIRS, SHAPES, KINK, Case, Fixed, Value, params, run_case
+
+from oracle import BROADCAST_PAIRS, KINK, SHAPES, Case, Fixed, Value, params, run_case
 
 # name: (chainrule, torch, domain (low, high) or None for standard normal)
 BINARY = {
@@ -22,7 +24,7 @@ BINARY = {
     "op_div": (lambda a, b: a / b, lambda a, b: a / b, (0.5, 2.0)),
     # a node exponent: ∂/∂b = aᵇ ln a needs a > 0
     "pow": (cr.pow, torch.pow, (0.5, 2.0)),
-    "op_pow": (lambda a, b: a ** b, lambda a, b: a ** b, (0.5, 2.0)),
+    "op_pow": (lambda a, b: a**b, lambda a, b: a**b, (0.5, 2.0)),
     "maximum": (cr.maximum, torch.maximum, None),
     "minimum": (cr.minimum, torch.minimum, None),
 }
@@ -32,11 +34,11 @@ UNARY = {
     "op_neg": (lambda a: -a, lambda a: -a, None),
     "abs": (cr.abs, torch.abs, None),
     "op_abs": (abs, abs, None),
-    "square": (lambda a: a ** 2, lambda a: a ** 2, None),
-    "cube": (lambda a: cr.pow(a, 3), lambda a: a ** 3, None),
-    "pow_frac": (lambda a: a ** 2.5, lambda a: a ** 2.5, (0.5, 2.0)),
-    "pow_neg": (lambda a: a ** -1.5, lambda a: a ** -1.5, (0.5, 2.0)),
-    "rpow": (lambda a: 2.0 ** a, lambda a: 2.0 ** a, None),
+    "square": (lambda a: a**2, lambda a: a**2, None),
+    "cube": (lambda a: cr.pow(a, 3), lambda a: a**3, None),
+    "pow_frac": (lambda a: a**2.5, lambda a: a**2.5, (0.5, 2.0)),
+    "pow_neg": (lambda a: a**-1.5, lambda a: a**-1.5, (0.5, 2.0)),
+    "rpow": (lambda a: 2.0**a, lambda a: 2.0**a, None),
     "radd": (lambda a: 1.5 + a, lambda a: 1.5 + a, None),
     "rsub": (lambda a: 1.5 - a, lambda a: 1.5 - a, None),
     "rmul": (lambda a: 3 * a, lambda a: 3 * a, None),
@@ -48,8 +50,11 @@ def _domain(d):
     return {} if d is None else dict(low=d[0], high=d[1])
 
 
-CASES = [Case(f"{name}{sa}{sb}", f, tf, (sa, sb), **_domain(d))
-         for name, (f, tf, d) in BINARY.items() for sa, sb in BROADCAST_PAIRS + [(sb, sa) for sa, sb in BROADCAST_PAIRS[5:]]]
+CASES = [
+    Case(f"{name}{sa}{sb}", f, tf, (sa, sb), **_domain(d))
+    for name, (f, tf, d) in BINARY.items()
+    for sa, sb in BROADCAST_PAIRS + [(sb, sa) for sa, sb in BROADCAST_PAIRS[5:]]
+]
 CASES += [Case(f"{name}{s}", f, tf, (s,), **_domain(d)) for name, (f, tf, d) in UNARY.items() for s in SHAPES]
 
 # kinks and edges, where the choice of (sub)gradient must match PyTorch
@@ -69,8 +74,10 @@ def test_arithmetic(case, mode):
     run_case(case, mode)
 
 
-@pytest.mark.parametrize("fn", [lambda a: a ** 2, lambda a: 2 ** a, lambda a: a * 2.5, lambda a: 1 - a,
-                                lambda a: a / 3, lambda a: cr.pow(a, 0.5)])
+@pytest.mark.parametrize(
+    "fn",
+    [lambda a: a**2, lambda a: 2**a, lambda a: a * 2.5, lambda a: 1 - a, lambda a: a / 3, lambda a: cr.pow(a, 0.5)],
+)
 def test_python_numbers_keep_float32(fn):
     """A Python number adopts the node's dtype: float32 stays float32, forward and backward."""
     x = cr.Variable(np.array([1.0, 2.0, 3.0], dtype=np.float32))

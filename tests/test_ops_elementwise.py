@@ -1,11 +1,13 @@
 """Elementwise functions against PyTorch, central differences and grad-of-grad:
 exp, log, sqrt, sin, cos, where, clip (each over the DESIGN.md shape set)."""
+
 import numpy as np
 import pytest
 import torch
 
 import chainrule as cr
-from oracle import BROADCAST_PAIRS, SHAPES, KINK, Case, Fixed, Value, params, run_case
+
+from oracle import BROADCAST_PAIRS, KINK, SHAPES, Case, Fixed, Value, params, run_case
 
 # name: (chainrule, torch, domain)
 UNARY = {
@@ -38,10 +40,19 @@ CASES += [Case(f"where{sa}{sb}", cr.where, torch.where, (_mask(sa), sa, sb)) for
 CASES += [Case(f"where_mask{sb}", cr.where, torch.where, (_mask(sb), sa, sa)) for sa, sb in BROADCAST_PAIRS[3:6]]
 CASES += [
     # the ends of the interval count as inside (gradient 1), as in torch.clamp
-    Case("clip_at_ends", lambda x: cr.clip(x, -0.5, 0.7), lambda x: torch.clamp(x, -0.5, 0.7),
-         (Value([-0.5, 0.7, 0.0, -2.0, 2.0]),), modes=KINK),
-    Case("where_from_comparison", lambda a, b: cr.where(a > b, a * b, a - b),
-         lambda a, b: torch.where(a > b, a * b, a - b), ((3, 4), (1, 4))),
+    Case(
+        "clip_at_ends",
+        lambda x: cr.clip(x, -0.5, 0.7),
+        lambda x: torch.clamp(x, -0.5, 0.7),
+        (Value([-0.5, 0.7, 0.0, -2.0, 2.0]),),
+        modes=KINK,
+    ),
+    Case(
+        "where_from_comparison",
+        lambda a, b: cr.where(a > b, a * b, a - b),
+        lambda a, b: torch.where(a > b, a * b, a - b),
+        ((3, 4), (1, 4)),
+    ),
 ]
 
 

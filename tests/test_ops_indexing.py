@@ -4,12 +4,14 @@
 picks an element twice sends it both gradients. concat/stack slice the gradient
 back into pieces; pad crops it.
 """
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 import chainrule as cr
+
 from oracle import Case, Fixed, params, run_case
 
 ROWS = [0, 2, 0, 2, 1]  # repeated rows: their gradients add up
@@ -26,17 +28,27 @@ INDICES = [
     ("scalar_ellipsis", Ellipsis, Ellipsis, ()),
     ("rows_repeated", ROWS, torch.tensor(ROWS), (3, 4)),
     ("rows_array", np.array(ROWS), torch.tensor(ROWS), (3,)),
-    ("pairs_repeated", (np.array([0, 1, 0, 0]), np.array([1, 3, 1, 1])),
-     (torch.tensor([0, 1, 0, 0]), torch.tensor([1, 3, 1, 1])), (3, 4)),
-    ("grid", (np.array([[0], [2]]), np.array([[1, 1, 3]])), (torch.tensor([[0], [2]]), torch.tensor([[1, 1, 3]])), (3, 4)),
+    (
+        "pairs_repeated",
+        (np.array([0, 1, 0, 0]), np.array([1, 3, 1, 1])),
+        (torch.tensor([0, 1, 0, 0]), torch.tensor([1, 3, 1, 1])),
+        (3, 4),
+    ),
+    (
+        "grid",
+        (np.array([[0], [2]]), np.array([[1, 1, 3]])),
+        (torch.tensor([[0], [2]]), torch.tensor([[1, 1, 3]])),
+        (3, 4),
+    ),
     ("mixed", (Ellipsis, [3, 0, 3]), (Ellipsis, torch.tensor([3, 0, 3])), (2, 3, 4)),
     ("mixed_middle", (slice(None), [2, 0, 2], 1), (slice(None), torch.tensor([2, 0, 2]), 1), (2, 3, 4)),
     ("mask", MASK, torch.tensor(MASK), (3, 4)),
     ("row_mask", np.array([True, False, True]), torch.tensor([True, False, True]), (3, 4)),
 ]
 
-CASES = [Case(f"getitem_{name}{shape}", lambda x, i=i: x[i], lambda x, t=t: x[t], (shape,))
-         for name, i, t, shape in INDICES]
+CASES = [
+    Case(f"getitem_{name}{shape}", lambda x, i=i: x[i], lambda x, t=t: x[t], (shape,)) for name, i, t, shape in INDICES
+]
 CASES += [
     Case("getitem_fn", lambda x: cr.getitem(x, (slice(None), [1, 1])), lambda x: x[:, [1, 1]], ((3, 4),)),
     # an index held by a node (integer data, no gradient)
@@ -74,9 +86,15 @@ def _torch_pad(width, ndim):
     return tuple(int(v) for pair in w[::-1] for v in pair)
 
 
-CASES += [Case(f"{name}{shape}", lambda x, w=w, v=v: cr.pad(x, w, value=v),
-               lambda x, w=w, v=v: F.pad(x, _torch_pad(w, x.ndim), value=v), (shape,))
-          for name, w, v, shape in PADS]
+CASES += [
+    Case(
+        f"{name}{shape}",
+        lambda x, w=w, v=v: cr.pad(x, w, value=v),
+        lambda x, w=w, v=v: F.pad(x, _torch_pad(w, x.ndim), value=v),
+        (shape,),
+    )
+    for name, w, v, shape in PADS
+]
 
 
 @pytest.mark.parametrize("case, mode", params(CASES))

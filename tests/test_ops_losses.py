@@ -5,6 +5,7 @@ mse(y, ŷ) = mean((y - ŷ)²); BCE on probabilities and on logits; cross-entropy
 logits with integer labels (class axis 1, or 0 for one example) or with class
 probabilities; nll on log-probabilities.
 """
+
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import chainrule as cr
+
 from oracle import Case, Fixed, check_stable, params, run_case
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -25,39 +27,83 @@ TARGETS01 = Fixed(rng.integers(0, 2, size=(3, 4)).astype(float))
 def _cases(r):
     cases = [
         Case(f"mse{s}-{r}", lambda y, p: cr.mse(y, p, reduction=r), lambda y, p: F.mse_loss(p, y, reduction=r), (s, s))
-        for s in [(), (4,), (3, 4), (2, 3, 4)]]
+        for s in [(), (4,), (3, 4), (2, 3, 4)]
+    ]
     cases += [
-        Case(f"mse_broadcast-{r}", lambda y, p: cr.mse(y, p, reduction=r),
-             lambda y, p: F.mse_loss(p.expand(3, 4), y, reduction=r), ((3, 4), (1, 4))),
-        Case(f"bce-{r}", lambda p, t: cr.binary_cross_entropy(p, t, reduction=r),
-             lambda p, t: F.binary_cross_entropy(p, t, reduction=r), ((3, 4), (3, 4)), low=0.05, high=0.95),
-        Case(f"bce_hard_targets-{r}", lambda p, t: cr.binary_cross_entropy(p, t, reduction=r),
-             lambda p, t: F.binary_cross_entropy(p, t, reduction=r), ((3, 4), TARGETS01), low=0.05, high=0.95),
-        Case(f"bce_logits-{r}", lambda x, t: cr.binary_cross_entropy_with_logits(x, t, reduction=r),
-             lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=r), ((3, 4), (3, 4))),
-        Case(f"bce_logits_hard-{r}", lambda x, t: cr.binary_cross_entropy_with_logits(x, t, reduction=r),
-             lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=r), ((4,), Fixed(np.array([0., 1., 1., 0.])))),
+        Case(
+            f"mse_broadcast-{r}",
+            lambda y, p: cr.mse(y, p, reduction=r),
+            lambda y, p: F.mse_loss(p.expand(3, 4), y, reduction=r),
+            ((3, 4), (1, 4)),
+        ),
+        Case(
+            f"bce-{r}",
+            lambda p, t: cr.binary_cross_entropy(p, t, reduction=r),
+            lambda p, t: F.binary_cross_entropy(p, t, reduction=r),
+            ((3, 4), (3, 4)),
+            low=0.05,
+            high=0.95,
+        ),
+        Case(
+            f"bce_hard_targets-{r}",
+            lambda p, t: cr.binary_cross_entropy(p, t, reduction=r),
+            lambda p, t: F.binary_cross_entropy(p, t, reduction=r),
+            ((3, 4), TARGETS01),
+            low=0.05,
+            high=0.95,
+        ),
+        Case(
+            f"bce_logits-{r}",
+            lambda x, t: cr.binary_cross_entropy_with_logits(x, t, reduction=r),
+            lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=r),
+            ((3, 4), (3, 4)),
+        ),
+        Case(
+            f"bce_logits_hard-{r}",
+            lambda x, t: cr.binary_cross_entropy_with_logits(x, t, reduction=r),
+            lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=r),
+            ((4,), Fixed(np.array([0.0, 1.0, 1.0, 0.0]))),
+        ),
     ]
     for ls, xs in LOGITS.items():
         labels = Fixed(LABELS[ls])
         cases += [
-            Case(f"cross_entropy_labels{xs}-{r}", lambda x, t: cr.cross_entropy(x, t, reduction=r),
-                 lambda x, t: F.cross_entropy(x, t, reduction=r), (xs, labels)),
+            Case(
+                f"cross_entropy_labels{xs}-{r}",
+                lambda x, t: cr.cross_entropy(x, t, reduction=r),
+                lambda x, t: F.cross_entropy(x, t, reduction=r),
+                (xs, labels),
+            ),
             # probabilities: differentiable in the target as well
-            Case(f"cross_entropy_probs{xs}-{r}", lambda x, t: cr.cross_entropy(x, t, reduction=r),
-                 lambda x, t: F.cross_entropy(x, t, reduction=r), (xs, xs), low=0.0, high=1.0),
-            Case(f"nll{xs}-{r}", lambda x, t, ax=1 if len(xs) > 1 else 0: cr.nll_loss(cr.log_softmax(x, axis=ax), t,
-                                                                                     reduction=r),
-                 lambda x, t: F.nll_loss(torch.log_softmax(x, 1 if x.ndim > 1 else 0), t, reduction=r), (xs, labels)),
-            Case(f"nll_raw{xs}-{r}", lambda x, t: cr.nll_loss(x, t, reduction=r),
-                 lambda x, t: F.nll_loss(x, t, reduction=r), (xs, labels)),
+            Case(
+                f"cross_entropy_probs{xs}-{r}",
+                lambda x, t: cr.cross_entropy(x, t, reduction=r),
+                lambda x, t: F.cross_entropy(x, t, reduction=r),
+                (xs, xs),
+                low=0.0,
+                high=1.0,
+            ),
+            Case(
+                f"nll{xs}-{r}",
+                lambda x, t, ax=1 if len(xs) > 1 else 0: cr.nll_loss(cr.log_softmax(x, axis=ax), t, reduction=r),
+                lambda x, t: F.nll_loss(torch.log_softmax(x, 1 if x.ndim > 1 else 0), t, reduction=r),
+                (xs, labels),
+            ),
+            Case(
+                f"nll_raw{xs}-{r}",
+                lambda x, t: cr.nll_loss(x, t, reduction=r),
+                lambda x, t: F.nll_loss(x, t, reduction=r),
+                (xs, labels),
+            ),
         ]
     return cases
 
 
 CASES = [c for r in REDUCTIONS for c in _cases(r)]
-CASES += [Case("Loss_is_MSE", lambda y, p: cr.Loss(y, p, name="loss"), F.mse_loss, ((3,), (3,))),
-          Case("MSE_class", lambda y, p: cr.MSE(y, p), lambda y, p: F.mse_loss(p, y), ((3, 4), (3, 4)))]
+CASES += [
+    Case("Loss_is_MSE", lambda y, p: cr.Loss(y, p, name="loss"), F.mse_loss, ((3,), (3,))),
+    Case("MSE_class", lambda y, p: cr.MSE(y, p), lambda y, p: F.mse_loss(p, y), ((3, 4), (3, 4))),
+]
 
 
 @pytest.mark.parametrize("case, mode", params(CASES))
@@ -67,14 +113,22 @@ def test_loss(case, mode):
 
 HUGE = np.array([[-1e4, 0.0, 1e4], [1e4, -1e4, 3.0]])
 STABLE = {
-    "cross_entropy": (lambda x: cr.cross_entropy(x, np.array([0, 2]), reduction="none"),
-                      lambda x: F.cross_entropy(x, torch.tensor([0, 2]), reduction="none")),
-    "cross_entropy_probs": (lambda x: cr.cross_entropy(x, np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])),
-                            lambda x: F.cross_entropy(x, torch.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]], dtype=x.dtype))),
-    "bce_with_logits": (lambda x: cr.binary_cross_entropy_with_logits(x, np.ones_like(x.value), reduction="none"),
-                        lambda x: F.binary_cross_entropy_with_logits(x, torch.ones_like(x), reduction="none")),
-    "nll_of_log_softmax": (lambda x: cr.nll_loss(cr.log_softmax(x), np.array([1, 1]), reduction="sum"),
-                           lambda x: F.nll_loss(torch.log_softmax(x, 1), torch.tensor([1, 1]), reduction="sum")),
+    "cross_entropy": (
+        lambda x: cr.cross_entropy(x, np.array([0, 2]), reduction="none"),
+        lambda x: F.cross_entropy(x, torch.tensor([0, 2]), reduction="none"),
+    ),
+    "cross_entropy_probs": (
+        lambda x: cr.cross_entropy(x, np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])),
+        lambda x: F.cross_entropy(x, torch.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]], dtype=x.dtype)),
+    ),
+    "bce_with_logits": (
+        lambda x: cr.binary_cross_entropy_with_logits(x, np.ones_like(x.value), reduction="none"),
+        lambda x: F.binary_cross_entropy_with_logits(x, torch.ones_like(x), reduction="none"),
+    ),
+    "nll_of_log_softmax": (
+        lambda x: cr.nll_loss(cr.log_softmax(x), np.array([1, 1]), reduction="sum"),
+        lambda x: F.nll_loss(torch.log_softmax(x, 1), torch.tensor([1, 1]), reduction="sum"),
+    ),
 }
 
 

@@ -1,12 +1,14 @@
 """Reductions against PyTorch, central differences and grad-of-grad: sum, mean,
 max, min (as torch.amax/amin: ties share the gradient evenly), var (ddof as
 NumPy, torch's ``correction``), over every axis form: None, int, negative, tuple."""
+
 import numpy as np
 import pytest
 import torch
 
 import chainrule as cr
-from oracle import SHAPES, KINK, Case, Value, params, run_case
+
+from oracle import KINK, SHAPES, Case, Value, params, run_case
 
 
 def _torch(fn, axis, keepdims, **kw):
@@ -25,8 +27,16 @@ REDUCTIONS = {
     "var_ddof1": (lambda x, **kw: cr.var(x, ddof=1, **kw), lambda x, **kw: torch.var(x, correction=1, **kw), {}),
 }
 # (shape, axis): every shape reduced whole, and the multi-axis shapes along each kind of axis
-AXES = [(s, None) for s in SHAPES] + [((4,), 0), ((3, 4), 1), ((3, 4), -2), ((3, 1), 1), ((1, 4), (0, 1)),
-                                      ((2, 3, 4), (0, 2)), ((2, 3, 4), -1), ((2, 3, 4), (1,))]
+AXES = [(s, None) for s in SHAPES] + [
+    ((4,), 0),
+    ((3, 4), 1),
+    ((3, 4), -2),
+    ((3, 1), 1),
+    ((1, 4), (0, 1)),
+    ((2, 3, 4), (0, 2)),
+    ((2, 3, 4), -1),
+    ((2, 3, 4), (1,)),
+]
 
 
 def _ok(name, shape, axis):
@@ -38,8 +48,12 @@ def _ok(name, shape, axis):
 def _case(name, shape, axis, keepdims):
     f, tf, _ = REDUCTIONS[name]
     kw = {} if axis is None else dict(axis=axis)
-    return Case(f"{name}{shape}-axis{axis}-keep{keepdims}", lambda x: f(x, keepdims=keepdims, **kw),
-                _torch(tf, axis, keepdims), (shape,))
+    return Case(
+        f"{name}{shape}-axis{axis}-keep{keepdims}",
+        lambda x: f(x, keepdims=keepdims, **kw),
+        _torch(tf, axis, keepdims),
+        (shape,),
+    )
 
 
 CASES = [_case(name, s, a, k) for name in REDUCTIONS for s, a in AXES for k in (False, True) if _ok(name, s, a)]
@@ -51,9 +65,11 @@ CASES += [
 ]
 # ties: the maximal elements share the gradient equally, as in torch.amax/amin
 TIES = Value([[1.0, 3.0, 3.0], [2.0, 2.0, -1.0]])
-CASES += [Case("max_ties", cr.max, torch.amax, (TIES,), modes=KINK),
-          Case("max_ties_axis1", lambda x: cr.max(x, axis=1), lambda x: torch.amax(x, 1), (TIES,), modes=KINK),
-          Case("min_ties_axis0", lambda x: cr.min(x, axis=0), lambda x: torch.amin(x, 0), (TIES,), modes=KINK)]
+CASES += [
+    Case("max_ties", cr.max, torch.amax, (TIES,), modes=KINK),
+    Case("max_ties_axis1", lambda x: cr.max(x, axis=1), lambda x: torch.amax(x, 1), (TIES,), modes=KINK),
+    Case("min_ties_axis0", lambda x: cr.min(x, axis=0), lambda x: torch.amin(x, 0), (TIES,), modes=KINK),
+]
 
 
 @pytest.mark.parametrize("case, mode", params(CASES))

@@ -2,12 +2,14 @@
 gather, take_along_axis, masked_fill, tril/triu, pad with negative widths (cropping);
 and negative axes through every shape op (the permute/transpose repro first).
 Several shapes and keyword combinations per op, empty and 0-d included."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 import chainrule as cr
+
 from oracle import MODES, Case, Fixed, params, run_case
 
 rng = np.random.default_rng(5)
@@ -16,60 +18,126 @@ rng = np.random.default_rng(5)
 def _first(fn):
     """A function of one op's tuple output as one node (the pieces concatenated, times a
     different weight each, so every piece's gradient is checked on its own)."""
+
     def run(*xs):
         pieces = fn(*xs)
-        return [p * float(i + 1) for i, p in enumerate(pieces)][0] if len(pieces) == 1 else \
-            (cr.concat if isinstance(xs[0], cr.Node) else torch.cat)(
-                [p.reshape(-1) * float(i + 1) for i, p in enumerate(pieces)])
+        return (
+            [p * float(i + 1) for i, p in enumerate(pieces)][0]
+            if len(pieces) == 1
+            else (cr.concat if isinstance(xs[0], cr.Node) else torch.cat)(
+                [p.reshape(-1) * float(i + 1) for i, p in enumerate(pieces)]
+            )
+        )
+
     return run
 
 
 CASES = []
 # flip: int, negative, tuple, None; 0-d and empty
 FLIPS = [((4,), 0), ((3, 4), -1), ((2, 3, 4), (0, 2)), ((2, 3, 4), None), ((), 0), ((), None), ((3, 0), 1)]
-CASES += [Case(f"flip{s}-axis{a}", lambda x, a=a: cr.flip(x, a),
-               lambda x, a=a: torch.flip(x, tuple(range(x.ndim)) if a is None else np.atleast_1d(a).tolist()), (s,))
-          for s, a in FLIPS]
+CASES += [
+    Case(
+        f"flip{s}-axis{a}",
+        lambda x, a=a: cr.flip(x, a),
+        lambda x, a=a: torch.flip(x, tuple(range(x.ndim)) if a is None else np.atleast_1d(a).tolist()),
+        (s,),
+    )
+    for s, a in FLIPS
+]
 # split (torch semantics): a size, a list of sizes; negative axes; a size that does not divide
-SPLITS = [((6, 4), 2, 0), ((6, 4), 4, 0), ((3, 5), 2, -1), ((3, 5), [1, 4], 1), ((2, 3, 4), [1, 1, 2], -1),
-          ((6,), [6], 0), ((4, 0), 2, 0)]
-CASES += [Case(f"split{s}-{size}-axis{a}", _first(lambda x, size=size, a=a: cr.split(x, size, a)),
-               _first(lambda x, size=size, a=a: torch.split(x, size, a)), (s,),
-               modes=MODES if isinstance(size, int) else None)  # a size needs the value: eager only
-          for s, size, a in SPLITS]
+SPLITS = [
+    ((6, 4), 2, 0),
+    ((6, 4), 4, 0),
+    ((3, 5), 2, -1),
+    ((3, 5), [1, 4], 1),
+    ((2, 3, 4), [1, 1, 2], -1),
+    ((6,), [6], 0),
+    ((4, 0), 2, 0),
+]
+CASES += [
+    Case(
+        f"split{s}-{size}-axis{a}",
+        _first(lambda x, size=size, a=a: cr.split(x, size, a)),
+        _first(lambda x, size=size, a=a: torch.split(x, size, a)),
+        (s,),
+        modes=MODES if isinstance(size, int) else None,
+    )  # a size needs the value: eager only
+    for s, size, a in SPLITS
+]
 CHUNKS = [((6, 4), 3, 0), ((5, 4), 2, 0), ((3, 7), 3, -1), ((2, 3, 4), 2, 2)]
-CASES += [Case(f"chunk{s}-{c}-axis{a}", _first(lambda x, c=c, a=a: cr.chunk(x, c, a)),
-               _first(lambda x, c=c, a=a: torch.chunk(x, c, a)), (s,), modes=MODES) for s, c, a in CHUNKS]
+CASES += [
+    Case(
+        f"chunk{s}-{c}-axis{a}",
+        _first(lambda x, c=c, a=a: cr.chunk(x, c, a)),
+        _first(lambda x, c=c, a=a: torch.chunk(x, c, a)),
+        (s,),
+        modes=MODES,
+    )
+    for s, c, a in CHUNKS
+]
 # gather (torch.gather: an index shorter than x on the other axes) and take_along_axis
-GATHERS = [((3, 4), 1, (3, 2)), ((3, 4), 0, (2, 4)), ((3, 4), -1, (2, 5)), ((2, 3, 4), 1, (2, 5, 3)),
-           ((4,), 0, (6,)), ((3, 4), 1, (3, 0))]
+GATHERS = [
+    ((3, 4), 1, (3, 2)),
+    ((3, 4), 0, (2, 4)),
+    ((3, 4), -1, (2, 5)),
+    ((2, 3, 4), 1, (2, 5, 3)),
+    ((4,), 0, (6,)),
+    ((3, 4), 1, (3, 0)),
+]
 for s, a, idx_shape in GATHERS:
     index = rng.integers(0, s[a], size=idx_shape)  # repeats: their gradients add up
-    CASES.append(Case(f"gather{s}-axis{a}-index{idx_shape}", lambda x, i, a=a: cr.gather(x, a, i),
-                      lambda x, i, a=a: torch.gather(x, a, i), (s, Fixed(index))))
+    CASES.append(
+        Case(
+            f"gather{s}-axis{a}-index{idx_shape}",
+            lambda x, i, a=a: cr.gather(x, a, i),
+            lambda x, i, a=a: torch.gather(x, a, i),
+            (s, Fixed(index)),
+        )
+    )
 TAKES = [((3, 4), 1, (3, 2)), ((3, 4), 0, (2, 1)), ((2, 3, 4), -1, (1, 3, 2))]  # NumPy broadcasts the others
 for s, a, idx_shape in TAKES:
     index = rng.integers(0, s[a], size=idx_shape)
     full = np.broadcast_to(index, tuple(n if d == a % len(s) else max(n, s[d]) for d, n in enumerate(idx_shape)))
-    CASES.append(Case(f"take_along_axis{s}-axis{a}", lambda x, i, a=a: cr.take_along_axis(x, i, a),
-                      lambda x, i, a=a, full=full: torch.gather(x, a, torch.tensor(np.ascontiguousarray(full))),
-                      (s, Fixed(index))))
+    CASES.append(
+        Case(
+            f"take_along_axis{s}-axis{a}",
+            lambda x, i, a=a: cr.take_along_axis(x, i, a),
+            lambda x, i, a=a, full=full: torch.gather(x, a, torch.tensor(np.ascontiguousarray(full))),
+            (s, Fixed(index)),
+        )
+    )
 # masked_fill: a mask that broadcasts, a value that is a number or a differentiable 0-d tensor
 MASK = Fixed(rng.random((3, 4)) > 0.5)
-CASES += [Case("masked_fill", lambda x, m: cr.masked_fill(x, m, -1.5), lambda x, m: x.masked_fill(m, -1.5),
-               ((3, 4), MASK)),
-          Case("masked_fill_broadcast", lambda x, m: x.masked_fill(m, 0.0), lambda x, m: x.masked_fill(m, 0.0),
-               ((2, 3, 4), Fixed(np.array([True, False, False, True])))),
-          Case("masked_fill_inf", lambda x, m: cr.softmax(cr.masked_fill(x, m, -np.inf), axis=-1),
-               lambda x, m: torch.softmax(x.masked_fill(m, -np.inf), -1),
-               ((3, 4), Fixed(np.triu(np.ones((3, 4), bool), 1))))]
+CASES += [
+    Case("masked_fill", lambda x, m: cr.masked_fill(x, m, -1.5), lambda x, m: x.masked_fill(m, -1.5), ((3, 4), MASK)),
+    Case(
+        "masked_fill_broadcast",
+        lambda x, m: x.masked_fill(m, 0.0),
+        lambda x, m: x.masked_fill(m, 0.0),
+        ((2, 3, 4), Fixed(np.array([True, False, False, True]))),
+    ),
+    Case(
+        "masked_fill_inf",
+        lambda x, m: cr.softmax(cr.masked_fill(x, m, -np.inf), axis=-1),
+        lambda x, m: torch.softmax(x.masked_fill(m, -np.inf), -1),
+        ((3, 4), Fixed(np.triu(np.ones((3, 4), bool), 1))),
+    ),
+]
 # tril / triu, diagonal offsets, batched, non-square
 TRI = [((4, 4), 0), ((3, 5), 1), ((5, 3), -1), ((2, 3, 4), 0), ((2, 3, 4), -2), ((0, 3), 0)]
-CASES += [Case(f"{fn}{s}-k{k}", lambda x, f=getattr(cr, fn), k=k: f(x, k), lambda x, f=getattr(torch, fn), k=k: f(x, k),
-               (s,)) for fn in ("tril", "triu") for s, k in TRI]
+CASES += [
+    Case(f"{fn}{s}-k{k}", lambda x, f=getattr(cr, fn), k=k: f(x, k), lambda x, f=getattr(torch, fn), k=k: f(x, k), (s,))
+    for fn in ("tril", "triu")
+    for s, k in TRI
+]
 # pad with negative widths: cropping (torch's flat order starts from the last axis)
-PADS = [((3, 4), ((1, -1), (-2, 1))), ((3, 4), ((0, 0), (-1, -1))), ((2, 3, 4), (-1, 2)), ((5,), ((-2, -2),)),
-        ((3, 4), ((0, -3), (2, 0)))]
+PADS = [
+    ((3, 4), ((1, -1), (-2, 1))),
+    ((3, 4), ((0, 0), (-1, -1))),
+    ((2, 3, 4), (-1, 2)),
+    ((5,), ((-2, -2),)),
+    ((3, 4), ((0, -3), (2, 0))),
+]
 
 
 def _torch_pad(width, ndim):
@@ -77,8 +145,15 @@ def _torch_pad(width, ndim):
     return tuple(int(v) for pair in w[::-1] for v in pair)
 
 
-CASES += [Case(f"pad_crop{s}-{w}", lambda x, w=w: cr.pad(x, w, value=0.5),
-               lambda x, w=w: F.pad(x, _torch_pad(w, x.ndim), value=0.5), (s,)) for s, w in PADS]
+CASES += [
+    Case(
+        f"pad_crop{s}-{w}",
+        lambda x, w=w: cr.pad(x, w, value=0.5),
+        lambda x, w=w: F.pad(x, _torch_pad(w, x.ndim), value=0.5),
+        (s,),
+    )
+    for s, w in PADS
+]
 
 # negative axes through every shape op (the issue's repro: a wrong gradient with no error)
 NEGATIVE = [
@@ -94,7 +169,13 @@ NEGATIVE = [
     ("squeeze_0d", lambda x: cr.squeeze(x, -1), lambda x: x.squeeze(-1), ()),
     ("unsqueeze_negative", lambda x: cr.unsqueeze(x, -3), lambda x: x.unsqueeze(-3), (3, 4)),
     ("unsqueeze_0d", lambda x: cr.unsqueeze(x, -1), lambda x: x.unsqueeze(-1), ()),
-    ("concat_negative", lambda a, b: cr.concat([a, b], axis=-2), lambda a, b: torch.cat([a, b], -2), (2, 3, 4), (2, 1, 4)),
+    (
+        "concat_negative",
+        lambda a, b: cr.concat([a, b], axis=-2),
+        lambda a, b: torch.cat([a, b], -2),
+        (2, 3, 4),
+        (2, 1, 4),
+    ),
     ("stack_negative", lambda a, b: cr.stack([a, b], axis=-2), lambda a, b: torch.stack([a, b], -2), (3, 4), (3, 4)),
     ("softmax_0d", lambda x: cr.softmax(x, axis=0), lambda x: torch.softmax(x, 0), ()),
     ("log_softmax_negative", lambda x: cr.log_softmax(x, axis=-3), lambda x: torch.log_softmax(x, -3), (2, 3, 4)),
@@ -152,10 +233,18 @@ def test_split_in_a_define_then_run_graph_takes_a_list_of_sizes():
 def test_the_issues_0d_repros_follow_pytorchs_rule():
     """Axis 0 and -1 of a 0-d tensor are accepted by every op that takes an axis."""
     s, ts = cr.Variable(np.float64(2.5)), torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
-    pairs = [(cr.mean(s, axis=0), ts.mean(0)), (cr.var(s, axis=0), ts.var(0, correction=0)),
-             (cr.swapaxes(s, 0, 0), ts.swapaxes(0, 0)), (cr.squeeze(s, (0,)), ts.squeeze((0,))),
-             (cr.sum(s, axis=-1), ts.sum(-1)), (cr.max(s, axis=0), ts.amax(0)), (cr.softmax(s, axis=0), ts.softmax(0)),
-             (cr.logsumexp(s, axis=-1), ts.logsumexp(-1)), (cr.cumsum(s, axis=0), ts.cumsum(0)),
-             (cr.flip(s, 0), ts.flip(0)), (cr.argmax(s, axis=0), ts.argmax(0))]
+    pairs = [
+        (cr.mean(s, axis=0), ts.mean(0)),
+        (cr.var(s, axis=0), ts.var(0, correction=0)),
+        (cr.swapaxes(s, 0, 0), ts.swapaxes(0, 0)),
+        (cr.squeeze(s, (0,)), ts.squeeze((0,))),
+        (cr.sum(s, axis=-1), ts.sum(-1)),
+        (cr.max(s, axis=0), ts.amax(0)),
+        (cr.softmax(s, axis=0), ts.softmax(0)),
+        (cr.logsumexp(s, axis=-1), ts.logsumexp(-1)),
+        (cr.cumsum(s, axis=0), ts.cumsum(0)),
+        (cr.flip(s, 0), ts.flip(0)),
+        (cr.argmax(s, axis=0), ts.argmax(0)),
+    ]
     for ours, theirs in pairs:
         assert ours.shape == tuple(theirs.shape) and float(ours.value) == theirs.item()

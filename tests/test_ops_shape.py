@@ -1,12 +1,14 @@
 """Shape ops against PyTorch, central differences and grad-of-grad: reshape,
 transpose/permute, swapaxes, expand/broadcast_to, squeeze/unsqueeze. Each only
 moves elements, so its vjp moves the gradient back."""
+
 import numpy as np
 import pytest
 import torch
 
 import chainrule as cr
 from chainrule import ops
+
 from oracle import Case, params, run_case
 
 # (name, chainrule, torch, input shape)

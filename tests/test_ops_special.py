@@ -5,6 +5,7 @@ precision, against math.erf too), log1p, expm1, silu, elu, mish, hardtanh, softp
 
 And the degenerate points where PyTorch gives IEEE values silently: no NumPy warning
 (the conftest turns every one into an error)."""
+
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import chainrule as cr
+
 from oracle import FIRST, KINK, Case, Fixed, Value, params, run_case
 
 SHAPES = [(), (4,), (3, 4), (2, 3, 4), (0,), (3, 0)]
@@ -27,20 +29,34 @@ UNARY = {  # name: (chainrule, torch, domain, twice differentiable)
     "hardtanh": (cr.hardtanh, F.hardtanh, None, True),
     "hardtanh_range": (lambda x: cr.hardtanh(x, -0.5, 2.0), lambda x: F.hardtanh(x, -0.5, 2.0), None, True),
     "softplus_beta": (lambda x: cr.softplus(x, beta=2.0), lambda x: F.softplus(x, beta=2.0), None, True),
-    "softplus_threshold": (lambda x: cr.softplus(x, beta=1.5, threshold=0.5),
-                           lambda x: F.softplus(x, beta=1.5, threshold=0.5), None, True),
+    "softplus_threshold": (
+        lambda x: cr.softplus(x, beta=1.5, threshold=0.5),
+        lambda x: F.softplus(x, beta=1.5, threshold=0.5),
+        None,
+        True,
+    ),
     "gelu": (cr.gelu, F.gelu, None, True),
     "gelu_tanh": (lambda x: cr.gelu(x, approximate="tanh"), lambda x: F.gelu(x, approximate="tanh"), None, True),
     "method_erf": (lambda x: x.erf(), lambda x: x.erf(), None, True),
 }
-CASES = [Case(f"{name}{s}", f, tf, (s,), low=d[0] if d else None, high=d[1] if d else None,
-              modes=None if second else FIRST) for name, (f, tf, d, second) in UNARY.items() for s in SHAPES]
+CASES = [
+    Case(f"{name}{s}", f, tf, (s,), low=d[0] if d else None, high=d[1] if d else None, modes=None if second else FIRST)
+    for name, (f, tf, d, second) in UNARY.items()
+    for s in SHAPES
+]
 # kinks: PyTorch's one-sided choices
 KINKS = Value([-1.0, 1.0, 0.0, -3.0, 3.0, 0.5])
-CASES += [Case("hardtanh_at_ends", cr.hardtanh, F.hardtanh, (KINKS,), modes=KINK),
-          Case("elu_at_zero", cr.elu, F.elu, (KINKS,), modes=KINK),
-          Case("softplus_at_threshold", lambda x: cr.softplus(x, threshold=1.0),
-               lambda x: F.softplus(x, threshold=1.0), (KINKS,), modes=KINK)]
+CASES += [
+    Case("hardtanh_at_ends", cr.hardtanh, F.hardtanh, (KINKS,), modes=KINK),
+    Case("elu_at_zero", cr.elu, F.elu, (KINKS,), modes=KINK),
+    Case(
+        "softplus_at_threshold",
+        lambda x: cr.softplus(x, threshold=1.0),
+        lambda x: F.softplus(x, threshold=1.0),
+        (KINKS,),
+        modes=KINK,
+    ),
+]
 
 # clip with bounds that are nodes: inputs of the graph, with PyTorch's gradients
 X = Value([0.0, 1.0, 2.0, 0.5, 1.5, -1.0])
@@ -55,12 +71,19 @@ CASES += [Case(name, cr.clip, torch.clamp, args, modes=KINK) for name, args in C
 # x tied with a node bound: PyTorch's reverse rule sends the gradient to x (and chainrule's does),
 # its forward rule (torch.func.jvp) takes the bound's tangent: kept out of the module's lists of
 # cases, which forward mode (test_forward_mode.py) compares with torch.func.jvp
-TIED = (Case("clip_low_node", lambda x, lo: cr.clip(x, lo), lambda x, lo: torch.clamp(x, min=lo), (X, Value(0.5)),
-             modes=KINK),
-        Case("clip_high_node", lambda x, hi: cr.clip(x, high=hi), lambda x, hi: torch.clamp(x, max=hi),
-             (X, Value([1.0] * 6)), modes=KINK))
-CASES += [
-          Case("clip_fixed_bounds", cr.clip, torch.clamp, ((3, 4), Fixed(np.array(-0.3)), Fixed(np.full(4, 0.4))))]
+TIED = (
+    Case(
+        "clip_low_node", lambda x, lo: cr.clip(x, lo), lambda x, lo: torch.clamp(x, min=lo), (X, Value(0.5)), modes=KINK
+    ),
+    Case(
+        "clip_high_node",
+        lambda x, hi: cr.clip(x, high=hi),
+        lambda x, hi: torch.clamp(x, max=hi),
+        (X, Value([1.0] * 6)),
+        modes=KINK,
+    ),
+)
+CASES += [Case("clip_fixed_bounds", cr.clip, torch.clamp, ((3, 4), Fixed(np.array(-0.3)), Fixed(np.full(4, 0.4))))]
 
 
 @pytest.mark.parametrize("case, mode", params(CASES + list(TIED)))
@@ -111,16 +134,18 @@ SILENT = {
     "sqrt_grad_at_0": (cr.sqrt, torch.sqrt, [0.0, 4.0]),
     "exp_89": (cr.exp, torch.exp, [89.0, 1.0]),
     "log1p_-1": (cr.log1p, torch.log1p, [-1.0, 0.5]),
-    "pow_0_-1": (lambda x: x ** -1.0, lambda x: x ** -1.0, [0.0, 2.0]),
+    "pow_0_-1": (lambda x: x**-1.0, lambda x: x**-1.0, [0.0, 2.0]),
     "div_by_0": (lambda x: 1.0 / x, lambda x: 1.0 / x, [0.0, 2.0]),
     "softmax_masked_row": (cr.softmax, lambda x: torch.softmax(x, -1), [[-INF, -INF], [1.0, -INF]]),
     "softmax_inf_logit": (cr.softmax, lambda x: torch.softmax(x, -1), [[INF, 1.0], [0.0, 1.0]]),
     "log_softmax_masked": (cr.log_softmax, lambda x: torch.log_softmax(x, -1), [[-INF, 1.0], [-INF, -INF]]),
     "logsumexp_inf": (lambda x: cr.logsumexp(x, axis=1), lambda x: torch.logsumexp(x, 1), [[INF, 1.0], [-INF, 1.0]]),
     "mean_empty_axis": (lambda x: cr.mean(x, axis=1), lambda x: torch.mean(x, 1), np.zeros((3, 0))),
-    "bce_logits_inf": (lambda x: cr.binary_cross_entropy_with_logits(x, np.array([0.0, 1.0, 1.0]), reduction="none"),
-                       lambda x: F.binary_cross_entropy_with_logits(x, torch.tensor([0.0, 1.0, 1.0], dtype=x.dtype),
-                                                                    reduction="none"), [INF, -INF, 3.0]),
+    "bce_logits_inf": (
+        lambda x: cr.binary_cross_entropy_with_logits(x, np.array([0.0, 1.0, 1.0]), reduction="none"),
+        lambda x: F.binary_cross_entropy_with_logits(x, torch.tensor([0.0, 1.0, 1.0], dtype=x.dtype), reduction="none"),
+        [INF, -INF, 3.0],
+    ),
 }
 
 
@@ -146,5 +171,5 @@ def test_ieee_values_come_without_numpy_warnings(name, dtype):
 
 def test_power_zero_has_zero_gradient_at_zero():
     x = cr.Variable(np.array([0.0, 2.0]))
-    (x ** 0).sum().backward()
+    (x**0).sum().backward()
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])  # PyTorch: 0 (not NaN) at x = 0

@@ -1,5 +1,6 @@
 """Optimizers step for step against torch.optim on the same gradients (float64, 20 steps),
 schedules against torch's, clip_grad_norm_, non-finite gradients, state dicts."""
+
 import copy
 
 import numpy as np
@@ -60,13 +61,23 @@ def test_matches_torch_step_by_step(name, hyper):
                 p.grad, tp.grad = g.copy(), torch.tensor(g)
         opt.step(), topt.step()
         for i, (p, tp) in enumerate(zip(params, tparams)):
-            np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=1e-6, atol=1e-6,
-                                       err_msg=f"{name} {hyper}: parameter {i} after step {step + 1}")
+            np.testing.assert_allclose(
+                p.value,
+                tp.detach().numpy(),
+                rtol=1e-6,
+                atol=1e-6,
+                err_msg=f"{name} {hyper}: parameter {i} after step {step + 1}",
+            )
     tstate = topt.state_dict()["state"]
     for i, entries in opt.state_dict()["state"].items():
         for key, value in entries.items():
-            np.testing.assert_allclose(np.asarray(value), np.asarray(tstate[i][key]), rtol=1e-6, atol=1e-8,
-                                       err_msg=f"state {key} of parameter {i}")
+            np.testing.assert_allclose(
+                np.asarray(value),
+                np.asarray(tstate[i][key]),
+                rtol=1e-6,
+                atol=1e-8,
+                err_msg=f"state {key} of parameter {i}",
+            )
 
 
 @pytest.mark.parametrize("name, hyper", CASES[1::3], ids=[n for n, _ in CASES[1::3]])
@@ -84,11 +95,16 @@ def test_float32_parameters_stay_float32_and_close_to_torch(name, hyper):
         np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("make, tmake", [
-    (lambda o: optim.StepLR(o, step_size=3, gamma=0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5)),
-    (lambda o: optim.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
-     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.01)),
-])
+@pytest.mark.parametrize(
+    "make, tmake",
+    [
+        (lambda o: optim.StepLR(o, step_size=3, gamma=0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5)),
+        (
+            lambda o: optim.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
+            lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
+        ),
+    ],
+)
 def test_schedules_match_torch(make, tmake):
     opt = optim.SGD([cr.Variable(np.zeros(2))], lr=0.3)
     topt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.3)
@@ -99,8 +115,14 @@ def test_schedules_match_torch(make, tmake):
         assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-9, abs=1e-12), epoch
 
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(mode="max", factor=0.5, patience=2, cooldown=1),
-                                    dict(patience=1, threshold=0.1, threshold_mode="abs", min_lr=0.02)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(mode="max", factor=0.5, patience=2, cooldown=1),
+        dict(patience=1, threshold=0.1, threshold_mode="abs", min_lr=0.02),
+    ],
+)
 def test_reduce_on_plateau_matches_torch(kwargs):
     opt = optim.SGD([cr.Variable(np.zeros(2))], lr=0.3)
     topt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.3)

@@ -2,6 +2,7 @@
 order and keywords (a misspelt one is a TypeError naming it), zero_grad(set_to_none),
 parameter groups with their own options, named parameters, state dicts that round-trip
 (and load from torch's), and a step that happens for every parameter or for none."""
+
 import copy
 
 import numpy as np
@@ -16,8 +17,10 @@ from test_optim import CASES, gradients, make_params
 def twins(values=None):
     """The same parameters for chainrule and torch (float64)."""
     values = make_params() if values is None else values
-    return ([cr.Variable(v.copy(), name=f"p{i}") for i, v in enumerate(values)],
-            [torch.tensor(v.copy(), requires_grad=True) for v in values])
+    return (
+        [cr.Variable(v.copy(), name=f"p{i}") for i, v in enumerate(values)],
+        [torch.tensor(v.copy(), requires_grad=True) for v in values],
+    )
 
 
 def run(opt, params, steps, tparams=None, topt=None):
@@ -37,9 +40,14 @@ def assert_same(params, tparams, rtol=1e-6, what=""):
         np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=rtol, atol=1e-8, err_msg=f"{what} param {i}")
 
 
-@pytest.mark.parametrize("kwargs, named", [(dict(learning_rate=0.5, momentun=0.9), "learning_rate"),
-                                           (dict(lr=0.5, momentun=0.9), "momentun"),
-                                           (dict(lr=0.5, beta=(0.9, 0.99)), "beta")])
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        (dict(learning_rate=0.5, momentun=0.9), "learning_rate"),
+        (dict(lr=0.5, momentun=0.9), "momentun"),
+        (dict(lr=0.5, beta=(0.9, 0.99)), "beta"),
+    ],
+)
 def test_an_unknown_keyword_is_a_type_error_naming_it(kwargs, named):
     params, tparams = twins()
     make = optim.Adam if "beta" in kwargs else optim.SGD
@@ -52,8 +60,16 @@ def test_an_unknown_keyword_is_a_type_error_naming_it(kwargs, named):
         optim.SGD([{"params": params, "momentun": 0.9}], lr=0.1)
 
 
-@pytest.mark.parametrize("name, args", [("SGD", (0.1, 0.9)), ("Adam", (0.01, (0.8, 0.9))), ("AdamW", (0.01,)),
-                                        ("RMSprop", (0.01, 0.9)), ("Adagrad", (0.1, 0.01))])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("SGD", (0.1, 0.9)),
+        ("Adam", (0.01, (0.8, 0.9))),
+        ("AdamW", (0.01,)),
+        ("RMSprop", (0.01, 0.9)),
+        ("Adagrad", (0.1, 0.01)),
+    ],
+)
 def test_positional_arguments_in_pytorch_order(name, args):
     params, tparams = twins()
     opt, topt = getattr(optim, name)(params, *args), getattr(torch.optim, name)(tparams, *args)
@@ -82,9 +98,12 @@ def test_zero_grad_set_to_none_or_zeros_like_torch():
 
 def test_parameter_groups_with_their_own_options_match_torch():
     params, tparams = twins()
+
     def groups(ps):
-        return [{"params": ps[:1], "lr": 0.2, "momentum": 0.5},
-                {"params": ps[1:], "nesterov": True, "weight_decay": 0.1}]
+        return [
+            {"params": ps[:1], "lr": 0.2, "momentum": 0.5},
+            {"params": ps[1:], "nesterov": True, "weight_decay": 0.1},
+        ]
 
     opt = optim.SGD(groups(params), lr=0.05, momentum=0.9)
     topt = torch.optim.SGD(groups(tparams), lr=0.05, momentum=0.9)
@@ -116,10 +135,16 @@ def test_optimizers_learn_qualified_names_like_torch(given):
     elif given == "module":
         opt, topt = optim.Adam(model, 0.01), torch.optim.Adam(tmodel.named_parameters(), 0.01)
     else:
-        opt = optim.Adam([{"params": model.named_parameters()[:2], "lr": 0.1},
-                          {"params": model.named_parameters()[2:]}], 0.01)
-        topt = torch.optim.Adam([{"params": list(tmodel.named_parameters())[:2], "lr": 0.1},
-                                 {"params": list(tmodel.named_parameters())[2:]}], 0.01)
+        opt = optim.Adam(
+            [{"params": model.named_parameters()[:2], "lr": 0.1}, {"params": model.named_parameters()[2:]}], 0.01
+        )
+        topt = torch.optim.Adam(
+            [
+                {"params": list(tmodel.named_parameters())[:2], "lr": 0.1},
+                {"params": list(tmodel.named_parameters())[2:]},
+            ],
+            0.01,
+        )
     names = [g["param_names"] for g in opt.state_dict()["param_groups"]]
     assert names == [g["param_names"] for g in topt.state_dict()["param_groups"]]
     x = np.random.default_rng(0).standard_normal((5, 3))
@@ -171,10 +196,18 @@ def test_a_step_happens_for_every_parameter_or_for_none(name, hyper, exc):
     assert_same(params, tparams, what=f"{name} after the failed step")
 
 
-@pytest.mark.parametrize("name, hyper", [("SGD", dict(lr=-0.1)), ("SGD", dict(lr=0.1, momentum=-1)),
-                                         ("SGD", dict(lr=0.1, weight_decay=-1)), ("Adam", dict(betas=(1.0, 0.9))),
-                                         ("Adam", dict(eps=-1.0)), ("RMSprop", dict(alpha=-0.5)),
-                                         ("Adagrad", dict(lr_decay=-1.0))])
+@pytest.mark.parametrize(
+    "name, hyper",
+    [
+        ("SGD", dict(lr=-0.1)),
+        ("SGD", dict(lr=0.1, momentum=-1)),
+        ("SGD", dict(lr=0.1, weight_decay=-1)),
+        ("Adam", dict(betas=(1.0, 0.9))),
+        ("Adam", dict(eps=-1.0)),
+        ("RMSprop", dict(alpha=-0.5)),
+        ("Adagrad", dict(lr_decay=-1.0)),
+    ],
+)
 def test_bad_hyperparameters_are_refused_like_torch(name, hyper):
     params, tparams = twins()
     with pytest.raises(ValueError):
@@ -197,8 +230,12 @@ def test_state_dict_round_trip_and_torch_state_continue_like_torch(name, hyper, 
     reloaded = getattr(optim, name)(ours, lr=123.0)
     cr.load(tmp_path / "opt.npz", into=reloaded)
     tstate = topt.state_dict()
-    converted = {"state": {i: {k: v.numpy() if torch.is_tensor(v) else v for k, v in s.items()}
-                           for i, s in tstate["state"].items()}, "param_groups": tstate["param_groups"]}
+    converted = {
+        "state": {
+            i: {k: v.numpy() if torch.is_tensor(v) else v for k, v in s.items()} for i, s in tstate["state"].items()
+        },
+        "param_groups": tstate["param_groups"],
+    }
     loaded = getattr(optim, name)(from_torch, lr=123.0)
     loaded.load_state_dict(converted)
     assert reloaded.lr == loaded.lr == hyper["lr"]

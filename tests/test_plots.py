@@ -1,4 +1,5 @@
 """Plots: whole-number epochs, readable log axes, the held-out split named, the format the file name says."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,13 +13,21 @@ pytest.importorskip("matplotlib")
 def history(epochs: int = 3) -> cr.History:
     h = cr.History()
     for epoch in range(1, epochs + 1):  # a short regression run: losses within one decade
-        h.append(epoch, {"loss": 0.9 - 0.1 * epoch, "val_loss": 0.8 - 0.05 * epoch, "r2": 0.3 + 0.1 * epoch,
-                         "val_r2": 0.2 + 0.1 * epoch})
+        h.append(
+            epoch,
+            {
+                "loss": 0.9 - 0.1 * epoch,
+                "val_loss": 0.8 - 0.05 * epoch,
+                "r2": 0.3 + 0.1 * epoch,
+                "val_r2": 0.2 + 0.1 * epoch,
+            },
+        )
     return h
 
 
-@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".jpg", b"\xff\xd8\xff"), (".pdf", b"%PDF"),
-                                           (".svg", b"<?xml")])
+@pytest.mark.parametrize(
+    "suffix, magic", [(".png", b"\x89PNG"), (".jpg", b"\xff\xd8\xff"), (".pdf", b"%PDF"), (".svg", b"<?xml")]
+)
 def test_history_plot_writes_the_format_its_name_says(tmp_path, suffix, magic):
     path = tmp_path / f"curves{suffix}"
     assert history().plot(str(path)) == str(path)

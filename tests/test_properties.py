@@ -2,6 +2,7 @@
 fan-out (any earlier node may be an operand again, several times) and
 broadcasting between leaves of different shapes, agree with PyTorch in every
 node's value and every leaf's gradient."""
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,7 @@ UNARY = {
     "leaky_relu": (cr.leaky_relu, F.leaky_relu),
     "softplus": (cr.softplus, F.softplus),
     "gelu": (cr.gelu, F.gelu),
-    "square": (lambda a: a ** 2, lambda a: a ** 2),
+    "square": (lambda a: a**2, lambda a: a**2),
     "exp_neg_square": (lambda a: cr.exp(-a * a), lambda a: torch.exp(-a * a)),
     "log_1p_square": (lambda a: cr.log(1.0 + a * a), lambda a: torch.log(1.0 + a * a)),
     "sqrt_1p_square": (lambda a: cr.sqrt(a * a + 1.0), lambda a: torch.sqrt(a * a + 1.0)),
@@ -47,10 +48,14 @@ UNARY = {
     "matmul": (lambda a: _full(a) @ M, lambda a: _full(a) @ torch.tensor(M)),
     "reshape_T": (lambda a: cr.reshape(_full(a), (4, 3)).T, lambda a: _full(a).reshape(4, 3).T),
     "rows": (lambda a: _full(a)[ROWS], lambda a: _full(a)[ROWS]),
-    "pad_crop": (lambda a: cr.pad(_full(a), ((1, 1), (2, 0)), value=0.5)[1:-1, :4],
-                 lambda a: F.pad(_full(a), (2, 0, 1, 1), value=0.5)[1:-1, :4]),
-    "concat_halves": (lambda a: cr.concat([_full(a)[:, 2:], _full(a)[:, :2] * 2.0], axis=1),
-                      lambda a: torch.cat([_full(a)[:, 2:], _full(a)[:, :2] * 2.0], 1)),
+    "pad_crop": (
+        lambda a: cr.pad(_full(a), ((1, 1), (2, 0)), value=0.5)[1:-1, :4],
+        lambda a: F.pad(_full(a), (2, 0, 1, 1), value=0.5)[1:-1, :4],
+    ),
+    "concat_halves": (
+        lambda a: cr.concat([_full(a)[:, 2:], _full(a)[:, :2] * 2.0], axis=1),
+        lambda a: torch.cat([_full(a)[:, 2:], _full(a)[:, :2] * 2.0], 1),
+    ),
 }
 BINARY = {
     "add": (lambda a, b: a + b, lambda a, b: a + b),
@@ -60,8 +65,10 @@ BINARY = {
     "maximum": (cr.maximum, torch.maximum),
     "minimum": (cr.minimum, torch.minimum),
     "where": (lambda a, b: cr.where(a > b, a * b, b - a), lambda a, b: torch.where(a > b, a * b, b - a)),
-    "stack_mean": (lambda a, b: cr.mean(cr.stack([_full(a), _full(b)]), axis=0),
-                   lambda a, b: torch.stack([_full(a), _full(b)]).mean(0)),
+    "stack_mean": (
+        lambda a, b: cr.mean(cr.stack([_full(a), _full(b)]), axis=0),
+        lambda a, b: torch.stack([_full(a), _full(b)]).mean(0),
+    ),
     "linear": (lambda a, b: cr.linear(_full(a), M, b), lambda a, b: _full(a) @ torch.tensor(M) + b),
 }
 OPS = sorted(UNARY) + sorted(BINARY)
@@ -72,7 +79,7 @@ OPS = sorted(UNARY) + sorted(BINARY)
 def test_random_graphs_match_torch(data):
     n_leaves = data.draw(st.integers(1, 3), label="leaves")
     shapes = [data.draw(st.sampled_from(LEAF_SHAPES), label=f"shape{i}") for i in range(n_leaves)]
-    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16), label="seed"))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
     values = [rng.standard_normal(s) for s in shapes]
     leaves = [cr.Variable(v, name=f"leaf{i}") for i, v in enumerate(values)]
     t_leaves = [torch.tensor(v, requires_grad=True) for v in values]

@@ -1,4 +1,5 @@
 """The public face: ``chainrule.__all__`` is what the README documents, and nothing internal."""
+
 import re
 import types
 from pathlib import Path
@@ -6,9 +7,35 @@ from pathlib import Path
 import chainrule as cr
 
 ROOT = Path(__file__).resolve().parents[1]
-INTERNAL = {"as_node", "im2col", "col2im", "scatter_add", "sum_to_shape", "Im2Col", "Col2Im", "SumToShape",
-            "ScatterAdd", "GetItem", "Cast", "Compare", "compare", "backprop", "hooks", "node", "op", "graph",
-            "chain", "phrases", "viz", "narration", "train", "cli", "expr", "see", "ops"}
+INTERNAL = {
+    "as_node",
+    "im2col",
+    "col2im",
+    "scatter_add",
+    "sum_to_shape",
+    "Im2Col",
+    "Col2Im",
+    "SumToShape",
+    "ScatterAdd",
+    "GetItem",
+    "Cast",
+    "Compare",
+    "compare",
+    "backprop",
+    "hooks",
+    "node",
+    "op",
+    "graph",
+    "chain",
+    "phrases",
+    "viz",
+    "narration",
+    "train",
+    "cli",
+    "expr",
+    "see",
+    "ops",
+}
 
 
 def documented_names() -> set[str]:

@@ -6,6 +6,7 @@ must be the lesson's own (worked out here with ``math``). The "See the chain
 rule" section's Python blocks run in order in one namespace, and the output it
 quotes is compared with what the code and the command line print today.
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,7 +29,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def section(name: str) -> str:
     text = README.read_text(encoding="utf-8")
-    return text[text.index(f"<!-- section: {name} -->"):text.index(f"<!-- /section: {name} -->")]
+    return text[text.index(f"<!-- section: {name} -->") : text.index(f"<!-- /section: {name} -->")]
 
 
 def blocks(text: str, language: str) -> list[str]:
@@ -37,7 +38,7 @@ def blocks(text: str, language: str) -> list[str]:
 
 def lesson_block() -> str:
     engine = section("engine")
-    return blocks(engine[engine.index("### Define-then-run"):], "python")[0]
+    return blocks(engine[engine.index("### Define-then-run") :], "python")[0]
 
 
 def test_the_lessons_block_runs_and_every_number_it_shows_is_the_lessons():
@@ -93,8 +94,13 @@ def run_quoted(quoted: str) -> tuple[str, str]:
     """Run the ``$ chainrule ...`` command a text block starts with: (what it printed, what the block shows)."""
     command = quoted.splitlines()[0].removeprefix("$ ")
     argv = re.findall(r'"[^"]*"|\S+', command)[1:]
-    done = subprocess.run([sys.executable, "-m", "chainrule", *[a.strip('"') for a in argv]], capture_output=True,
-                          text=True, encoding="utf-8", timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "chainrule", *[a.strip('"') for a in argv]],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
     return done.stdout.strip(), quoted.split("\n$ ")[0].split("\n", 1)[1].strip()
 
 

@@ -1,6 +1,7 @@
 """The README's "Convolutions and pooling" section runs as written: every line whose comment
 starts with a shape gets that shape (each statement runs in one namespace; an expression's value,
 or the variable an assignment binds first, is what its comment describes)."""
+
 from __future__ import annotations
 
 import ast

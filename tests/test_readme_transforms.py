@@ -2,6 +2,7 @@
 full-precision number a comment shows is what the line returns (and the lesson's own,
 worked out by hand, where it is one of them), and the explanations it quotes, in
 English and Chinese, are what explain(..., mode="both") prints today."""
+
 from __future__ import annotations
 
 import ast
@@ -12,8 +13,9 @@ import re
 
 import numpy as np
 
-from lesson_helpers import lesson_math
 from test_readme import blocks, section
+
+from lesson_helpers import lesson_math
 
 FULL = re.compile(r"-?\d+\.\d{8,}(?!…)")
 

@@ -1,5 +1,6 @@
 """safetensors: chainrule -> safetensors -> PyTorch and PyTorch -> safetensors -> chainrule give the
 same outputs (PyTorch is the oracle); metadata; optimizers and checkpoints; damaged files change nothing."""
+
 import json
 import os
 import sys
@@ -20,14 +21,30 @@ from safetensors import safe_open  # noqa: E402
 
 def cr_cnn(seed=0):
     nn.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Dropout(0.2), nn.Linear(3 * 4 * 4, 5), nn.LogSoftmax())
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1),
+        nn.BatchNorm2d(3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(3 * 4 * 4, 5),
+        nn.LogSoftmax(),
+    )
 
 
 def torch_cnn():
     tn = torch.nn
-    return tn.Sequential(tn.Conv2d(1, 3, 3, padding=1), tn.BatchNorm2d(3), tn.ReLU(), tn.MaxPool2d(2),
-                         tn.Flatten(), tn.Dropout(0.2), tn.Linear(3 * 4 * 4, 5), tn.LogSoftmax(dim=-1))
+    return tn.Sequential(
+        tn.Conv2d(1, 3, 3, padding=1),
+        tn.BatchNorm2d(3),
+        tn.ReLU(),
+        tn.MaxPool2d(2),
+        tn.Flatten(),
+        tn.Dropout(0.2),
+        tn.Linear(3 * 4 * 4, 5),
+        tn.LogSoftmax(dim=-1),
+    )
 
 
 class CrText(nn.Module):
@@ -167,13 +184,20 @@ def damage(path, how):
 
 def bfloat16_copy(path):
     out = f"{path}.bf16"
-    st_torch.save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v
-                        for k, v in st_torch.load_file(path).items()}, out)
+    st_torch.save_file(
+        {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in st_torch.load_file(path).items()}, out
+    )
     return out
 
 
-@pytest.mark.parametrize("how, words", [("truncated", "truncated, corrupt"), ("header", "truncated, corrupt"),
-                                        ("bf16", "stored as BF16, which NumPy cannot hold")])
+@pytest.mark.parametrize(
+    "how, words",
+    [
+        ("truncated", "truncated, corrupt"),
+        ("header", "truncated, corrupt"),
+        ("bf16", "stored as BF16, which NumPy cannot hold"),
+    ],
+)
 def test_damaged_and_unreadable_files_change_nothing(tmp_path, how, words):
     model, _ = trained_cnn()
     path = cr.save(model, tmp_path / "m.safetensors")
@@ -190,8 +214,11 @@ def test_a_file_for_another_architecture_names_every_mismatch(tmp_path):
     path = cr.save(model, tmp_path / "m.safetensors")
     small = nn.Sequential(nn.Conv2d(1, 2, 3))
     before = small.state_dict()
-    with pytest.raises(SerializationError, match=r"'0.weight' has shape \(3, 1, 3, 3\), the model expects "
-                                                 r"\(2, 1, 3, 3\); '0.bias' has shape \(3,\), the model expects \(2,\)"):
+    with pytest.raises(
+        SerializationError,
+        match=r"'0.weight' has shape \(3, 1, 3, 3\), the model expects "
+        r"\(2, 1, 3, 3\); '0.bias' has shape \(3,\), the model expects \(2,\)",
+    ):
         cr.load(path, into=small)
     with pytest.raises(SerializationError, match="unexpected key '1.weight'"):
         cr.load(path, into=nn.Sequential(nn.Conv2d(1, 3, 3, padding=1)))
@@ -200,13 +227,43 @@ def test_a_file_for_another_architecture_names_every_mismatch(tmp_path):
 
 def test_cli_saves_and_loads_safetensors(tmp_path, capsys):
     weights = tmp_path / "model.safetensors"
-    assert main(["train", "--dataset", "iris", "--model", "linear", "--epochs", "3", "--save", str(weights),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "iris",
+                "--model",
+                "linear",
+                "--epochs",
+                "3",
+                "--save",
+                str(weights),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"wrote {weights}" in out and set(st_numpy.load_file(weights)) == {"weight", "bias"}
     accuracy = out.split("accuracy ")[1].split()[0]
-    assert main(["train", "--dataset", "iris", "--model", "linear", "--epochs", "0", "--load", str(weights),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "iris",
+                "--model",
+                "linear",
+                "--epochs",
+                "0",
+                "--load",
+                str(weights),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert f"accuracy {accuracy}" in capsys.readouterr().out
 
 

@@ -1,6 +1,7 @@
 """Issue 8's seams: dtypes reconciled once by the engine (op bodies never cast their inputs),
 options checked when a node or layer is built (OptionError naming op, node, option, value and
 what is allowed), and the engine's hooks reporting each node to a watcher."""
+
 from __future__ import annotations
 
 import ast
@@ -24,22 +25,34 @@ def casts_in_op_bodies(source: str) -> list[str]:
     for cls in (n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef) and n.name != "Cast"):
         for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name in ("forward", "vjp")):
             params = {a.arg for a in fn.args.args + fn.args.kwonlyargs} | (
-                {fn.args.vararg.arg} if fn.args.vararg else set())
+                {fn.args.vararg.arg} if fn.args.vararg else set()
+            )
             for call in (n for n in ast.walk(fn) if isinstance(n, ast.Call)):
                 f = call.func
                 name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
                 subject = f.value if isinstance(f, ast.Attribute) else (call.args[0] if call.args else None)
                 on_input = isinstance(subject, ast.Name) and subject.id in params
-                if name == "match_floats" or (name == "astype" and on_input) or (
-                        name in ("asarray", "array") and call.args and isinstance(call.args[0], ast.Name)
-                        and call.args[0].id in params and any(k.arg == "dtype" for k in call.keywords)):
+                if (
+                    name == "match_floats"
+                    or (name == "astype" and on_input)
+                    or (
+                        name in ("asarray", "array")
+                        and call.args
+                        and isinstance(call.args[0], ast.Name)
+                        and call.args[0].id in params
+                        and any(k.arg == "dtype" for k in call.keywords)
+                    )
+                ):
                     found.append(f"{cls.name}.{fn.name} line {call.lineno}")
     return found
 
 
 def test_no_op_body_casts_its_inputs():
-    offenders = [f"{path.name}: {where}" for path in sorted(OPS.glob("*.py"))
-                 for where in casts_in_op_bodies(path.read_text(encoding="utf-8"))]
+    offenders = [
+        f"{path.name}: {where}"
+        for path in sorted(OPS.glob("*.py"))
+        for where in casts_in_op_bodies(path.read_text(encoding="utf-8"))
+    ]
     assert offenders == []
 
 
@@ -48,12 +61,15 @@ def test_the_cast_check_can_fail():
     assert casts_in_op_bodies(source) == ["Mul.forward line 3"]
 
 
-@pytest.mark.parametrize("fn, torch_fn", [
-    (lambda a, b: a * b, lambda a, b: a * b),
-    (lambda a, b: cr.maximum(a, b), torch.maximum),
-    (lambda a, b: a @ b.T, lambda a, b: (lambda t: a.to(t) @ b.to(t).T)(torch.promote_types(a.dtype, b.dtype))),
-    (lambda a, b: cr.where(a > 0, a, b), lambda a, b: torch.where(a > 0, a, b)),
-])
+@pytest.mark.parametrize(
+    "fn, torch_fn",
+    [
+        (lambda a, b: a * b, lambda a, b: a * b),
+        (lambda a, b: cr.maximum(a, b), torch.maximum),
+        (lambda a, b: a @ b.T, lambda a, b: (lambda t: a.to(t) @ b.to(t).T)(torch.promote_types(a.dtype, b.dtype))),
+        (lambda a, b: cr.where(a > 0, a, b), lambda a, b: torch.where(a > 0, a, b)),
+    ],
+)
 @pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float32", "int64"), ("float64", "float32")])
 def test_promotion_matches_pytorch_and_gradients_keep_their_dtype(fn, torch_fn, dtypes):
     rng = np.random.default_rng(0)
@@ -84,14 +100,20 @@ def test_losses_compute_in_the_narrowest_float():
     assert pred.grad.dtype == np.float32
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda x: cr.mse(x, x, reduction="avg"), r"MSE '\w+': reduction='avg' is not one of 'mean', 'sum', 'none'"),
-    (lambda x: cr.sum(x, axis=1.5), r"Sum '\w+': axis=1.5 is not an int, a tuple of distinct ints or None"),
-    (lambda x: cr.leaky_relu(x, negative_slope="0.1"), r"LeakyReLU '\w+': negative_slope='0.1' is not a real number"),
-    (lambda x: cr.softmax(x, axis=(0, 1)), r"Softmax '\w+': axis=\(0, 1\) is not an int"),
-    (lambda x: cr.var(x, ddof=-1), r"Var '\w+': ddof=-1 is not an int >= 0"),
-    (lambda x: cr.sum(x, axis=3), r"Sum '\w+' with inputs .*shape \(2, 3\).*axis 3 is out of bounds"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda x: cr.mse(x, x, reduction="avg"), r"MSE '\w+': reduction='avg' is not one of 'mean', 'sum', 'none'"),
+        (lambda x: cr.sum(x, axis=1.5), r"Sum '\w+': axis=1.5 is not an int, a tuple of distinct ints or None"),
+        (
+            lambda x: cr.leaky_relu(x, negative_slope="0.1"),
+            r"LeakyReLU '\w+': negative_slope='0.1' is not a real number",
+        ),
+        (lambda x: cr.softmax(x, axis=(0, 1)), r"Softmax '\w+': axis=\(0, 1\) is not an int"),
+        (lambda x: cr.var(x, ddof=-1), r"Var '\w+': ddof=-1 is not an int >= 0"),
+        (lambda x: cr.sum(x, axis=3), r"Sum '\w+' with inputs .*shape \(2, 3\).*axis 3 is out of bounds"),
+    ],
+)
 def test_option_errors_name_op_node_option_value_and_what_is_allowed(build, message):
     with pytest.raises(OptionError, match=message):
         build(cr.Variable(np.ones((2, 3))))
@@ -106,12 +128,15 @@ def test_options_are_checked_when_a_define_then_run_node_is_built():
         cr.CrossEntropy(logits, cr.tensor(np.array([0, 5])), name="ce")
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: cr.nn.Dropout(p=2), r"Dropout: p=2 is not a probability in \[0, 1\]"),
-    (lambda: cr.nn.Linear(0, 3), "Linear: in_features=0 is not a positive int"),
-    (lambda: cr.nn.BatchNorm1d(4, momentum=3), r"BatchNorm1d: momentum=3 is not a number in \[0, 1\]"),
-    (lambda: cr.nn.MLP([4, 8, 2], activation="swish"), "MLP: activation='swish' is not one of"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: cr.nn.Dropout(p=2), r"Dropout: p=2 is not a probability in \[0, 1\]"),
+        (lambda: cr.nn.Linear(0, 3), "Linear: in_features=0 is not a positive int"),
+        (lambda: cr.nn.BatchNorm1d(4, momentum=3), r"BatchNorm1d: momentum=3 is not a number in \[0, 1\]"),
+        (lambda: cr.nn.MLP([4, 8, 2], activation="swish"), "MLP: activation='swish' is not one of"),
+    ],
+)
 def test_layer_options_are_checked_when_the_layer_is_built(build, message):
     with pytest.raises(OptionError, match=message):
         build()
@@ -145,8 +170,13 @@ def test_the_engine_reports_each_node_to_its_watchers():
     with hooks.watching(recorder):
         graph.forward({x: 3.0})
         graph.backward()
-    assert recorder.events == [("begin", "forward"), ("forward", "x", True), ("forward", "y", False),
-                               ("begin", "backward"), ("backward", "y", 1.0), ("backward", "x", 6.0)]
+    assert recorder.events == [
+        ("begin", "forward"),
+        ("forward", "x", True),
+        ("forward", "y", False),
+        ("begin", "backward"),
+        ("backward", "y", 1.0),
+        ("backward", "x", 6.0),
+    ]
     graph.forward({x: 2.0})
     assert len(recorder.events) == 6  # outside the block nobody is told
-

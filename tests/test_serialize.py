@@ -1,5 +1,6 @@
 """cr.save / cr.load: bit-exact round trips of modules, optimizers and checkpoints; no pickle;
 truncated, corrupt, foreign and mismatched files raise SerializationError and change nothing."""
+
 import os
 import zipfile
 from pathlib import Path
@@ -14,8 +15,14 @@ from chainrule.errors import SerializationError
 
 def cnn(seed):
     nn.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(3 * 2 * 2, 2))
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1),
+        nn.BatchNorm2d(3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(3 * 2 * 2, 2),
+    )
 
 
 def trained(model, steps=3, opt=None):
@@ -94,9 +101,13 @@ def test_loading_never_unpickles(tmp_path):
             return (open, (str(ran), "w"))
 
     path = tmp_path / "evil.npz"
-    np.savez(path, **{"__chainrule__": np.array('{"format": "chainrule", "version": 1, "kind": "module", '
-                                                '"keys": ["0.weight"]}'),
-                      "0.weight": np.array([Payload()], dtype=object)})
+    np.savez(
+        path,
+        **{
+            "__chainrule__": np.array('{"format": "chainrule", "version": 1, "kind": "module", "keys": ["0.weight"]}'),
+            "0.weight": np.array([Payload()], dtype=object),
+        },
+    )
     model = nn.MLP([2, 2])
     before = model.state_dict()
     with pytest.raises(SerializationError, match="evil.npz"):
@@ -129,8 +140,9 @@ def damaged(path, how):
     return out
 
 
-@pytest.mark.parametrize("how, words", [("truncated", "truncated, corrupt"), ("corrupt", "CRC"),
-                                        ("garbage", "not an .npz")])
+@pytest.mark.parametrize(
+    "how, words", [("truncated", "truncated, corrupt"), ("corrupt", "CRC"), ("garbage", "not an .npz")]
+)
 def test_damaged_files_raise_and_leave_the_model_untouched(saved, how, words):
     model = cnn(3)
     before = model.state_dict()

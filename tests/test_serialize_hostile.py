@@ -1,6 +1,7 @@
 """Hostile model files (issue 15): foreign files, malformed headers, non-numeric arrays, sizes that
 lie, concurrent and failing saves; and a fuzz of cr.load on random and mutated files. Every failure is
 a SerializationError (or an OSError naming the file the user gave) and leaves the model as it was."""
+
 import importlib.util
 import io
 import json
@@ -22,8 +23,9 @@ from chainrule.io import npz
 
 # safetensors is an optional extra (CI installs it); the .npz checks run without it
 FORMATS = ["npz"] + ["safetensors"] * bool(importlib.util.find_spec("safetensors"))
-HEADER = json.dumps({"format": "chainrule", "version": 1, "kind": "module", "class": "Linear",
-                     "keys": ["weight", "bias"]})
+HEADER = json.dumps(
+    {"format": "chainrule", "version": 1, "kind": "module", "class": "Linear", "keys": ["weight", "bias"]}
+)
 
 
 def linear(seed=0):
@@ -66,25 +68,38 @@ def test_npy_and_other_foreign_files(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- malformed headers
-@pytest.mark.parametrize("header, words", [
-    ("[1, 2]", "a JSON list, not an object"),
-    ("not json {", "not JSON"),
-    ('{"format": "chainrule", "version": 99, "kind": "module", "keys": []}', "format version 99; this chainrule"),
-    ('{"format": "chainrule", "version": "1", "kind": "module", "keys": []}', "format version '1' is not"),
-    ('{"format": "chainrule", "version": 1, "kind": "module", "keys": [1, 2]}', "keys must be strings"),
-    ('{"format": "chainrule", "version": 1, "kind": "module", "keys": "weight"}', "needs a 'keys' \\(list\\)"),
-    ('{"format": "chainrule", "version": 1, "kind": "module", "keys": [], "class": 3}', "'class' is not a string"),
-    ('{"format": "chainrule", "version": 1, "kind": "rocket"}', "unknown kind of object 'rocket'"),
-    ('{"format": "chainrule", "version": 1, "kind": "checkpoint", "items": {"m": {"kind": "checkpoint", '
-     '"items": {}}}}', "unknown kind of object 'checkpoint'"),
-    ('{"format": "chainrule", "version": 1, "kind": "optimizer", "param_groups": [], "scalars": {"x": {}}, '
-     '"arrays": []}', "optimizer's state is not laid out"),
-    ('{"format": "keras", "version": 1}', "not a file written by chainrule.save"),
-    ("[" * 100000 + "]" * 100000, "not JSON"),
-])
+@pytest.mark.parametrize(
+    "header, words",
+    [
+        ("[1, 2]", "a JSON list, not an object"),
+        ("not json {", "not JSON"),
+        ('{"format": "chainrule", "version": 99, "kind": "module", "keys": []}', "format version 99; this chainrule"),
+        ('{"format": "chainrule", "version": "1", "kind": "module", "keys": []}', "format version '1' is not"),
+        ('{"format": "chainrule", "version": 1, "kind": "module", "keys": [1, 2]}', "keys must be strings"),
+        ('{"format": "chainrule", "version": 1, "kind": "module", "keys": "weight"}', "needs a 'keys' \\(list\\)"),
+        ('{"format": "chainrule", "version": 1, "kind": "module", "keys": [], "class": 3}', "'class' is not a string"),
+        ('{"format": "chainrule", "version": 1, "kind": "rocket"}', "unknown kind of object 'rocket'"),
+        (
+            '{"format": "chainrule", "version": 1, "kind": "checkpoint", "items": {"m": {"kind": "checkpoint", '
+            '"items": {}}}}',
+            "unknown kind of object 'checkpoint'",
+        ),
+        (
+            '{"format": "chainrule", "version": 1, "kind": "optimizer", "param_groups": [], "scalars": {"x": {}}, '
+            '"arrays": []}',
+            "optimizer's state is not laid out",
+        ),
+        ('{"format": "keras", "version": 1}', "not a file written by chainrule.save"),
+        ("[" * 100000 + "]" * 100000, "not JSON"),
+    ],
+)
 def test_malformed_headers(tmp_path, header, words):
-    np.savez(tmp_path / "h.npz", __chainrule__=np.array(header), weight=np.ones((2, 3), np.float32),
-             bias=np.ones(2, np.float32))
+    np.savez(
+        tmp_path / "h.npz",
+        __chainrule__=np.array(header),
+        weight=np.ones((2, 3), np.float32),
+        bias=np.ones(2, np.float32),
+    )
     refused(tmp_path / "h.npz", words)
     with pytest.raises(SerializationError):
         cr.load(tmp_path / "h.npz")
@@ -96,14 +111,17 @@ def test_header_that_is_not_a_string(tmp_path):
 
 
 # ---------------------------------------------------------------- only numbers load
-@pytest.mark.parametrize("weight, words", [
-    (np.array([["2020-01-01"] * 3] * 2, dtype="datetime64[D]"), r"'weight' holds dates \(datetime64\[D\]\)"),
-    (np.ones((2, 3), dtype="timedelta64[s]"), r"'weight' holds time spans \(timedelta64\[s\]\)"),
-    (np.array([["1.5"] * 3] * 2), r"'weight' holds strings \(<U3\)"),
-    (np.array([[b"1.5"] * 3] * 2), r"'weight' holds byte strings"),
-    (np.ones((2, 3), complex), r"'weight' holds complex numbers"),
-    (np.zeros((2, 3), dtype=[("a", "f4")]), r"'weight' holds records"),
-])
+@pytest.mark.parametrize(
+    "weight, words",
+    [
+        (np.array([["2020-01-01"] * 3] * 2, dtype="datetime64[D]"), r"'weight' holds dates \(datetime64\[D\]\)"),
+        (np.ones((2, 3), dtype="timedelta64[s]"), r"'weight' holds time spans \(timedelta64\[s\]\)"),
+        (np.array([["1.5"] * 3] * 2), r"'weight' holds strings \(<U3\)"),
+        (np.array([[b"1.5"] * 3] * 2), r"'weight' holds byte strings"),
+        (np.ones((2, 3), complex), r"'weight' holds complex numbers"),
+        (np.zeros((2, 3), dtype=[("a", "f4")]), r"'weight' holds records"),
+    ],
+)
 def test_only_numeric_arrays_load(tmp_path, weight, words):
     np.savez(tmp_path / "w.npz", __chainrule__=np.array(HEADER), weight=weight, bias=np.zeros(2, np.float32))
     refused(tmp_path / "w.npz", words)
@@ -132,7 +150,7 @@ def test_numeric_arrays_are_cast_as_pytorch_does(tmp_path, dtype):
 
 
 # ---------------------------------------------------------------- declared sizes
-def lying_npz(path, claim=10 ** 12, compress=zipfile.ZIP_STORED):
+def lying_npz(path, claim=10**12, compress=zipfile.ZIP_STORED):
     """A valid file whose 'weight' member's .npy header claims shape (claim,) over 24 bytes of data."""
     buffer = io.BytesIO()
     np.save(buffer, np.zeros(6, np.float32))
@@ -157,8 +175,11 @@ def _npy(array):
 def test_sizes_are_checked_before_allocating(tmp_path, compress):
     path = lying_npz(tmp_path / "big.npz", compress=compress)
     assert os.path.getsize(path) < 2048
-    refused(path, r"'weight' declares shape \(1000000000000,\) of float32 \(4000000000000 bytes\), but the "
-                  r"archive holds 24 bytes")
+    refused(
+        path,
+        r"'weight' declares shape \(1000000000000,\) of float32 \(4000000000000 bytes\), but the "
+        r"archive holds 24 bytes",
+    )
     with pytest.raises(SerializationError, match="declares shape"):
         cr.load(path)  # no MemoryError without a target either
 
@@ -168,8 +189,11 @@ def test_shapes_are_checked_against_the_model_before_any_data_is_read(tmp_path, 
     reads = []
     real = npz.Reader.read
     monkeypatch.setattr(npz.Reader, "read", lambda self, name, **kw: reads.append(name) or real(self, name, **kw))
-    refused(tmp_path / "big.npz", r"'weight' has shape \(200, 300\), the model expects \(2, 3\); "
-                                  r"'bias' has shape \(200,\), the model expects \(2,\)")
+    refused(
+        tmp_path / "big.npz",
+        r"'weight' has shape \(200, 300\), the model expects \(2, 3\); "
+        r"'bias' has shape \(200,\), the model expects \(2,\)",
+    )
     assert reads == ["__chainrule__"]  # the header only
 
 
@@ -225,8 +249,23 @@ def test_failed_saves_keep_the_old_file_and_never_show_the_temporary_name(tmp_pa
     assert str(path) in str(info.value) and ".tmp" not in str(info.value) and info.value.__cause__ is None
     assert open(path, "rb").read() == good and os.listdir(tmp_path) == ["m.npz"]  # no temporary left
     monkeypatch.undo()
-    assert main(["train", "--dataset", "iris", "--model", "linear", "--epochs", "1", "--no-progress",
-                 "--save", str(missing)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "iris",
+                "--model",
+                "linear",
+                "--epochs",
+                "1",
+                "--no-progress",
+                "--save",
+                str(missing),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(missing) in err and ".tmp" not in err
 
@@ -259,7 +298,12 @@ def _load_or_refuse(data, folder):
 
 
 _PREFIXES = st.sampled_from([b"", b"PK\x03\x04", b"\x93NUMPY\x01\x00", b"\x10\x00\x00\x00\x00\x00\x00\x00{"])
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 120)), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 120)),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
 
 
 @FUZZ
@@ -269,8 +313,11 @@ def test_fuzz_random_files(folder, prefix, body):
 
 
 @FUZZ
-@given(which=st.integers(0, len(FORMATS) - 1), edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1,
-                                                max_size=4), cut=st.one_of(st.none(), st.floats(0, 1)))
+@given(
+    which=st.integers(0, len(FORMATS) - 1),
+    edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=4),
+    cut=st.one_of(st.none(), st.floats(0, 1)),
+)
 def test_fuzz_mutated_files(folder, saved_files, which, edits, cut):
     data = bytearray(saved_files[which])
     for where, byte in edits:

@@ -5,6 +5,7 @@ model's predictions, not taken from chainrule's own metrics. BLAS runs one
 thread (threadpoolctl, which scikit-learn brings): these models are small,
 and on a busy two-core machine a second BLAS thread only makes them wait.
 """
+
 import io
 import time
 from pathlib import Path
@@ -49,8 +50,17 @@ def mlp_run(digits):
     nn.manual_seed(0)
     model = nn.MLP([64, 1024, 10], dropout=0.5)
     opt = optim.AdamW(model.parameters(), lr=2e-3)
-    history, seconds = timed_fit(model, cr.cross_entropy, opt, train, epochs=30, val_data=test, batch_size=64,
-                                 progress=False, scheduler=optim.CosineAnnealingLR(opt, 30))
+    history, seconds = timed_fit(
+        model,
+        cr.cross_entropy,
+        opt,
+        train,
+        epochs=30,
+        val_data=test,
+        batch_size=64,
+        progress=False,
+        scheduler=optim.CosineAnnealingLR(opt, 30),
+    )
     return model, history, seconds
 
 
@@ -66,12 +76,30 @@ def test_digits_mlp_reaches_97_percent_in_under_a_minute(mlp_run, digits):
 def test_digits_cnn_reaches_98_percent_in_under_a_minute():
     train, test = cr.datasets.load("digits", image=True)
     nn.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 2 * 2, 10))
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.3),
+        nn.Linear(64 * 2 * 2, 10),
+    )
     opt = optim.AdamW(model.parameters(), lr=2e-3)
-    _, seconds = timed_fit(model, cr.cross_entropy, opt, train, epochs=20, batch_size=32, progress=False,
-                           scheduler=optim.CosineAnnealingLR(opt, 20))
+    _, seconds = timed_fit(
+        model,
+        cr.cross_entropy,
+        opt,
+        train,
+        epochs=20,
+        batch_size=32,
+        progress=False,
+        scheduler=optim.CosineAnnealingLR(opt, 20),
+    )
     accuracy = np.mean(predict(model, test.X).argmax(axis=1) == test.y)
     print(f"digits CNN: test accuracy {accuracy:.4f}, trained in {seconds:.1f}s")
     assert accuracy >= 0.98 and seconds < 60
@@ -84,8 +112,9 @@ def test_diabetes_linear_sgd_matches_least_squares(seed):
     train, test = cr.datasets.load("diabetes", seed=seed)
     nn.manual_seed(0)
     model = nn.Linear(10, 1)
-    cr.fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01), train, epochs=100, metrics=("r2",),
-           progress=False)
+    cr.fit(
+        model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01), train, epochs=100, metrics=("r2",), progress=False
+    )
     r2 = r2_score(test.y, predict(model, test.X))
     ols = LinearRegression().fit(train.X, train.y).score(test.X, test.y)
     print(f"diabetes split {seed}: SGD R² {r2:.4f}, least squares {ols:.4f}")
@@ -130,8 +159,7 @@ def test_fit_accepts_a_dataset_a_pair_or_a_loader(digits):
     for data in (train, (train.X, train.y), cr.data.DataLoader(train, batch_size=32, shuffle=True, seed=0)):
         nn.manual_seed(1)
         model = nn.MLP([64, 16, 10])
-        history = cr.fit(model, cr.cross_entropy, optim.SGD(model.parameters(), lr=0.1), data, epochs=2,
-                         progress=False)
+        history = cr.fit(model, cr.cross_entropy, optim.SGD(model.parameters(), lr=0.1), data, epochs=2, progress=False)
         runs.append(history["loss"])
     assert runs[0] == runs[1] == runs[2]  # same seed, same batches, same numbers
 
@@ -188,16 +216,33 @@ def test_early_stopping_restores_the_best_weights():
     nn.manual_seed(0)
     model = nn.Linear(5, 1)
     stop = cr.EarlyStopping(patience=2)
-    history = cr.fit(model, cr.mse, optim.SGD(model.parameters(), lr=0.05), (X, y), epochs=50,
-                     val_data=(X_val, y_val), metrics=(), callbacks=[stop], progress=False)
+    history = cr.fit(
+        model,
+        cr.mse,
+        optim.SGD(model.parameters(), lr=0.05),
+        (X, y),
+        epochs=50,
+        val_data=(X_val, y_val),
+        metrics=(),
+        callbacks=[stop],
+        progress=False,
+    )
     assert len(history) < 50 and stop.stopped_epoch == len(history)
     best = int(np.argmin(history["val_loss"]))
     assert len(history) == best + 1 + 2  # patience epochs after the best one
     restored = np.mean((predict(model, X_val) - y_val) ** 2)
     assert restored == pytest.approx(history["val_loss"][best], rel=1e-5)
     with pytest.raises(KeyError, match="val_data"):
-        cr.fit(model, cr.mse, optim.SGD(model.parameters(), lr=0.05), (X, y), epochs=1, metrics=(),
-               callbacks=[cr.EarlyStopping()], progress=False)
+        cr.fit(
+            model,
+            cr.mse,
+            optim.SGD(model.parameters(), lr=0.05),
+            (X, y),
+            epochs=1,
+            metrics=(),
+            callbacks=[cr.EarlyStopping()],
+            progress=False,
+        )
 
 
 def test_progress_bar_on_a_terminal_lines_in_logs_nothing_when_off(monkeypatch, capsys):
@@ -205,8 +250,15 @@ def test_progress_bar_on_a_terminal_lines_in_logs_nothing_when_off(monkeypatch, 
 
     def run(progress):
         model = nn.Linear(2, 2)
-        cr.fit(model, cr.cross_entropy, optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2, batch_size=4,
-               progress=progress)
+        cr.fit(
+            model,
+            cr.cross_entropy,
+            optim.SGD(model.parameters(), lr=0.1),
+            (X, y),
+            epochs=2,
+            batch_size=4,
+            progress=progress,
+        )
 
     run(False)
     assert capsys.readouterr() == ("", "")
@@ -234,15 +286,31 @@ def test_fit_schedulers_and_custom_metrics():
     def worst(outputs, targets):
         return float(np.max(np.abs(outputs - targets)))
 
-    history = cr.fit(model, cr.mse, opt, (X, y), epochs=4, metrics=(worst, "mse"), progress=False,
-                     scheduler=optim.StepLR(opt, step_size=2, gamma=0.5))
+    history = cr.fit(
+        model,
+        cr.mse,
+        opt,
+        (X, y),
+        epochs=4,
+        metrics=(worst, "mse"),
+        progress=False,
+        scheduler=optim.StepLR(opt, step_size=2, gamma=0.5),
+    )
     assert history["lr"] == [0.1, 0.1, 0.05, 0.05]
     assert set(history.history) == {"loss", "worst", "mse", "lr"}
     assert history["mse"][0] == pytest.approx(history["loss"][0], rel=1e-5)
     model.bias.value[:] = 0  # zero inputs and targets: the loss stays 0, a plateau
     plateau_opt = optim.SGD(model.parameters(), lr=0.1)
-    cr.fit(model, cr.mse, plateau_opt, (X * 0, y * 0), epochs=3, metrics=(), progress=False,
-           scheduler=optim.ReduceLROnPlateau(plateau_opt, patience=0, factor=0.5))
+    cr.fit(
+        model,
+        cr.mse,
+        plateau_opt,
+        (X * 0, y * 0),
+        epochs=3,
+        metrics=(),
+        progress=False,
+        scheduler=optim.ReduceLROnPlateau(plateau_opt, patience=0, factor=0.5),
+    )
     assert plateau_opt.lr == pytest.approx(0.025)  # no improvement after epochs 2 and 3
 
 
@@ -256,8 +324,9 @@ def test_float64_data_does_not_turn_a_float32_model_into_float64():
         seen.append((out.dtype, target.dtype))
         return cr.mse(out, target)
 
-    history = cr.fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2, metrics=("r2",),
-                     progress=False)
+    history = cr.fit(
+        model, loss_fn, optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2, metrics=("r2",), progress=False
+    )
     assert set(seen) == {(np.dtype(np.float32), np.dtype(np.float32))} and len(history) == 2
     assert all(p.value.dtype == np.float32 for p in model.parameters())
     assert cr.evaluate(model, (X, y), metrics=())["loss"] == pytest.approx(history["loss"][-1], rel=0.5)

@@ -1,6 +1,7 @@
 """Function transforms against torch.autograd.functional and torch.func: vjp, jvp,
 jacobian (both modes), hessian, hvp, grad(f) and value_and_grad, on the lesson, an MLP
 loss and a vector-valued function with broadcasting; values, shapes and structure."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,9 @@ import torch.nn.functional as F
 
 import chainrule as cr
 from chainrule import transforms
-from lesson_helpers import B, K, X, Y
 from test_lesson_way import Square  # a learner's node, the lesson's way: NumPy in forward() and backward()
+
+from lesson_helpers import B, K, X, Y
 
 # torch.func compiles its decompositions with torch.jit.script on first use, which warns
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
@@ -45,11 +47,11 @@ def t_mlp(w1, b1, w2, b2):
 
 def vector(a, b):
     """(3, 1) and (4,) broadcast to (3, 4); two outputs."""
-    return cr.sin(a) * b + a ** 2, cr.exp(b) * cr.sum(a)
+    return cr.sin(a) * b + a**2, cr.exp(b) * cr.sum(a)
 
 
 def t_vector(a, b):
-    return torch.sin(a) * b + a ** 2, torch.exp(b) * torch.sum(a)
+    return torch.sin(a) * b + a**2, torch.exp(b) * torch.sum(a)
 
 
 FUNCTIONS = {  # name: (chainrule, torch, input shapes)
@@ -144,7 +146,10 @@ def test_jacobian_forward_equals_reverse_exactly_in_structure(name):
     f, _, _ = FUNCTIONS[name]
     xs = inputs(name)
     fwd, rev = cr.jacobian(f, xs, mode="forward"), cr.jacobian(f, xs, mode="reverse")
-    flat_f, flat_r = np.concatenate([np.ravel(a) for a in _leaves(fwd)]), np.concatenate([np.ravel(a) for a in _leaves(rev)])
+    flat_f, flat_r = (
+        np.concatenate([np.ravel(a) for a in _leaves(fwd)]),
+        np.concatenate([np.ravel(a) for a in _leaves(rev)]),
+    )
     np.testing.assert_allclose(flat_f, flat_r, atol=1e-12, rtol=1e-10)
 
 
@@ -220,13 +225,15 @@ def test_grad_and_value_and_grad_with_argnums(argnums):
 
 def test_grad_of_grad_and_jacobian_of_grad():
     """Transforms compose: the inner cr.grad(f) builds its result as a graph when nested."""
+
     def f(x):
         return cr.sum(cr.sin(x) * x * x)
 
     x = np.array([0.4, -1.1, 2.0])
     assert_same(cr.jacobian(cr.grad(f), x), TF.hessian(lambda a: torch.sum(torch.sin(a) * a * a), torch.tensor(x)))
-    np.testing.assert_allclose(cr.grad(cr.grad(lambda a: cr.sin(a) * a))(0.7),
-                               -np.sin(0.7) * 0.7 + 2 * np.cos(0.7), atol=1e-12)
+    np.testing.assert_allclose(
+        cr.grad(cr.grad(lambda a: cr.sin(a) * a))(0.7), -np.sin(0.7) * 0.7 + 2 * np.cos(0.7), atol=1e-12
+    )
 
 
 def test_nested_grad_keeps_the_variables_apart():
@@ -257,14 +264,22 @@ def test_create_graph_for_every_transform(transform):
     leaves, t_leaves = [cr.Variable(x) for x in xs], [torch.tensor(x, requires_grad=True) for x in xs]
     v = like(xs, 6)
     calls = {
-        "vjp": (lambda g, a: g.vjp(a[0], tuple(a[1]), create_graph=True)[1],
-                lambda g, a: g.vjp(a[0], tuple(a[1]), create_graph=True)[1]),
-        "jacobian": (lambda g, a: g.jacobian(a[0], tuple(a[1]), create_graph=True, mode="forward"),
-                     lambda g, a: g.jacobian(a[0], tuple(a[1]), create_graph=True)),
-        "hessian": (lambda g, a: g.hessian(a[0], tuple(a[1]), create_graph=True),
-                    lambda g, a: g.hessian(a[0], tuple(a[1]), create_graph=True)),
-        "hvp": (lambda g, a: g.hvp(a[0], tuple(a[1]), v, create_graph=True)[1],
-                lambda g, a: g.hvp(a[0], tuple(a[1]), tt(v), create_graph=True)[1]),
+        "vjp": (
+            lambda g, a: g.vjp(a[0], tuple(a[1]), create_graph=True)[1],
+            lambda g, a: g.vjp(a[0], tuple(a[1]), create_graph=True)[1],
+        ),
+        "jacobian": (
+            lambda g, a: g.jacobian(a[0], tuple(a[1]), create_graph=True, mode="forward"),
+            lambda g, a: g.jacobian(a[0], tuple(a[1]), create_graph=True),
+        ),
+        "hessian": (
+            lambda g, a: g.hessian(a[0], tuple(a[1]), create_graph=True),
+            lambda g, a: g.hessian(a[0], tuple(a[1]), create_graph=True),
+        ),
+        "hvp": (
+            lambda g, a: g.hvp(a[0], tuple(a[1]), v, create_graph=True)[1],
+            lambda g, a: g.hvp(a[0], tuple(a[1]), tt(v), create_graph=True)[1],
+        ),
     }
     mine, theirs = calls[transform][0](cr, (f, leaves)), calls[transform][1](TF, (tf, t_leaves))
     total = sum(cr.sum(r * r) for r in _leaves(mine))
@@ -297,7 +312,7 @@ def test_results_are_arrays_and_gradients_are_left_alone():
 
 def test_old_grad_still_works():
     k = cr.Variable(2.0)
-    loss = k ** 3
+    loss = k**3
     assert cr.grad(loss, k) == pytest.approx(12.0)
     assert cr.grad(outputs=loss, inputs=[k])[0] == pytest.approx(12.0)
     assert cr.grad(loss, k, create_graph=True).value == pytest.approx(12.0)
@@ -317,7 +332,7 @@ def test_float32_stays_float32():
     out, t = cr.jvp(lambda a: cr.sigmoid(a) * 2.0, x, np.ones(2, np.float32))
     assert out.dtype == np.float32 and t.dtype == np.float32
     assert cr.jacobian(lambda a: cr.tanh(a), x, mode="forward").dtype == np.float32
-    assert cr.hessian(lambda a: cr.sum(a ** 3), x).dtype == np.float32
+    assert cr.hessian(lambda a: cr.sum(a**3), x).dtype == np.float32
 
 
 # ---------------------------------------------------------------- nodes that are not written as cr.Op
@@ -334,7 +349,7 @@ class NumpyVjp(cr.Op):
 def test_forward_mode_through_nodes_without_a_vjp_on_nodes():
     x = np.array([0.3, -0.7, 1.1])
     _, t = cr.jvp(lambda a: cr.sigmoid(Square(a)) * 2.0, x, np.array([1.0, 2.0, -1.0]))
-    s = 1 / (1 + np.exp(-x ** 2))
+    s = 1 / (1 + np.exp(-(x**2)))
     np.testing.assert_allclose(t, 2 * s * (1 - s) * 2 * x * [1.0, 2.0, -1.0], atol=1e-12)
     _, t = cr.jvp(lambda a: NumpyVjp(a) * a, x, np.ones(3))
     np.testing.assert_allclose(t, np.cos(x) * x + np.sin(x), atol=1e-12)
@@ -356,7 +371,9 @@ def test_a_function_returning_a_non_node():
 
 def test_mismatched_vectors():
     errors = cr.errors
-    with pytest.raises(errors.TangentShapeError, match=r"v has shape \(3,\), but the input 'variable_\d+' has shape \(2,\)"):
+    with pytest.raises(
+        errors.TangentShapeError, match=r"v has shape \(3,\), but the input 'variable_\d+' has shape \(2,\)"
+    ):
         cr.jvp(lambda a: cr.sin(a), np.ones(2), np.ones(3))
     with pytest.raises(errors.TangentShapeError, match=r"v\[1\] has shape \(2,\), but input 1 .* has shape \(\)"):
         cr.jvp(lambda a, b: a * b, (np.ones(2), 1.0), (np.ones(2), np.ones(2)))
@@ -390,14 +407,20 @@ def test_grad_of_a_non_scalar_and_a_bad_mode():
         cr.grad(lambda a: a * 2.0)(np.ones(2))
     with pytest.raises(cr.errors.GradientError):
         cr.hessian(lambda a: a * a, np.ones(2))
-    with pytest.raises(cr.errors.OptionError, match="jacobian: mode='sideways' is not one of 'auto', 'forward', 'reverse'"):
+    with pytest.raises(
+        cr.errors.OptionError, match="jacobian: mode='sideways' is not one of 'auto', 'forward', 'reverse'"
+    ):
         cr.jacobian(lambda a: a, np.ones(2), mode="sideways")
 
 
 def test_outputs_that_do_not_depend_on_the_inputs_give_zeros():
     const = cr.Constant(np.ones(2))
-    assert_same(cr.jacobian(lambda a, b: (a * 2.0, const * 1.0), (np.ones(3), np.ones(2))),
-                TF.jacobian(lambda a, b: (a * 2.0, torch.ones(2, dtype=torch.float64) * 1.0),
-                            (torch.ones(3, dtype=torch.float64), torch.ones(2, dtype=torch.float64))))
+    assert_same(
+        cr.jacobian(lambda a, b: (a * 2.0, const * 1.0), (np.ones(3), np.ones(2))),
+        TF.jacobian(
+            lambda a, b: (a * 2.0, torch.ones(2, dtype=torch.float64) * 1.0),
+            (torch.ones(3, dtype=torch.float64), torch.ones(2, dtype=torch.float64)),
+        ),
+    )
     np.testing.assert_array_equal(cr.hessian(lambda a: cr.sum(a * 3.0), np.ones(2)), np.zeros((2, 2)))
     np.testing.assert_array_equal(cr.grad(lambda a, b: cr.sum(b))(np.ones(2), cr.Variable(np.ones(2))), np.zeros(2))

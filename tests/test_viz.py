@@ -1,4 +1,5 @@
 """Drawing: DOT text, rendered by Graphviz to SVG/PNG/PDF, and a clear error without it."""
+
 from __future__ import annotations
 
 import re
@@ -10,6 +11,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.see import viz
+
 from lesson_helpers import X, Y, build_lesson
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
@@ -36,7 +38,7 @@ def test_dot_has_every_node_and_edge_with_values_and_grads(lesson):
     assert len(edges_of(dot)) == sum(len(node.inputs) for node in graph.order)
     assert "Linear: k·x + b" in dot and "value = 1.45122\\n" in dot  # 6 significant digits on the picture
     assert "grad = 0.185832" in dot
-    assert "tooltip=\"k\\nvalue = 0.35915077292816744\\ngrad = 0.18583185743835806\"" in dot  # all digits on hover
+    assert 'tooltip="k\\nvalue = 0.35915077292816744\\ngrad = 0.18583185743835806"' in dot  # all digits on hover
     assert "  ∂sigmoid/∂linear\\l  = sigmoid · (1 - sigmoid)\\l  = 0.153785\\l" in dot
     bare = graph.to_dot(show_values=False, show_grads=False)
     assert "value =" not in bare and "grad =" not in bare
@@ -47,8 +49,11 @@ def test_highlight_marks_exactly_the_chain_rule_path(lesson):
     ids = {node.name: f"n{i}" for i, node in enumerate(graph.order)}
     for highlight in (n["k"], graph.explain(n["k"]), graph.explain(n["k"]).paths[0]):
         red = {e.split(" [")[0] for e in edges_of(graph.to_dot(highlight=highlight)) if "#dc2626" in e}
-        assert red == {f"{ids['k']} -> {ids['linear']}", f"{ids['linear']} -> {ids['sigmoid']}",
-                       f"{ids['sigmoid']} -> {ids['loss']}"}
+        assert red == {
+            f"{ids['k']} -> {ids['linear']}",
+            f"{ids['linear']} -> {ids['sigmoid']}",
+            f"{ids['sigmoid']} -> {ids['loss']}",
+        }
 
 
 @needs_dot
@@ -144,7 +149,7 @@ def test_the_demo_graph_has_no_overlapping_edge_labels(lesson, lang):
     # room for a viewer whose font is 20% wider than the one Graphviz measured, and 2 points of space
     boxes = [(edge, (x0 - 0.1 * (x1 - x0) - 1, y0, x1 + 0.1 * (x1 - x0) + 1, y1)) for edge, (x0, y0, x1, y1) in boxes]
     for i, (edge_a, a) in enumerate(boxes):
-        for edge_b, b in boxes[i + 1:]:
+        for edge_b, b in boxes[i + 1 :]:
             if edge_a != edge_b:
                 overlap = a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
                 assert not overlap, (edge_a, edge_b)

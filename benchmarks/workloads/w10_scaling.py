@@ -8,6 +8,7 @@ The median of ``REPEATS`` samples is shown (see ``measure``).
 
     python benchmarks/workloads/w10_scaling.py CONTENDER [--quick]   # one contender, JSON
 """
+
 from __future__ import annotations
 
 import json
@@ -38,17 +39,20 @@ def _eager(x, tanh):
     def run(depth):
         x.grad = None
         _chain(x, depth, tanh).backward()
+
     return run
 
 
 def chainrule_eager():
     import chainrule as cr
+
     return _eager(cr.Variable(_x(), name="x"), cr.tanh)
 
 
 def chainrule_compiled():
     """The chain built and compiled once per size (compiling is not timed), then run."""
     import chainrule as cr
+
     x = cr.Variable(_x(), name="x")
     programs = {}
 
@@ -57,11 +61,13 @@ def chainrule_compiled():
             programs[depth] = cr.Graph(_chain(x, depth, cr.tanh)).compile()
         programs[depth].forward()
         programs[depth].backward()
+
     return run
 
 
 def pytorch():
     import torch
+
     torch.set_num_threads(1)
     return _eager(torch.tensor(_x(), requires_grad=True), torch.tanh)
 
@@ -101,11 +107,15 @@ def run_in_fresh_process(contender: str, quick: bool) -> dict:
 
 def workload(quick: bool):
     from harness import Workload
+
     sizes = SIZES["quick" if quick else "full"]
-    return Workload("W10", f"cost per step as the chain grows: {', '.join(f'{n:,}' for n in sizes)} tanh steps "
-                    "(µs per 3-op step, fwd+bwd, GC on)",
-                    {name: (lambda name=name: run_in_fresh_process(name, quick)) for name in CONTENDERS},
-                    unit="scaling")
+    return Workload(
+        "W10",
+        f"cost per step as the chain grows: {', '.join(f'{n:,}' for n in sizes)} tanh steps "
+        "(µs per 3-op step, fwd+bwd, GC on)",
+        {name: (lambda name=name: run_in_fresh_process(name, quick)) for name in CONTENDERS},
+        unit="scaling",
+    )
 
 
 if __name__ == "__main__":

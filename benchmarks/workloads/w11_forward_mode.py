@@ -3,6 +3,7 @@ with a tangent on every parameter, next to one reverse pass (vjp) of the same fu
 
 chainrule has no jvp rules: it transposes each op's vjp, so its jvp costs a few vjps.
 This workload measures how many, against a jvp written by hand in NumPy and PyTorch's."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,6 +29,7 @@ def hand_numpy():
         d = a2 @ W3 + b3 - y
         t_out = t2 @ W3 + a2 @ dW3 + db3
         return np.mean(d * d), np.mean(2 * d * t_out)
+
     return step
 
 
@@ -36,11 +38,13 @@ def _loss(cr, X, y):
         h = cr.tanh(cr.linear(X, W1, b1))
         h = cr.tanh(cr.linear(h, W2, b2))
         return cr.mse(y, cr.linear(h, W3, b3))
+
     return loss
 
 
 def chainrule_jvp():
     import chainrule as cr
+
     X, y, arrays = data()
     loss, vs = _loss(cr, cr.tensor(X), cr.tensor(y)), tuple(tangents(arrays))
     return lambda: cr.jvp(loss, tuple(arrays), vs)
@@ -48,6 +52,7 @@ def chainrule_jvp():
 
 def chainrule_vjp():
     import chainrule as cr
+
     X, y, arrays = data()
     loss = _loss(cr, cr.tensor(X), cr.tensor(y))
     return lambda: cr.vjp(loss, tuple(arrays))
@@ -55,6 +60,7 @@ def chainrule_vjp():
 
 def pytorch():
     from harness import import_torch
+
     torch = import_torch(0)
     X, y, arrays = data()
     Xt, yt = torch.tensor(X), torch.tensor(y)
@@ -64,10 +70,18 @@ def pytorch():
         h = torch.tanh(Xt @ W1 + b1)
         h = torch.tanh(h @ W2 + b2)
         return torch.mean((h @ W3 + b3 - yt) ** 2)
+
     return lambda: torch.func.jvp(loss, primals, vs)
 
 
 def workload(quick: bool) -> Workload:
-    return Workload("W11", "forward mode: jvp of the W4 net, a tangent on every parameter", {
-        "numpy (by hand)": hand_numpy, "chainrule eager": chainrule_jvp, "chainrule vjp": chainrule_vjp,
-        "pytorch": pytorch})
+    return Workload(
+        "W11",
+        "forward mode: jvp of the W4 net, a tangent on every parameter",
+        {
+            "numpy (by hand)": hand_numpy,
+            "chainrule eager": chainrule_jvp,
+            "chainrule vjp": chainrule_vjp,
+            "pytorch": pytorch,
+        },
+    )

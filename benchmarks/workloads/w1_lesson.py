@@ -1,4 +1,5 @@
 """W1, the lesson's graph: loss = (y - sigmoid(k·x + b))² on scalars, forward + backward."""
+
 from __future__ import annotations
 
 import math
@@ -18,11 +19,13 @@ def hand_numpy():
         loss = (y - s) ** 2
         d_lin = -2.0 * (y - s) * s * (1.0 - s)
         return loss, d_lin * x, d_lin
+
     return step
 
 
 def chainrule_eager():
     import chainrule as cr
+
     x, y = cr.Constant(X, dtype=np.float64), cr.Constant(Y, dtype=np.float64)
     k, b = cr.Variable(K, name="k", dtype=np.float64), cr.Variable(B, name="b", dtype=np.float64)
 
@@ -31,11 +34,13 @@ def chainrule_eager():
         loss = cr.mse(y, cr.sigmoid(cr.linear(x, k, b)))
         loss.backward()
         return k.grad
+
     return step
 
 
 def chainrule_graph(compiled: bool = False):
     import chainrule as cr
+
     x, y = cr.Placeholder(name="x", requires_grad=False), cr.Placeholder(name="y", requires_grad=False)
     k, b = cr.Variable(K, name="k", dtype=np.float64), cr.Variable(B, name="b", dtype=np.float64)
     graph = cr.Graph(cr.MSE(y, cr.Sigmoid(cr.Linear(x, k, b))))
@@ -46,11 +51,13 @@ def chainrule_graph(compiled: bool = False):
         run.forward(feed)
         run.backward()
         return k.grad
+
     return step
 
 
 def pytorch():
     from harness import import_torch
+
     torch = import_torch()
     x, y = torch.tensor(X, dtype=torch.float64), torch.tensor(Y, dtype=torch.float64)
     k = torch.tensor(K, dtype=torch.float64, requires_grad=True)
@@ -61,6 +68,7 @@ def pytorch():
         loss = (y - torch.sigmoid(k * x + b)) ** 2
         loss.backward()
         return k.grad
+
     return step
 
 
@@ -71,6 +79,7 @@ def hips_autograd():
     def loss(params):
         k, b = params
         return (Y - 1.0 / (1.0 + anp.exp(-(k * X + b)))) ** 2
+
     grad = autograd.grad(loss)
     params = (K, B)
     return lambda: grad(params)
@@ -85,6 +94,7 @@ def micrograd():
 
         def _backward():
             v.grad += s * (1.0 - s) * out.grad
+
         out._backward = _backward
         return out
 
@@ -95,11 +105,21 @@ def micrograd():
         loss = (Y - sigmoid(k * X + b)) ** 2
         loss.backward()
         return k.grad
+
     return step
 
 
 def workload(quick: bool) -> Workload:
-    return Workload("W1", "lesson graph, scalars (fwd+bwd)", {
-        "numpy (by hand)": hand_numpy, "chainrule eager": chainrule_eager, "chainrule Graph": chainrule_graph,
-        "chainrule compiled": lambda: chainrule_graph(compiled=True), "pytorch": pytorch, "hips autograd": hips_autograd,
-        "micrograd": micrograd})
+    return Workload(
+        "W1",
+        "lesson graph, scalars (fwd+bwd)",
+        {
+            "numpy (by hand)": hand_numpy,
+            "chainrule eager": chainrule_eager,
+            "chainrule Graph": chainrule_graph,
+            "chainrule compiled": lambda: chainrule_graph(compiled=True),
+            "pytorch": pytorch,
+            "hips autograd": hips_autograd,
+            "micrograd": micrograd,
+        },
+    )

@@ -1,5 +1,6 @@
 """W2, an MLP training step: 784-256-128-10, ReLU, softmax cross-entropy (mean),
 batch 128, float32, one SGD step (forward, backward, update)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,21 +24,28 @@ def hand_numpy():
     onehot = np.eye(SIZES[-1], dtype=np.float32)[y]
 
     def step():
-        h1 = X @ W1 + b1; a1 = np.maximum(h1, 0)
-        h2 = a1 @ W2 + b2; a2 = np.maximum(h2, 0)
+        h1 = X @ W1 + b1
+        a1 = np.maximum(h1, 0)
+        h2 = a1 @ W2 + b2
+        a2 = np.maximum(h2, 0)
         z = a2 @ W3 + b3
         z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z); p = e / e.sum(axis=1, keepdims=True)
+        e = np.exp(z)
+        p = e / e.sum(axis=1, keepdims=True)
         loss = -np.mean(np.log(p[np.arange(BATCH), y]))
         dz = (p - onehot) / BATCH
-        dW3 = a2.T @ dz; db3 = dz.sum(0)
+        dW3 = a2.T @ dz
+        db3 = dz.sum(0)
         dh2 = (dz @ W3.T) * (h2 > 0)
-        dW2 = a1.T @ dh2; db2 = dh2.sum(0)
+        dW2 = a1.T @ dh2
+        db2 = dh2.sum(0)
         dh1 = (dh2 @ W2.T) * (h1 > 0)
-        dW1 = X.T @ dh1; db1 = dh1.sum(0)
+        dW1 = X.T @ dh1
+        db1 = dh1.sum(0)
         for p_, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2), (W3, dW3), (b3, db3)):
             p_ -= LR * g
         return loss
+
     return step
 
 
@@ -49,9 +57,14 @@ def numpy_chainrule_arithmetic():
     rows = np.arange(BATCH)
 
     def step():
-        h1 = X @ W1; h1 += b1; a1 = np.maximum(h1, 0)
-        h2 = a1 @ W2; h2 += b2; a2 = np.maximum(h2, 0)
-        z = a2 @ W3; z += b3
+        h1 = X @ W1
+        h1 += b1
+        a1 = np.maximum(h1, 0)
+        h2 = a1 @ W2
+        h2 += b2
+        a2 = np.maximum(h2, 0)
+        z = a2 @ W3
+        z += b3
         shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
         logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
         assert 0 <= y.min() and y.max() < SIZES[-1]
@@ -68,11 +81,13 @@ def numpy_chainrule_arithmetic():
         for p_, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2), (W3, dW3), (b3, db3)):
             p_ -= LR * g
         return loss
+
     return step
 
 
 def chainrule_eager():
     import chainrule as cr
+
     params, Xc, yc = chainrule_leaves(*data())
     W1, b1, W2, b2, W3, b3 = params
 
@@ -85,11 +100,13 @@ def chainrule_eager():
             p.value -= LR * p.grad
             p.grad = None
         return loss
+
     return step
 
 
 def chainrule_graph(compiled: bool = False):
     import chainrule as cr
+
     X, y, arrays = data()
     params = [cr.Variable(a) for a in arrays]
     W1, b1, W2, b2, W3, b3 = params
@@ -106,11 +123,13 @@ def chainrule_graph(compiled: bool = False):
         for p in params:
             p.value -= LR * p.grad
         return loss
+
     return step
 
 
 def pytorch():
     from harness import import_torch
+
     torch = import_torch()
     F = torch.nn.functional
     X, y, arrays = data()
@@ -128,12 +147,14 @@ def pytorch():
                 p -= LR * p.grad
                 p.grad = None
         return loss
+
     return step
 
 
 def hips_autograd():
     import autograd
     import autograd.numpy as anp
+
     X, y, arrays = data()
     params = list(arrays)
 
@@ -145,17 +166,27 @@ def hips_autograd():
         z = z - anp.max(z, axis=1, keepdims=True)
         logp = z - anp.log(anp.sum(anp.exp(z), axis=1, keepdims=True))
         return -anp.mean(logp[np.arange(BATCH), y])
+
     grad = autograd.grad(loss_fn)
 
     def step():
         for p, g in zip(params, grad(params)):
             p -= LR * g
+
     return step
 
 
 def workload(quick: bool) -> Workload:
-    return Workload("W2", "MLP SGD step 784-256-128-10, batch 128, f32", {
-        "numpy (by hand)": hand_numpy, "numpy (cr's math)": numpy_chainrule_arithmetic,
-        "chainrule eager": chainrule_eager, "chainrule Graph": chainrule_graph,
-        "chainrule compiled": lambda: chainrule_graph(compiled=True), "pytorch": pytorch,
-        "hips autograd": hips_autograd})
+    return Workload(
+        "W2",
+        "MLP SGD step 784-256-128-10, batch 128, f32",
+        {
+            "numpy (by hand)": hand_numpy,
+            "numpy (cr's math)": numpy_chainrule_arithmetic,
+            "chainrule eager": chainrule_eager,
+            "chainrule Graph": chainrule_graph,
+            "chainrule compiled": lambda: chainrule_graph(compiled=True),
+            "pytorch": pytorch,
+            "hips autograd": hips_autograd,
+        },
+    )

@@ -1,4 +1,5 @@
 """W3, a deep chain: x of shape (16,), h = tanh(h·1.0001 + 0.001) 10,000 times, sum, backward."""
+
 from __future__ import annotations
 
 import time
@@ -29,11 +30,13 @@ def hand_numpy(depth: int):
         for h_out in reversed(hs[1:]):
             g = g * (1 - h_out * h_out) * np.float32(1.0001)
         return total, g
+
     return step
 
 
 def chainrule_eager(depth: int):
     import chainrule as cr
+
     x = cr.Variable(_x(), name="x")
 
     def step():
@@ -43,11 +46,13 @@ def chainrule_eager(depth: int):
             h = cr.tanh(h * 1.0001 + 0.001)
         h.sum().backward()
         return x.grad
+
     return step
 
 
 def chainrule_graph(depth: int, compiled: bool = False):
     import chainrule as cr
+
     x = cr.Variable(_x(), name="x")
     h = x
     for _ in range(depth):
@@ -64,11 +69,13 @@ def chainrule_graph(depth: int, compiled: bool = False):
         run.forward()
         run.backward()
         return x.grad
+
     return step
 
 
 def pytorch(depth: int):
     from harness import import_torch
+
     torch = import_torch()
     x = torch.tensor(_x(), requires_grad=True)
 
@@ -79,6 +86,7 @@ def pytorch(depth: int):
             h = torch.tanh(h * 1.0001 + 0.001)
         h.sum().backward()
         return x.grad
+
     return step
 
 
@@ -91,14 +99,25 @@ def hips_autograd(depth: int):
         for _ in range(depth):
             h = anp.tanh(h * 1.0001 + 0.001)
         return anp.sum(h)
+
     grad, x = autograd.grad(f), _x()
     return lambda: grad(x)
 
 
 def workload(quick: bool) -> Workload:
     depth = 1_000 if quick else 10_000  # --quick: compiling the full chain alone takes a second or two
-    return Workload("W3", f"deep chain, {depth} tanh steps on (16,)", {
-        name: (lambda fn=fn: fn(depth)) for name, fn in {
-            "numpy (by hand)": hand_numpy, "chainrule eager": chainrule_eager, "chainrule Graph": chainrule_graph,
-            "chainrule compiled": lambda d: chainrule_graph(d, compiled=True), "pytorch": pytorch,
-            "hips autograd": hips_autograd}.items()})
+    return Workload(
+        "W3",
+        f"deep chain, {depth} tanh steps on (16,)",
+        {
+            name: (lambda fn=fn: fn(depth))
+            for name, fn in {
+                "numpy (by hand)": hand_numpy,
+                "chainrule eager": chainrule_eager,
+                "chainrule Graph": chainrule_graph,
+                "chainrule compiled": lambda d: chainrule_graph(d, compiled=True),
+                "pytorch": pytorch,
+                "hips autograd": hips_autograd,
+            }.items()
+        },
+    )

@@ -1,4 +1,5 @@
 """W4, a small net: 2-16-16-1 tanh MLP on 100 samples, MSE, forward + backward."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,11 +34,13 @@ def hand_numpy():
         dh1 = (dh2 @ W2.T) * (1 - a1 * a1)
         dW1, db1 = X.T @ dh1, dh1.sum(0)
         return loss, dW1, db1, dW2, db2, dW3, db3
+
     return step
 
 
 def chainrule_eager():
     import chainrule as cr
+
     params, Xc, yc = chainrule_leaves(*data())
     W1, b1, W2, b2, W3, b3 = params
 
@@ -49,11 +52,13 @@ def chainrule_eager():
         loss = cr.mse(yc, cr.linear(h, W3, b3))
         loss.backward()
         return loss
+
     return step
 
 
 def chainrule_graph(compiled: bool = False):
     import chainrule as cr
+
     X, y, arrays = data()
     W1, b1, W2, b2, W3, b3 = [cr.Variable(a) for a in arrays]
     x, t = cr.Placeholder("x", requires_grad=False), cr.Placeholder("y", requires_grad=False)
@@ -66,11 +71,13 @@ def chainrule_graph(compiled: bool = False):
     def step():
         run.forward(feed)
         run.backward()
+
     return step
 
 
 def pytorch(threads: int = 0):
     from harness import import_torch
+
     torch = import_torch(threads)
     X, y, arrays = data()
     params = [torch.tensor(a, requires_grad=True) for a in arrays]
@@ -85,12 +92,14 @@ def pytorch(threads: int = 0):
         loss = torch.mean((h @ W3 + b3 - yt) ** 2)
         loss.backward()
         return loss
+
     return step
 
 
 def hips_autograd():
     import autograd
     import autograd.numpy as anp
+
     X, y, arrays = data()
 
     def loss_fn(ps):
@@ -98,12 +107,22 @@ def hips_autograd():
         h = anp.tanh(anp.dot(X, W1) + b1)
         h = anp.tanh(anp.dot(h, W2) + b2)
         return anp.mean((anp.dot(h, W3) + b3 - y) ** 2)
+
     grad = autograd.grad(loss_fn)
     return lambda: grad(arrays)
 
 
 def workload(quick: bool) -> Workload:
-    return Workload("W4", "small net 2-16-16-1 tanh, 100 samples (fwd+bwd)", {
-        "numpy (by hand)": hand_numpy, "chainrule eager": chainrule_eager, "chainrule Graph": chainrule_graph,
-        "chainrule compiled": lambda: chainrule_graph(compiled=True), "pytorch": lambda: pytorch(0),
-        "pytorch 1 thread": lambda: pytorch(1), "hips autograd": hips_autograd})
+    return Workload(
+        "W4",
+        "small net 2-16-16-1 tanh, 100 samples (fwd+bwd)",
+        {
+            "numpy (by hand)": hand_numpy,
+            "chainrule eager": chainrule_eager,
+            "chainrule Graph": chainrule_graph,
+            "chainrule compiled": lambda: chainrule_graph(compiled=True),
+            "pytorch": lambda: pytorch(0),
+            "pytorch 1 thread": lambda: pytorch(1),
+            "hips autograd": hips_autograd,
+        },
+    )

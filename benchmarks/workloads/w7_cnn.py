@@ -1,5 +1,6 @@
 """W7, a CNN training step on digits-sized images: (64, 1, 8, 8) → Conv2d(1, 16, 3, padding=1)
 → ReLU → MaxPool2d(2) → Flatten → Linear(256, 10), cross-entropy, SGD step."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,7 @@ def data():
 
 def layers(nn):
     """The model, built from ``nn`` (``cr.nn`` or ``torch.nn``: the same names)."""
-    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(256, 10))
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 10))
 
 
 def chainrule_eager():
@@ -30,5 +30,6 @@ def pytorch():
 
 
 def workload(quick: bool) -> Workload:
-    return Workload("W7", "CNN SGD step, digits-sized (64,1,8,8)", {
-        "chainrule eager": chainrule_eager, "pytorch": pytorch})
+    return Workload(
+        "W7", "CNN SGD step, digits-sized (64,1,8,8)", {"chainrule eager": chainrule_eager, "pytorch": pytorch}
+    )

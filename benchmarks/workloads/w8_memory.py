@@ -15,6 +15,7 @@ says ``del loss``.
 
     python benchmarks/workloads/w8_memory.py CASE CONTENDER [--quick]   # one measurement, JSON
 """
+
 from __future__ import annotations
 
 import gc
@@ -43,9 +44,16 @@ def _mlp(nn, sizes):
 
 
 def _cnn(nn):
-    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(4096, 10))
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4096, 10),
+    )
 
 
 def _model_and_data(nn, case: str, size: dict, scale: int = 1):
@@ -65,6 +73,7 @@ def _model_and_data(nn, case: str, size: dict, scale: int = 1):
 # ---------------------------------------------------------------- contenders: build, then run(steps)
 def chainrule_loop(case: str, size: dict, del_loss: bool = False, compile: bool = False):
     import chainrule as cr
+
     cr.nn.manual_seed(0)
     model, X, y = _model_and_data(cr.nn, case, size)
     opt = cr.optim.SGD(model.parameters(), lr=0.01)
@@ -76,6 +85,7 @@ def chainrule_loop(case: str, size: dict, del_loss: bool = False, compile: bool 
 def _usual_loop(opt, loss_of, del_loss: bool):
     """The loop users write, the same for both frameworks: the previous step's loss (and
     with it its graph) is alive while the next forward runs, unless it is deleted."""
+
     def run(steps):
         for _ in range(steps):
             opt.zero_grad()
@@ -85,41 +95,59 @@ def _usual_loop(opt, loss_of, del_loss: bool):
             if del_loss:
                 del loss
         return None if del_loss else loss
+
     return run
 
 
 def chainrule_fit(case: str, size: dict, compile: bool = False):
     import chainrule as cr
+
     cr.nn.manual_seed(0)
     model, X, y = _model_and_data(cr.nn, case, size, scale=STEPS)
     opt = cr.optim.SGD(model.parameters(), lr=0.01)
 
     def run(steps):
-        cr.fit(model, cr.cross_entropy, opt, (X[:steps * size["batch"]], y[:steps * size["batch"]]), epochs=1,
-               batch_size=size["batch"], shuffle=False, metrics=(), progress=False, compile=compile, threads=None)
+        cr.fit(
+            model,
+            cr.cross_entropy,
+            opt,
+            (X[: steps * size["batch"]], y[: steps * size["batch"]]),
+            epochs=1,
+            batch_size=size["batch"],
+            shuffle=False,
+            metrics=(),
+            progress=False,
+            compile=compile,
+            threads=None,
+        )
+
     return run
 
 
 def chainrule_hand_loop(case: str, size: dict):
     """What fit does, written by hand over the same loader, deleting ``loss`` after each step."""
     import chainrule as cr
+
     cr.nn.manual_seed(0)
     model, X, y = _model_and_data(cr.nn, case, size, scale=STEPS)
     opt = cr.optim.SGD(model.parameters(), lr=0.01)
 
     def run(steps):
-        for xb, yb in cr.data.DataLoader((X[:steps * size["batch"]], y[:steps * size["batch"]]),
-                                         batch_size=size["batch"]):
+        for xb, yb in cr.data.DataLoader(
+            (X[: steps * size["batch"]], y[: steps * size["batch"]]), batch_size=size["batch"]
+        ):
             opt.zero_grad()
             loss = cr.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
             del loss
+
     return run
 
 
 def pytorch_loop(case: str, size: dict, del_loss: bool = False):
     import torch
+
     torch.set_num_threads(1)  # memory does not depend on threads; one keeps the runs alike
     torch.manual_seed(0)
     model, X, y = _model_and_data(torch.nn, case, size)
@@ -129,20 +157,42 @@ def pytorch_loop(case: str, size: dict, del_loss: bool = False):
 
 
 CASES = {  # key: (title, {contender: (function, keyword arguments)})
-    "mlp": ("MLP 1024-2048-2048-10, batch 512, SGD step", {
-        "chainrule eager": (chainrule_loop, {}), "chainrule compiled": (chainrule_loop, {"compile": True}),
-        "pytorch": (pytorch_loop, {})}),
-    "cnn": ("CNN (64,3,32,32) conv-relu-pool ×2, Linear(4096,10), SGD step", {
-        "chainrule eager": (chainrule_loop, {}), "chainrule compiled": (chainrule_loop, {"compile": True}),
-        "pytorch": (pytorch_loop, {})}),
-    "deep": ("8 × Linear(512), batch 8192, usual loop (loss held)", {
-        "chainrule eager": (chainrule_loop, {}), "chainrule compiled": (chainrule_loop, {"compile": True}),
-        "pytorch": (pytorch_loop, {})}),
-    "deep-del": ("8 × Linear(512), batch 8192, with del loss", {
-        "chainrule eager": (chainrule_loop, {"del_loss": True}), "pytorch": (pytorch_loop, {"del_loss": True})}),
-    "fit": ("8 × Linear(512), batch 8192: cr.fit vs a hand loop that deletes loss", {
-        "chainrule fit": (chainrule_fit, {}), "chainrule fit compiled": (chainrule_fit, {"compile": True}),
-        "chainrule hand loop": (chainrule_hand_loop, {})}),
+    "mlp": (
+        "MLP 1024-2048-2048-10, batch 512, SGD step",
+        {
+            "chainrule eager": (chainrule_loop, {}),
+            "chainrule compiled": (chainrule_loop, {"compile": True}),
+            "pytorch": (pytorch_loop, {}),
+        },
+    ),
+    "cnn": (
+        "CNN (64,3,32,32) conv-relu-pool ×2, Linear(4096,10), SGD step",
+        {
+            "chainrule eager": (chainrule_loop, {}),
+            "chainrule compiled": (chainrule_loop, {"compile": True}),
+            "pytorch": (pytorch_loop, {}),
+        },
+    ),
+    "deep": (
+        "8 × Linear(512), batch 8192, usual loop (loss held)",
+        {
+            "chainrule eager": (chainrule_loop, {}),
+            "chainrule compiled": (chainrule_loop, {"compile": True}),
+            "pytorch": (pytorch_loop, {}),
+        },
+    ),
+    "deep-del": (
+        "8 × Linear(512), batch 8192, with del loss",
+        {"chainrule eager": (chainrule_loop, {"del_loss": True}), "pytorch": (pytorch_loop, {"del_loss": True})},
+    ),
+    "fit": (
+        "8 × Linear(512), batch 8192: cr.fit vs a hand loop that deletes loss",
+        {
+            "chainrule fit": (chainrule_fit, {}),
+            "chainrule fit compiled": (chainrule_fit, {"compile": True}),
+            "chainrule hand loop": (chainrule_hand_loop, {}),
+        },
+    ),
 }
 
 
@@ -205,12 +255,20 @@ def workloads(quick: bool) -> list:
     """One workload per case. --quick (CI's smoke test) runs chainrule's contenders only, on tiny
     shapes: starting PyTorch in a fresh process per case would take most of its time."""
     from harness import Workload
+
     found = []
     for i, (case, (title, contenders)) in enumerate(CASES.items(), 1):
         names = [n for n in contenders if not (quick and n == "pytorch")]
         base = "pytorch" if "pytorch" in names else "chainrule hand loop" if case == "fit" else names[0]
-        found.append(Workload(f"W8.{i}", title, {n: (lambda case=case, n=n: run_in_fresh_process(case, n, quick))
-                                                  for n in names}, unit="process", base=base))
+        found.append(
+            Workload(
+                f"W8.{i}",
+                title,
+                {n: (lambda case=case, n=n: run_in_fresh_process(case, n, quick)) for n in names},
+                unit="process",
+                base=base,
+            )
+        )
     return found
 
 

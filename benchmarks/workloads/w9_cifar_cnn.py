@@ -1,6 +1,7 @@
 """W9, a CIFAR-sized CNN training step (issue 18): (64, 3, 32, 32) → Conv2d(3, 32, 3, p=1) → ReLU
 → MaxPool2d(2) → Conv2d(32, 64, 3, p=1) → ReLU → MaxPool2d(2) → Flatten → Linear(4096, 10),
 cross-entropy, SGD step; chainrule and PyTorch side by side."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,9 +19,16 @@ def data():
 
 def layers(nn):
     """The model, built from ``nn`` (``cr.nn`` or ``torch.nn``: the same names)."""
-    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(4096, 10))
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4096, 10),
+    )
 
 
 def chainrule_eager():
@@ -32,5 +40,6 @@ def pytorch():
 
 
 def workload(quick: bool) -> Workload:
-    return Workload("W9", "CNN SGD step, CIFAR-sized (64,3,32,32)", {
-        "chainrule eager": chainrule_eager, "pytorch": pytorch})
+    return Workload(
+        "W9", "CNN SGD step, CIFAR-sized (64,3,32,32)", {"chainrule eager": chainrule_eager, "pytorch": pytorch}
+    )

@@ -11,29 +11,28 @@ This file assembles the layers (DESIGN.md): the engine, seeing the chain rule,
 the training stack. ``__all__`` is the public face; internals stay reachable
 through their modules.
 """
+
 # the engine, bottom up
-from . import errors
-from .dtype import get_default_dtype, set_default_dtype
-from .node import Constant, Node, Placeholder, Variable, is_grad_enabled, no_grad, tensor
-from .op import Op
-from . import ops
-from .ops import *  # noqa: F403 - the public operations, ops.__all__
-from .graph import Graph, backward, topological_sort
+# seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
+# the training stack
+from . import data, datasets, errors, nn, ops, optim, see
 from .check import gradcheck, gradgradcheck
 from .compile import CompiledGraph, compile  # noqa: A004 - cr.compile, as torch.compile; attaches Graph.compile
-# function transforms; ``grad`` is both torch.autograd.grad and jax.grad, told apart by its first argument
-from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
-# seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
-from . import see
-from .see import Explanation, ModesExplanation, explain, narrate
-from .see.explore import explore
-# the training stack
-from . import data, datasets, nn, optim
-from .nn.init import manual_seed
-from .serialize import load, save
+from .dtype import get_default_dtype, set_default_dtype
+from .graph import Graph, backward, topological_sort
 from .io import onnx
 from .io.dlpack import from_dlpack
+from .nn.init import manual_seed
+from .node import Constant, Node, Placeholder, Variable, is_grad_enabled, no_grad, tensor
+from .op import Op
+from .ops import *  # noqa: F403 - the public operations, ops.__all__
+from .see import Explanation, ModesExplanation, explain, narrate
+from .see.explore import explore
+from .serialize import load, save
 from .train import Callback, EarlyStopping, History, evaluate, fit
+
+# function transforms; ``grad`` is both torch.autograd.grad and jax.grad, told apart by its first argument
+from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 see.install()
 # ``cr.train`` would read as the training function (it is ``cr.fit``): the module stays
@@ -44,17 +43,53 @@ __version__ = "0.1.0"
 
 __all__ = [
     # the engine
-    "CompiledGraph", "Constant", "Graph", "Node", "Op", "Placeholder", "Variable",
-    "backward", "compile", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
-    "set_default_dtype", "tensor", "topological_sort",
-    "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp",
+    "CompiledGraph",
+    "Constant",
+    "Graph",
+    "Node",
+    "Op",
+    "Placeholder",
+    "Variable",
+    "backward",
+    "compile",
+    "get_default_dtype",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "set_default_dtype",
+    "tensor",
+    "topological_sort",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "value_and_grad",
+    "vjp",
     *ops.__all__,
     # seeing the chain rule
-    "Explanation", "ModesExplanation", "explain", "explore", "narrate",
+    "Explanation",
+    "ModesExplanation",
+    "explain",
+    "explore",
+    "narrate",
     # training
-    "Callback", "EarlyStopping", "History", "evaluate", "fit", "load", "manual_seed", "save",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "evaluate",
+    "fit",
+    "load",
+    "manual_seed",
+    "save",
     # models in and out
-    "from_dlpack", "onnx",
+    "from_dlpack",
+    "onnx",
     # modules
-    "data", "datasets", "errors", "nn", "optim",
+    "data",
+    "datasets",
+    "errors",
+    "nn",
+    "optim",
 ]

@@ -1,4 +1,5 @@
 """``python -m chainrule ...`` is the ``chainrule`` command."""
+
 import sys
 
 from .cli import main

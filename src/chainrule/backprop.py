@@ -15,11 +15,13 @@
 This module sits below ``node.py`` (``Node.backward`` runs a pass with it), so it
 knows nodes only by what they carry: ``inputs``, ``value``, ``grad``, ``vjp``.
 """
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -92,8 +94,9 @@ def _depth_first(outs: list) -> list:
                 if seen is None:
                     stack.append(inp)
                 elif seen is False:
-                    raise CycleError(f"the graph has a cycle through node {describe(inp)}: "
-                                     "a node cannot depend on itself")
+                    raise CycleError(
+                        f"the graph has a cycle through node {describe(inp)}: a node cannot depend on itself"
+                    )
             continue
         stack.pop()
         if not state:  # None (a leaf) or False (expanded, inputs now placed)
@@ -137,9 +140,17 @@ def record_step(node: Any, parts: Sequence[Any]) -> None:
 
 
 # ---------------------------------------------------------------- backward
-def backpropagate(order: Sequence[Any], seeds: Sequence[tuple[Any, Any]], *, keep: str = "leaves",
-                  create_graph: bool = False, wanted: set | None = None, record: Any = False,
-                  replace: bool = False, release: bool = False) -> dict:
+def backpropagate(
+    order: Sequence[Any],
+    seeds: Sequence[tuple[Any, Any]],
+    *,
+    keep: str = "leaves",
+    create_graph: bool = False,
+    wanted: set | None = None,
+    record: Any = False,
+    replace: bool = False,
+    release: bool = False,
+) -> dict:
     """Push ``seeds`` (node, ∂out/∂node) back through ``order`` (a topological order).
 
     keep: which nodes get ``.grad`` written: ``"leaves"`` (added to what they hold,
@@ -183,8 +194,19 @@ def backpropagate(order: Sequence[Any], seeds: Sequence[tuple[Any, Any]], *, kee
     return found
 
 
-def _walk(order: Sequence[Any], grads: dict, found: dict, writes: list, steps: list, keep: str, create_graph: bool,
-          wanted: set | None, record: Any, release: bool, kept: Any) -> None:
+def _walk(
+    order: Sequence[Any],
+    grads: dict,
+    found: dict,
+    writes: list,
+    steps: list,
+    keep: str,
+    create_graph: bool,
+    wanted: set | None,
+    record: Any,
+    release: bool,
+    kept: Any,
+) -> None:
     """``backpropagate``'s loop."""
     keep_all, keep_leaves = keep == "all", keep in ("all", "leaves")
     pop, get = grads.pop, grads.get
@@ -283,15 +305,19 @@ def seed_gradient(root: Any, gradient: Any = None) -> Any:
     value = root.value
     if gradient is None:
         if value.size != 1:
-            raise GradientError(f"backward of node {describe(root)} needs a gradient argument: "
-                                "only a one-element output has an implicit gradient of 1")
+            raise GradientError(
+                f"backward of node {describe(root)} needs a gradient argument: "
+                "only a one-element output has an implicit gradient of 1"
+            )
         return value.dtype.type(1) if value.ndim == 0 else np.ones(value.shape, value.dtype)
     if hasattr(gradient, "inputs"):
         gradient = gradient.value
     seed = np.array(gradient, dtype=value.dtype)
     if seed.shape != value.shape:
-        raise GradientError(f"backward of node {describe(root)}: the gradient has shape {seed.shape}, "
-                            f"but the node has shape {value.shape}")
+        raise GradientError(
+            f"backward of node {describe(root)}: the gradient has shape {seed.shape}, "
+            f"but the node has shape {value.shape}"
+        )
     return seed
 
 
@@ -300,8 +326,10 @@ def check_differentiable(root: Any, what: str = "backward") -> None:
     if root.value is None:
         raise GradientError(f"{what} of node {describe(root)}: it has no value yet; run forward first")
     if not root.requires_grad:
-        raise GradientError(f"{what} of node {describe(root)}: it does not depend on anything that "
-                            "requires grad (no Variable, or built inside no_grad())")
+        raise GradientError(
+            f"{what} of node {describe(root)}: it does not depend on anything that "
+            "requires grad (no Variable, or built inside no_grad())"
+        )
 
 
 def run_backward(root: Any, gradient: Any = None, retain_grads: bool = False, retain_graph: bool = False) -> None:
@@ -312,5 +340,10 @@ def run_backward(root: Any, gradient: Any = None, retain_grads: bool = False, re
     (or ``retain_grads``) keeps the whole graph, for a second backward."""
     check_differentiable(root)
     seed = seed_gradient(root, gradient)
-    backpropagate(sort(root, restore=False), [(root, seed)], keep="all" if retain_grads else "leaves",
-                  record=root, release=not retain_graph)
+    backpropagate(
+        sort(root, restore=False),
+        [(root, seed)],
+        keep="all" if retain_grads else "leaves",
+        record=root,
+        release=not retain_graph,
+    )

@@ -9,6 +9,7 @@ many times slower; on an idle machine two threads win for the big layers. So
 (``pip install threadpoolctl``, part of the ``fast`` extra); without it BLAS
 is left alone, and ``OPENBLAS_NUM_THREADS=1`` does the same by hand.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,8 +33,11 @@ class BlasThreads:
         self.setting, self.chosen, self._limit = setting, None, None
         self._times: dict[int, list[float]] = {}
         self._controller = _threadpool_controller() if setting is not None else None
-        counts = [p.num_threads for p in self._controller.lib_controllers
-                  if p.user_api == "blas"] if self._controller is not None else []
+        counts = (
+            [p.num_threads for p in self._controller.lib_controllers if p.user_api == "blas"]
+            if self._controller is not None
+            else []
+        )
         self.default = max(counts, default=None)
         if self.default is None:
             self.setting = None

@@ -5,6 +5,7 @@ gradient summed over the axis it was stretched along; if a float32 ``a`` met a
 float64 partner, the sum comes back as float32. The engine calls
 ``fit_gradient`` on every gradient a vjp returns; op rules never do it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -70,7 +71,7 @@ def accurate_sum(x: Any, axes: tuple, keepdims: bool = False) -> Any:
     rows = np.transpose(x, list(axes) + kept).reshape((n,) + tuple(x.shape[a] for a in kept))
     while len(rows) > 8:
         half = len(rows) // 2
-        folded = rows[:half] + rows[half:2 * half]
+        folded = rows[:half] + rows[half : 2 * half]
         if len(rows) % 2:
             folded[0] += rows[-1]
         rows = folded

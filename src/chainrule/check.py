@@ -1,8 +1,10 @@
 """Numerical gradient checking: central finite differences in float64 against
 the engine's vector-Jacobian products. Public, so users can check their own ops."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,8 +18,13 @@ def _outputs(result: Any) -> list[Node]:
 
 
 def _as_variables(inputs: Sequence[Any]) -> list[Variable]:
-    return [Variable(np.array(x.value if isinstance(x, Node) else x, dtype=np.float64),
-                     name=getattr(x, "name", None) or f"input{i}") for i, x in enumerate(inputs)]
+    return [
+        Variable(
+            np.array(x.value if isinstance(x, Node) else x, dtype=np.float64),
+            name=getattr(x, "name", None) or f"input{i}",
+        )
+        for i, x in enumerate(inputs)
+    ]
 
 
 def _vjp(outs: list[Node], xs: list[Variable], us: list[np.ndarray], create_graph: bool = False) -> list:
@@ -38,8 +45,14 @@ def _worst_mismatch(got: np.ndarray, want: np.ndarray, atol: float, rtol: float)
     return tuple(int(i) for i in np.unravel_index(np.argmax(err), err.shape))
 
 
-def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, seed: int = 0) -> bool:
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
     """Check ``fn``'s gradients at ``inputs`` against central differences.
 
     ``fn`` takes one node per input and returns a node (or a list of nodes).
@@ -71,14 +84,22 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
         got = np.asarray(analytic[k], dtype=np.float64)
         worst = _worst_mismatch(got, numeric, atol, rtol)
         if worst is not None:
-            raise GradcheckError(f"gradcheck: gradient of input {k} ('{x.name}', shape {base[k].shape}) differs "
-                                 f"at index {worst}: analytic {got[worst]!r}, "
-                                 f"numerical {numeric[worst]!r} (atol={atol}, rtol={rtol})")
+            raise GradcheckError(
+                f"gradcheck: gradient of input {k} ('{x.name}', shape {base[k].shape}) differs "
+                f"at index {worst}: analytic {got[worst]!r}, "
+                f"numerical {numeric[worst]!r} (atol={atol}, rtol={rtol})"
+            )
     return True
 
 
-def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
-                  rtol: float = 1e-3, seed: int = 0) -> bool:
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
     """Check second derivatives: ``gradcheck`` of x ↦ ∂⟨u, fn(x)⟩/∂x built with ``create_graph=True``.
 
     The vjp rules run on nodes there, and on arrays in an ordinary backward, so
@@ -99,7 +120,9 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e
         got, want = np.asarray(node.value, dtype=np.float64), np.asarray(arr, dtype=np.float64)
         worst = _worst_mismatch(got, want, atol, rtol)
         if worst is not None:
-            raise GradcheckError(f"gradgradcheck: the gradient of input {k} ('{xs[k].name}') built as a graph "
-                                 f"(create_graph=True) differs from the ordinary one at index "
-                                 f"{worst}: {got[worst]!r} vs {want[worst]!r}")
+            raise GradcheckError(
+                f"gradgradcheck: the gradient of input {k} ('{xs[k].name}') built as a graph "
+                f"(create_graph=True) differs from the ordinary one at index "
+                f"{worst}: {got[worst]!r} vs {want[worst]!r}"
+            )
     return gradcheck(first_derivative, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)

@@ -4,10 +4,12 @@
     train = cr.data.Dataset(X, y)
     for xb, yb in cr.data.DataLoader(train, batch_size=32, shuffle=True, seed=0): ...
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +43,7 @@ class Dataset:
     def __getitem__(self, index: Any) -> tuple[np.ndarray, np.ndarray | None]:
         return self.X[index], None if self.y is None else self.y[index]
 
-    def subset(self, indices: Any) -> "Dataset":
+    def subset(self, indices: Any) -> Dataset:
         """The examples at ``indices``, as a new Dataset with the same info."""
         return Dataset(self.X[indices], None if self.y is None else self.y[indices], **self.info)
 
@@ -73,8 +75,9 @@ class DataLoader:
     ``drop_last`` drops a final batch smaller than ``batch_size``.
     """
 
-    def __init__(self, data: Any, batch_size: int = 32, shuffle: bool = False, seed: int | None = None,
-                 drop_last: bool = False) -> None:
+    def __init__(
+        self, data: Any, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, drop_last: bool = False
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         self.dataset = data if isinstance(data, Dataset) else Dataset(*_pair(data))
@@ -90,9 +93,9 @@ class DataLoader:
         order = self.rng.permutation(n) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             if order is None:
-                yield self.dataset[start:start + self.batch_size]
+                yield self.dataset[start : start + self.batch_size]
             else:
-                yield self.dataset[order[start:start + self.batch_size]]
+                yield self.dataset[order[start : start + self.batch_size]]
 
 
 def _pair(data: Any) -> tuple[Any, Any]:
@@ -113,8 +116,9 @@ def as_loader(data: Any, batch_size: int = 32, shuffle: bool = False, seed: int 
     raise DatasetError(f"expected a Dataset, an (X, y) pair or a DataLoader, got {type(data).__name__}")
 
 
-def train_test_split(*arrays: Any, test_size: float = 0.2, seed: int | None = 0, shuffle: bool = True,
-                     stratify: Any = None) -> list[Any]:
+def train_test_split(
+    *arrays: Any, test_size: float = 0.2, seed: int | None = 0, shuffle: bool = True, stratify: Any = None
+) -> list[Any]:
     """Split arrays (or one Dataset) into train and test parts, like scikit-learn's:
     ``X_train, X_test, y_train, y_test = train_test_split(X, y)``;
     ``train, test = train_test_split(dataset)``.
@@ -138,7 +142,7 @@ def train_test_split(*arrays: Any, test_size: float = 0.2, seed: int | None = 0,
         test_idx = _stratified_test(np.asarray(stratify), n_test, rng)
     else:
         order = rng.permutation(n) if shuffle else np.arange(n)
-        test_idx = order[n - n_test:]
+        test_idx = order[n - n_test :]
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
     train_idx = np.flatnonzero(~is_test)
@@ -178,7 +182,7 @@ class Standardizer:
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
 
-    def fit(self, X: Any) -> "Standardizer":
+    def fit(self, X: Any) -> Standardizer:
         X = np.asarray(X)
         dt = X.dtype if X.dtype.kind == "f" else _dtype.get_default_dtype()
         X64 = X.astype(np.float64)

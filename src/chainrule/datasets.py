@@ -11,9 +11,11 @@ std for all pixels, so images stay images and a pixel that is almost always
 blank is not blown up); regression targets too, by default, with the
 fitted ``Standardizer`` kept in ``train.info["target_scaler"]`` to undo it.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +30,11 @@ _DATASETS: dict[str, tuple[str, str, str]] = {
     "digits": ("load_digits", "classification", "8×8 images of handwritten digits, 1797 examples, 10 classes"),
     "iris": ("load_iris", "classification", "iris flowers, 150 examples, 4 features, 3 classes"),
     "wine": ("load_wine", "classification", "wine cultivars, 178 examples, 13 features, 3 classes"),
-    "breast_cancer": ("load_breast_cancer", "classification",
-                      "breast tumours (malignant/benign), 569 examples, 30 features, 2 classes"),
+    "breast_cancer": (
+        "load_breast_cancer",
+        "classification",
+        "breast tumours (malignant/benign), 569 examples, 30 features, 2 classes",
+    ),
     "diabetes": ("load_diabetes", "regression", "diabetes progression, 442 examples, 10 features"),
 }
 
@@ -43,13 +48,22 @@ def _sklearn_loader(name: str) -> Callable[[], Any]:
     try:
         import sklearn.datasets
     except ImportError:
-        raise ImportError("chainrule.datasets needs scikit-learn for its bundled data: "
-                          "pip install scikit-learn (or pip install 'chainrule[datasets]')") from None
+        raise ImportError(
+            "chainrule.datasets needs scikit-learn for its bundled data: "
+            "pip install scikit-learn (or pip install 'chainrule[datasets]')"
+        ) from None
     return getattr(sklearn.datasets, _DATASETS[name][0])
 
 
-def load(name: str, seed: int = 0, test_size: float = 0.2, image: bool = False, standardize: bool = True,
-         standardize_target: bool = True, dtype: Any = None) -> tuple[Dataset, Dataset]:
+def load(
+    name: str,
+    seed: int = 0,
+    test_size: float = 0.2,
+    image: bool = False,
+    standardize: bool = True,
+    standardize_target: bool = True,
+    dtype: Any = None,
+) -> tuple[Dataset, Dataset]:
     """``(train, test)`` Datasets of the bundled dataset ``name``.
 
     seed: the split's random seed. test_size: the test fraction.
@@ -76,10 +90,12 @@ def load(name: str, seed: int = 0, test_size: float = 0.2, image: bool = False, 
     else:
         y = bunch.target.astype(dt).reshape(-1, 1)
         info = {}
-    full = Dataset(X, y, name=key, task=task, feature_names=[str(f) for f in getattr(bunch, "feature_names", [])],
-                   **info)
-    train, test = train_test_split(full, test_size=test_size, seed=seed,
-                                   stratify=y if task == "classification" else None)
+    full = Dataset(
+        X, y, name=key, task=task, feature_names=[str(f) for f in getattr(bunch, "feature_names", [])], **info
+    )
+    train, test = train_test_split(
+        full, test_size=test_size, seed=seed, stratify=y if task == "classification" else None
+    )
     if standardize:
         scaler = Standardizer(axis=None if key == "digits" else 0).fit(train.X)  # pixels share one scale
         train.X, test.X = scaler.transform(train.X), scaler.transform(test.X)

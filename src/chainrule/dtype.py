@@ -5,9 +5,11 @@ it (the lesson does, to print its digits). Floating arrays keep their dtype;
 Python numbers and integer data become the default float where they must be
 differentiable.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,19 +32,30 @@ def get_default_dtype() -> np.dtype:
     return _default
 
 
-_KINDS = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers", "M": "dates",
-          "m": "time spans", "V": "raw records"}
+_KINDS = {
+    "U": "text",
+    "S": "bytes",
+    "O": "Python objects",
+    "c": "complex numbers",
+    "M": "dates",
+    "m": "time spans",
+    "V": "raw records",
+}
 
 
 def not_numbers(data: Any, arr: np.ndarray) -> DTypeError:
     """The error for data that is not real numbers, naming what was given."""
     shown = repr(data) if len(repr(data)) < 60 else repr(data)[:57] + "..."
     what = "None" if data is None else f"{type(data).__name__} {shown}"
-    hint = {"U": "convert it first, e.g. float(s) or np.asarray(data, dtype=float)",
-            "c": "chainrule does not support complex values: pass the real and imaginary parts as two "
-                 "real arrays (z.real, z.imag)"}.get(arr.dtype.kind, "pass numbers (an int, float or bool array)")
-    return DTypeError(f"chainrule computes on real numbers, but got {what} ({_KINDS.get(arr.dtype.kind, arr.dtype)}, "
-                      f"dtype {arr.dtype}): {hint}")
+    hint = {
+        "U": "convert it first, e.g. float(s) or np.asarray(data, dtype=float)",
+        "c": "chainrule does not support complex values: pass the real and imaginary parts as two "
+        "real arrays (z.real, z.imag)",
+    }.get(arr.dtype.kind, "pass numbers (an int, float or bool array)")
+    return DTypeError(
+        f"chainrule computes on real numbers, but got {what} ({_KINDS.get(arr.dtype.kind, arr.dtype)}, "
+        f"dtype {arr.dtype}): {hint}"
+    )
 
 
 def as_array(data: Any, dtype: Any = None, float_only: bool = True) -> np.ndarray:
@@ -102,8 +115,12 @@ def reconcile(values: Sequence[Any], policy: str, keep: Sequence[int] = ()) -> S
     target = _target(values, policy)
     if target is None:
         return values
-    return [v if getattr(v, "dtype", target) == target or v.dtype.kind not in "fiub"
-            or (i in keep and v.dtype.kind != "f") else v.astype(target) for i, v in enumerate(values)]
+    return [
+        v
+        if getattr(v, "dtype", target) == target or v.dtype.kind not in "fiub" or (i in keep and v.dtype.kind != "f")
+        else v.astype(target)
+        for i, v in enumerate(values)
+    ]
 
 
 def _target(values: Sequence[Any], policy: str) -> np.dtype | None:

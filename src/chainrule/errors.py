@@ -5,6 +5,7 @@ built-in exception a Python user would reach for (``ValueError``, ``KeyError``,
 ``TypeError``), so ``except ValueError`` keeps working, and each message names
 the op, the nodes and the shapes involved.
 """
+
 from __future__ import annotations
 
 

@@ -23,9 +23,11 @@ products as forward-over-reverse). A node written the lesson's way (NumPy
 inside its ``backward()``) has no vjp on nodes; its tangent comes from its
 Jacobian, assembled row by row with that same vjp on arrays.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +64,10 @@ def tangent_of(node: Node, incoming: Sequence[Any], create_graph: bool = False) 
     by transposing the node's vjp (see the module's docstring). None if it is zero."""
     if not isinstance(node, Op):
         if create_graph:
-            raise GradientError(f"{describe(node)} is written the lesson's way (with NumPy), so its tangent "
-                                "cannot be differentiated again (create_graph=True); write it as a cr.Op with a vjp")
+            raise GradientError(
+                f"{describe(node)} is written the lesson's way (with NumPy), so its tangent "
+                "cannot be differentiated again (create_graph=True); write it as a cr.Op with a vjp"
+            )
         return _dense_tangent(node, incoming)
     value = node.value
     u = Variable(np.zeros(np.shape(value), np.asarray(value).dtype), name=f"u_{node.name}")
@@ -71,12 +75,17 @@ def tangent_of(node: Node, incoming: Sequence[Any], create_graph: bool = False) 
     if any(p is not None and t is not None and not isinstance(p, Node) for p, t in zip(parts, incoming)):
         # the vjp left the graph (NumPy on g): its Jacobian still gives the exact tangent
         if create_graph:
-            raise GradientError(f"{describe(node)}: its vjp does not build a graph on nodes, so its tangent "
-                                "cannot be differentiated again; write the vjp with chainrule's functions")
+            raise GradientError(
+                f"{describe(node)}: its vjp does not build a graph on nodes, so its tangent "
+                "cannot be differentiated again; write the vjp with chainrule's functions"
+            )
         return _dense_tangent(node, incoming)
     # ∂s/∂u for s = Σᵢ ⟨vjpᵢ(u), tᵢ⟩ is a backward pass from the parts, each seeded with its tangent
-    live = [(fit_gradient(p, inp.value), t) for inp, p, t in zip(node.inputs, parts, incoming)
-            if p is not None and t is not None]
+    live = [
+        (fit_gradient(p, inp.value), t)
+        for inp, p, t in zip(node.inputs, parts, incoming)
+        if p is not None and t is not None
+    ]
     live = [(p, t) for p, t in live if p.requires_grad]
     if not live:
         return None
@@ -93,6 +102,9 @@ def _dense_tangent(node: Node, incoming: Sequence[Any]) -> Any:
         basis = np.zeros(value.size, dtype=value.dtype)
         basis[k] = 1
         parts = node.vjp(basis.reshape(value.shape)[()], node.value, *values)
-        flat[k] = sum(np.sum(fit_gradient(np.asarray(p), inp.value) * np.asarray(t))
-                      for inp, p, t in zip(node.inputs, parts, incoming) if p is not None and t is not None)
+        flat[k] = sum(
+            np.sum(fit_gradient(np.asarray(p), inp.value) * np.asarray(t))
+            for inp, p, t in zip(node.inputs, parts, incoming)
+            if p is not None and t is not None
+        )
     return flat.reshape(value.shape)[()]

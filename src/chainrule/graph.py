@@ -7,9 +7,11 @@ values, ``backward()`` fills every node's ``.grad`` and every op's
 ``gradients``. ``grad`` returns gradients instead of storing them
 (``torch.autograd.grad``). The algorithms themselves live in ``backprop.py``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,8 +45,9 @@ def backward(root: Node, gradient: Any = None, retain_grads: bool = False, retai
     run_backward(root, gradient, retain_grads=retain_grads, retain_graph=retain_graph)
 
 
-def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node], grad_outputs: Any = None,
-         create_graph: bool = False) -> Any:
+def grad(
+    outputs: Node | Sequence[Node], inputs: Node | Sequence[Node], grad_outputs: Any = None, create_graph: bool = False
+) -> Any:
     """∂outputs/∂inputs, returned rather than stored (``torch.autograd.grad``).
 
     Returns one gradient per input (a single one when ``inputs`` is a node):
@@ -98,6 +101,14 @@ class Graph:
     ``.grad`` of every node, intermediate ones included.
     """
 
+    if TYPE_CHECKING:
+        # attached by the layers above (see/ and compile/), declared for type checkers
+        def explain(self, node: Node, **options: Any) -> Any: ...
+        def to_dot(self, **options: Any) -> str: ...
+        def draw(self, path: str, **options: Any) -> str: ...
+        def compile(self, wrt: Sequence[Node] | None = None) -> Any: ...
+        def _repr_svg_(self) -> str: ...
+
     def __init__(self, *outputs: Node) -> None:
         if not outputs:
             raise TypeError("Graph needs at least one output node")
@@ -126,8 +137,10 @@ class Graph:
         fed = {node: _convert_feed_value(node, data) for node, data in fed.items()}
         for node in self.placeholders:
             if node.value is None and node not in fed:
-                raise MissingFeedError(f"placeholder '{node.name}' was not fed: pass it in the feed "
-                                       f"dictionary, e.g. graph.forward({{{node.name}: value}})")
+                raise MissingFeedError(
+                    f"placeholder '{node.name}' was not fed: pass it in the feed "
+                    f"dictionary, e.g. graph.forward({{{node.name}: value}})"
+                )
         before = [(node, node.value) for node in fed] + [(node, node.value) for node in self._steps]
         try:
             for node, value in fed.items():
@@ -151,8 +164,9 @@ class Graph:
             pass
         names = sorted(n.name for n in self.placeholders)
         if isinstance(key, str):
-            raise FeedError(f"feed names '{key}', but this graph has no placeholder of that name "
-                            f"(placeholders: {names})")
+            raise FeedError(
+                f"feed names '{key}', but this graph has no placeholder of that name (placeholders: {names})"
+            )
         if isinstance(key, Placeholder):
             raise FeedError(f"placeholder '{key.name}' is fed but is not part of this graph")
         what = describe(key) if isinstance(key, Node) else repr(key)

@@ -15,11 +15,13 @@ what they do with it (the teaching layer narrates; a test may record):
 narrate=True)`` asks for the narrator that the teaching layer registered with
 ``set_narrator`` when the package loaded.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 class Watcher:

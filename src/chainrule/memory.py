@@ -17,13 +17,15 @@ A released value becomes ``RELEASED``, which says what to do if touched;
 sorting a graph for ``explain``, drawing, ``Graph`` or the lesson recomputes it
 from the leaves (``restore_released``).
 """
+
 from __future__ import annotations
 
 import gc
 import sys
 import threading
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -93,9 +95,11 @@ class _Released:
 
     __slots__ = ()
     released_by_backward = True  # errors.describe says "value released" for such a node
-    message = ("this intermediate value was released by backward() once no remaining vjp needed it "
-               "(nothing outside the graph held its node); pass retain_graph=True to backward() to keep "
-               "every value, or hold the node you want to read later")
+    message = (
+        "this intermediate value was released by backward() once no remaining vjp needed it "
+        "(nothing outside the graph held its node); pass retain_graph=True to backward() to keep "
+        "every value, or hold the node you want to read later"
+    )
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise ReleasedValueError(self.message)
@@ -138,5 +142,10 @@ def private(g: np.ndarray) -> bool:
     if base is None:
         return True
     # references to base: g's, this local's and getrefcount's argument
-    return (_refcount is not None and type(base) is np.ndarray and base.base is None and base.size == g.size
-            and _refcount(base) <= 3)
+    return (
+        _refcount is not None
+        and type(base) is np.ndarray
+        and base.base is None
+        and base.size == g.size
+        and _refcount(base) <= 3
+    )

@@ -1,9 +1,11 @@
 """Metrics on model outputs and targets (plain arrays, float64 arithmetic), by name:
 ``accuracy``, ``r2``, ``mse``, ``mae``. ``fit`` and ``evaluate`` take these names
 or any function ``metric(outputs, targets) -> float``."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +34,10 @@ def accuracy(outputs: Any, targets: Any) -> float:
     targets = targets.reshape(len(targets))
     if targets.dtype.kind == "f":
         if not np.all(targets == np.round(targets)):
-            raise ShapeError("accuracy needs class labels, but the targets are not whole numbers "
-                             "(a regression task? use metrics=('r2',))")
+            raise ShapeError(
+                "accuracy needs class labels, but the targets are not whole numbers "
+                "(a regression task? use metrics=('r2',))"
+            )
         targets = targets.astype(np.int64)
     predicted = _labels(outputs)
     if predicted.shape != targets.shape:
@@ -71,8 +75,13 @@ def mae(outputs: Any, targets: Any) -> float:
     return float(np.mean(np.abs(o - t)))
 
 
-METRICS: dict[str, Callable[[Any, Any], float]] = {"accuracy": accuracy, "acc": accuracy, "r2": r2,
-                                                   "mse": mse, "mae": mae}
+METRICS: dict[str, Callable[[Any, Any], float]] = {
+    "accuracy": accuracy,
+    "acc": accuracy,
+    "r2": r2,
+    "mse": mse,
+    "mae": mae,
+}
 
 
 def get_metric(metric: str | Callable[[Any, Any], float]) -> tuple[str, Callable[[Any, Any], float]]:

@@ -17,21 +17,23 @@ rebuilds its graph every step does not leak: ``outputs`` is filled only by
 operators (``+ - * / ** @``, indexing, comparisons) are installed on ``Node``
 by ``ops/operators.py``, because they build op nodes and ``ops/`` sits above.
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
 import itertools
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import dtype as _dtype
 from . import hooks
-from .backprop import backpropagate, run_backward
 from .arraylike import ArrayMethods
+from .backprop import backpropagate, run_backward
 from .errors import GradientError, ShapeError, describe
 
 _serial = itertools.count()
@@ -78,8 +80,10 @@ def _argument_less(method: Any) -> bool:
     if not inspect.isfunction(method):
         return False
     params = list(inspect.signature(method).parameters.values())[1:]
-    return all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) or (p.kind != p.VAR_POSITIONAL and p.default is not p.empty)
-               for p in params)
+    return all(
+        p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) or (p.kind != p.VAR_POSITIONAL and p.default is not p.empty)
+        for p in params
+    )
 
 
 def _as_scalar_or_array(value: Any) -> Any:
@@ -97,8 +101,7 @@ class Node(ArrayMethods):
     """A value plus how it was made: ``inputs``, ``name``, ``value``, ``grad``;
     ``outputs`` and ``gradients`` for the lesson's node-by-node loops."""
 
-    __slots__ = ("inputs", "_name", "value", "grad", "requires_grad", "_seq", "_outputs", "_gradients",
-                 "__weakref__")
+    __slots__ = ("inputs", "_name", "value", "grad", "requires_grad", "_seq", "_outputs", "_gradients", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> node defers to the node's reflected operator
     __hash__ = object.__hash__  # == is elementwise (like NumPy), identity stays hashable
     dtypes: str | None = None  # an op's dtype policy (see op.py); a learner's node computes as written
@@ -116,8 +119,7 @@ class Node(ArrayMethods):
         self.value = None
         self.grad = None  # ∂output/∂self after a backward pass (same shape as value), or None
         # a leaf the lesson builds wants its gradient; a computed node wants one if an input does
-        self.requires_grad = (any(i.requires_grad for i in self.inputs) and _grad_mode.enabled
-                              if self.inputs else True)
+        self.requires_grad = any(i.requires_grad for i in self.inputs) and _grad_mode.enabled if self.inputs else True
         self._seq = next(creation_order)
         self._outputs = None
         self._gradients = None
@@ -212,7 +214,8 @@ class Node(ArrayMethods):
                         f"{describe(self)}.backward() is one step of the lesson's backward loop: it adds up "
                         f"what its consumers sent it, but '{consumer.name}' has not sent anything yet. Call "
                         "backward() on the nodes in reversed(topological_sort(output)), output first "
-                        "(output.grad = 1), or pass gradient= to start a whole backward pass here")
+                        "(output.grad = 1), or pass gradient= to start a whole backward pass here"
+                    )
                 part = sent[self]
                 if part is not None:
                     total = part if total is None else total + part
@@ -232,11 +235,15 @@ class Node(ArrayMethods):
         into ``self.gradients``. Its local derivative is this with ``g`` = 1."""
         own_backward = type(self).backward
         if own_backward is Node.backward:
-            raise GradientError(f"{describe(self)} has no backward() of its own: write backward(self) "
-                                "filling self.gradients[input], or subclass cr.Op and write vjp()")
+            raise GradientError(
+                f"{describe(self)} has no backward() of its own: write backward(self) "
+                "filling self.gradients[input], or subclass cr.Op and write vjp()"
+            )
         if isinstance(g, Node):
-            raise GradientError(f"{describe(self)} is written the lesson's way (with NumPy), so it cannot be "
-                                "differentiated twice (create_graph=True); write it as a cr.Op with a vjp")
+            raise GradientError(
+                f"{describe(self)} is written the lesson's way (with NumPy), so it cannot be "
+                "differentiated twice (create_graph=True); write it as a cr.Op with a vjp"
+            )
         saved = self._outputs, self._gradients
         self._outputs, self._gradients = [_Upstream(self, g)], {}
         try:
@@ -246,7 +253,7 @@ class Node(ArrayMethods):
             self._outputs, self._gradients = saved
         return tuple(_lesson_part(sent, inp) for inp in self.inputs)  # a node used twice gets its total once
 
-    def detach(self) -> "Constant":
+    def detach(self) -> Constant:
         """A Constant holding this node's value (no history)."""
         return Constant(self.value, name=f"{self.name}.detach")
 
@@ -256,8 +263,9 @@ class Node(ArrayMethods):
             self.forward()
         except COMPUTE_ERRORS as exc:
             inputs = ", ".join(describe(n) for n in self.inputs)
-            raise ShapeError(f"{type(self).__name__} '{self.name}' cannot compute from its inputs "
-                             f"{inputs}: {exc}") from exc
+            raise ShapeError(
+                f"{type(self).__name__} '{self.name}' cannot compute from its inputs {inputs}: {exc}"
+            ) from exc
         if self.value is None:
             raise ShapeError(f"{type(self).__name__} '{self.name}': forward() must set self.value")
         self.value = _as_scalar_or_array(self.value)
@@ -292,6 +300,7 @@ def _compute_when_built(cls: type) -> None:
             self._evaluate()
 
     cls.__init__ = __init__
+
 
 # ---------------------------------------------------------------- leaves
 class Placeholder(Node):

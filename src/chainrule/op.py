@@ -7,16 +7,18 @@ place input dtypes are reconciled and options are checked, turning NumPy's
 complaints into errors that name the node, and the lesson's argument-less
 ``node.forward()``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import hooks
-from .memory import collector
 from .dtype import reconcile
 from .errors import ChainruleError, GradientError, MissingFeedError, OptionError, ShapeError, describe, option_error
+from .memory import collector
 from .node import COMPUTE_ERRORS, Node, Placeholder, _argument_less, _grad_mode, as_node, creation_order
 
 
@@ -61,7 +63,7 @@ class _Forward:
 class _BoundForward:
     __slots__ = ("node", "math")
 
-    def __init__(self, node: "Op", math: Callable[..., Any]) -> None:
+    def __init__(self, node: Op, math: Callable[..., Any]) -> None:
         self.node, self.math = node, math
 
     def __call__(self, *arrays: Any) -> Any:
@@ -100,9 +102,11 @@ class Op(Node):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         math = cls.__dict__.get("forward")
         if _argument_less(math):
-            raise TypeError(f"{cls.__name__}.forward(self) takes no arrays: an Op writes forward(self, *arrays) "
-                            "returning the value (and vjp(self, g, out, *inputs)). For the lesson's "
-                            "forward(self) that sets self.value, subclass cr.Node instead")
+            raise TypeError(
+                f"{cls.__name__}.forward(self) takes no arrays: an Op writes forward(self, *arrays) "
+                "returning the value (and vjp(self, g, out, *inputs)). For the lesson's "
+                "forward(self) that sets self.value, subclass cr.Node instead"
+            )
         super().__init_subclass__(**kwargs)
         cls._checks = cls.check_options is not Op.check_options  # most ops have no options to check
         if math is not None:
@@ -200,9 +204,11 @@ class Op(Node):
         for n in self.inputs:
             if n.value is None:
                 what = "was not fed" if isinstance(n, Placeholder) else "has no value yet"
-                raise MissingFeedError(f"{type(self).__name__} '{self.name}'.forward(): its input {describe(n)} "
-                                       f"{what}; feed the placeholders and call forward() on the nodes in "
-                                       "topological order")
+                raise MissingFeedError(
+                    f"{type(self).__name__} '{self.name}'.forward(): its input {describe(n)} "
+                    f"{what}; feed the placeholders and call forward() on the nodes in "
+                    "topological order"
+                )
         self.value = self._evaluate()
         hooks.notify("forward", self, False)
         return self.value

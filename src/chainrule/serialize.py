@@ -17,6 +17,7 @@ against the file and the target before its data is read, and a truncated,
 corrupt, foreign or mismatched file raises ``SerializationError`` and leaves
 the target unchanged.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,10 @@ def _format(path: str, format: str | None) -> str:
     if format is None:
         suffix = os.path.splitext(path)[1].lower()
         if suffix == ".onnx":
-            raise ValueError("cr.save writes weights (.npz, .safetensors); for an ONNX model use "
-                             "cr.onnx.export(model, example_inputs, path)")
+            raise ValueError(
+                "cr.save writes weights (.npz, .safetensors); for an ONNX model use "
+                "cr.onnx.export(model, example_inputs, path)"
+            )
         return "safetensors" if suffix == ".safetensors" else "npz"
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; choose one of {sorted(FORMATS)}")
@@ -79,11 +82,14 @@ def _detect(f: BinaryIO, path: str) -> str:
     kind = sniff(f.read(16))
     f.seek(0)
     if kind == "npy":
-        raise SerializationError(f"'{path}' is a NumPy .npy file (one bare array), not a file written by "
-                                 f"chainrule.save; read it with np.load")
+        raise SerializationError(
+            f"'{path}' is a NumPy .npy file (one bare array), not a file written by "
+            f"chainrule.save; read it with np.load"
+        )
     if not kind:
-        raise SerializationError(f"'{path}' is not a file written by chainrule.save: not an .npz archive "
-                                 f"or a safetensors file")
+        raise SerializationError(
+            f"'{path}' is not a file written by chainrule.save: not an .npz archive or a safetensors file"
+        )
     return kind
 
 
@@ -104,8 +110,7 @@ def _read(path: str, into: Any, format: str | None) -> tuple[dict[str, Any], dic
         except SerializationError:
             raise
         except module.ERRORS as exc:
-            raise SerializationError(f"cannot read '{path}': truncated, corrupt or not {_NAMES[fmt]} "
-                                     f"({exc})") from exc
+            raise SerializationError(f"cannot read '{path}': truncated, corrupt or not {_NAMES[fmt]} ({exc})") from exc
 
 
 def load(path: str | os.PathLike, into: Any = None, format: str | None = None) -> Any:

@@ -6,12 +6,14 @@
 
 Each step is the lesson's loop: forward, loss, backward, one optimizer step.
 """
+
 from __future__ import annotations
 
 import sys
 import time
 import weakref
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +26,7 @@ from .node import no_grad, value_of
 
 __all__ = ["Callback", "EarlyStopping", "History", "evaluate", "fit"]
 
-_loss_of_model: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
+_loss_of_model: weakref.WeakKeyDictionary[Any, Callable] = weakref.WeakKeyDictionary()
 
 
 class History:
@@ -100,8 +102,14 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` (default ``"val_loss"``) has not improved by ``min_delta``
     for ``patience`` epochs; with ``restore_best_weights`` put back the best epoch's weights."""
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
-                 restore_best_weights: bool = True) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
         if mode == "auto":
             mode = "max" if any(w in monitor for w in ("acc", "r2")) else "min"
         if mode not in ("min", "max"):
@@ -115,11 +123,14 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
         if self.monitor not in logs:
-            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but the logs hold {sorted(logs)} "
-                           "(pass val_data to fit to get val_ metrics)")
+            raise KeyError(
+                f"EarlyStopping monitors {self.monitor!r}, but the logs hold {sorted(logs)} "
+                "(pass val_data to fit to get val_ metrics)"
+            )
         value = logs[self.monitor]
-        better = self.best is None or (value < self.best - self.min_delta if self.mode == "min"
-                                       else value > self.best + self.min_delta)
+        better = self.best is None or (
+            value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        )
         if better:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights and hasattr(self.model, "state_dict"):
@@ -168,8 +179,16 @@ def _as_model_dtype(batch: Any, dtype: np.dtype | None) -> Any:
     return batch
 
 
-def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any = None, bar: Any = None,
-               keep_outputs: bool = True, step: Any = None, threads: Any = None) -> tuple[float, list, list]:
+def _run_epoch(
+    model: Any,
+    loss_fn: Callable,
+    batches: Iterable,
+    optimizer: Any = None,
+    bar: Any = None,
+    keep_outputs: bool = True,
+    step: Any = None,
+    threads: Any = None,
+) -> tuple[float, list, list]:
     """One pass over ``batches``: train when an optimizer is given, else just evaluate.
     Returns the example-weighted mean loss and the outputs and targets seen (only when
     ``keep_outputs``: the metrics need them). ``step``: a compiled training step to use
@@ -213,16 +232,22 @@ def _run_epoch(model: Any, loss_fn: Callable, batches: Iterable, optimizer: Any 
     return total / count, outputs, targets
 
 
-def _metric_logs(metrics: Sequence[Any], outputs: list[np.ndarray], targets: list[np.ndarray],
-                 prefix: str = "") -> dict[str, float]:
+def _metric_logs(
+    metrics: Sequence[Any], outputs: list[np.ndarray], targets: list[np.ndarray], prefix: str = ""
+) -> dict[str, float]:
     if not metrics:
         return {}
     o, t = np.concatenate(outputs), np.concatenate(targets)
     return {prefix + name: fn(o, t) for name, fn in map(get_metric, metrics)}
 
 
-def evaluate(model: Any, data: Any, metrics: Sequence[Any] = ("accuracy",), loss_fn: Callable | None = None,
-             batch_size: int = 256) -> dict[str, float]:
+def evaluate(
+    model: Any,
+    data: Any,
+    metrics: Sequence[Any] = ("accuracy",),
+    loss_fn: Callable | None = None,
+    batch_size: int = 256,
+) -> dict[str, float]:
     """The loss and ``metrics`` of ``model`` on ``data`` (a Dataset, an (X, y) pair or a loader),
     in eval mode with no gradients: ``{"loss": ..., "accuracy": ...}``.
 
@@ -255,10 +280,23 @@ def _is_weakrefable(obj: Any) -> bool:
         return False
 
 
-def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_data: Any, epochs: int = 10,
-        val_data: Any = None, metrics: Sequence[Any] = ("accuracy",), batch_size: int = 32, shuffle: bool = True,
-        seed: int | None = 0, progress: bool = True, callbacks: Sequence[Callback] = (),
-        scheduler: Any = None, compile: bool = False, threads: Any = "auto") -> History:  # noqa: A002
+def fit(
+    model: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    optimizer: Any,
+    train_data: Any,
+    epochs: int = 10,
+    val_data: Any = None,
+    metrics: Sequence[Any] = ("accuracy",),
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: int | None = 0,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+    scheduler: Any = None,
+    compile: bool = False,
+    threads: Any = "auto",
+) -> History:  # noqa: A002
     """Train ``model`` for ``epochs`` passes over ``train_data``; returns a ``History``.
 
     train_data / val_data: a Dataset, an (X, y) pair, or a loader yielding
@@ -289,8 +327,7 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
                 model.train()
             bar = _progress_bar(epoch, epochs, loader) if bar_on else None
             try:
-                loss, outputs, targets = _run_epoch(model, loss_fn, loader, optimizer, bar, bool(metrics), step,
-                                                    pool)
+                loss, outputs, targets = _run_epoch(model, loss_fn, loader, optimizer, bar, bool(metrics), step, pool)
             except KeyboardInterrupt:
                 _say_interrupted(epoch, len(history), bar)
                 break
@@ -316,15 +353,16 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_da
     return history
 
 
-
-
 def _say_interrupted(epoch: int, finished: int, bar: Any) -> None:
     """Ctrl-C in ``fit``: the batch in progress did not step (or stepped whole), so stop here."""
     if bar is not None:
         bar.close()
-    print(f"fit: interrupted in epoch {epoch}; stopped at a batch boundary with the parameters of the last "
-          f"finished step; returning the history of {finished} finished epoch{'s' if finished != 1 else ''}",
-          file=sys.stderr, flush=True)
+    print(
+        f"fit: interrupted in epoch {epoch}; stopped at a batch boundary with the parameters of the last "
+        f"finished step; returning the history of {finished} finished epoch{'s' if finished != 1 else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _step_scheduler(scheduler: Any, logs: dict[str, float]) -> None:
@@ -340,5 +378,6 @@ def _progress_bar(epoch: int, epochs: int, loader: Any) -> Any:
     from tqdm import tqdm
 
     total = len(loader) if hasattr(loader, "__len__") else None
-    return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=True, file=sys.stderr,
-                dynamic_ncols=True)
+    return tqdm(
+        total=total, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=True, file=sys.stderr, dynamic_ncols=True
+    )

@@ -13,12 +13,14 @@ arrays, or nodes with ``create_graph=True`` (differentiable again). A
 ``cr.grad(f)`` called inside another transform builds its result as a graph by
 itself, so ``cr.grad(cr.grad(f))`` and ``cr.jacobian(cr.grad(f), x)`` work.
 """
+
 from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -106,6 +108,7 @@ def hessian(f: Callable[..., Any], inputs: Any, create_graph: bool = False, mode
     Jacobian of the gradient: ``mode="forward"`` is forward-over-reverse (JAX's
     ``hessian``), ``"reverse"`` reverse-over-reverse (PyTorch's default).
     """
+
     def gradient(*xs: Node) -> Any:
         grads = _gradients(_scalar_output(f(*xs), f, "hessian"), xs)
         return tuple(grads) if isinstance(inputs, (tuple, list)) else grads[0]
@@ -189,8 +192,10 @@ def _positions(argnums: Any, count: int, f: Any) -> list[int]:
     """The argument positions ``argnums`` names in a call with ``count`` positional arguments."""
     items = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
     if not all(-count <= a < count for a in items) or len({a % count for a in items}) != len(items):
-        raise ArgnumsError(f"grad of '{_name(f)}': argnums={argnums!r}, but it was called with {count} "
-                           "positional argument(s); argnums counts positional arguments from 0")
+        raise ArgnumsError(
+            f"grad of '{_name(f)}': argnums={argnums!r}, but it was called with {count} "
+            "positional argument(s); argnums counts positional arguments from 0"
+        )
     return [int(a) % count for a in items]
 
 
@@ -251,11 +256,17 @@ def _outputs(result: Any, f: Any, what: str) -> tuple[bool, list[Node]]:
     for i, item in enumerate(items):
         if not isinstance(item, Node):
             where = f" (output {i})" if is_tuple else ""
-            hint = (" If it is what an inner transform returned, give that transform create_graph=True "
-                    "so that it returns nodes." if isinstance(item, (np.ndarray, np.generic)) else "")
-            raise NotANodeError(f"{what}: the function '{_name(f)}' returned a {type(item).__name__}{where}, "
-                                "not a node: build its result with chainrule's operations on the nodes it is "
-                                f"given (cr.sin(x), x @ W), not with NumPy on their values.{hint}")
+            hint = (
+                " If it is what an inner transform returned, give that transform create_graph=True "
+                "so that it returns nodes."
+                if isinstance(item, (np.ndarray, np.generic))
+                else ""
+            )
+            raise NotANodeError(
+                f"{what}: the function '{_name(f)}' returned a {type(item).__name__}{where}, "
+                "not a node: build its result with chainrule's operations on the nodes it is "
+                f"given (cr.sin(x), x @ W), not with NumPy on their values.{hint}"
+            )
     if not items:
         raise NotANodeError(f"{what}: the function '{_name(f)}' returned an empty {type(result).__name__}")
     return is_tuple, items
@@ -266,8 +277,10 @@ def _scalar_output(result: Any, f: Any, what: str) -> Node:
     is_tuple, outs = _outputs(result, f, what)
     if is_tuple or outs[0].size != 1:
         shape = tuple(o.shape for o in outs) if is_tuple else outs[0].shape
-        raise GradientError(f"{what}: the function '{_name(f)}' must return one node with one element "
-                            f"(a loss), but it returned shape {shape}; use cr.jacobian or cr.vjp for more")
+        raise GradientError(
+            f"{what}: the function '{_name(f)}' must return one node with one element "
+            f"(a loss), but it returned shape {shape}; use cr.jacobian or cr.vjp for more"
+        )
     return outs[0]
 
 
@@ -276,19 +289,25 @@ def _vectors(v: Any, like: list[Node], is_tuple: bool, what: str, kind: str, cre
     their dtypes (nodes kept with ``create_graph``, so the result depends on them)."""
     if v is None:
         if len(like) != 1 or like[0].size != 1:
-            raise GradientError(f"{what}: v can be left out only when the {kind} is one element; "
-                                f"give v with the {kind}'s shape {_shapes(like, is_tuple)}")
+            raise GradientError(
+                f"{what}: v can be left out only when the {kind} is one element; "
+                f"give v with the {kind}'s shape {_shapes(like, is_tuple)}"
+            )
         return [np.ones(like[0].shape, like[0].dtype)[()]]
     items = list(v) if is_tuple and isinstance(v, (tuple, list)) else [v]
     if len(items) != len(like) or (is_tuple and not isinstance(v, (tuple, list))):
-        raise TangentShapeError(f"{what}: v must have the structure of the {kind} ({_shapes(like, is_tuple)}), "
-                                f"but it has {_shapes(items, isinstance(v, (tuple, list)))}")
+        raise TangentShapeError(
+            f"{what}: v must have the structure of the {kind} ({_shapes(like, is_tuple)}), "
+            f"but it has {_shapes(items, isinstance(v, (tuple, list)))}"
+        )
     result = []
     for i, (vec, node) in enumerate(zip(items, like)):
         if np.shape(vec) != node.shape:
             label = f"{kind} {i} " if is_tuple else f"the {kind} "
-            raise TangentShapeError(f"{what}: v{f'[{i}]' if is_tuple else ''} has shape {np.shape(vec)}, but "
-                                    f"{label}'{node.name}' has shape {node.shape}")
+            raise TangentShapeError(
+                f"{what}: v{f'[{i}]' if is_tuple else ''} has shape {np.shape(vec)}, but "
+                f"{label}'{node.name}' has shape {node.shape}"
+            )
         if isinstance(vec, Node):
             result.append(vec if create_graph else np.asarray(vec.value, node.dtype)[()])
         else:
@@ -335,8 +354,7 @@ def _as_node(value: Any, create_graph: bool, name: str) -> Any:
 def _pull(order: list[Node], outs: list[Node], vs: list, xs: list[Node], create_graph: bool) -> list:
     """Σ over outputs of ⟨v, ∂out/∂x⟩ for each x: one reverse pass."""
     within = set(order)
-    seeds = [(o, _as_node(v, create_graph, f"v_{o.name}")) for o, v in zip(outs, vs)
-             if o in within and o.requires_grad]
+    seeds = [(o, _as_node(v, create_graph, f"v_{o.name}")) for o, v in zip(outs, vs) if o in within and o.requires_grad]
     found = backpropagate(order, seeds, keep="none", create_graph=create_graph, wanted=set(xs)) if seeds else {}
     return [found[x] if x in found else _zero(x, create_graph) for x in xs]
 

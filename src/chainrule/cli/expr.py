@@ -30,10 +30,12 @@ call a builder. Chains of operators are loops, and only brackets nest (at most
 not searched, so parsing takes time linear in the text, up to ``MAX_CHARS``.
 Mistakes raise ``ExprError``, which knows the column.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,13 +50,16 @@ _SPELLING = {"·": "*", "×": "*", "⊙": "*", "^": "**", "−": "-"}
 _POSTFIX = "ᵀ²³"
 _PRODUCT = ("*", "/", "@")
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<string>'[^'\n]*'|"[^"\n]*")
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>(?:(?![ᵀ²³¹⁰⁴-⁹])[^\W\d])(?:(?![ᵀ²³¹⁰⁴-⁹])\w)*)
   | (?P<op>\*\*|>=|<=|==|!=|[-+*/^()\[\],=<>·×⊙@−ᵀ²³≥≤])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 class Token(NamedTuple):
@@ -269,7 +274,7 @@ class _Parser:
             self.expect(")")
         return self.builder.call(name, args, keywords, self)
 
-    def nested(self, token: Token) -> "_Depth":
+    def nested(self, token: Token) -> _Depth:
         return _Depth(self, token)
 
 

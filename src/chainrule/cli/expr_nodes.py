@@ -7,10 +7,12 @@ uses included; ``NodeBuilder`` builds op nodes and names them (``mul``,
 arguments only; ``SyntaxBuilder`` builds nothing, for checking that a text
 is well formed.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,11 +35,10 @@ def _outer(a: Any, b: Any) -> Any:
     return ops.mul(ops.unsqueeze(a, -1), ops.unsqueeze(b, -2))
 
 
-
-
 def _softmax(function: Callable[..., Any]) -> Callable[..., Any]:
     def call(x: Any, axis: Any = -1) -> Any:
         return function(x, axis=_integer(axis))
+
     return call
 
 
@@ -57,8 +58,10 @@ def _integer(value: Any) -> Any:
 
 def _with_axes(function: Callable[..., Any]) -> Callable[..., Any]:
     """A function whose arguments after the first are axes or shapes (``unsqueeze(g, axis=1)``)."""
+
     def call(x: Any, *args: Any, **keywords: Any) -> Any:
         return function(x, *[_integer(a) for a in args], **{k: _integer(v) for k, v in keywords.items()})
+
     return call
 
 
@@ -83,9 +86,11 @@ def _binary(build: Callable[..., Any]) -> Function:
 def _reduction(function: Callable[..., Any], **options: Callable[[Any], Any]) -> Function:
     """``sum(x)``, ``sum(x, axis)``, ``sum(x, axis=0, keepdims=True)``: axis and keepdims as Python
     values; ``options`` are the function's own keywords and how each is read (``std(x, ddof=1)``)."""
+
     def call(x: Any, axis: Any = None, keepdims: Any = False, **given: Any) -> Any:
         extra = {key: options[key](value) for key, value in given.items()}
         return function(x, axis=_integer(axis), keepdims=bool(_plain(keepdims)), **extra)
+
     return Function(call, 1, 3, ("axis", "keepdims", *options))
 
 
@@ -93,7 +98,7 @@ def _real(value: Any) -> float:
     return float(_plain(value))
 
 
-MAX_ELEMENTS = 10 ** 7  # the most elements a shape written in an expression may ask for (ones, eye, broadcast_to)
+MAX_ELEMENTS = 10**7  # the most elements a shape written in an expression may ask for (ones, eye, broadcast_to)
 
 
 def _shape(value: Any, function: str) -> Any:
@@ -109,34 +114,77 @@ def _shape(value: Any, function: str) -> Any:
 
 def _constant(name: str) -> Function:
     """``eye(3)``, ``ones((2, 3))``: a constant array of the default float dtype (it takes no gradient)."""
+
     def build(size: Any) -> Constant:
         values = getattr(np, name)(_shape(size, name))
         return Constant(values.astype(get_default_dtype()), name=name)
+
     return Function(build, 1, 1)
 
 
 FUNCTIONS: dict[str, Function] = {
-    **{name: _unary(getattr(ops, name)) for name in (
-        "sigmoid", "tanh", "relu", "softplus", "exp", "log", "sqrt", "sin", "cos", "abs", "neg", "sign", "erf",
-        "log1p", "expm1", "silu", "mish")},
+    **{
+        name: _unary(getattr(ops, name))
+        for name in (
+            "sigmoid",
+            "tanh",
+            "relu",
+            "softplus",
+            "exp",
+            "log",
+            "sqrt",
+            "sin",
+            "cos",
+            "abs",
+            "neg",
+            "sign",
+            "erf",
+            "log1p",
+            "expm1",
+            "silu",
+            "mish",
+        )
+    },
     "gelu": Function(ops.gelu, 1, 2, ("approximate",)),
     "elu": Function(lambda x, alpha=1.0: ops.elu(x, _real(alpha)), 1, 2, ("alpha",)),
-    "hardtanh": Function(lambda x, min_val=-1.0, max_val=1.0: ops.hardtanh(x, _real(min_val), _real(max_val)), 1, 3,
-                         ("min_val", "max_val")),
-    "σ": _unary(ops.sigmoid), "ln": _unary(ops.log),
-    "leaky_relu": Function(lambda x, negative_slope=0.01: ops.leaky_relu(x, float(_plain(negative_slope))), 1, 2,
-                           ("negative_slope",)),
-    **{name: _binary(getattr(ops, name)) for name in (
-        "add", "sub", "mul", "div", "pow", "maximum", "minimum", "mse", "binary_cross_entropy",
-        "binary_cross_entropy_with_logits", "matmul")},
-    "cross_entropy": _binary(ops.cross_entropy), "nll_loss": _binary(ops.nll_loss),
+    "hardtanh": Function(
+        lambda x, min_val=-1.0, max_val=1.0: ops.hardtanh(x, _real(min_val), _real(max_val)),
+        1,
+        3,
+        ("min_val", "max_val"),
+    ),
+    "σ": _unary(ops.sigmoid),
+    "ln": _unary(ops.log),
+    "leaky_relu": Function(
+        lambda x, negative_slope=0.01: ops.leaky_relu(x, float(_plain(negative_slope))), 1, 2, ("negative_slope",)
+    ),
+    **{
+        name: _binary(getattr(ops, name))
+        for name in (
+            "add",
+            "sub",
+            "mul",
+            "div",
+            "pow",
+            "maximum",
+            "minimum",
+            "mse",
+            "binary_cross_entropy",
+            "binary_cross_entropy_with_logits",
+            "matmul",
+        )
+    },
+    "cross_entropy": _binary(ops.cross_entropy),
+    "nll_loss": _binary(ops.nll_loss),
     "linear": Function(ops.linear, 3, 3),
     **{name: _reduction(getattr(ops, name)) for name in ("sum", "mean", "max", "min", "prod", "logsumexp")},
     **{name: _reduction(getattr(ops, name), ddof=_integer) for name in ("var", "std")},
     "norm": _reduction(ops.norm, ord=_real),
     "softmax": Function(_softmax(ops.softmax), 1, 2, ("axis",)),
     "log_softmax": Function(_softmax(ops.log_softmax), 1, 2, ("axis",)),
-    "onehot": _binary(_onehot), "outer": _binary(_outer), "where": Function(ops.where, 3, 3),
+    "onehot": _binary(_onehot),
+    "outer": _binary(_outer),
+    "where": Function(ops.where, 3, 3),
     "unsqueeze": Function(_with_axes(ops.unsqueeze), 1, 2, ("axis",)),
     "reshape": Function(_with_axes(ops.reshape), 2, 2),
     "transpose": Function(_with_axes(ops.transpose), 1, 2, ("axes",)),
@@ -145,11 +193,15 @@ FUNCTIONS: dict[str, Function] = {
     **{name: Function(_with_axes(getattr(ops, name)), 1, 2, ("axis",)) for name in ("cumsum", "flip")},
     **{name: Function(_with_axes(getattr(ops, name)), 1, 2, ("k",)) for name in ("tril", "triu")},
     "gather": Function(lambda x, axis, index: ops.gather(x, _integer(axis), index), 1, 3, ("axis", "index")),
-    "scatter_along": Function(lambda g, index, axis, shape: ops.scatter_along(g, index, _integer(axis),
-                                                                              _shape(shape, "scatter_along")), 1, 4,
-                              ("index", "axis", "shape")),
+    "scatter_along": Function(
+        lambda g, index, axis, shape: ops.scatter_along(g, index, _integer(axis), _shape(shape, "scatter_along")),
+        1,
+        4,
+        ("index", "axis", "shape"),
+    ),
     "einsum": Function(ops.einsum, 2, 27),
-    "eye": _constant("eye"), "ones": _constant("ones"),
+    "eye": _constant("eye"),
+    "ones": _constant("ones"),
 }
 CONSTANTS = {"pi": math.pi, "e": math.e, "True": 1.0, "False": 0.0}
 _BINARY = {"+": ops.add, "-": ops.sub, "*": ops.mul, "/": ops.div, "**": ops.pow, "@": ops.matmul}
@@ -162,7 +214,7 @@ class _Text(str):
 
     token: Any  # the string's token: its quotes and its column
 
-    def __new__(cls, token: Any) -> "_Text":
+    def __new__(cls, token: Any) -> _Text:
         text = super().__new__(cls, token.text[1:-1])
         text.token = token
         return text
@@ -249,8 +301,9 @@ class NodeBuilder:
     def value(self, node: Any, token: Any, parser: Any) -> None:
         """Refuse a string where a value is needed (a string is only a function's argument)."""
         if isinstance(node, _Text):
-            raise parser.error(f"the string {node.token.text} can only be an argument, as in "
-                               f"einsum('ij,jk->ik', A, B)", node.token)
+            raise parser.error(
+                f"the string {node.token.text} can only be an argument, as in einsum('ij,jk->ik', A, B)", node.token
+            )
 
     def binary(self, op: Any, left: Node, right: Node, parser: Any) -> Node:
         self.value(left, op, parser)
@@ -269,8 +322,13 @@ class NodeBuilder:
         self.value(node, op, parser)
         if op.text == "ᵀ":
             return self.build(op, ops.swapaxes, node, parser=parser)
-        return self.build(op, ops.pow, node, Constant(2.0 if op.text == "²" else 3.0, name="2" if op.text == "²"
-                                                      else "3"), parser=parser)
+        return self.build(
+            op,
+            ops.pow,
+            node,
+            Constant(2.0 if op.text == "²" else 3.0, name="2" if op.text == "²" else "3"),
+            parser=parser,
+        )
 
     def compare(self, relation: Any, left: Node, right: Node, parser: Any) -> Node:
         self.value(left, relation, parser)

@@ -4,12 +4,14 @@ Each subcommand lives in ``commands/`` and registers itself here; this file
 only builds the parser and turns expected failures into one-line messages:
 a bad option or value prints one line on stderr and exits with status 2.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from .commands import demo, explain, train
 
@@ -25,8 +27,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="chainrule",
-                    description="Automatic differentiation you can watch: the chain rule, step by step.")
+    parser = Parser(
+        prog="chainrule", description="Automatic differentiation you can watch: the chain rule, step by step."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,explain,train}")
     for command in (demo, explain, train):
         command.register(sub)

@@ -12,9 +12,11 @@ source (``program.py``), with each op's own forward and vjp code copied in
 (``inline.py``), then runs that. See the README's "Compiled graphs" section for
 what it decides once, and when compiling pays.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..graph import Graph
 from ..node import Node

@@ -1,6 +1,7 @@
 """Deciding once what a fixed graph already knows, in an op's body (see ``inline.py``):
 options and needed gradients become constants, branches fixed by types, shapes, dtypes
 and options become the branch taken, small helpers the body calls are copied in."""
+
 from __future__ import annotations
 
 import ast
@@ -8,20 +9,13 @@ import builtins
 import copy
 import inspect
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from .returns import check_tails, ends, results_assigned, tail_returns
-from .source import (
-    assigned_names,
-    comprehension_names,
-    copy_expr,
-    once_assigned,
-    parsed,
-    refuse,
-    written_attributes,
-)
+from .source import assigned_names, comprehension_names, copy_expr, once_assigned, parsed, refuse, written_attributes
 
 _PLAIN = (bool, int, float, str, type(None))
 _PURE = {"len", "tuple", "min", "max", "abs", "int", "float", "bool", "sorted", "sum", "range", "list"}
@@ -73,8 +67,17 @@ def _literal(value: Any) -> bool:
 class Folder(ast.NodeTransformer):
     """Decides what the fixed graph already knows (see the module docstring)."""
 
-    def __init__(self, module_globals: dict, self_name: str | None, self_obj: Any, examples: dict, assigned: set,
-                 once: set, extra: dict | None = None, level: int = 0) -> None:
+    def __init__(
+        self,
+        module_globals: dict,
+        self_name: str | None,
+        self_obj: Any,
+        examples: dict,
+        assigned: set,
+        once: set,
+        extra: dict | None = None,
+        level: int = 0,
+    ) -> None:
         self.extra = {} if extra is None else extra  # globals of inlined helpers: marker name -> object
         self.globals = {**module_globals, **self.extra}
         self.self_name, self.self_obj = self_name, self_obj
@@ -142,8 +145,14 @@ class Folder(ast.NodeTransformer):
             return
         stmt = done[0]
         call = stmt.value
-        if (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and isinstance(call, ast.Call)
-                and len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.Name)):
+        if (
+            len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(call, ast.Call)
+            and len(call.args) == 1
+            and not call.keywords
+            and isinstance(call.args[0], ast.Name)
+        ):
             ok, fn = self._eval(call.func, {})
             example = self._examples_seen.get(call.args[0].id)
             if ok and fn in _SAME_ARRAY and type(example) is np.ndarray:
@@ -154,9 +163,13 @@ class Folder(ast.NodeTransformer):
         if len(stmt.targets) != 1:
             return False
         target = stmt.targets[0]
-        names = ([target.id] if isinstance(target, ast.Name) else
-                 [t.id for t in target.elts] if isinstance(target, ast.Tuple)
-                 and all(isinstance(t, ast.Name) for t in target.elts) else [])
+        names = (
+            [target.id]
+            if isinstance(target, ast.Name)
+            else [t.id for t in target.elts]
+            if isinstance(target, ast.Tuple) and all(isinstance(t, ast.Name) for t in target.elts)
+            else []
+        )
         if not names or self.depth or not all(n in self.once for n in names):
             stmt.value = self.visit(stmt.value)
             return False
@@ -226,9 +239,14 @@ class Folder(ast.NodeTransformer):
         if ok:
             return ast.copy_location(self.constant(value), node)
         node = self.generic_visit(node)
-        if (isinstance(node.func, ast.Name) and node.func.id in _PURE and node.func.id not in self.globals
-                and node.func.id not in self.assigned and not node.keywords
-                and all(isinstance(a, ast.Constant) for a in node.args)):  # len((100, 1)) → 2
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id in _PURE
+            and node.func.id not in self.globals
+            and node.func.id not in self.assigned
+            and not node.keywords
+            and all(isinstance(a, ast.Constant) for a in node.args)
+        ):  # len((100, 1)) → 2
             ok, value = self._eval(node, {})
             if ok and plain(value):
                 return ast.copy_location(self.constant(value), node)
@@ -305,7 +323,7 @@ class _Hoister(ast.NodeTransformer):
     ones folded in), and the call becomes the name of its result. Calls that may not run
     (inside ``a if t else b``, ``and``/``or``, comprehensions) stay calls."""
 
-    def __init__(self, folder: "Folder", out: list) -> None:
+    def __init__(self, folder: Folder, out: list) -> None:
         self.folder, self.out = folder, out
 
     def _skip(self, node: ast.AST) -> ast.AST:
@@ -327,7 +345,7 @@ def _helper(fn: Any) -> bool:
     return inspect.isfunction(fn) and fn.__module__.startswith("chainrule.") and parsed(fn) is not None
 
 
-def _inline_helper(fn: Callable, call: ast.Call, folder: "Folder", out: list) -> ast.expr | None:
+def _inline_helper(fn: Callable, call: ast.Call, folder: Folder, out: list) -> ast.expr | None:
     """Append ``fn``'s body (for this call's arguments) to ``out``; return its result's name."""
     node = parsed(fn)
     params = [a.arg for a in node.args.args]
@@ -338,7 +356,7 @@ def _inline_helper(fn: Callable, call: ast.Call, folder: "Folder", out: list) ->
         if kw.arg is None or kw.arg not in params or kw.arg in bound:
             return None
         bound[kw.arg] = kw.value
-    for p, default in zip(params[len(params) - len(node.args.defaults):], node.args.defaults):
+    for p, default in zip(params[len(params) - len(node.args.defaults) :], node.args.defaults):
         bound.setdefault(p, copy.deepcopy(default))
     if set(bound) != set(params):
         return None
@@ -349,9 +367,16 @@ def _inline_helper(fn: Callable, call: ast.Call, folder: "Folder", out: list) ->
     # an argument that is one of the op's own (with an example) keeps its example in the helper,
     # so the helper's tests on its type, shape or dtype are decided too
     known = {p: folder.examples[a.id] for p, a in bound.items() if isinstance(a, ast.Name) and a.id in folder.examples}
-    child = Folder(fn.__globals__, None, None, known, assigned - {p for p, a in bound.items()
-                                                                     if isinstance(a, ast.Constant)},
-                    once_assigned(body), folder.extra, folder.level + 1)
+    child = Folder(
+        fn.__globals__,
+        None,
+        None,
+        known,
+        assigned - {p for p, a in bound.items() if isinstance(a, ast.Constant)},
+        once_assigned(body),
+        folder.extra,
+        folder.level + 1,
+    )
     child.static = {p: a.value for p, a in bound.items() if isinstance(a, ast.Constant)}
     try:
         body = tail_returns(child.statements(body))
@@ -361,8 +386,13 @@ def _inline_helper(fn: Callable, call: ast.Call, folder: "Folder", out: list) ->
     body, _ = results_assigned(body, None)
     prefix = f"h{n}_"
     names = {p: prefix + p for p in bound if p not in child.static}
-    names.update({v: prefix + v for v in assigned_names(body) | comprehension_names(body)
-                  if v not in names and not _HOISTED.match(v)})  # a nested helper's names are unique already
+    names.update(
+        {
+            v: prefix + v
+            for v in assigned_names(body) | comprehension_names(body)
+            if v not in names and not _HOISTED.match(v)
+        }
+    )  # a nested helper's names are unique already
     names["__R__"] = prefix + "ret"
     renamer = _HelperNames(names, fn.__globals__, folder)
     try:
@@ -370,8 +400,11 @@ def _inline_helper(fn: Callable, call: ast.Call, folder: "Folder", out: list) ->
     except ValueError:
         return None
     used = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name)}
-    out += [ast.Assign(targets=[ast.Name(id=names[p], ctx=ast.Store())], value=a)
-            for p, a in bound.items() if p in names and names[p] in used] + body  # (an unused argument: dropped)
+    out += [
+        ast.Assign(targets=[ast.Name(id=names[p], ctx=ast.Store())], value=a)
+        for p, a in bound.items()
+        if p in names and names[p] in used
+    ] + body  # (an unused argument: dropped)
     folder.assigned |= set(names.values())
     return ast.Name(id=prefix + "ret", ctx=ast.Load())
 
@@ -380,7 +413,7 @@ class _HelperNames(ast.NodeTransformer):
     """A helper's names made unique in the body it is inlined into; its globals become
     ``__hg<k>`` names bound to the objects they name in the helper's own module."""
 
-    def __init__(self, names: dict, module_globals: dict, folder: "Folder") -> None:
+    def __init__(self, names: dict, module_globals: dict, folder: Folder) -> None:
         self.names, self.module_globals, self.folder = names, module_globals, folder
 
     def visit_Name(self, node: ast.Name) -> ast.Name:

@@ -15,14 +15,16 @@ other than one node, or that draws random numbers or updates state in Python
 (dropout masks, batch-norm statistics), is not a fixed graph: see
 ``Module.compile`` for how modules deal with that.
 """
+
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import GradientError, describe
-from ..memory import current_pass
 from ..graph import Graph
+from ..memory import current_pass
 from ..node import Constant, Node, Placeholder, as_node, is_grad_enabled
 from ..op import Op
 from .graph import MAX_PROGRAMS, CompiledGraph, conform
@@ -45,12 +47,16 @@ class CompiledCall(Op):
 
     def vjp(self, g, out, *inputs):
         if isinstance(g, Node):
-            raise GradientError(f"{describe(self)} is a compiled function: it cannot be differentiated twice "
-                                "(create_graph=True); call the function itself, uncompiled, for that")
+            raise GradientError(
+                f"{describe(self)} is a compiled function: it cannot be differentiated twice "
+                "(create_graph=True); call the function itself, uncompiled, for that"
+            )
         saved = getattr(self, "_saved", None)
         if saved is None:
-            raise GradientError(f"{describe(self)}: the compiled call's saved values were released by an earlier "
-                                "backward(); pass retain_graph=True to keep them for a second backward")
+            raise GradientError(
+                f"{describe(self)}: the compiled call's saved values were released by an earlier "
+                "backward(); pass retain_graph=True to keep them for a second backward"
+            )
         if current_pass.releasing:  # the program's backward deletes each array after its last use
             self._saved = None
         else:
@@ -94,8 +100,10 @@ class CompiledFunction:
             placeholders.append(p)
         out = self.fn(*placeholders)
         if not isinstance(out, Node):
-            raise TypeError(f"compile: {getattr(self.fn, '__name__', 'the function')} returned "
-                            f"{type(out).__name__}; a compiled function returns one node")
+            raise TypeError(
+                f"compile: {getattr(self.fn, '__name__', 'the function')} returned "
+                f"{type(out).__name__}; a compiled function returns one node"
+            )
         graph = Graph(out)
         mine = set(placeholders)
         variables = [n for n in graph.order if not n.inputs and n not in mine and not isinstance(n, Constant)]

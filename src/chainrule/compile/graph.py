@@ -4,11 +4,13 @@ It keeps the programs ``program.py`` writes (keyed by the types, shapes and
 dtypes of the fed and read values), feeds them, writes back what ``Graph``
 writes, and turns their failures into the errors the uncompiled graph gives.
 """
+
 from __future__ import annotations
 
 import gc
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,12 +38,15 @@ class CompiledGraph:
     shape or dtype gets its own program (written on first use, kept for later).
     """
 
-    def __init__(self, graph: Graph, wrt: Sequence[Node] | None = None, feeds: Sequence[Node] | None = None,
-                 commit: bool = True) -> None:
+    def __init__(
+        self, graph: Graph, wrt: Sequence[Node] | None = None, feeds: Sequence[Node] | None = None, commit: bool = True
+    ) -> None:
         self.graph, self.commit = graph, commit
         self.order, self.outputs = graph.order, graph.outputs
         leaves = [n for n in self.order if not n.inputs]
-        self.feeds = list(feeds) if feeds is not None else [n for n in leaves if not isinstance(n, (Variable, Constant))]
+        self.feeds = (
+            list(feeds) if feeds is not None else [n for n in leaves if not isinstance(n, (Variable, Constant))]
+        )
         self.wrt = list(wrt) if wrt is not None else [n for n in leaves if n.requires_grad]
         members = set(self.order)
         for node in self.wrt:
@@ -91,8 +96,10 @@ class CompiledGraph:
         are released as it goes, unless ``retain_graph=True`` keeps them for another backward."""
         saved, program = self._saved, self._program
         if saved is None:
-            raise GradientError("compiled backward: run forward first (each forward serves one backward, "
-                                "or more with backward(retain_graph=True))")
+            raise GradientError(
+                "compiled backward: run forward first (each forward serves one backward, "
+                "or more with backward(retain_graph=True))"
+            )
         seed = program.seed if gradient is None else None
         if seed is None:
             root = self.outputs[0]
@@ -156,8 +163,10 @@ class CompiledGraph:
             if node in fed:
                 values.append(_convert(node, fed[node]))
             elif node.value is None:
-                raise MissingFeedError(f"placeholder '{node.name}' was not fed: pass it in the feed "
-                                       f"dictionary, e.g. compiled.forward({{{node.name}: value}})")
+                raise MissingFeedError(
+                    f"placeholder '{node.name}' was not fed: pass it in the feed "
+                    f"dictionary, e.g. compiled.forward({{{node.name}: value}})"
+                )
             else:
                 values.append(node.value)
         return values
@@ -194,8 +203,9 @@ class CompiledGraph:
         raise exc
 
     def _signature(self, values: list) -> tuple:
-        reads = [n.value for n in self.order if not n.inputs and n not in self._feed_set
-                 and not isinstance(n, Constant)]
+        reads = [
+            n.value for n in self.order if not n.inputs and n not in self._feed_set and not isinstance(n, Constant)
+        ]
         return tuple(info(v) for v in values) + tuple(info(v) for v in reads)
 
     def _program_for(self, values: list) -> Program:
@@ -237,8 +247,10 @@ class CompiledGraph:
             program, outputs, reference = self._written(values, calls)
             if _agrees(program, values, outputs, reference, self.outputs[0], self.wrt):
                 return program
-        raise CompileError("compile: the compiled program does not reproduce the graph's numbers exactly "
-                           "(please report this); use the Graph itself meanwhile")
+        raise CompileError(
+            "compile: the compiled program does not reproduce the graph's numbers exactly "
+            "(please report this); use the Graph itself meanwhile"
+        )
 
     def _written(self, values: list, calls: set) -> tuple:
         """A program for these values, the outputs' values and the gradients it must give (the
@@ -252,9 +264,12 @@ class CompiledGraph:
         for node in self.order:
             if node.inputs and not isinstance(node, Op) and node not in self._told:
                 self._told.add(node)
-                warnings.warn(f"compile: {describe(node)} is written the lesson's way (its forward() sets "
-                              "self.value), so the compiled program runs it as written, through its input "
-                              "nodes' values", stacklevel=4)
+                warnings.warn(
+                    f"compile: {describe(node)} is written the lesson's way (its forward() sets "
+                    "self.value), so the compiled program runs it as written, through its input "
+                    "nodes' values",
+                    stacklevel=4,
+                )
 
 
 def conform(program: Program, g: Any) -> Any:

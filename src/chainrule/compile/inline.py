@@ -31,14 +31,16 @@ Each specialised body is turned into text once per op class, method and
 static facts, and reused with new variable names (graphs of 100,000 nodes
 compile in seconds).
 """
+
 from __future__ import annotations
 
 import ast
 import builtins
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .fold import Folder
 from .returns import check_tails, results_assigned, tail_returns
@@ -50,6 +52,7 @@ class Template:
     """A specialised body as text, with ``ᐸP<k>ᐳ`` for argument k, ``ᐸSELFᐳ`` for the op,
     ``ᐸL<name>ᐳ`` for its locals, ``ᐸG<name>ᐳ`` for the globals it reads and ``ᐸR<k>ᐳ``
     for result k; ``parts[k]`` says whether result k is computed at all."""
+
     text: str
     globals_used: dict[str, Any]
     parts: tuple[bool, ...]
@@ -57,11 +60,16 @@ class Template:
     def __post_init__(self) -> None:
         # result k that is just argument j (Add's vjp returns g itself): no line, the caller
         # names the argument as the result
-        self.aliases = {int(m.group(1) or 0): int(m.group(2))
-                        for m in re.finditer(r"^ᐸR(\d*)ᐳ = ᐸP(\d+)ᐳ$", self.text, re.M)
-                        if self.text.count(f"ᐸR{m.group(1)}ᐳ") == 1}
-        text = "\n".join(line for line in self.text.split("\n") if not _ALIAS_LINE.match(line)
-                         or self.text.count(line.split(" = ")[0]) > 1)
+        self.aliases = {
+            int(m.group(1) or 0): int(m.group(2))
+            for m in re.finditer(r"^ᐸR(\d*)ᐳ = ᐸP(\d+)ᐳ$", self.text, re.M)
+            if self.text.count(f"ᐸR{m.group(1)}ᐳ") == 1
+        }
+        text = "\n".join(
+            line
+            for line in self.text.split("\n")
+            if not _ALIAS_LINE.match(line) or self.text.count(line.split(" = ")[0]) > 1
+        )
         pieces = _MARK.split(text)  # text, marker, text, marker, ..., text
         keys = pieces[1::2]
         self.reads = {int(k[1:]) for k in keys if k[0] == "P"}  # the arguments the body uses
@@ -76,8 +84,9 @@ class Template:
 _TEMPLATES: dict[tuple, Template | None] = {}
 
 
-def template(fn: Callable, self_obj: Any, examples: list, results: int | None, key: tuple,
-             wanted: tuple | None = None) -> Template | None:
+def template(
+    fn: Callable, self_obj: Any, examples: list, results: int | None, key: tuple, wanted: tuple | None = None
+) -> Template | None:
     """The specialised body of ``fn`` (a method: ``self`` plus one argument per example),
     or None if it has to be called. ``results``: None for one result (forward), else the
     number of results of a tuple (a vjp's one gradient per input), of which only the
@@ -110,11 +119,16 @@ def _build(fn: Callable, self_obj: Any, examples: list, results: int | None, wan
     body, parts = results_assigned(body, results, wanted)
     # an argument the body still rebinds is copied into a local first: the program's variable must not change
     rebound = [p for p in params if p in assigned_names(body)]
-    body = [ast.Assign(targets=[ast.Name(id=p, ctx=ast.Store())], value=ast.Name(id=f"ᐸP{params.index(p)}ᐳ",
-                                                                               ctx=ast.Load())) for p in rebound] + body
+    body = [
+        ast.Assign(
+            targets=[ast.Name(id=p, ctx=ast.Store())], value=ast.Name(id=f"ᐸP{params.index(p)}ᐳ", ctx=ast.Load())
+        )
+        for p in rebound
+    ] + body
     local_names = (assigned_names(body) | comprehension_names(body)) - (set(params) - set(rebound)) - {self_name}
-    renamer = _Renamer(self_name, [p if p not in rebound else None for p in params], local_names,
-                       {**fn.__globals__, **folder.extra})
+    renamer = _Renamer(
+        self_name, [p if p not in rebound else None for p in params], local_names, {**fn.__globals__, **folder.extra}
+    )
     module = ast.fix_missing_locations(ast.Module(body=[renamer.visit(s) for s in body], type_ignores=[]))
     return Template(ast.unparse(module), renamer.globals_used, parts)
 
@@ -159,8 +173,9 @@ _MARK = re.compile(r"ᐸ(P\d+|SELF|R\d*|RT|L\w+?|G\w+?)ᐳ")
 _ALIAS_LINE = re.compile(r"^ᐸR\d*ᐳ = ᐸP\d+ᐳ$")
 
 
-def instantiate(t: Template, args: list[str], self_name: str, results: list[str], prefix: str,
-                globals_named: dict[str, str]) -> str:
+def instantiate(
+    t: Template, args: list[str], self_name: str, results: list[str], prefix: str, globals_named: dict[str, str]
+) -> str:
     """The template's text with the program's names: ``args[k]`` for argument k,
     ``results`` for the results, ``prefix`` before each local, ``globals_named[key]`` for
     each of ``t.global_keys``. Aliases (``t.aliases``) are left out: the caller names the

@@ -15,13 +15,15 @@ Everything that depends only on the graph is decided here, once: the order,
 which gradients are needed, where dtypes are reconciled, where broadcasting is
 undone, which subgraphs are constant (computed now, "folded").
 """
+
 from __future__ import annotations
 
 import copy
 import hashlib
 import linecache
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +36,9 @@ program_ids = iter(range(1, 1 << 62))
 class Program:
     """One compiled program: ``source``, ``forward``, ``backward``, and which node each line runs."""
 
-    def __init__(self, source: str, namespace: dict, line_nodes: dict[int, Any], filename: str,
-                 output_count: int) -> None:
+    def __init__(
+        self, source: str, namespace: dict, line_nodes: dict[int, Any], filename: str, output_count: int
+    ) -> None:
         self.source, self.line_nodes, self.filename = source, line_nodes, filename
         self.output_count = output_count
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # tracebacks show it
@@ -145,5 +148,5 @@ def fingerprint(value: Any) -> tuple | None:
     else:
         rows = max(1, (1 << 20) // max(1, a[0].nbytes))
         for start in range(0, len(a), rows):
-            digest.update(np.ascontiguousarray(a[start:start + rows]).data)
+            digest.update(np.ascontiguousarray(a[start : start + rows]).data)
     return type(value), a.shape, a.dtype.str, digest.digest()

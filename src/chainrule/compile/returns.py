@@ -1,6 +1,7 @@
 """``return`` in a body that is copied into a program: every ``return`` must be the last
 thing its path runs (code after an ``if`` that may return moves into its branches),
 and then becomes an assignment to the program's result variables."""
+
 from __future__ import annotations
 
 import ast
@@ -34,7 +35,7 @@ def tail_returns(body: list) -> list:
     an ``if`` that may return moves into the branches that fall through."""
     out: list = []
     for i, stmt in enumerate(body):
-        rest = body[i + 1:]
+        rest = body[i + 1 :]
         if isinstance(stmt, ast.If) and has_return([stmt]) and rest:
             stmt.body = tail_returns(stmt.body if ends(stmt.body) else stmt.body + clone(rest))
             stmt.orelse = tail_returns(stmt.orelse if ends(stmt.orelse) else stmt.orelse + clone(rest))
@@ -82,8 +83,10 @@ def results_assigned(body: list, results: int | None, wanted: tuple | None = Non
     if results is None:
         parts: tuple[bool, ...] = (True,)
     else:
-        parts = tuple((wanted is None or wanted[k]) and any(not _is_none(_element(r, k, results)) for r in returns)
-                      for k in range(results))
+        parts = tuple(
+            (wanted is None or wanted[k]) and any(not _is_none(_element(r, k, results)) for r in returns)
+            for k in range(results)
+        )
     _ReturnRewriter(results, parts).visit(ast.Module(body=body, type_ignores=[]))
     return body, parts
 
@@ -95,8 +98,11 @@ def _is_none(expr: ast.expr | None) -> bool:
 def _element(ret: ast.Return, k: int, results: int) -> ast.expr | None:
     """Element k of a returned tuple literal (a non-literal counts as present)."""
     value = ret.value
-    if isinstance(value, ast.Tuple) and len(value.elts) == results and not any(
-            isinstance(e, ast.Starred) for e in value.elts):
+    if (
+        isinstance(value, ast.Tuple)
+        and len(value.elts) == results
+        and not any(isinstance(e, ast.Starred) for e in value.elts)
+    ):
         return value.elts[k]
     return ast.Name(id="__RT__", ctx=ast.Load())
 
@@ -109,13 +115,23 @@ class _ReturnRewriter(ast.NodeTransformer):
         value = node.value or ast.Constant(None)
         if self.results is None:
             return ast.Assign(targets=[ast.Name(id="__R__", ctx=ast.Store())], value=value)
-        if isinstance(value, ast.Tuple) and len(value.elts) == self.results and not any(
-                isinstance(e, ast.Starred) for e in value.elts):
-            return [ast.Assign(targets=[ast.Name(id=f"__R{k}__", ctx=ast.Store())], value=e)
-                    for k, e in enumerate(value.elts) if self.parts[k]] or [ast.Pass()]
+        if (
+            isinstance(value, ast.Tuple)
+            and len(value.elts) == self.results
+            and not any(isinstance(e, ast.Starred) for e in value.elts)
+        ):
+            return [
+                ast.Assign(targets=[ast.Name(id=f"__R{k}__", ctx=ast.Store())], value=e)
+                for k, e in enumerate(value.elts)
+                if self.parts[k]
+            ] or [ast.Pass()]
         whole = ast.Assign(targets=[ast.Name(id="__RT__", ctx=ast.Store())], value=value)
-        picks = [ast.Assign(targets=[ast.Name(id=f"__R{k}__", ctx=ast.Store())],
-                            value=ast.Subscript(value=ast.Name(id="__RT__", ctx=ast.Load()),
-                                                slice=ast.Constant(k), ctx=ast.Load()))
-                 for k in range(self.results) if self.parts[k]]
+        picks = [
+            ast.Assign(
+                targets=[ast.Name(id=f"__R{k}__", ctx=ast.Store())],
+                value=ast.Subscript(value=ast.Name(id="__RT__", ctx=ast.Load()), slice=ast.Constant(k), ctx=ast.Load()),
+            )
+            for k in range(self.results)
+            if self.parts[k]
+        ]
         return [whole] + picks

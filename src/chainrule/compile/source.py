@@ -1,14 +1,24 @@
 """Reading an op's source for inlining: its parsed definition (or None when it cannot be
 copied in), and the names a body binds."""
+
 from __future__ import annotations
 
 import ast
 import inspect
 import textwrap
-from typing import Callable
+from collections.abc import Callable
 
-_UNSUPPORTED = (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Global, ast.Nonlocal,
-                ast.Yield, ast.YieldFrom, ast.Await)
+_UNSUPPORTED = (
+    ast.Lambda,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Global,
+    ast.Nonlocal,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Await,
+)
 
 
 _PARSED: dict[Callable, ast.FunctionDef | None] = {}
@@ -47,9 +57,14 @@ def written_attributes(cls: type) -> frozenset[str]:
                     continue
                 args = getattr(node, "args", None)
                 me = args.args[0].arg if args is not None and args.args else None
-                found.update(n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
-                             and isinstance(n.ctx, (ast.Store, ast.Del))
-                             and isinstance(n.value, ast.Name) and n.value.id == me)
+                found.update(
+                    n.attr
+                    for n in ast.walk(node)
+                    if isinstance(n, ast.Attribute)
+                    and isinstance(n.ctx, (ast.Store, ast.Del))
+                    and isinstance(n.value, ast.Name)
+                    and n.value.id == me
+                )
         _WRITTEN[cls] = frozenset(found)
     return _WRITTEN[cls]
 
@@ -57,7 +72,8 @@ def written_attributes(cls: type) -> frozenset[str]:
 def _simple_signature(args: ast.arguments) -> bool:
     """Positional parameters only (defaults allowed: constants, filled in where a call omits them)."""
     return not (args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs) and all(
-        isinstance(d, ast.Constant) for d in args.defaults)
+        isinstance(d, ast.Constant) for d in args.defaults
+    )
 
 
 def refuse(reason: str) -> ValueError:

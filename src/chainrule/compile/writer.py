@@ -1,9 +1,11 @@
 """``Writer``: the program for one graph and one set of example values, written as text
 (see ``program.py`` for what it contains, ``inline.py`` for each op's code in it)."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -13,8 +15,21 @@ from ..errors import StaleProgram as Stale
 from ..node import Constant
 from ..op import Op
 from . import inline
-from .program import (Program, big, fingerprint, info, lesson_forward, lesson_vjp, natural, needed, option_key,
-                      own, program_ids, pruned, seed_of)
+from .program import (
+    Program,
+    big,
+    fingerprint,
+    info,
+    lesson_forward,
+    lesson_vjp,
+    natural,
+    needed,
+    option_key,
+    own,
+    program_ids,
+    pruned,
+    seed_of,
+)
 
 
 class Writer:
@@ -26,12 +41,26 @@ class Writer:
     folded: ops computed once, now; calls: ops to call rather than inline.
     """
 
-    def __init__(self, order: Sequence[Any], outputs: Sequence[Any], feeds: Sequence[Any], wrt: Sequence[Any],
-                 values: dict, folded: set, calls: set, commit: bool = True) -> None:
+    def __init__(
+        self,
+        order: Sequence[Any],
+        outputs: Sequence[Any],
+        feeds: Sequence[Any],
+        wrt: Sequence[Any],
+        values: dict,
+        folded: set,
+        calls: set,
+        commit: bool = True,
+    ) -> None:
         self.order, self.outputs, self.feeds, self.wrt = order, outputs, feeds, wrt
         self.values, self.folded, self.calls, self.commit = values, folded, calls, commit
-        self.ns: dict[str, Any] = {"Stale": Stale, "_ndarray": np.ndarray, "_unbroadcast": unbroadcast,
-                                   "own": own, "_copy": np.array}
+        self.ns: dict[str, Any] = {
+            "Stale": Stale,
+            "_ndarray": np.ndarray,
+            "_unbroadcast": unbroadcast,
+            "own": own,
+            "_copy": np.array,
+        }
         self.names: dict[int, str] = {}  # id(object) -> its name in the namespace
         self.var: dict[Any, str] = {}  # node -> the name of its value (a local, or a namespace constant)
         self.blocks: list = []  # (text, node, names read) of the function being written
@@ -52,8 +81,9 @@ class Writer:
         tuple_of = lambda names: "(" + "".join(n + ", " for n in names) + ")"  # noqa: E731
         last = ""
         if self.commit:  # a compiled graph writes the fed and the output values (after every op succeeded)
-            last = "if _commit:\n" + "".join(f"    {self.bind(n, 'n')}.value = {self.var[n]}\n"
-                                              for n in [*self.feeds, *self.outputs])
+            last = "if _commit:\n" + "".join(
+                f"    {self.bind(n, 'n')}.value = {self.var[n]}\n" for n in [*self.feeds, *self.outputs]
+            )
         outs = tuple_of(self.var[o] for o in self.outputs)
         forward.append((last + f"return {outs}, {tuple_of(saved)}", None, set(saved) | set(self.var.values())))
         counts: dict[str, int] = {}
@@ -63,8 +93,10 @@ class Writer:
         forward, backward = _fuse(forward, counts), _fuse(backward, counts)
         params = "".join(self.var[f] + ", " for f in self.feeds)
         blocks = [(f"def forward({params}_commit=True):", None, set())] + self._deletions(forward)
-        blocks += [("def backward(_g, _box, _commit=True):", None, set()),
-                   (f"{tuple_of(saved)} = _box.pop()" if saved else "_box.pop()", None, set())]
+        blocks += [
+            ("def backward(_g, _box, _commit=True):", None, set()),
+            (f"{tuple_of(saved)} = _box.pop()" if saved else "_box.pop()", None, set()),
+        ]
         blocks += self._deletions(backward)
         out, line_nodes = [], {}
         for text, node, _ in blocks:
@@ -72,8 +104,9 @@ class Writer:
                 out.append(line if line.startswith("def ") else "    " + line)
                 if node is not None:
                     line_nodes[len(out)] = node
-        program = Program("\n".join(out) + "\n", self.ns, line_nodes, f"<chainrule compiled {next(program_ids)}>",
-                          len(self.outputs))
+        program = Program(
+            "\n".join(out) + "\n", self.ns, line_nodes, f"<chainrule compiled {next(program_ids)}>", len(self.outputs)
+        )
         program.example_seed = seed_of(self.values[self.outputs[0]])
         return program
 
@@ -123,8 +156,10 @@ class Writer:
     def _guard(self, name: str, value: Any, node: Any) -> None:
         """Raise Stale unless ``name`` has the example's type (and shape and dtype)."""
         if type(value) is np.ndarray:
-            test = (f"{name}.__class__ is not _ndarray or {name}.shape != {value.shape!r} or "
-                    f"{name}.dtype is not {self.bind(value.dtype, 'dt')}")
+            test = (
+                f"{name}.__class__ is not _ndarray or {name}.shape != {value.shape!r} or "
+                f"{name}.dtype is not {self.bind(value.dtype, 'dt')}"
+            )
         else:
             test = f"{name}.__class__ is not {self.bind(type(value), 'type')}"
         self.block(f"if {test}: raise Stale", node, {name})
@@ -133,8 +168,12 @@ class Writer:
         prefix = f"_{i}_"
         args, examples = self._inputs(node, prefix)
         if not isinstance(node, Op):  # a learner's node, written the lesson's way: run it as written
-            self.block(f"{name} = {self.bind(lesson_forward, 'lesson_forward')}({self.bind(node, 'op')}, "
-                       f"({''.join(a + ', ' for a in args)}))", node, set(args))
+            self.block(
+                f"{name} = {self.bind(lesson_forward, 'lesson_forward')}({self.bind(node, 'op')}, "
+                f"({''.join(a + ', ' for a in args)}))",
+                node,
+                set(args),
+            )
             return
         self.body(type(node)._math, node, node, args, examples, [name], None, prefix, self._key(node, examples))
         if name in self.alias:  # the op returns its input itself: the same object, the same name
@@ -156,8 +195,9 @@ class Writer:
         casts = self.casts.get(node)
         if casts is None:
             done = reconcile(examples, node.dtypes, node.dtype_keep)
-            casts = self.casts[node] = [(k, after.dtype) for k, (before, after) in enumerate(zip(examples, done))
-                                        if after is not before]
+            casts = self.casts[node] = [
+                (k, after.dtype) for k, (before, after) in enumerate(zip(examples, done)) if after is not before
+            ]
         for k, dtype in casts:
             new = f"{prefix}in{k}"
             self.block(f"{new} = {names[k]}.astype({self.bind(dtype, 'dt')})", node, {names[k]})
@@ -195,8 +235,13 @@ class Writer:
                 name, part = self._fit(name, f"_q{i}_{k}", part, self.values[inp], node)
                 if inp not in grad:
                     grad[inp], example[inp] = name, part
-                    owned[inp] = (isinstance(part, np.ndarray) and part.base is None and part.flags.writeable
-                                  and id(part) not in taken and sum(p is part for _, p in parts) == 1)
+                    owned[inp] = (
+                        isinstance(part, np.ndarray)
+                        and part.base is None
+                        and part.flags.writeable
+                        and id(part) not in taken
+                        and sum(p is part for _, p in parts) == 1
+                    )
                 elif owned[inp]:  # the program's own array: add in place (same sum, no new array)
                     self.block(f"{grad[inp]} += {name}", node, {grad[inp], name})
                     example[inp] = example[inp] + part
@@ -210,8 +255,12 @@ class Writer:
         returns = [final.get(w, "None") for w in self.wrt]
         text = "return (" + "".join(r + ", " for r in returns) + ")"
         if self.commit:  # the self-check asks for the gradients instead (_commit=False)
-            text = "if _commit:\n" + "".join("    " + line + "\n" for line in self._store(returns, arrays)) + \
-                   "    return None\n" + text
+            text = (
+                "if _commit:\n"
+                + "".join("    " + line + "\n" for line in self._store(returns, arrays))
+                + "    return None\n"
+                + text
+            )
         self.block(text, None, set(returns))
         return self.blocks
 
@@ -236,19 +285,25 @@ class Writer:
         out = self.var[node]
         if not isinstance(node, Op):
             reference = lesson_vjp(node, g_example, self.values[node], examples)
-            self.block(f"{prefix}parts = {self.bind(lesson_vjp, 'lesson_vjp')}({self.bind(node, 'op')}, {g}, "
-                       f"{out}, ({''.join(a + ', ' for a in args)}))\n" +
-                       "".join(f"{w} = {prefix}parts[{k}]\n" for k, w in enumerate(wants) if w).rstrip("\n"),
-                       node, {g, out, *args})
+            self.block(
+                f"{prefix}parts = {self.bind(lesson_vjp, 'lesson_vjp')}({self.bind(node, 'op')}, {g}, "
+                f"{out}, ({''.join(a + ', ' for a in args)}))\n"
+                + "".join(f"{w} = {prefix}parts[{k}]\n" for k, w in enumerate(wants) if w).rstrip("\n"),
+                node,
+                {g, out, *args},
+            )
             return [(w, p) if w and p is not None else (None, None) for w, p in zip(wants, reference)]
         all_examples = [g_example, self.values[node], *examples]
         reference = obj.vjp(*all_examples)
         key = (option_key(obj) if obj is not node else self._key(node, ())[0], tuple(map(info, all_examples)))
-        present = self.body(type(node).vjp, obj, node, [g, out, *args], all_examples, wants, len(node.inputs),
-                            prefix, key)
+        present = self.body(
+            type(node).vjp, obj, node, [g, out, *args], all_examples, wants, len(node.inputs), prefix, key
+        )
         alias = self.alias
-        return [(alias.pop(w, w), p) if w and has and p is not None else (None, None)
-                for w, has, p in zip(wants, present, reference)]
+        return [
+            (alias.pop(w, w), p) if w and has and p is not None else (None, None)
+            for w, has, p in zip(wants, present, reference)
+        ]
 
     def _fit(self, name: str, target: str, part: Any, value: Any, node: Any) -> tuple[str, Any]:
         """Sum ``part`` (named ``name``, maybe another variable's) down to the input's shape and
@@ -261,8 +316,9 @@ class Writer:
         t = inline.template(_fitted, None, [part, value], None, key)
         if t is None or t.reads - {0}:  # it would need the input's value at run time: call it
             like = np.broadcast_to(np.zeros((), dtype), shape) if dtype is not None else value  # shape and dtype
-            self.block(f"{target} = {self.bind(fit_gradient, 'fit_gradient')}({name}, {self.bind(like, 'like')})",
-                       node, {name})
+            self.block(
+                f"{target} = {self.bind(fit_gradient, 'fit_gradient')}({name}, {self.bind(like, 'like')})", node, {name}
+            )
         else:
             self.block(inline.instantiate(t, [name, "_"], "", [target], f"_{target}_", self._named(t)), node, {name})
         return target, fit_gradient(part, value)
@@ -286,8 +342,18 @@ class Writer:
             named = self._globals[id(t)] = {key: self.bind(t.globals_used[key[1:]], key[1:]) for key in t.global_keys}
         return named
 
-    def body(self, fn: Any, obj: Any, node: Any, args: list[str], examples: list, results: list,
-             count: int | None, prefix: str, key: tuple) -> list[bool]:
+    def body(
+        self,
+        fn: Any,
+        obj: Any,
+        node: Any,
+        args: list[str],
+        examples: list,
+        results: list,
+        count: int | None,
+        prefix: str,
+        key: tuple,
+    ) -> list[bool]:
         """The op's own code for ``fn`` inlined (or a call); returns which results it computes."""
         wanted = None if count is None else tuple(r is not None for r in results)
         t = None if node in self.calls else inline.template(fn, obj, examples, count, key, wanted)
@@ -302,8 +368,9 @@ class Writer:
         for k, j in t.aliases.items():  # a result that is an argument: name it, write nothing
             if results[k] is not None:
                 self.alias[results[k]] = args[j]
-        text = inline.instantiate(t, args, self.bind(obj, "op") if t.uses_self else "", [r or "_" for r in results],
-                                  prefix, self._named(t))
+        text = inline.instantiate(
+            t, args, self.bind(obj, "op") if t.uses_self else "", [r or "_" for r in results], prefix, self._named(t)
+        )
         if text.strip():
             if self.track and t.locals and any(big(e) for e in examples):
                 text += "\n" + " = ".join(prefix + name for name in t.locals) + " = None"  # the op's temporaries
@@ -339,7 +406,7 @@ def _fuse(blocks: list, counts: dict) -> list:
             if m and "\n" not in text and counts.get(m.group(1)) == 2:
                 use = next((u for u in _TEMP.finditer(text) if u.group() == m.group(1)), None)
                 if use is not None:
-                    fused = f"{text[:use.start()]}({m.group(2)}){text[use.end():]}"
+                    fused = f"{text[: use.start()]}({m.group(2)}){text[use.end() :]}"
                     out[-1] = (fused, node, (set(reads) - {m.group(1)}) | set(out[-1][2]))
                     depth += 1
                     continue

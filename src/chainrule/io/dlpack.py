@@ -6,6 +6,7 @@ makes a node whose value *is* that memory (writes on either side show on the
 other), and a node is itself a DLPack producer (``torch.from_dlpack(node)``,
 ``np.from_dlpack(node)``; see the end of ``Node`` in ``node.py``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,6 +26,8 @@ def from_dlpack(x: Any, requires_grad: bool = False, name: str | None = None) ->
     try:
         array = np.from_dlpack(x)
     except (TypeError, AttributeError, BufferError) as exc:
-        raise TypeError(f"cr.from_dlpack needs a CPU array that supports DLPack (a PyTorch CPU tensor, a NumPy "
-                        f"array...), got {type(x).__name__}: {exc}") from exc
+        raise TypeError(
+            f"cr.from_dlpack needs a CPU array that supports DLPack (a PyTorch CPU tensor, a NumPy "
+            f"array...), got {type(x).__name__}: {exc}"
+        ) from exc
     return Variable(array, name=name) if requires_grad else Constant(array, name=name)

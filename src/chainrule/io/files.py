@@ -1,13 +1,15 @@
 """What every file format shares: all-or-nothing writes, telling formats apart by
 their first bytes, and optional packages that say how to install them."""
+
 from __future__ import annotations
 
 import contextlib
 import importlib
 import os
 import uuid
+from collections.abc import Callable
 from types import ModuleType
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 
 def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
@@ -77,5 +79,6 @@ def require(name: str, extra: str, what: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError:
-        raise ImportError(f"{what} needs the {name} package: pip install 'chainrule[{extra}]' "
-                          f"(or pip install {name})") from None
+        raise ImportError(
+            f"{what} needs the {name} package: pip install 'chainrule[{extra}]' (or pip install {name})"
+        ) from None

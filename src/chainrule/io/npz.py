@@ -6,6 +6,7 @@ own, so an object (pickled) array, a string or date array, or a shape that
 claims more bytes than the file holds is refused before any data is read or
 any memory allocated for it.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,20 @@ HEADER = "__chainrule__"
 MAX_HEADER_BYTES = 64 << 20
 _DEFLATE_RATIO = 1032  # the most that deflate can expand its input
 # what damaged or foreign bytes make zipfile, zlib and NumPy's header parser raise
-ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, ValueError, KeyError, EOFError,
-          OSError, NotImplementedError, RuntimeError, SyntaxError, OverflowError)
+ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+    ValueError,
+    KeyError,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    RuntimeError,
+    SyntaxError,
+    OverflowError,
+)
 
 
 def write(f: BinaryIO, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -46,12 +59,15 @@ class Reader:
         for info in self.archive.infolist():
             if not info.filename.endswith(".npy"):
                 hint = "; a PyTorch checkpoint? save its state_dict with safetensors" * info.filename.endswith(".pkl")
-                raise SerializationError(f"'{path}' is not a file written by chainrule.save: a zip archive "
-                                         f"holding '{info.filename}'{hint}")
+                raise SerializationError(
+                    f"'{path}' is not a file written by chainrule.save: a zip archive holding '{info.filename}'{hint}"
+                )
             self._members[info.filename[:-4]] = self._declared(info, size)
         if HEADER not in self._members:
-            raise SerializationError(f"'{path}' is not a file written by chainrule.save: an .npz archive without "
-                                     f"chainrule's header (it holds {sorted(self._members)[:5]})")
+            raise SerializationError(
+                f"'{path}' is not a file written by chainrule.save: an .npz archive without "
+                f"chainrule's header (it holds {sorted(self._members)[:5]})"
+            )
         text = str(self.read(HEADER, limit=MAX_HEADER_BYTES))
         try:
             self.header = json.loads(text)
@@ -64,21 +80,29 @@ class Reader:
         against the file: the data it declares is exactly what the member holds, and the
         member can be no larger than the archive allows."""
         stored = info.compress_type == zipfile.ZIP_STORED
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.compress_size > size or (
-                info.file_size != info.compress_size if stored else info.file_size > info.compress_size * _DEFLATE_RATIO):
+        if (
+            info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+            or info.compress_size > size
+            or (
+                info.file_size != info.compress_size if stored else info.file_size > info.compress_size * _DEFLATE_RATIO
+            )
+        ):
             raise ValueError(f"member '{info.filename}' claims {info.file_size} bytes the archive cannot hold")
         with self.archive.open(info) as member:
             version = np.lib.format.read_magic(member)
             if version not in ((1, 0), (2, 0)):
                 raise ValueError(f"'{info.filename}' has .npy format version {version}")
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, fortran, dtype = read_header(member)
             offset = member.tell()
         nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize  # Python ints: no overflow
         if nbytes != info.file_size - offset:
-            raise ValueError(f"'{info.filename[:-4]}' declares shape {shape} of {dtype} ({nbytes} bytes), "
-                             f"but the archive holds {info.file_size - offset} bytes for it")
+            raise ValueError(
+                f"'{info.filename[:-4]}' declares shape {shape} of {dtype} ({nbytes} bytes), "
+                f"but the archive holds {info.file_size - offset} bytes for it"
+            )
         return info, dtype, shape, fortran, offset
 
     def read(self, name: str, limit: int | None = None) -> np.ndarray:

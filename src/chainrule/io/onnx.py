@@ -15,10 +15,12 @@ raises ExportError naming it: nothing is exported that would compute
 something else. The model is checked with ``onnx.checker`` before the file is
 written (all or nothing).
 """
+
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +38,15 @@ SUPPORTED = sorted(cls.__name__ for cls in TABLE)  # the op classes that export
 _IR_VERSION = 8  # the IR of opset 17: what onnxruntime 1.14 and later read
 
 
-def export(model: Any, example_inputs: Any, path: str | os.PathLike, *, input_names: Sequence[str] | None = None,
-           output_names: Sequence[str] | None = None, dynamic_batch: bool = True) -> str:
+def export(
+    model: Any,
+    example_inputs: Any,
+    path: str | os.PathLike,
+    *,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    dynamic_batch: bool = True,
+) -> str:
     """Write ``model`` to ``path`` as an ONNX model; returns the path.
 
     ``model``: an ``nn.Module`` (traced in eval mode on ``example_inputs``, an
@@ -72,8 +81,9 @@ def export(model: Any, example_inputs: Any, path: str | os.PathLike, *, input_na
     return path
 
 
-def _trace_module(model: Module, example_inputs: Any,
-                  input_names: Sequence[str] | None) -> tuple[list, list, dict[int, str]]:
+def _trace_module(
+    model: Module, example_inputs: Any, input_names: Sequence[str] | None
+) -> tuple[list, list, dict[int, str]]:
     """Run ``model`` once (in eval mode) on placeholders fed the examples: (inputs, outputs, parameter names)."""
     examples = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     names = list(input_names or (["input"] if len(examples) == 1 else [f"input_{i}" for i in range(len(examples))]))
@@ -94,13 +104,15 @@ def _trace_module(model: Module, example_inputs: Any,
             module.training = mode
     outputs = list(out) if isinstance(out, (tuple, list)) else [out]
     if not all(isinstance(o, Node) for o in outputs):
-        raise ExportError(f"{type(model).__name__}.forward returned {type(out).__name__}, not nodes computed "
-                          f"from its inputs")
+        raise ExportError(
+            f"{type(model).__name__}.forward returned {type(out).__name__}, not nodes computed from its inputs"
+        )
     return inputs, outputs, {id(p): name for name, p in model.named_parameters()}
 
 
-def _build(onnx: Any, inputs: list, outputs: list, names: dict[int, str], output_names: list[str],
-           dynamic_batch: bool) -> Any:
+def _build(
+    onnx: Any, inputs: list, outputs: list, names: dict[int, str], output_names: list[str], dynamic_batch: bool
+) -> Any:
     """The ONNX ModelProto of the trace from ``inputs`` to ``outputs``."""
     if len(output_names) != len(outputs):
         raise ValueError(f"cr.onnx.export: {len(outputs)} outputs but {len(output_names)} output names")
@@ -122,8 +134,9 @@ def _build(onnx: Any, inputs: list, outputs: list, names: dict[int, str], output
         b.rename(node, name)
         graph_outputs.append(h.make_tensor_value_info(name, b.elem_type(node), b.dims(node)))
     graph = h.make_graph(b.nodes, "chainrule", b.graph_inputs, graph_outputs, initializer=b.initializers)
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name="chainrule",
-                         ir_version=_IR_VERSION)
+    model = h.make_model(
+        graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name="chainrule", ir_version=_IR_VERSION
+    )
     return model
 
 
@@ -131,11 +144,14 @@ def _emit(b: Builder, op: Node) -> None:
     """ONNX operators for one op node, by the table; ExportError if it has no faithful mapping."""
     entry = TABLE.get(type(op))
     if entry is None:
-        raise ExportError(f"ONNX export has no mapping for op {type(op).__name__} ('{op.name}'); the ops "
-                          f"that export are {', '.join(SUPPORTED)}")
+        raise ExportError(
+            f"ONNX export has no mapping for op {type(op).__name__} ('{op.name}'); the ops "
+            f"that export are {', '.join(SUPPORTED)}"
+        )
     bad = unhandled_options(op, entry.options)
     if bad:
-        raise ExportError(f"ONNX export of {type(op).__name__} ('{op.name}') does not handle its option "
-                          f"{bad}; nothing was written")
+        raise ExportError(
+            f"ONNX export of {type(op).__name__} ('{op.name}') does not handle its option {bad}; nothing was written"
+        )
     b.names[id(op)] = entry.emit(b, op)
     b.track_batch(op)

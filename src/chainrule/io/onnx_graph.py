@@ -1,6 +1,7 @@
 """The ONNX graph under construction: operators, initializers, inputs, and the
 ONNX name of each chainrule node's value. The op table (``onnx_ops.py``)
 writes into it; ``onnx.py`` assembles the model from it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -50,8 +51,9 @@ class Builder:
         self.names[id(placeholder)] = name = self.fresh(name)
         if self.batch is not None and np.ndim(placeholder.value) >= 1:
             self.batched.add(id(placeholder))
-        self.graph_inputs.append(self.helper.make_tensor_value_info(name, self.elem_type(placeholder),
-                                                                    self.dims(placeholder)))
+        self.graph_inputs.append(
+            self.helper.make_tensor_value_info(name, self.elem_type(placeholder), self.dims(placeholder))
+        )
 
     def initializer(self, leaf: Node, name: str | None) -> None:
         """Reserve ``name`` for a variable or constant; its tensor is written when an operator
@@ -88,8 +90,9 @@ class Builder:
         if key not in self._made:
             if leaf is not None:  # the initializer itself, or a copy in the dtype wanted
                 array = np.asarray(leaf.value).astype(want, copy=False)
-                self._made[key] = self.constant(array, name, exact=True) if want == have else \
-                    self.constant(array, f"{name}_{want}")
+                self._made[key] = (
+                    self.constant(array, name, exact=True) if want == have else self.constant(array, f"{name}_{want}")
+                )
             else:
                 self._made[key] = self.add("Cast", [name], to=self.helper.np_dtype_to_tensor_dtype(want))
         return self._made[key]
@@ -104,8 +107,13 @@ class Builder:
 
     def track_batch(self, op: Node) -> None:
         """``op``'s axis 0 is the batch axis if an input's is and the size is the batch's."""
-        if (self.batch is not None and np.ndim(op.value) >= 1 and np.shape(op.value)[0] == self.batch
-                and id(op) not in self.reduced and any(id(i) in self.batched for i in op.inputs)):
+        if (
+            self.batch is not None
+            and np.ndim(op.value) >= 1
+            and np.shape(op.value)[0] == self.batch
+            and id(op) not in self.reduced
+            and any(id(i) in self.batched for i in op.inputs)
+        ):
             self.batched.add(id(op))
 
     def rename(self, node: Node, name: str) -> None:

@@ -7,10 +7,12 @@ that its entry does not list, with a value other than the class default, is
 refused by ``unhandled_options``: an op gaining an option later can never be
 exported as if it did not have it.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -68,8 +70,10 @@ def _dtype(op: Node) -> np.dtype:
 # ---------------------------------------------------------------- elementwise and activations
 def _direct(onnx_op: str) -> Callable[[Builder, Any], str]:
     """An op that is one ONNX operator on its inputs (all in the output's dtype)."""
+
     def emit(b: Builder, op: Any) -> str:
         return b.add(onnx_op, b.same(op))
+
     return emit
 
 
@@ -80,6 +84,7 @@ def _leaky_relu(b: Builder, op: Any) -> str:
 def _softmax(onnx_op: str) -> Callable[[Builder, Any], str]:
     def emit(b: Builder, op: Any) -> str:
         return b.add(onnx_op, b.same(op), axis=int(op.axis))
+
     return emit
 
 
@@ -138,16 +143,29 @@ def _linear(b: Builder, op: Any) -> str:
 def _conv2d(b: Builder, op: Any) -> str:
     kh, kw = np.shape(op.inputs[1].value)[2:]
     (top, bottom), (left, right) = op.window((int(kh), int(kw))).pad  # padding as numbers, "same" or "valid"
-    return b.add("Conv", b.same(op), kernel_shape=[int(kh), int(kw)], strides=list(op.stride),
-                 pads=[top, left, bottom, right], dilations=list(getattr(op, "dilation", (1, 1))),
-                 group=int(getattr(op, "groups", 1)))
+    return b.add(
+        "Conv",
+        b.same(op),
+        kernel_shape=[int(kh), int(kw)],
+        strides=list(op.stride),
+        pads=[top, left, bottom, right],
+        dilations=list(getattr(op, "dilation", (1, 1))),
+        group=int(getattr(op, "groups", 1)),
+    )
 
 
 def _pool(onnx_op: str, **fixed: Any) -> Callable[[Builder, Any], str]:
     def emit(b: Builder, op: Any) -> str:
         (ph, pw) = op.padding
-        return b.add(onnx_op, b.same(op), kernel_shape=list(op.kernel_size), strides=list(op.stride),
-                     pads=[ph, pw, ph, pw], **fixed)
+        return b.add(
+            onnx_op,
+            b.same(op),
+            kernel_shape=list(op.kernel_size),
+            strides=list(op.stride),
+            pads=[ph, pw, ph, pw],
+            **fixed,
+        )
+
     return emit
 
 
@@ -159,6 +177,7 @@ def _reduce(onnx_op: str) -> Callable[[Builder, Any], str]:
         if 0 in axes:
             b.reduced.add(id(op))
         return _reduce_to(b, onnx_op, x, axes, op.keepdims)
+
     return emit
 
 
@@ -175,8 +194,10 @@ def _var(b: Builder, op: Any) -> str:
     out = _reduce_to(b, "ReduceMean", b.add("Mul", [d, d]), axes, op.keepdims)
     if op.ddof:
         if b.is_batched(source) and 0 in axes:
-            raise ExportError(f"ONNX export of Var ('{op.name}') with ddof={op.ddof} over the batch axis "
-                              f"would fix the batch size; use dynamic_batch=False")
+            raise ExportError(
+                f"ONNX export of Var ('{op.name}') with ddof={op.ddof} over the batch axis "
+                f"would fix the batch size; use dynamic_batch=False"
+            )
         n = math.prod(shape[a] for a in axes)
         out = b.add("Mul", [out, b.scalar(n / (n - op.ddof), _dtype(op))])
     return out
@@ -266,8 +287,11 @@ def _stack(b: Builder, op: Any) -> str:
 def _pad(b: Builder, op: Any) -> str:
     (x,), dt = b.same(op), _dtype(op)
     widths = np.broadcast_to(np.asarray(op.pad_width, dtype=np.int64), (np.ndim(op.value), 2))
-    return b.add("Pad", [x, b.ints(np.concatenate([widths[:, 0], widths[:, 1]])),
-                         b.constant(np.asarray(op.fill, dt), "fill")], mode="constant")
+    return b.add(
+        "Pad",
+        [x, b.ints(np.concatenate([widths[:, 0], widths[:, 1]])), b.constant(np.asarray(op.fill, dt), "fill")],
+        mode="constant",
+    )
 
 
 def _getitem(b: Builder, op: Any) -> str:
@@ -279,11 +303,13 @@ def _getitem(b: Builder, op: Any) -> str:
         return b.add("Gather", [x, b.constant(np.asarray(index, np.int64), "indices")], axis=0)
     parts = index if isinstance(index, tuple) else (index,)
     if not all(isinstance(p, (int, np.integer, slice, type(Ellipsis))) for p in parts) or parts.count(...) > 1:
-        raise ExportError(f"ONNX export of GetItem ('{op.name}') handles ints, slices, '...' and one integer "
-                          f"array on the first axis, not the index {index!r}")
+        raise ExportError(
+            f"ONNX export of GetItem ('{op.name}') handles ints, slices, '...' and one integer "
+            f"array on the first axis, not the index {index!r}"
+        )
     if ... in parts:
         i = parts.index(...)
-        parts = parts[:i] + (slice(None),) * (np.ndim(op.inputs[0].value) - len(parts) + 1) + parts[i + 1:]
+        parts = parts[:i] + (slice(None),) * (np.ndim(op.inputs[0].value) - len(parts) + 1) + parts[i + 1 :]
     starts, ends, axes, steps, dropped = [], [], [], [], []
     for axis, p in enumerate(parts):
         if isinstance(p, slice):
@@ -311,18 +337,35 @@ def _entry(emit: Callable[[Builder, Any], str], *options: str) -> Entry:
 
 # ---------------------------------------------------------------- the table: op class -> ONNX
 TABLE: dict[type, Entry] = {
-    ops.Add: _entry(_direct("Add")), ops.Sub: _entry(_direct("Sub")), ops.Mul: _entry(_direct("Mul")),
-    ops.Div: _entry(_direct("Div")), ops.Pow: _entry(_direct("Pow")), ops.Neg: _entry(_direct("Neg")),
-    ops.Abs: _entry(_direct("Abs")), ops.Exp: _entry(_direct("Exp")), ops.Log: _entry(_direct("Log")),
-    ops.Sqrt: _entry(_direct("Sqrt")), ops.Sin: _entry(_direct("Sin")), ops.Cos: _entry(_direct("Cos")),
-    ops.Sign: _entry(_direct("Sign")), ops.Maximum: _entry(_direct("Max")), ops.Minimum: _entry(_direct("Min")),
-    ops.Clip: _entry(_clip, "has_low", "has_high"), ops.Where: _entry(_where), ops.Cast: _entry(_cast, "dtype_"),
+    ops.Add: _entry(_direct("Add")),
+    ops.Sub: _entry(_direct("Sub")),
+    ops.Mul: _entry(_direct("Mul")),
+    ops.Div: _entry(_direct("Div")),
+    ops.Pow: _entry(_direct("Pow")),
+    ops.Neg: _entry(_direct("Neg")),
+    ops.Abs: _entry(_direct("Abs")),
+    ops.Exp: _entry(_direct("Exp")),
+    ops.Log: _entry(_direct("Log")),
+    ops.Sqrt: _entry(_direct("Sqrt")),
+    ops.Sin: _entry(_direct("Sin")),
+    ops.Cos: _entry(_direct("Cos")),
+    ops.Sign: _entry(_direct("Sign")),
+    ops.Maximum: _entry(_direct("Max")),
+    ops.Minimum: _entry(_direct("Min")),
+    ops.Clip: _entry(_clip, "has_low", "has_high"),
+    ops.Where: _entry(_where),
+    ops.Cast: _entry(_cast, "dtype_"),
     ops.Compare: _entry(_compare, "relation"),
-    ops.Sigmoid: _entry(_direct("Sigmoid")), ops.Tanh: _entry(_direct("Tanh")), ops.ReLU: _entry(_direct("Relu")),
-    ops.Softplus: _entry(_direct("Softplus")), ops.LeakyReLU: _entry(_leaky_relu, "negative_slope"),
-    ops.GELU: _entry(_gelu, "approximate"), ops.Softmax: _entry(_softmax("Softmax"), "axis"),
+    ops.Sigmoid: _entry(_direct("Sigmoid")),
+    ops.Tanh: _entry(_direct("Tanh")),
+    ops.ReLU: _entry(_direct("Relu")),
+    ops.Softplus: _entry(_direct("Softplus")),
+    ops.LeakyReLU: _entry(_leaky_relu, "negative_slope"),
+    ops.GELU: _entry(_gelu, "approximate"),
+    ops.Softmax: _entry(_softmax("Softmax"), "axis"),
     ops.LogSoftmax: _entry(_softmax("LogSoftmax"), "axis"),
-    ops.MatMul: _entry(_direct("MatMul")), ops.Linear: _entry(_linear),
+    ops.MatMul: _entry(_direct("MatMul")),
+    ops.Linear: _entry(_linear),
     ops.Conv2D: _entry(_conv2d, "stride", "padding", "dilation", "groups"),
     ops.MaxPool2D: _entry(_pool("MaxPool"), "kernel_size", "stride", "padding"),
     ops.AvgPool2D: _entry(_pool("AveragePool", count_include_pad=1), "kernel_size", "stride", "padding"),
@@ -330,14 +373,21 @@ TABLE: dict[type, Entry] = {
     ops.Mean: _entry(_reduce("ReduceMean"), "axis", "keepdims"),
     ops.Max: _entry(_reduce("ReduceMax"), "axis", "keepdims"),
     ops.Min: _entry(_reduce("ReduceMin"), "axis", "keepdims"),
-    ops.Var: _entry(_var, "axis", "keepdims", "ddof"), ops.MSE: _entry(_mse, "reduction"),
-    ops.Reshape: _entry(_reshape, "shape_"), ops.Squeeze: _entry(_squeeze, "axis"),
-    ops.ExpandDims: _entry(_unsqueeze, "axis"), ops.Transpose: _entry(_transpose, "axes"),
-    ops.SwapAxes: _entry(_swapaxes, "axis1", "axis2"), ops.BroadcastTo: _entry(_broadcast_to, "shape_"),
-    ops.Concat: _entry(_concat, "axis"), ops.Stack: _entry(_stack, "axis"),
-    ops.Pad: _entry(_pad, "pad_width", "fill"), ops.GetItem: _entry(_getitem, "index"),
+    ops.Var: _entry(_var, "axis", "keepdims", "ddof"),
+    ops.MSE: _entry(_mse, "reduction"),
+    ops.Reshape: _entry(_reshape, "shape_"),
+    ops.Squeeze: _entry(_squeeze, "axis"),
+    ops.ExpandDims: _entry(_unsqueeze, "axis"),
+    ops.Transpose: _entry(_transpose, "axes"),
+    ops.SwapAxes: _entry(_swapaxes, "axis1", "axis2"),
+    ops.BroadcastTo: _entry(_broadcast_to, "shape_"),
+    ops.Concat: _entry(_concat, "axis"),
+    ops.Stack: _entry(_stack, "axis"),
+    ops.Pad: _entry(_pad, "pad_width", "fill"),
+    ops.GetItem: _entry(_getitem, "index"),
     # the layers' own ops (nn/deferred.py)
-    deferred.Flatten: _entry(_reshape, "start_dim", "end_dim"), deferred.Unflatten: _entry(_reshape, "dim", "sizes"),
+    deferred.Flatten: _entry(_reshape, "start_dim", "end_dim"),
+    deferred.Unflatten: _entry(_reshape, "dim", "sizes"),
     deferred.Standardize: _entry(_standardize, "count", "eps"),
     deferred.InputCheck: _entry(_input_check, "checks", "dtype_"),
 }

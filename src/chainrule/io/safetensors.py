@@ -12,6 +12,7 @@ the chainrule version and the architecture. The format has no code in it:
 nothing is ever unpickled, and the library checks every declared byte range
 against the file before a tensor is read.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,21 @@ from .files import require
 from .state import FORMAT, VERSION
 
 METADATA_KEY = "chainrule"
-_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-           "I16": np.int16, "I8": np.int8, "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8,
-           "BOOL": np.bool_, "C64": np.complex64}
+_DTYPES = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U64": np.uint64,
+    "U32": np.uint32,
+    "U16": np.uint16,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
+    "C64": np.complex64,
+}
 ERRORS = (ValueError, KeyError, TypeError, EOFError, OSError, OverflowError)
 
 
@@ -69,8 +82,10 @@ class Reader:
 
     def _dtype(self, name: str, stored: str) -> np.dtype:
         if stored not in _DTYPES:
-            raise SerializationError(f"'{self.path}': '{name}' is stored as {stored}, which NumPy cannot hold; "
-                                     f"convert it to float32 first (in PyTorch: v.float())")
+            raise SerializationError(
+                f"'{self.path}': '{name}' is stored as {stored}, which NumPy cannot hold; "
+                f"convert it to float32 first (in PyTorch: v.float())"
+            )
         return np.dtype(_DTYPES[stored])
 
     def _header(self, info: dict[str, str], names: list[str]) -> Any:

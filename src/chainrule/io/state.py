@@ -8,6 +8,7 @@ before anything trusts it, ``check_arrays`` checks each stored array's dtype
 and declared shape before its data is read, and ``rebuild``/``apply`` turn
 the arrays back into state dicts and load them into their targets.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,15 @@ from ..optim import Optimizer
 
 FORMAT, VERSION = "chainrule", 1
 NUMERIC = "biuf"  # bool, signed, unsigned, float: what a parameter may be cast from (as torch's copy_)
-_KINDS = {"U": "strings", "S": "byte strings", "M": "dates", "m": "time spans", "O": "Python objects",
-          "V": "records", "c": "complex numbers"}
+_KINDS = {
+    "U": "strings",
+    "S": "byte strings",
+    "M": "dates",
+    "m": "time spans",
+    "O": "Python objects",
+    "V": "records",
+    "c": "complex numbers",
+}
 _OPT_ARRAY, _INDEX = re.compile(r"[0-9]+/.+"), re.compile(r"[0-9]+")
 
 # kind -> the fields its header entry must have, with their JSON types
@@ -59,8 +67,13 @@ def _flatten(obj: Any, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, 
                     names.append(f"{index}/{name}")
                 else:
                     scalars.setdefault(str(index), {})[name] = value
-        return {"kind": "optimizer", "class": type(obj).__name__, "param_groups": sd["param_groups"],
-                "scalars": scalars, "arrays": sorted(names)}
+        return {
+            "kind": "optimizer",
+            "class": type(obj).__name__,
+            "param_groups": sd["param_groups"],
+            "scalars": scalars,
+            "arrays": sorted(names),
+        }
     if isinstance(obj, dict) and not prefix:
         return {"kind": "checkpoint", "items": {str(k): _flatten(v, f"{k}/", arrays) for k, v in obj.items()}}
     if isinstance(obj, np.ndarray):
@@ -68,8 +81,7 @@ def _flatten(obj: Any, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, 
         return {"kind": "array"}
     if isinstance(obj, (int, float, str, bool, list)) or obj is None:
         return {"kind": "value", "value": obj}
-    raise TypeError(f"cr.save can store a Module, an Optimizer, an array, or a dict of those, "
-                    f"not {type(obj).__name__}")
+    raise TypeError(f"cr.save can store a Module, an Optimizer, an array, or a dict of those, not {type(obj).__name__}")
 
 
 # ---------------------------------------------------------------- reading: trust nothing
@@ -82,14 +94,16 @@ def check_header(header: Any, path: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise _malformed(path, f"a JSON {type(header).__name__}, not an object")
     if header.get("format") != FORMAT:
-        raise SerializationError(f"'{path}' is not a file written by chainrule.save "
-                                 f"(its header's format is {header.get('format')!r})")
+        raise SerializationError(
+            f"'{path}' is not a file written by chainrule.save (its header's format is {header.get('format')!r})"
+        )
     version = header.get("version")
     if type(version) is not int or version < 1:
         raise _malformed(path, f"format version {version!r} is not a positive integer")
     if version > VERSION:
-        raise SerializationError(f"'{path}' has format version {version}; this chainrule reads "
-                                 f"up to {VERSION} (upgrade chainrule)")
+        raise SerializationError(
+            f"'{path}' has format version {version}; this chainrule reads up to {VERSION} (upgrade chainrule)"
+        )
     _check_part(header, path, top=True)
     return header
 
@@ -106,9 +120,11 @@ def _check_part(desc: Any, path: str, top: bool) -> None:
     if kind == "module" and not all(isinstance(k, str) for k in desc["keys"]):
         raise _malformed(path, "a module's keys must be strings")
     if kind == "optimizer":
-        if not all(isinstance(a, str) and _OPT_ARRAY.fullmatch(a) for a in desc["arrays"]) or not all(
-                _INDEX.fullmatch(k) and isinstance(v, dict) for k, v in desc["scalars"].items()) or not all(
-                isinstance(g, dict) for g in desc["param_groups"]):
+        if (
+            not all(isinstance(a, str) and _OPT_ARRAY.fullmatch(a) for a in desc["arrays"])
+            or not all(_INDEX.fullmatch(k) and isinstance(v, dict) for k, v in desc["scalars"].items())
+            or not all(isinstance(g, dict) for g in desc["param_groups"])
+        ):
             raise _malformed(path, "an optimizer's state is not laid out as chainrule.save writes it")
     if kind == "checkpoint":
         for item in desc["items"].values():
@@ -131,13 +147,20 @@ def expected_shapes(desc: dict[str, Any], into: Any, prefix: str = "") -> dict[s
 def check_arrays(path: str, entries: dict[str, tuple[np.dtype, tuple]], expected: dict[str, tuple]) -> None:
     """Refuse, before any data is read, arrays (name -> declared dtype and shape) that are
     not numeric or do not fit their target; one error lists every problem."""
-    problems = [f"'{name}' holds {_KINDS.get(dtype.kind, 'values')} ({dtype})"
-                for name, (dtype, _) in entries.items() if dtype.kind not in NUMERIC]
+    problems = [
+        f"'{name}' holds {_KINDS.get(dtype.kind, 'values')} ({dtype})"
+        for name, (dtype, _) in entries.items()
+        if dtype.kind not in NUMERIC
+    ]
     if problems:
-        raise SerializationError(f"'{path}': {', '.join(problems)}; only real numeric arrays (bool, integer, "
-                                 f"float) can be loaded")
-    problems = [f"'{name}' has shape {tuple(entries[name][1])}, the model expects {tuple(want)}"
-                for name, want in expected.items() if name in entries and tuple(entries[name][1]) != tuple(want)]
+        raise SerializationError(
+            f"'{path}': {', '.join(problems)}; only real numeric arrays (bool, integer, float) can be loaded"
+        )
+    problems = [
+        f"'{name}' has shape {tuple(entries[name][1])}, the model expects {tuple(want)}"
+        for name, want in expected.items()
+        if name in entries and tuple(entries[name][1]) != tuple(want)
+    ]
     if problems:
         raise SerializationError(f"'{path}' does not fit: {'; '.join(problems)}")
 
@@ -177,5 +200,6 @@ def apply(desc: dict[str, Any], data: Any, into: Any, path: str) -> None:
         for key, target in into.items():
             apply(desc["items"][str(key)], data[str(key)], target, path)
     else:
-        raise SerializationError(f"'{path}' holds a {desc.get('class', kind)} ({kind}); "
-                                 f"it cannot be loaded into a {type(into).__name__}")
+        raise SerializationError(
+            f"'{path}' holds a {desc.get('class', kind)} ({kind}); it cannot be loaded into a {type(into).__name__}"
+        )

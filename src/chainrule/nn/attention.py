@@ -9,6 +9,7 @@ For each head h: softmax(Q_h K_hᵀ / √d + mask) V_h, with Q = query·W_qᵀ +
 projected by ``out_proj``. Written with matmul, softmax and reshapes only, so
 every gradient (and second derivative) comes from those ops.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,10 @@ from .parameter import Parameter
 
 def _batched(value: np.ndarray) -> None:
     if value.ndim != 3:
-        raise ShapeError(f"MultiheadAttention built on a placeholder expects batched 3-D input, got shape "
-                         f"{value.shape} (feed (N, L, E), or build on a value to use unbatched (L, E) input)")
+        raise ShapeError(
+            f"MultiheadAttention built on a placeholder expects batched 3-D input, got shape "
+            f"{value.shape} (feed (N, L, E), or build on a value to use unbatched (L, E) input)"
+        )
 
 
 class MultiheadAttention(Module):
@@ -46,15 +49,26 @@ class MultiheadAttention(Module):
     ``dropout`` applies to the attention weights while training.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
-                 vdim: int | None = None, batch_first: bool = False, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
+        kdim: int | None = None,
+        vdim: int | None = None,
+        batch_first: bool = False,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         owner = "MultiheadAttention"
         for option, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
             check_option(owner, option, value, is_size(value), "is not a positive int")
-        check_option(owner, "num_heads", num_heads, embed_dim % num_heads == 0,
-                     f"does not divide embed_dim={embed_dim}")
+        check_option(
+            owner, "num_heads", num_heads, embed_dim % num_heads == 0, f"does not divide embed_dim={embed_dim}"
+        )
         check_option(owner, "dropout", dropout, is_probability(dropout), "is not a probability in [0, 1]")
         for option, value in (("kdim", kdim), ("vdim", vdim)):
             check_option(owner, option, value, value is None or is_size(value), "is not None or a positive int")
@@ -80,8 +94,10 @@ class MultiheadAttention(Module):
             return
         name, size = [("query", self.embed_dim), ("key", self.kdim), ("value", self.vdim)][position]
         if value.ndim not in (2, 3) or value.shape[-1] != size:
-            raise ShapeError(f"MultiheadAttention({self.embed_dim}, {self.num_heads}): {name} must have 2 or 3 axes "
-                             f"and {size} features on the last, got shape {value.shape}")
+            raise ShapeError(
+                f"MultiheadAttention({self.embed_dim}, {self.num_heads}): {name} must have 2 or 3 axes "
+                f"and {size} features on the last, got shape {value.shape}"
+            )
 
     def _project(self, x: Any, which: int) -> Any:
         """Input ``which`` (0 query, 1 key, 2 value) projected and split into heads: (N, H, L, d)."""
@@ -93,11 +109,21 @@ class MultiheadAttention(Module):
         bias = None if self.in_proj_bias is None else getitem(self.in_proj_bias, slice(which * e, (which + 1) * e))
         return swapaxes(unflatten(F.linear(x, weight, bias), -1, (self.num_heads, self.head_dim)), -2, -3)
 
-    def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, need_weights: bool = True,
-                attn_mask: Any = None, average_attn_weights: bool = True, is_causal: bool = False) -> tuple:
+    def forward(
+        self,
+        query: Any,
+        key: Any,
+        value: Any,
+        key_padding_mask: Any = None,
+        need_weights: bool = True,
+        attn_mask: Any = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+    ) -> tuple:
         if is_causal and attn_mask is None:
-            raise option_error("MultiheadAttention", "is_causal", is_causal,
-                               "is a hint that needs attn_mask (the causal mask itself)")
+            raise option_error(
+                "MultiheadAttention", "is_causal", is_causal, "is a hint that needs attn_mask (the causal mask itself)"
+            )
         q_value = value_of(query)
         unbatched = q_value is not None and np.ndim(q_value) == 2
         if q_value is None:
@@ -127,5 +153,7 @@ class MultiheadAttention(Module):
         return not self.training or self.dropout == 0  # a new random mask on every training call
 
     def extra_repr(self) -> str:
-        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
-                f"batch_first={self.batch_first}")
+        return (
+            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
+            f"batch_first={self.batch_first}"
+        )

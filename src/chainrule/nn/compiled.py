@@ -10,11 +10,13 @@ stands for every call only while the model runs the same operations each time:
 statistics in Python, so while any submodule's ``traces_alike()`` is False the
 model runs uncompiled, and says so once.
 """
+
 from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +35,11 @@ def traces_alike(model: Any) -> bool:
 
 def _say_uncompiled(model: Any, what: str) -> None:
     names = sorted({type(m).__name__ for m in model.modules() if not m.traces_alike()})
-    warnings.warn(f"{what}: {', '.join(names)} in training mode draw random numbers or update statistics on "
-                  "every call, so the model runs uncompiled (it compiles in eval mode)", stacklevel=3)
+    warnings.warn(
+        f"{what}: {', '.join(names)} in training mode draw random numbers or update statistics on "
+        "every call, so the model runs uncompiled (it compiles in eval mode)",
+        stacklevel=3,
+    )
 
 
 class CompiledModule:
@@ -112,7 +117,11 @@ def compiled_step(model: Any, loss_fn: Callable[[Any, Any], Any]) -> CompiledSte
         model.train()
         if not traces_alike(model):
             names = sorted({type(m).__name__ for m in model.modules() if not m.traces_alike()})
-            print(f"fit(compile=True): {', '.join(names)} draw random numbers or update statistics on every "
-                  "training call, so the steps run uncompiled", file=sys.stderr, flush=True)
+            print(
+                f"fit(compile=True): {', '.join(names)} draw random numbers or update statistics on every "
+                "training call, so the steps run uncompiled",
+                file=sys.stderr,
+                flush=True,
+            )
             return None
     return CompiledStep(model, loss_fn)

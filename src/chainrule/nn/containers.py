@@ -2,9 +2,11 @@
 ``ModuleDict`` (modules held by position or by name, their parameters named
 ``"0.weight"`` or ``"encoder.weight"`` as in PyTorch), and ``MLP`` (a stack of
 Linear layers with an activation between them)."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ..errors import option_error
 from .layers import ACTIVATIONS, Dropout, Linear
@@ -37,7 +39,7 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def append(self, layer: Any) -> "Sequential":
+    def append(self, layer: Any) -> Sequential:
         self._names.append(str(len(self._layers)))
         self._layers.append(layer)
         self._name_parameters()
@@ -76,12 +78,12 @@ class ModuleList(Module):
         yield from ((str(i), m) for i, m in enumerate(self._modules))
         yield from super()._child_items()
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         self._modules.append(_module("ModuleList", str(len(self._modules)), module))
         self._name_parameters()
         return self
 
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
         for module in modules:
             self.append(module)
         return self
@@ -155,7 +157,7 @@ class ModuleDict(Module):
         return self._modules.items()
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        for key, module in (modules.items() if isinstance(modules, Mapping) else modules):
+        for key, module in modules.items() if isinstance(modules, Mapping) else modules:
             self[key] = module
 
     def pop(self, key: str) -> Module:
@@ -170,8 +172,9 @@ def _activation(activation: str | type[Module] | Callable[[], Any]) -> Callable[
         try:
             return ACTIVATIONS[activation.lower()]
         except KeyError:
-            raise option_error("MLP", "activation", activation, f"is not one of {', '.join(sorted(ACTIVATIONS))}") \
-                from None
+            raise option_error(
+                "MLP", "activation", activation, f"is not one of {', '.join(sorted(ACTIVATIONS))}"
+            ) from None
     return activation
 
 
@@ -183,8 +186,14 @@ class MLP(Sequential):
     hidden activation. The last layer has no activation (it returns logits).
     """
 
-    def __init__(self, sizes: Sequence[int], activation: str | type[Module] | Callable[[], Any] = "relu",
-                 dropout: float = 0.0, bias: bool = True, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | type[Module] | Callable[[], Any] = "relu",
+        dropout: float = 0.0,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
         if len(sizes) < 2:
             raise option_error("MLP", "sizes", list(sizes), "needs at least an input and an output size")
         check_option("MLP", "dropout", dropout, is_probability(dropout), "is not a probability in [0, 1]")

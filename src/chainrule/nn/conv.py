@@ -6,9 +6,11 @@ forms do when their node is built) and a convolution's input when it has a value
 (``check_input``: at once eagerly, when the graph runs define-then-run); each
 layer computes with its functional form, so batched and unbatched inputs work.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -38,18 +40,40 @@ class _ConvNd(Module):
 
     spatial = 2
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         name = f"{type(self).__name__}({in_channels}, {out_channels})"
-        _checked(name, conv_options, self.spatial, dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
+        _checked(
+            name, conv_options, self.spatial, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        )
         kernel = ints(kernel_size, self.spatial, 1)
-        check_option(name, "kernel_size", kernel_size, kernel is not None,
-                     f"is not an int >= 1" + ("" if self.spatial == 1 else " or a pair of them"))
+        check_option(
+            name,
+            "kernel_size",
+            kernel_size,
+            kernel is not None,
+            "is not an int >= 1" + ("" if self.spatial == 1 else " or a pair of them"),
+        )
         for option, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            check_option(name, option, value, is_size(value) and value % groups == 0,
-                         f"is not a positive int divisible by groups={groups}")
+            check_option(
+                name,
+                option,
+                value,
+                is_size(value) and value % groups == 0,
+                f"is not a positive int divisible by groups={groups}",
+            )
         check_option(name, "padding_mode", padding_mode, padding_mode == "zeros", "is not 'zeros' (the only one)")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
         self.stride, self.padding, self.dilation, self.groups = (_given(v) for v in (stride, padding, dilation, groups))
@@ -61,9 +85,11 @@ class _ConvNd(Module):
     def check_input(self, value: np.ndarray, position: int) -> None:
         s, shape = self.spatial, value.shape
         if len(shape) not in (s + 1, s + 2) or shape[-s - 1] != self.in_channels:
-            raise ShapeError(f"{type(self).__name__}({self.in_channels}, {self.out_channels}) expects "
-                             f"{'(N, C, L) or (C, L)' if s == 1 else '(N, C, H, W) or (C, H, W)'} input with "
-                             f"C = {self.in_channels}, got shape {shape}")
+            raise ShapeError(
+                f"{type(self).__name__}({self.in_channels}, {self.out_channels}) expects "
+                f"{'(N, C, L) or (C, L)' if s == 1 else '(N, C, H, W) or (C, H, W)'} input with "
+                f"C = {self.in_channels}, got shape {shape}"
+            )
 
     def forward(self, x: Any) -> Any:
         conv = F.conv1d if self.spatial == 1 else F.conv2d
@@ -74,8 +100,11 @@ class _ConvNd(Module):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={k}, stride={self.stride}"
         for option, default in (("padding", 0), ("dilation", 1), ("groups", 1)):
             if getattr(self, option) != default:
-                text += f", {option}={getattr(self, option)!r}" if option == "padding" else \
-                    f", {option}={getattr(self, option)}"
+                text += (
+                    f", {option}={getattr(self, option)!r}"
+                    if option == "padding"
+                    else f", {option}={getattr(self, option)}"
+                )
         return text + ("" if self.bias is not None else ", bias=False")
 
 
@@ -96,11 +125,24 @@ class Conv2d(_ConvNd):
 class _MaxPoolNd(Module):
     spatial = 2
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
-        options = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode,
-                       return_indices=return_indices)
+        options = dict(
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            ceil_mode=ceil_mode,
+            return_indices=return_indices,
+        )
         _checked(type(self).__name__, pool_options, self.spatial, options)
         flag_option(options, "return_indices", lambda o, a: option_error(type(self).__name__, o, return_indices, a))
         self.kernel_size, self.padding, self.dilation = _given(kernel_size), _given(padding), _given(dilation)
@@ -112,8 +154,10 @@ class _MaxPoolNd(Module):
         return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -134,19 +178,44 @@ class AvgPool2d(Module):
 
     spatial = 2
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
         super().__init__()
-        _checked(type(self).__name__, avg_options, self.spatial, dict(
-            kernel_size=kernel_size, stride=stride, padding=padding, dilation=1, ceil_mode=ceil_mode,
-            count_include_pad=count_include_pad, divisor_override=divisor_override))
+        _checked(
+            type(self).__name__,
+            avg_options,
+            self.spatial,
+            dict(
+                kernel_size=kernel_size,
+                stride=stride,
+                padding=padding,
+                dilation=1,
+                ceil_mode=ceil_mode,
+                count_include_pad=count_include_pad,
+                divisor_override=divisor_override,
+            ),
+        )
         self.kernel_size, self.padding = _given(kernel_size), _given(padding)
         self.stride = self.kernel_size if stride is None else _given(stride)
         self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
 
     def forward(self, x: Any) -> Any:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                            self.divisor_override)
+        return F.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -157,8 +226,14 @@ class AvgPool1d(AvgPool2d):
 
     spatial = 1
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-                 count_include_pad: bool = True) -> None:
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
     def forward(self, x: Any) -> Any:

@@ -14,9 +14,11 @@ are the same.
 - ``Flatten`` / ``Unflatten``: merge or split axes of whatever shape arrives.
 - ``AdditiveMask``: an attention mask, boolean or float, as a term added to the scores.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +30,20 @@ from ..ops import astype, mean, sqrt, var
 from ..ops.shape import _Regroup
 from . import init
 
-__all__ = ["AdditiveMask", "Dropout", "Flatten", "InputCheck", "Standardize", "Unflatten", "additive_mask", "checked",
-           "dropout_mask", "flatten", "standardize", "unflatten"]
+__all__ = [
+    "AdditiveMask",
+    "Dropout",
+    "Flatten",
+    "InputCheck",
+    "Standardize",
+    "Unflatten",
+    "additive_mask",
+    "checked",
+    "dropout_mask",
+    "flatten",
+    "standardize",
+    "unflatten",
+]
 
 Check = Callable[[np.ndarray], None]
 
@@ -118,8 +132,12 @@ class Standardize(Op):
         return ((g - mean(g, axis=axes, keepdims=True) - out * mean(g * out, axis=axes, keepdims=True)) / sd,)
 
 
-def standardize(x: Any, count: int | None = 1, eps: float = 1e-5,
-                on_stats: Callable[[np.ndarray, np.ndarray, int], None] | None = None) -> Any:
+def standardize(
+    x: Any,
+    count: int | None = 1,
+    eps: float = 1e-5,
+    on_stats: Callable[[np.ndarray, np.ndarray, int], None] | None = None,
+) -> Any:
     """(x - μ) / √(σ² + ε) over the last ``count`` axes (None: all but the last)."""
     return Standardize.apply(x, count=count, eps=eps, on_stats=on_stats)
 
@@ -168,7 +186,7 @@ class Flatten(_Regroup):
         start, end = _axis(self.start_dim, len(shape), what), _axis(self.end_dim, len(shape), what)
         if start > end:
             raise ShapeError(f"{what}: start_dim comes after end_dim")
-        return np.reshape(x, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+        return np.reshape(x, shape[:start] + (int(np.prod(shape[start : end + 1])),) + shape[end + 1 :])
 
 
 class Unflatten(_Regroup):
@@ -185,7 +203,7 @@ class Unflatten(_Regroup):
         known = int(np.prod([s for s in self.sizes if s != -1]))
         if (-1 not in self.sizes and known != shape[d]) or (-1 in self.sizes and (known == 0 or shape[d] % known)):
             raise ShapeError(f"{what}: sizes {self.sizes} do not multiply to {shape[d]}")
-        return np.reshape(x, shape[:d] + tuple(self.sizes) + shape[d + 1:])
+        return np.reshape(x, shape[:d] + tuple(self.sizes) + shape[d + 1 :])
 
 
 class AdditiveMask(_Regroup):
@@ -219,5 +237,3 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
 def unflatten(x: Any, dim: int, sizes: Sequence[int]) -> Any:
     """``torch.unflatten``: split axis ``dim`` into ``sizes``."""
     return Unflatten.apply(x, dim=dim, sizes=tuple(sizes))
-
-

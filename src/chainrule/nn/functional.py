@@ -10,6 +10,7 @@ Arguments keep PyTorch's names and order (``dim``, ``input``, ``reduction``).
 Convolution and pooling are ops (``chainrule.ops``) and are re-exported here;
 ``layer_norm``/``batch_norm`` live in ``normalization.py``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,21 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..node import Node
-from ..ops import (adaptive_avg_pool1d, adaptive_avg_pool2d, astype, avg_pool1d, avg_pool2d, conv1d, conv2d, getitem,
-                   matmul, max_pool1d, max_pool2d, reshape, transpose)
+from ..ops import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    astype,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    getitem,
+    matmul,
+    max_pool1d,
+    max_pool2d,
+    reshape,
+    transpose,
+)
 from ..ops import binary_cross_entropy as _bce
 from ..ops import binary_cross_entropy_with_logits as _bce_logits
 from ..ops import cross_entropy as _cross_entropy
@@ -42,11 +56,38 @@ from .deferred import checked, dropout_mask
 from .module import check_option, is_probability
 from .normalization import batch_norm, layer_norm
 
-__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d", "cross_entropy",
-           "dropout", "elu", "embedding", "gelu", "hardtanh", "layer_norm", "leaky_relu", "linear", "log_softmax",
-           "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "relu", "sigmoid", "silu", "softmax",
-           "softplus", "tanh"]
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "embedding",
+    "gelu",
+    "hardtanh",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool1d",
+    "max_pool2d",
+    "mish",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+]
 
 GELU_FORMS = ("none", "tanh")  # PyTorch's approximate= values
 
@@ -118,8 +159,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     return _linear(input, transpose(weight), bias)
 
 
-def dropout(input: Any, p: float = 0.5, training: bool = True,
-            rng: np.random.Generator | None = None) -> Any:
+def dropout(input: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Any:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted
     dropout, as PyTorch does), with a fresh mask every time the node computes (so every run
     of a define-then-run graph); the identity when not ``training`` or p = 0. ``rng``: the
@@ -173,20 +213,28 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     return _bce(input, match_target(input, target), weight, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, reduction: str = "mean",
-                                     pos_weight: Any = None) -> Any:
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
+) -> Any:
     """Binary cross-entropy of logits (stable for any logit); ``weight`` per element,
     ``pos_weight`` the weight of the positive term per class (the last axis)."""
     return _bce_logits(input, match_target(input, target), weight, reduction=reduction, pos_weight=pos_weight)
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Any:
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Any:
     """Softmax cross-entropy of logits (N, C, ...) against integer labels (N, ...) or
     probabilities (N, C, ...); ``weight`` (C,) per class, labels equal to ``ignore_index``
     left out, ``label_smoothing`` mixes the targets with the uniform distribution."""
-    return _cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
-                          label_smoothing=label_smoothing)
+    return _cross_entropy(
+        input, target, weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing
+    )
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> Any:

@@ -6,6 +6,7 @@ a = √5, which is U(-1/√fan_in, 1/√fan_in) for weights and biases alike;
 ``Embedding`` draws N(0, 1). ``manual_seed`` makes initialisation and
 dropout masks reproducible, like ``torch.manual_seed``.
 """
+
 from __future__ import annotations
 
 import math

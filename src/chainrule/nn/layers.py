@@ -2,9 +2,11 @@
 activations (convolution and pooling: ``conv.py``). Each holds its parameters as ``Parameter``
 attributes, checks its options when built and its input when that has a value,
 and computes with the functional forms (so it works eagerly and define-then-run)."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,15 +28,19 @@ class Linear(Module):
         for option, value in (("in_features", in_features), ("out_features", out_features)):
             check_option("Linear", option, value, is_size(value), "is not a positive int")
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(init.kaiming_uniform((out_features, in_features), in_features, dtype=dtype),
-                                name="weight")
-        self.bias = (Parameter(init.fan_in_uniform((out_features,), in_features, dtype=dtype), name="bias")
-                     if bias else None)
+        self.weight = Parameter(
+            init.kaiming_uniform((out_features, in_features), in_features, dtype=dtype), name="weight"
+        )
+        self.bias = (
+            Parameter(init.fan_in_uniform((out_features,), in_features, dtype=dtype), name="bias") if bias else None
+        )
 
     def check_input(self, value: np.ndarray, position: int) -> None:
         if value.shape[-1:] != (self.in_features,):
-            raise ShapeError(f"Linear({self.in_features}, {self.out_features}) got input of shape {value.shape}: "
-                             f"its last axis must be {self.in_features}")
+            raise ShapeError(
+                f"Linear({self.in_features}, {self.out_features}) got input of shape {value.shape}: "
+                f"its last axis must be {self.in_features}"
+            )
 
     def forward(self, x: Any) -> Any:
         return F.linear(x, self.weight, self.bias)
@@ -76,9 +82,16 @@ class Unflatten(Module):
         super().__init__()
         check_option("Unflatten", "dim", dim, is_int(dim), "is not an int")
         sizes = tuple(unflattened_size) if isinstance(unflattened_size, (list, tuple)) else None
-        check_option("Unflatten", "unflattened_size", unflattened_size,
-                     sizes is not None and len(sizes) > 0 and all(is_int(s) and (s >= 0 or s == -1) for s in sizes)
-                     and sizes.count(-1) <= 1, "is not a tuple of sizes >= 0 (one of them may be -1)")
+        check_option(
+            "Unflatten",
+            "unflattened_size",
+            unflattened_size,
+            sizes is not None
+            and len(sizes) > 0
+            and all(is_int(s) and (s >= 0 or s == -1) for s in sizes)
+            and sizes.count(-1) <= 1,
+            "is not a tuple of sizes >= 0 (one of them may be -1)",
+        )
         self.dim, self.unflattened_size = dim, sizes
 
     def forward(self, x: Any) -> Any:
@@ -136,16 +149,19 @@ class _Activation(Module):
 
 class ReLU(_Activation):
     """max(x, 0)."""
+
     fn = staticmethod(F.relu)
 
 
 class Tanh(_Activation):
     """tanh x."""
+
     fn = staticmethod(F.tanh)
 
 
 class Sigmoid(_Activation):
     """1 / (1 + e⁻ˣ)."""
+
     fn = staticmethod(F.sigmoid)
 
 
@@ -154,8 +170,13 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        check_option("GELU", "approximate", approximate, approximate in F.GELU_FORMS,
-                     "is not one of " + ", ".join(map(repr, F.GELU_FORMS)))
+        check_option(
+            "GELU",
+            "approximate",
+            approximate,
+            approximate in F.GELU_FORMS,
+            "is not one of " + ", ".join(map(repr, F.GELU_FORMS)),
+        )
         self.approximate = approximate
 
     def forward(self, x: Any) -> Any:
@@ -202,5 +223,11 @@ class LogSoftmax(Softmax):
         return F.log_softmax(x, dim=self.dim)
 
 
-ACTIVATIONS: dict[str, type[Module]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "gelu": GELU,
-                                        "leaky_relu": LeakyReLU, "identity": Identity}
+ACTIVATIONS: dict[str, type[Module]] = {
+    "relu": ReLU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "gelu": GELU,
+    "leaky_relu": LeakyReLU,
+    "identity": Identity,
+}

@@ -10,9 +10,11 @@ As in the functional forms, for the elementwise losses a target of shape (N,)
 meets an output of shape (N, 1) as a column and is cast to the output's float
 dtype; class labels for cross-entropy stay integers.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +32,13 @@ class _Loss(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        check_option(type(self).__name__, "reduction", reduction, reduction in REDUCTIONS,
-                     "is not one of " + ", ".join(map(repr, REDUCTIONS)))
+        check_option(
+            type(self).__name__,
+            "reduction",
+            reduction,
+            reduction in REDUCTIONS,
+            "is not one of " + ", ".join(map(repr, REDUCTIONS)),
+        )
         self.reduction = reduction
 
     def options(self) -> dict[str, Any]:
@@ -50,8 +57,13 @@ class _Loss(Module):
             vars(self)[name] = None  # absent, as PyTorch's None buffers (not in the state dict)
             return
         array = np.asarray(value_of(value))
-        check_option(type(self).__name__, name, value, array.dtype.kind in "iuf" and (array.ndim == 1 or not vector),
-                     "is not a 1-D array of numbers (one per class)" if vector else "is not an array of numbers")
+        check_option(
+            type(self).__name__,
+            name,
+            value,
+            array.dtype.kind in "iuf" and (array.ndim == 1 or not vector),
+            "is not a 1-D array of numbers (one per class)" if vector else "is not an array of numbers",
+        )
         self.register_buffer(name, array if array.dtype.kind == "f" else float_array(array))
 
 
@@ -82,11 +94,13 @@ class _ClassLoss(_WeightedLoss):
 
 class MSELoss(_Loss):
     """Mean squared error."""
+
     fn = staticmethod(F.mse_loss)
 
 
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy on probabilities; ``weight`` per element (broadcast)."""
+
     fn = staticmethod(F.binary_cross_entropy)
     per_class = False
 
@@ -94,6 +108,7 @@ class BCELoss(_WeightedLoss):
 class BCEWithLogitsLoss(_WeightedLoss):
     """Binary cross-entropy on logits (stable; pair with a Linear(…, 1) output); ``weight`` per
     element, ``pos_weight`` per class for the positive term (e.g. negatives/positives)."""
+
     fn = staticmethod(F.binary_cross_entropy_with_logits)
     per_class = False
 
@@ -108,13 +123,20 @@ class BCEWithLogitsLoss(_WeightedLoss):
 class CrossEntropyLoss(_ClassLoss):
     """Softmax cross-entropy of logits (N, C, ...) against integer labels (N, ...) or probabilities
     (N, C, ...); ``weight`` (C,), ``ignore_index``, ``label_smoothing`` in [0, 1]."""
+
     fn = staticmethod(F.cross_entropy)
 
-    def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0
+    ) -> None:
         super().__init__(weight, ignore_index=ignore_index, reduction=reduction)
-        check_option("CrossEntropyLoss", "label_smoothing", label_smoothing, is_probability(label_smoothing),
-                     "is not a number in [0, 1]")
+        check_option(
+            "CrossEntropyLoss",
+            "label_smoothing",
+            label_smoothing,
+            is_probability(label_smoothing),
+            "is not a number in [0, 1]",
+        )
         self.label_smoothing = label_smoothing
 
     def options(self) -> dict[str, Any]:
@@ -123,4 +145,5 @@ class CrossEntropyLoss(_ClassLoss):
 
 class NLLLoss(_ClassLoss):
     """Negative log-likelihood of log-probabilities (N, C, ...) at integer labels (N, ...)."""
+
     fn = staticmethod(F.nll_loss)

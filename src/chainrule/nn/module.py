@@ -10,10 +10,12 @@ statistics) are ndarray attributes registered with ``register_buffer``.
 Names follow PyTorch (``"0.weight"``, ``"encoder.layers.1.bias"``), so a
 ``state_dict`` can be compared with, or loaded from, a PyTorch model's.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -58,11 +60,16 @@ class Module:
         dtype = self.own_dtype()
         checks = type(self).check_input is not Module.check_input
         if dtype is not None or checks:
-            args = tuple(checked(a, partial(self.check_input, position=i) if checks else None, dtype)
-                         if isinstance(a, (Node, np.ndarray)) else a for i, a in enumerate(args))
+            args = tuple(
+                checked(a, partial(self.check_input, position=i) if checks else None, dtype)
+                if isinstance(a, (Node, np.ndarray))
+                else a
+                for i, a in enumerate(args)
+            )
             if dtype is not None:
-                kwargs = {k: checked(v, None, dtype) if isinstance(v, (Node, np.ndarray)) else v
-                          for k, v in kwargs.items()}
+                kwargs = {
+                    k: checked(v, None, dtype) if isinstance(v, (Node, np.ndarray)) else v for k, v in kwargs.items()
+                }
         return self.forward(*args, **kwargs)
 
     def check_input(self, value: np.ndarray, position: int) -> None:
@@ -81,11 +88,13 @@ class Module:
     def register_parameter(self, name: str, param: Variable | None) -> None:
         """Set attribute ``name`` to ``param`` (a Variable or Parameter, or None for an absent one)."""
         if param is not None and not isinstance(param, Variable):
-            raise TypeError(f"{type(self).__name__}.register_parameter: '{name}' must be a Variable or "
-                            f"Parameter, got {type(param).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}.register_parameter: '{name}' must be a Variable or "
+                f"Parameter, got {type(param).__name__}"
+            )
         setattr(self, name, param)
 
-    def add_module(self, name: str, module: "Module | None") -> None:
+    def add_module(self, name: str, module: Module | None) -> None:
         """Set attribute ``name`` to a submodule (``register_module`` in PyTorch too)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}.add_module: '{name}' must be a Module, got {type(module).__name__}")
@@ -132,23 +141,23 @@ class Module:
     def named_buffers(self) -> list[tuple[str, np.ndarray]]:
         return [(name, getattr(owner, attr)) for kind, name, owner, attr in self._entries() if kind == "buffer"]
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module and every module inside it, depth first, with dotted names."""
         yield prefix, self
         for name, module in self.named_children():
             yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def modules(self) -> list["Module"]:
+    def modules(self) -> list[Module]:
         return [m for _, m in self.named_modules()]
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         """The modules directly inside this one, with their names."""
         for name, value in self._child_items():
             for path, item in _items(name, value):
                 if isinstance(item, Module):
                     yield path, item
 
-    def children(self) -> list["Module"]:
+    def children(self) -> list[Module]:
         return [m for _, m in self.named_children()]
 
     def num_parameters(self) -> int:
@@ -156,13 +165,13 @@ class Module:
         return sum(p.size for p in self.parameters())
 
     # ------------------------------------------------------------ modes and gradients
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active, batch statistics); returns self."""
         for m in self.modules():
             m.training = mode
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode (dropout off, running statistics); returns self."""
         return self.train(False)
 
@@ -183,7 +192,7 @@ class Module:
         """Forget every parameter's gradient (see ``zero_grads``)."""
         zero_grads(self.parameters(), set_to_none)
 
-    def to(self, dtype: Any) -> "Module":
+    def to(self, dtype: Any) -> Module:
         """Convert every floating parameter and buffer to ``dtype`` (e.g. ``"float64"``); returns self."""
         dt = np.dtype(dtype)
         for kind, _, owner, item in self._entries():

@@ -5,6 +5,7 @@ attribute already counts; ``Parameter`` says so by its type, takes PyTorch's
 arguments (``Parameter(data, requires_grad=True)``), and is what the built-in
 layers hold, so ``isinstance(layer.weight, nn.Parameter)`` is true as in PyTorch.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,9 @@ class Parameter(Variable):
 
     __slots__ = ()
 
-    def __init__(self, data: Any = None, requires_grad: bool = True, *, name: str | None = None,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, data: Any = None, requires_grad: bool = True, *, name: str | None = None, dtype: Any = None
+    ) -> None:
         if isinstance(data, Node):
             data = data.value
         if data is None:

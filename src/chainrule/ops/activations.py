@@ -1,4 +1,5 @@
 """Activation functions, each written to stay finite at |x| = 1e4 with no NumPy warnings."""
+
 from __future__ import annotations
 
 import math
@@ -133,13 +134,13 @@ class GELU(Op):
     def forward(self, x):
         if self.approximate == "none":
             return 0.5 * x * (1 + erf_array(x * _SQRT_HALF))
-        return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+        return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
 
     def vjp(self, g, out, x):
         if self.approximate == "none":
             cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
             return (g * (cdf + x * exp(-0.5 * (x * x)) * _INV_SQRT_2PI),)
-        t = tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
+        t = tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
         du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
         return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du),)
 

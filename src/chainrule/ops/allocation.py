@@ -15,6 +15,7 @@ and the same peak memory (83 MiB above the model's).
 elsewhere). ``chainrule.ops`` calls it once on import; set the environment
 variable ``CHAINRULE_MALLOC=default`` to leave malloc as it is.
 """
+
 from __future__ import annotations
 
 import ctypes

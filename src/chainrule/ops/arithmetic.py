@@ -3,6 +3,7 @@
 Each vjp returns the gradient for every input at the broadcast shape of the
 output; the engine sums it back down to the input's own shape.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -101,7 +102,7 @@ class Pow(Op):
 
     def forward(self, a, b):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return a ** b
+            return a**b
 
     def vjp(self, g, out, a, b):
         # b = 0: a^(b-1) would be 1/0 at a = 0; the factor b makes the term 0 anyway

@@ -7,6 +7,7 @@ back over every window with col2im, whose own vjp is im2col: written with ops,
 so it is differentiable again. Adaptive pooling is two products with constant
 averaging matrices, A_h · x · A_wᵀ, and so is its vjp.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,10 +27,13 @@ from .windows import Fail, check_rank, flag_option, from_nchw, ints, nchw_shape,
 def avg_options(spatial: int, options: dict, fail: Fail) -> dict:
     """The pooling options, ``count_include_pad`` and ``divisor_override`` as the ops hold them."""
     divisor = options["divisor_override"]
-    if divisor is not None and (not ints(divisor, 1, -2 ** 62) or isinstance(divisor, (tuple, list)) or divisor == 0):
+    if divisor is not None and (not ints(divisor, 1, -(2**62)) or isinstance(divisor, (tuple, list)) or divisor == 0):
         raise fail("divisor_override", "is not None or a non-zero int")
-    return dict(pool_options(spatial, options, fail), count_include_pad=flag_option(options, "count_include_pad", fail),
-                divisor_override=None if divisor is None else int(divisor))
+    return dict(
+        pool_options(spatial, options, fail),
+        count_include_pad=flag_option(options, "count_include_pad", fail),
+        divisor_override=None if divisor is None else int(divisor),
+    )
 
 
 AVG_OPTIONS = POOL_OPTIONS + ("count_include_pad", "divisor_override")
@@ -54,6 +58,7 @@ class AvgPool2D(_Pool):
 
     def check_options(self) -> None:
         self.__dict__.update(avg_options(self.spatial, {k: getattr(self, k) for k in AVG_OPTIONS}, self.option_error))
+
     formula = "avgpool({0})"
     derivatives = ("1/(kh·kw)",)
 
@@ -62,8 +67,10 @@ class AvgPool2D(_Pool):
         if self.divisor_override is not None:
             return dtype.type(self.divisor_override)
         win = self.window
-        sizes = [_window_sizes(n, k, s, p, o, self.count_include_pad)
-                 for n, k, s, p, o in zip((h, w), win.kernel, win.stride, win.pad, win.out_size(h, w))]
+        sizes = [
+            _window_sizes(n, k, s, p, o, self.count_include_pad)
+            for n, k, s, p, o in zip((h, w), win.kernel, win.stride, win.pad, win.out_size(h, w))
+        ]
         if sizes[0].min(initial=0) == sizes[0].max(initial=0) and sizes[1].min(initial=0) == sizes[1].max(initial=0):
             return dtype.type(sizes[0].max(initial=1) * sizes[1].max(initial=1))
         return np.outer(sizes[0], sizes[1]).astype(dtype)
@@ -114,6 +121,7 @@ class AdaptiveAvgPool2D(Op):
 
     def check_options(self) -> None:
         self.output_size = output_size_option(self.spatial, {"output_size": self.output_size}, self.option_error)
+
     formula = "adaptive_avgpool({0})"
     derivatives = ("A_h·g·A_wᵀ",)
 
@@ -145,25 +153,53 @@ def output_size_option(spatial: int, options: dict, fail: Fail) -> tuple:
     """adaptive pooling's ``output_size``: ``spatial`` ints >= 1 or None (keep that axis)."""
     value = options["output_size"]
     items = (value,) * spatial if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(items) != spatial or not all(v is None or ints(v, 1, 1) and not isinstance(v, (tuple, list))
-                                        for v in items):
-        raise fail("output_size", "is not an int >= 1" + (" or None" if spatial == 1 else
-                                                          ", or a pair of them (None keeps that axis's size)"))
+    if len(items) != spatial or not all(v is None or ints(v, 1, 1) and not isinstance(v, (tuple, list)) for v in items):
+        raise fail(
+            "output_size",
+            "is not an int >= 1"
+            + (" or None" if spatial == 1 else ", or a pair of them (None keeps that axis's size)"),
+        )
     return tuple(None if v is None else int(v) for v in items)
 
 
-def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Any:
+def avg_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Any:
     """Average pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.avg_pool2d``."""
-    return AvgPool2D.apply(input, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
-                           count_include_pad=count_include_pad, divisor_override=divisor_override)
+    return AvgPool2D.apply(
+        input,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+        divisor_override=divisor_override,
+    )
 
 
-def avg_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Any:
+def avg_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Any:
     """Average pooling over (N, C, L) or (C, L), as ``torch.nn.functional.avg_pool1d``."""
-    return AvgPool1D.apply(input, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
-                           count_include_pad=count_include_pad)
+    return AvgPool1D.apply(
+        input,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+    )
 
 
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:

@@ -14,10 +14,12 @@ Keywords follow NumPy (``axis=``, ``keepdims=``). PyTorch's ``dim=`` and
 (``numpy_names``): a silent alias would invite ``cr.max(x, dim=1)`` to be read
 as torch's (values, indices) pair.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,8 +67,10 @@ def numpy_names(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         for torch_name, numpy_name in _RENAMED.items():
             if torch_name in kwargs:
-                raise TypeError(f"{fn.__name__}() takes NumPy's keyword names: use {numpy_name}= "
-                                f"instead of {torch_name}= (got {torch_name}={kwargs[torch_name]!r})")
+                raise TypeError(
+                    f"{fn.__name__}() takes NumPy's keyword names: use {numpy_name}= "
+                    f"instead of {torch_name}= (got {torch_name}={kwargs[torch_name]!r})"
+                )
         return fn(*args, **kwargs)
 
     return wrapper

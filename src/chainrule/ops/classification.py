@@ -17,6 +17,7 @@ So ∂loss_n/∂x = softmax(x)·Σ_c A - A (the logits) and ∂loss_n/∂logp = 
 The class axis is 1, or 0 for a single 1-D example, as in PyTorch. Weights
 and labels are data: they take no gradient.
 """
+
 from __future__ import annotations
 
 import math
@@ -83,9 +84,12 @@ class _Classification(_Loss):
         classes = np.shape(x)[_class_axis(x)] if np.ndim(x) else 0
         bad = (labels < 0) | (labels >= classes)
         if bad.any() and np.any(labels[bad] != self.ignore_index):
-            raise option_error(f"{type(self).__name__} '{self.name}'", "target", f"{labels.min()}..{labels.max()}",
-                               f"holds class labels outside [0, {classes}) (and not ignore_index="
-                               f"{self.ignore_index})")
+            raise option_error(
+                f"{type(self).__name__} '{self.name}'",
+                "target",
+                f"{labels.min()}..{labels.max()}",
+                f"holds class labels outside [0, {classes}) (and not ignore_index={self.ignore_index})",
+            )
         return labels
 
     def _weight(self, extra: tuple) -> Any:
@@ -144,8 +148,12 @@ class CrossEntropy(_Classification):
 
     def _plain(self, labels: np.ndarray | None, weight: Any) -> bool:
         """Labels with no option in play: the fast path every classifier's training step takes."""
-        return (labels is not None and weight is None and not self.label_smoothing
-                and not (labels == self.ignore_index).any())
+        return (
+            labels is not None
+            and weight is None
+            and not self.label_smoothing
+            and not (labels == self.ignore_index).any()
+        )
 
     def coefficients(self, x: Any, target: Any, weight: Any) -> tuple:
         """A (array, or node for probability targets built from nodes) and the mean's denominator."""
@@ -231,8 +239,9 @@ class NLLLoss(_Classification):
     def forward(self, logp, target, *extra):
         labels = self.check_target(logp, target)
         if labels is None:
-            raise option_error(f"NLLLoss '{self.name}'", "target", f"a {np.asarray(target).dtype} array",
-                               "is not integer class labels")
+            raise option_error(
+                f"NLLLoss '{self.name}'", "target", f"a {np.asarray(target).dtype} array", "is not integer class labels"
+            )
         coef, _, denominator = self.label_coefficients(logp, labels, self._weight(extra))
         return self.reduce(-np.add.reduce(coef * logp, axis=_class_axis(logp)), denominator)
 
@@ -245,24 +254,39 @@ class NLLLoss(_Classification):
 
 def _with_weight(op: type, x: Any, target: Any, weight: Any, **options: Any) -> Any:
     if isinstance(weight, str):
-        raise TypeError(f"{op.__name__.lower()}: weight={weight!r} is not an array of class weights "
-                        f"(reduction is a keyword: reduction={weight!r})")
+        raise TypeError(
+            f"{op.__name__.lower()}: weight={weight!r} is not an array of class weights "
+            f"(reduction is a keyword: reduction={weight!r})"
+        )
     extra = () if weight is None else (weight,)
     return op.apply(x, target, *extra, has_weight=weight is not None, **options)
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Any:
     """Softmax cross-entropy of logits (N, C, ...) against integer labels (N, ...) or class
     probabilities (N, C, ...), as ``torch.nn.functional.cross_entropy``: ``weight`` (C,)
     per class, ``ignore_index`` (a label to skip), ``reduction`` ("mean", "sum", "none"),
     ``label_smoothing`` ε in [0, 1]."""
-    return _with_weight(CrossEntropy, input, target, weight, ignore_index=ignore_index, reduction=reduction,
-                        label_smoothing=label_smoothing)
+    return _with_weight(
+        CrossEntropy,
+        input,
+        target,
+        weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )
 
 
-def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-             reduction: str = "mean") -> Any:
+def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean") -> Any:
     """Negative log-likelihood of log-probabilities (N, C, ...) at integer labels (N, ...), as
     ``torch.nn.functional.nll_loss``: ``weight`` (C,), ``ignore_index``, ``reduction``."""
     return _with_weight(NLLLoss, input, target, weight, ignore_index=ignore_index, reduction=reduction)

@@ -27,10 +27,12 @@ speed and memory (measured on the CIFAR-sized step of benchmark W9):
   products cost more, and much more when another process holds a core and
   every call's threads wait on each other).
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -76,8 +78,13 @@ def column_index(padded: tuple, out_hw: tuple, win: Window) -> np.ndarray:
     ``padded`` (C, m, Hp, Wp), its flat index in the chunk. Cached per shape and window."""
     (c, m, hp, wp), (oh, ow) = padded, out_hw
     (sh, sw) = win.stride
-    parts = [np.arange(c) * (m * hp * wp), tap_offsets(win, wp), np.arange(m) * (hp * wp), np.arange(oh) * (sh * wp),
-             np.arange(ow) * sw]
+    parts = [
+        np.arange(c) * (m * hp * wp),
+        tap_offsets(win, wp),
+        np.arange(m) * (hp * wp),
+        np.arange(oh) * (sh * wp),
+        np.arange(ow) * sw,
+    ]
     index = sum(a.reshape([-1 if d == k else 1 for d in range(5)]) for k, a in enumerate(parts)).ravel()
     index.flags.writeable = False
     return index
@@ -131,7 +138,7 @@ class Columns:
         for i in range(kh):
             for j in range(kw):
                 start = i * dh * self.wp + j * dw
-                yield i * kw + j, flat[:, :, start:start + self.p]
+                yield i * kw + j, flat[:, :, start : start + self.p]
 
     # ------------------------------------------------------------ image -> columns
     def columns(self, x: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -147,7 +154,7 @@ class Columns:
         padded = self._padded(m)
         for region in border(*padded.shape[2:], top, left, h, w):  # the buffer is shared: re-zero
             padded[(slice(None), slice(None)) + region] = 0
-        padded[:, :, top:top + h, left:left + w] = x[n0:n1].transpose(1, 0, 2, 3)
+        padded[:, :, top : top + h, left : left + w] = x[n0:n1].transpose(1, 0, 2, 3)
         cols = self.buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
         if not self.wide and self.ow < SHORT_ROWS and cols.size * 8 <= INDEX_BYTES:  # short rows: one gather
             np.take(padded.ravel(), column_index(padded.shape, (self.oh, self.ow), self.win), out=cols.reshape(-1))
@@ -165,8 +172,8 @@ class Columns:
         if not self.wide:
             return g.transpose(1, 0, 2, 3).reshape(o, m * self.p)
         buf = self.buffer("rows", (o, m, self.oh, self.row))
-        buf[..., self.ow:] = 0
-        buf[..., :self.ow] = g.transpose(1, 0, 2, 3)
+        buf[..., self.ow :] = 0
+        buf[..., : self.ow] = g.transpose(1, 0, 2, 3)
         return buf.reshape(o, m * self.p)
 
     def products(self, out: np.ndarray) -> np.ndarray:
@@ -180,7 +187,7 @@ class Columns:
         """The chunk's products into ``out`` (O, m, OH, OW), plus ``bias``, in one pass."""
         bias = None if bias is None else bias.reshape(-1, 1, 1, 1)
         if self.wide:
-            shaped = prod.reshape(out.shape[:3] + (self.row,))[..., :self.ow]
+            shaped = prod.reshape(out.shape[:3] + (self.row,))[..., : self.ow]
             np.copyto(out, shaped) if bias is None else np.add(shaped, bias, out=out)
         elif bias is not None:
             out += bias
@@ -238,8 +245,13 @@ def _window(op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any)
 
     def fail(option: str, allowed: str) -> Exception:
         return option_error(op, option, options[option], allowed)
-    return Window(ints_option(options, "kernel_size", 2, 1, fail), ints_option(options, "stride", 2, 1, fail),
-                  ints_option(options, "dilation", 2, 1, fail), symmetric(ints_option(options, "padding", 2, 0, fail)))
+
+    return Window(
+        ints_option(options, "kernel_size", 2, 1, fail),
+        ints_option(options, "stride", 2, 1, fail),
+        ints_option(options, "dilation", 2, 1, fail),
+        symmetric(ints_option(options, "padding", 2, 0, fail)),
+    )
 
 
 def im2col(x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> Any:
@@ -251,5 +263,6 @@ def im2col(x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation
 def col2im(cols: Any, shape: tuple, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> Any:
     """The adjoint of ``im2col``: add columns (N, C, kh, kw, OH, OW) back into an NCHW array of ``shape``
     (``torch.nn.functional.fold``)."""
-    return Col2Im.apply(cols, window=_window("col2im", kernel_size, stride, padding, dilation),
-                        shape_=tuple(int(n) for n in shape))
+    return Col2Im.apply(
+        cols, window=_window("col2im", kernel_size, stride, padding, dilation), shape_=tuple(int(n) for n in shape)
+    )

@@ -14,10 +14,12 @@ can be differentiated twice. ``...`` stands for the leading axes, worked out
 from the values at run time (NumPy's broadcasting of length-1 axes included;
 the engine sums a broadcast gradient back to its input's shape).
 """
+
 from __future__ import annotations
 
 import string
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,11 +40,11 @@ def parse(subscripts: str, ndims: Sequence[int]) -> tuple[list[str], str]:
     used = set(spec) - set(".,->")
     free = [c for c in string.ascii_uppercase + string.ascii_lowercase if c not in used]
     widths = [ndim - len(t.replace("...", "")) for t, ndim in zip(terms, ndims)]
-    ellipsis = "".join(free[:max([w for t, w in zip(terms, widths) if "..." in t], default=0)])
+    ellipsis = "".join(free[: max([w for t, w in zip(terms, widths) if "..." in t], default=0)])
     out_terms = []
     for term, width in zip(terms, widths):
         if "..." in term:
-            term = term.replace("...", ellipsis[len(ellipsis) - width:] if width else "")
+            term = term.replace("...", ellipsis[len(ellipsis) - width :] if width else "")
         elif width:
             raise ValueError(f"einsum '{subscripts}': operand '{term}' has {width + len(term)} dimensions")
         out_terms.append(term)
@@ -64,7 +66,7 @@ class Einsum(Op):
 
     @property
     def formula(self) -> str:
-        return "einsum(" + self.subscripts + ", " + ", ".join("{%d}" % i for i in range(len(self.inputs))) + ")"
+        return "einsum(" + self.subscripts + ", " + ", ".join(f"{{{i}}}" for i in range(len(self.inputs))) + ")"
 
     def check_options(self) -> None:
         if not isinstance(self.subscripts, str) or set(self.subscripts) - set(string.ascii_letters + ".,-> "):
@@ -76,8 +78,10 @@ class Einsum(Op):
 
     def vjp(self, g, out, *xs):
         terms, output = parse(self.subscripts, [np.ndim(x) for x in xs])
-        return tuple(self._operand_grad(g, xs, terms, output, i) if self.inputs[i].requires_grad else None
-                     for i in range(len(xs)))
+        return tuple(
+            self._operand_grad(g, xs, terms, output, i) if self.inputs[i].requires_grad else None
+            for i in range(len(xs))
+        )
 
     @staticmethod
     def _operand_grad(g: Any, xs: Sequence[Any], terms: list[str], output: str, i: int) -> Any:

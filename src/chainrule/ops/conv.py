@@ -15,6 +15,7 @@ since ⟨g, conv(x, w)⟩ = ⟨conv_input_grad(g, w), x⟩ = ⟨conv_weight_grad
 Each computes as a few matrix products per chunk of images on im2col columns
 (``columns.py``): y = W·cols, gw = Σ g·colsᵀ, gx = col2im(Wᵀ·g).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -52,8 +53,9 @@ def conv_array(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window, 
     return out.transpose(1, 0, 2, 3)
 
 
-def conv_grads_array(g: np.ndarray, w: np.ndarray | None, x: np.ndarray | None, xshape: tuple, wshape: tuple,
-                     win: Window, groups: int) -> tuple:
+def conv_grads_array(
+    g: np.ndarray, w: np.ndarray | None, x: np.ndarray | None, xshape: tuple, wshape: tuple, win: Window, groups: int
+) -> tuple:
     """The gradients of ⟨g, conv(x, w)⟩ for x of ``xshape`` and w of ``wshape``: with ``w``,
     ∂/∂x = col2im(Wᵀ·g) (channel-major), with ``x``, ∂/∂w = Σ g·colsᵀ; each chunk's view of g
     serves both."""
@@ -88,15 +90,19 @@ def conv_options(spatial: int, options: dict, fail: Fail) -> dict:
         if padding not in ("same", "valid"):
             raise fail("padding", f"is not 'same', 'valid', an int >= 0 or {spatial} of them")
         if padding == "same" and stride != (1,) * spatial:
-            raise fail("padding", f"is not allowed with stride={options['stride']!r} ('same' needs stride 1, "
-                                  "as in PyTorch: use 'valid' or numbers)")
+            raise fail(
+                "padding",
+                f"is not allowed with stride={options['stride']!r} ('same' needs stride 1, "
+                "as in PyTorch: use 'valid' or numbers)",
+            )
     else:
         padding = ints_option(options, "padding", spatial, 0, fail)
     groups = options["groups"]
     if not (ints(groups, 1, 1) and not isinstance(groups, (tuple, list))):
         raise fail("groups", "is not an int >= 1 (that divides the input and output channels)")
-    return dict(stride=stride, padding=padding, dilation=ints_option(options, "dilation", spatial, 1, fail),
-                groups=int(groups))
+    return dict(
+        stride=stride, padding=padding, dilation=ints_option(options, "dilation", spatial, 1, fail), groups=int(groups)
+    )
 
 
 OPTIONS = ("stride", "padding", "dilation", "groups")
@@ -140,9 +146,11 @@ class _ConvOp(Op):
         """The canonical (O, C/groups, kh, kw) of a weight shape, checked against the input's."""
         s, channels = self.spatial, nchw_shape(xshape, self.spatial)[1]
         if len(wshape) != s + 2 or wshape[1] * self.groups != channels or wshape[0] % self.groups:
-            raise ShapeError(f"{self.op_name}: the weight must be (out_channels, in_channels/groups, "
-                             f"{'k' if s == 1 else 'kh, kw'}) with out_channels divisible by groups={self.groups}; "
-                             f"got weight {wshape} for input {xshape} ({channels} channels)")
+            raise ShapeError(
+                f"{self.op_name}: the weight must be (out_channels, in_channels/groups, "
+                f"{'k' if s == 1 else 'kh, kw'}) with out_channels divisible by groups={self.groups}; "
+                f"got weight {wshape} for input {xshape} ({channels} channels)"
+            )
         return tuple(wshape[:2]) + (1,) * (2 - s) + tuple(wshape[2:])
 
     def geometry(self, xshape: tuple, wshape: tuple) -> tuple[tuple, tuple, Window]:
@@ -184,8 +192,15 @@ class Conv2D(_ConvOp):
         """The ordinary backward, on arrays: what ConvInputGrad and ConvWeightGrad compute, in one
         pass over the chunks of g."""
         x4, w4, win = self.geometry(np.shape(x), np.shape(w))
-        gx, gw = conv_grads_array(to_nchw(g, self.spatial), np.reshape(w, w4) if need[0] else None,
-                                  np.reshape(x, x4) if need[1] else None, x4, w4, win, self.groups)
+        gx, gw = conv_grads_array(
+            to_nchw(g, self.spatial),
+            np.reshape(w, w4) if need[0] else None,
+            np.reshape(x, x4) if need[1] else None,
+            x4,
+            w4,
+            win,
+            self.groups,
+        )
         return tuple(None if a is None else a.reshape(np.shape(like)) for a, like in ((gx, x), (gw, w)))
 
 
@@ -213,8 +228,10 @@ class ConvInputGrad(_ConvOp):
 
     def vjp(self, v, out, g, w):
         need = [node.requires_grad for node in self.inputs]
-        return (conv(v, w, **self.options()) if need[0] else None,
-                conv_weight_grad(v, g, np.shape(w), **self.options()) if need[1] else None)
+        return (
+            conv(v, w, **self.options()) if need[0] else None,
+            conv_weight_grad(v, g, np.shape(w), **self.options()) if need[1] else None,
+        )
 
 
 class ConvWeightGrad(_ConvOp):
@@ -232,8 +249,10 @@ class ConvWeightGrad(_ConvOp):
 
     def vjp(self, v, out, x, g):
         need = [node.requires_grad for node in self.inputs]
-        return (conv_input_grad(g, v, np.shape(x), **self.options()) if need[0] else None,
-                conv(x, v, **self.options()) if need[1] else None)
+        return (
+            conv_input_grad(g, v, np.shape(x), **self.options()) if need[0] else None,
+            conv(x, v, **self.options()) if need[1] else None,
+        )
 
 
 def conv(x: Any, w: Any, b: Any = None, *, spatial: int = 2, **options: Any) -> Any:
@@ -251,16 +270,18 @@ def conv_weight_grad(x: Any, g: Any, shape: tuple, **options: Any) -> Any:
 
 
 # ---------------------------------------------------------------- the public functions
-def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
-           groups: int = 1) -> Any:
+def conv2d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Any:
     """2-D convolution of ``input`` (N, C, H, W) or (C, H, W) by ``weight`` (O, C/groups, kh, kw),
     plus ``bias`` (O,), as ``torch.nn.functional.conv2d``. ``padding``: an int, a pair, ``"same"``
     (output as large as the input, stride 1) or ``"valid"`` (none); ``groups=C`` is depthwise."""
     return conv(input, weight, bias, spatial=2, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
-def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
-           groups: int = 1) -> Any:
+def conv1d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Any:
     """1-D convolution of ``input`` (N, C, L) or (C, L) by ``weight`` (O, C/groups, k), plus ``bias``
     (O,), as ``torch.nn.functional.conv1d`` (options as in ``conv2d``, one int each)."""
     return conv(input, weight, bias, spatial=1, stride=stride, padding=padding, dilation=dilation, groups=groups)

@@ -4,6 +4,7 @@ maximum, minimum, where, clip, sign, and the comparisons.
 IEEE special values come silently, as in PyTorch: ln 0 = -inf, √-1 = NaN,
 e⁸⁹ = inf in float32 are results, not NumPy RuntimeWarnings.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -136,8 +137,14 @@ class Compare(Op):
     """a < b, a == b, ...: a boolean result, not differentiable."""
 
     relation = "<"
-    _ufuncs = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-               "==": np.equal, "!=": np.not_equal}
+    _ufuncs = {
+        "<": np.less,
+        "<=": np.less_equal,
+        ">": np.greater,
+        ">=": np.greater_equal,
+        "==": np.equal,
+        "!=": np.not_equal,
+    }
     differentiable = False
 
     @property

@@ -1,8 +1,10 @@
 """Selecting and assembling: indexing (basic and advanced), its scatter-add
 adjoint, concat, stack and pad."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -195,5 +197,7 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Any:
     widths = np.asarray(pad_width, dtype=int)  # checked now, broadcast to the axes when it runs
     if widths.ndim > 2 or widths.shape[-1:] not in ((), (1,), (2,)):
         raise option_error("pad", "pad_width", pad_width, "is not an int, a (before, after) pair or one pair per axis")
-    as_tuple = int(widths) if widths.ndim == 0 else tuple(tuple(w) if widths.ndim == 2 else int(w) for w in widths.tolist())
+    as_tuple = (
+        int(widths) if widths.ndim == 0 else tuple(tuple(w) if widths.ndim == 2 else int(w) for w in widths.tolist())
+    )
     return Pad.apply(x, pad_width=as_tuple, fill=value)

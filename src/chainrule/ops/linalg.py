@@ -1,5 +1,6 @@
 """Matrix products: ``matmul`` (NumPy's rules: 1-D, 2-D, batched with broadcast
 batch dims) and the lesson's ``Linear`` (k·x + b, or x @ k + b for matrices)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -11,6 +11,7 @@ it in the narrowest floating dtype of its inputs: float64 targets (NumPy's
 default, what datasets hand you) never turn a float32 model's loss and
 gradients into float64; each input's gradient comes back in its own dtype.
 """
+
 from __future__ import annotations
 
 import math
@@ -173,8 +174,9 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reducti
     return BinaryCrossEntropy.apply(input, target, *extra, reduction=reduction, **flags)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *, reduction: str = "mean",
-                                     pos_weight: Any = None) -> Any:
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, *, reduction: str = "mean", pos_weight: Any = None
+) -> Any:
     """BCE on logits, stable for any x (``F.binary_cross_entropy_with_logits``): ``weight`` per
     element, ``pos_weight`` the weight of positive examples per class (broadcast along the
     last axis)."""

@@ -12,6 +12,7 @@ gradient into its strided view of the input, so the whole input is written
 once. That scatter (``PoolScatter``) and the gather that reads the same
 elements (``PoolGather``) are each other's vjp.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,8 +23,21 @@ import numpy as np
 from ..errors import option_error
 from ..node import value_of
 from ..op import Op
-from .windows import (Fail, Window, check_rank, flag_option, from_nchw, ints, ints_option, nchw_shape, pair,
-                      planes_first, scratch, symmetric, tap_offsets, to_nchw)
+from .windows import (
+    Fail,
+    Window,
+    check_rank,
+    flag_option,
+    from_nchw,
+    ints_option,
+    nchw_shape,
+    pair,
+    planes_first,
+    scratch,
+    symmetric,
+    tap_offsets,
+    to_nchw,
+)
 
 LAYOUT = {1: "NCL", 2: "NCHW"}
 
@@ -38,8 +52,13 @@ def pool_options(spatial: int, options: dict, fail: Fail) -> dict:
     padding = ints_option(options, "padding", spatial, 0, fail)
     if any(2 * p > k for p, k in zip(padding, kernel)):
         raise fail("padding", f"is not an int from 0 to half the kernel size {options['kernel_size']!r}")
-    return dict(kernel_size=kernel, stride=stride, padding=padding, dilation=ints_option(options, "dilation", spatial, 1, fail),
-                ceil_mode=flag_option(options, "ceil_mode", fail))
+    return dict(
+        kernel_size=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=ints_option(options, "dilation", spatial, 1, fail),
+        ceil_mode=flag_option(options, "ceil_mode", fail),
+    )
 
 
 POOL_OPTIONS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
@@ -57,15 +76,19 @@ class _Pool(Op):
     label = "pool"  # the function's name without "1d"/"2d", for messages
 
     def check_options(self) -> None:
-        self.__dict__.update(pool_options(self.spatial, {k: getattr(self, k) for k in POOL_OPTIONS},
-                                          self.option_error))
+        self.__dict__.update(pool_options(self.spatial, {k: getattr(self, k) for k in POOL_OPTIONS}, self.option_error))
 
     @property
     def window(self) -> Window:
         win = self.__dict__.get("_window")
         if win is None:
-            win = self._window = Window(pair(self.kernel_size, 1), pair(self.stride, 1), pair(self.dilation, 1),
-                                        symmetric(pair(self.padding, 0)), self.ceil_mode)
+            win = self._window = Window(
+                pair(self.kernel_size, 1),
+                pair(self.stride, 1),
+                pair(self.dilation, 1),
+                symmetric(pair(self.padding, 0)),
+                self.ceil_mode,
+            )
         return win
 
     @property
@@ -92,8 +115,9 @@ def tap_index(shape4: tuple, win: Window) -> np.ndarray:
     n, c, h, w = shape4
     (hp, wp), (oh, ow) = win.padded_size(h, w), win.out_size(h, w)
     (sh, sw) = win.stride
-    base = (np.arange(n * c).reshape(-1, 1, 1) * (hp * wp) + np.arange(oh).reshape(-1, 1) * (sh * wp)
-            + np.arange(ow) * sw).reshape(1, -1)
+    base = (
+        np.arange(n * c).reshape(-1, 1, 1) * (hp * wp) + np.arange(oh).reshape(-1, 1) * (sh * wp) + np.arange(ow) * sw
+    ).reshape(1, -1)
     index = base + tap_offsets(win, wp).reshape(-1, 1)
     index.flags.writeable = False
     return index
@@ -208,8 +232,7 @@ class PoolGather(Op):
         return from_nchw(gather_array(to_nchw(x, self.spatial), self.code, self.window), np.shape(x), self.spatial)
 
     def vjp(self, v, out, x):
-        return (PoolScatter.apply(v, spatial=self.spatial, window=self.window, code=self.code,
-                                  shape_=np.shape(x)),)
+        return (PoolScatter.apply(v, spatial=self.spatial, window=self.window, code=self.code, shape_=np.shape(x)),)
 
 
 class MaxPool2D(_Pool):
@@ -258,7 +281,7 @@ class MaxPoolIndices(_Pool):
     def forward(self, x):
         x4 = self._image(x)
         code = window_max(x4, self.window, argmax=True)[1].astype(np.int64)
-        (kh, kw), (sh, sw), (dh, dw) = self.window.kernel, self.window.stride, self.window.dilation
+        (_, kw), (sh, sw), (dh, dw) = self.window.kernel, self.window.stride, self.window.dilation
         (top, _), (left, _) = self.window.pad
         oh, ow = code.shape[2:]
         rows = np.arange(oh).reshape(-1, 1) * sh + code // kw * dh - top
@@ -267,25 +290,50 @@ class MaxPoolIndices(_Pool):
 
 
 # ---------------------------------------------------------------- the public functions
-def _max_pool(spatial: int, x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any,
-              return_indices: Any) -> Any:
+def _max_pool(
+    spatial: int,
+    x: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: Any,
+    return_indices: Any,
+) -> Any:
     options = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     out = (MaxPool2D if spatial == 2 else MaxPool1D).apply(x, **options)
-    if not flag_option({"return_indices": return_indices}, "return_indices",
-                       lambda o, a: option_error(f"max_pool{spatial}d", o, return_indices, a)):
+    if not flag_option(
+        {"return_indices": return_indices},
+        "return_indices",
+        lambda o, a: option_error(f"max_pool{spatial}d", o, return_indices, a),
+    ):
         return out
     return out, MaxPoolIndices.apply(x, spatial=spatial, **options)
 
 
-def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+def max_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """Max pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.max_pool2d``;
     ``stride`` defaults to the kernel size; with ``return_indices`` also each maximum's flat
     index in its (H, W) plane (int64)."""
     return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+def max_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """Max pooling over (N, C, L) or (C, L), as ``torch.nn.functional.max_pool1d``."""
     return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)

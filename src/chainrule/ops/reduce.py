@@ -5,6 +5,7 @@ resolved on the value the op gets (``axes.py``: a 0-d value accepts 0 and -1).
 Sums are pairwise (``broadcast.accurate_sum``); a mean over nothing is NaN and
 a sum 0, silently, as in PyTorch.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -243,4 +244,3 @@ def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
 def cumsum(x: Any, axis: int) -> Any:
     """Running sum along ``axis`` (``torch.cumsum(x, dim)``)."""
     return CumSum.apply(x, axis=axis)
-

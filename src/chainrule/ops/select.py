@@ -1,8 +1,10 @@
 """Picking and masking elements: split/chunk, gather/take_along_axis (and their
 scatter-add adjoint), masked_fill, tril/triu."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -179,8 +181,12 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) ->
         if given <= 0:
             raise option_error("split", "split_size_or_sections", given, "is not a positive int")
         if n is None:
-            raise option_error("split", "split_size_or_sections", given, "needs the input's value to count "
-                               "the pieces: give a list of sizes in a define-then-run graph")
+            raise option_error(
+                "split",
+                "split_size_or_sections",
+                given,
+                "needs the input's value to count the pieces: give a list of sizes in a define-then-run graph",
+            )
         sizes = [int(given)] * (n // given) + ([n % given] if n % given else [])
     else:
         sizes = [int(s) for s in given]
@@ -196,7 +202,11 @@ def chunk(x: Any, chunks: int, axis: int = 0) -> tuple:
     if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise option_error("chunk", "chunks", chunks, "is not a positive int")
     if value_of(x) is None:
-        raise option_error("chunk", "chunks", chunks, "needs the input's value to size the pieces: use split "
-                           "with a list of sizes in a define-then-run graph")
+        raise option_error(
+            "chunk",
+            "chunks",
+            chunks,
+            "needs the input's value to size the pieces: use split with a list of sizes in a define-then-run graph",
+        )
     n = _length(x, axis, "chunks", chunks)
     return split(x, -(-n // chunks), axis) if n else (x,)

@@ -4,9 +4,11 @@ squeeze/unsqueeze, and ``sum_to_shape`` (the engine's broadcast undo).
 Shapes that depend on the input are worked out from its value when the op
 runs, never when the node is built: a define-then-run graph has no values yet
 at build time, and may be fed a different batch size on every run."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -7,6 +7,7 @@ depend on it). Degenerate points give PyTorch's values, silently: the variance
 of one element with ``ddof=1`` is NaN; the gradient of ``std`` and ``norm`` at
 a constant (zero) input is 0; ``logsumexp`` over nothing is -inf.
 """
+
 from __future__ import annotations
 
 import math
@@ -143,7 +144,7 @@ class Norm(Reduction):
         if p == 0:
             return accurate_sum((a != 0).astype(a.dtype), axes, self.keepdims)
         with quiet():
-            return accurate_sum(a ** p, axes, self.keepdims) ** (1.0 / p)
+            return accurate_sum(a**p, axes, self.keepdims) ** (1.0 / p)
 
     def vjp(self, g, out, x):
         axes, p = self.axes(x), self.ord

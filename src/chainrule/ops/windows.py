@@ -12,12 +12,14 @@ The option parsers at the bottom turn what a user types (``3``, ``(3, 2)``)
 into tuples, and give the error to raise for anything else (``OptionError``,
 from the op's ``check_options`` or the layer that checks it when built).
 """
+
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -54,8 +56,12 @@ class Window:
 
     def tiles(self, h: int, w: int) -> bool:
         """Whether the windows cover the (unpadded) h×w image exactly once: every pixel in one window."""
-        return (self.stride == self.kernel and self.dilation == (1, 1) and self.pad == ((0, 0), (0, 0))
-                and all(n % k == 0 for n, k in zip((h, w), self.kernel)))
+        return (
+            self.stride == self.kernel
+            and self.dilation == (1, 1)
+            and self.pad == ((0, 0), (0, 0))
+            and all(n % k == 0 for n, k in zip((h, w), self.kernel))
+        )
 
     def out_size(self, h: int, w: int) -> Pair:
         """The output height and width for an h×w image (PyTorch's formula, ceil_mode included)."""
@@ -74,15 +80,19 @@ class Window:
         """The height and width of the padded image the windows run over (with ceil_mode's
         overhang: the last window may reach past the padding)."""
         out = self.out_size(h, w)
-        return tuple(max(n + p[0] + p[1], (o - 1) * s + r) for n, p, o, s, r in
-                     zip((h, w), self.pad, out, self.stride, self.reach))
+        return tuple(
+            max(n + p[0] + p[1], (o - 1) * s + r)
+            for n, p, o, s, r in zip((h, w), self.pad, out, self.stride, self.reach)
+        )
 
     def check(self, op: str, shape4: tuple, given: tuple) -> None:
         """A window must fit the canonical input ``shape4``: ShapeError naming the op, the input
         shape as ``given`` and the window."""
         if min(self.out_size(*shape4[2:])) < 1:
-            raise ShapeError(f"{op}: the input of shape {given}, padded by {self.pad}, is smaller than the "
-                             f"kernel {self.kernel} (dilation {self.dilation}, so it covers {self.reach})")
+            raise ShapeError(
+                f"{op}: the input of shape {given}, padded by {self.pad}, is smaller than the "
+                f"kernel {self.kernel} (dilation {self.dilation}, so it covers {self.reach})"
+            )
 
     def pad_into(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """``x`` (N, C, H, W) inside a new array of the padded size, the border set to ``fill``."""
@@ -94,7 +104,7 @@ class Window:
         out = np.empty((n, c, hp, wp), dtype=x.dtype)
         for region in border(hp, wp, top, left, h, w):
             out[(slice(None), slice(None)) + region] = fill
-        out[:, :, top:top + h, left:left + w] = x
+        out[:, :, top : top + h, left : left + w] = x
         return out
 
     def views(self, xp: np.ndarray, out_hw: Pair) -> Iterator[tuple[int, np.ndarray]]:
@@ -103,12 +113,15 @@ class Window:
         (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel, self.stride, self.dilation, out_hw
         for i in range(kh):
             for j in range(kw):
-                yield i * kw + j, xp[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                yield (
+                    i * kw + j,
+                    xp[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw],
+                )
 
     def crop(self, xp: np.ndarray, h: int, w: int) -> np.ndarray:
         """The image part of a padded array (a view)."""
         (top, _), (left, _) = self.pad
-        return xp[:, :, top:top + h, left:left + w]
+        return xp[:, :, top : top + h, left : left + w]
 
 
 def tap_offsets(win: Window, wp: int) -> np.ndarray:
@@ -119,8 +132,12 @@ def tap_offsets(win: Window, wp: int) -> np.ndarray:
 
 def border(hp: int, wp: int, top: int, left: int, h: int, w: int) -> list[tuple[slice, slice]]:
     """The (row, column) slices of an hp×wp array outside its h×w interior at (top, left)."""
-    regions = [(slice(0, top), slice(0, wp)), (slice(top + h, hp), slice(0, wp)),
-               (slice(top, top + h), slice(0, left)), (slice(top, top + h), slice(left + w, wp))]
+    regions = [
+        (slice(0, top), slice(0, wp)),
+        (slice(top + h, hp), slice(0, wp)),
+        (slice(top, top + h), slice(0, left)),
+        (slice(top, top + h), slice(left + w, wp)),
+    ]
     return [(r, c) for r, c in regions if r.stop != r.start and c.stop != c.start]
 
 
@@ -200,8 +217,10 @@ def from_nchw(y: np.ndarray, like: tuple, spatial: int) -> np.ndarray:
 def check_rank(op: str, shape: tuple, spatial: int, layout: str) -> None:
     """The input must be batched or unbatched ``layout`` (``"NCHW"`` or ``"NCL"``)."""
     if len(shape) not in (spatial + 1, spatial + 2):
-        raise ShapeError(f"{op} expects a {layout} input ({spatial + 2}-D, or {spatial + 1}-D without the batch "
-                         f"axis), got shape {shape}")
+        raise ShapeError(
+            f"{op} expects a {layout} input ({spatial + 2}-D, or {spatial + 1}-D without the batch "
+            f"axis), got shape {shape}"
+        )
 
 
 # ---------------------------------------------------------------- options, as users type them

@@ -11,13 +11,37 @@ parameter or for none: a NaN or infinite gradient raises
 parameter and no optimizer state. Schedules live in ``cr.optim.lr_scheduler``
 and are re-exported here.
 """
+
 from . import lr_scheduler
 from .algorithms import SGD, Adagrad, Adam, AdamW, RMSprop
 from .clip import clip_grad_norm_
-from .lr_scheduler import (CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR, LRScheduler, OneCycleLR,
-                           ReduceLROnPlateau, SequentialLR, StepLR)
+from .lr_scheduler import (
+    CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    LinearLR,
+    LRScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 from .optimizer import Optimizer
 
-__all__ = ["Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "LRScheduler", "LinearLR",
-           "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau", "SGD", "SequentialLR", "StepLR",
-           "clip_grad_norm_", "lr_scheduler"]
+__all__ = [
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "LRScheduler",
+    "LinearLR",
+    "OneCycleLR",
+    "Optimizer",
+    "RMSprop",
+    "ReduceLROnPlateau",
+    "SGD",
+    "SequentialLR",
+    "StepLR",
+    "clip_grad_norm_",
+    "lr_scheduler",
+]

@@ -6,10 +6,12 @@ so a misspelt keyword is a TypeError naming it. ``maximize=True`` ascends;
 raising. A rule maps (value, gradient, state) to (new value, new state) without
 touching its inputs: ``Optimizer.step`` commits every parameter's result together.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -34,18 +36,38 @@ class SGD(Optimizer):
     decay (``torch.optim.SGD``): buf = μ·buf + (1-τ)·g (buf = g at the first step);
     the step is lr·buf, or lr·(g + μ·buf) with Nesterov."""
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
-                 nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize), nonfinite)
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        nonfinite: str = "raise",
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                maximize=maximize,
+            ),
+            nonfinite,
+        )
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
         self.at_least_zero(group, "momentum", "weight_decay")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise option_error("SGD", "nesterov", group["nesterov"],
-                               "needs momentum > 0 and dampening = 0 (Nesterov momentum)")
+            raise option_error(
+                "SGD", "nesterov", group["nesterov"], "needs momentum > 0 and dampening = 0 (Nesterov momentum)"
+            )
 
     def update(self, value, g, state, group) -> Update:
         g = _decayed(g, value, group["weight_decay"])
@@ -63,11 +85,32 @@ class Adam(Optimizer):
     step lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + ε); L2 ``weight_decay`` (or decoupled, AdamW's),
     ``amsgrad`` (the running maximum of v)."""
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
-                 decoupled_weight_decay: bool = False, nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay), nonfinite)
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        nonfinite: str = "raise",
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                maximize=maximize,
+                decoupled_weight_decay=decoupled_weight_decay,
+            ),
+            nonfinite,
+        )
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
@@ -89,30 +132,69 @@ class Adam(Optimizer):
         new = {"step": t, "exp_avg": m, "exp_avg_sq": v}
         if group["amsgrad"]:
             v = new["max_exp_avg_sq"] = np.maximum(state.get("max_exp_avg_sq", v), v)
-        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + group["eps"]
-        return value - (lr / (1 - beta1 ** t)) * m / denom, new
+        denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
+        return value - (lr / (1 - beta1**t)) * m / denom, new
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (``torch.optim.AdamW``: the weights shrink by
     lr·weight_decay each step, apart from the gradient; weight_decay defaults to 0.01)."""
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
-                 nonfinite: str = "raise") -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True, nonfinite=nonfinite)
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        nonfinite: str = "raise",
+    ) -> None:
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+            nonfinite=nonfinite,
+        )
 
 
 class RMSprop(Optimizer):
     """RMSprop (``torch.optim.RMSprop``): divide by a running RMS of the gradient;
     optional momentum, ``centered`` variance and L2 weight decay."""
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False, nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize), nonfinite)
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+        nonfinite: str = "raise",
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                maximize=maximize,
+            ),
+            nonfinite,
+        )
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
@@ -138,12 +220,30 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad (``torch.optim.Adagrad``): per-element steps lr/(1+(t-1)·lr_decay) · g / (√Σg² + ε)."""
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False,
-                 nonfinite: str = "raise") -> None:
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      maximize=maximize), nonfinite)
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+        nonfinite: str = "raise",
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+                maximize=maximize,
+            ),
+            nonfinite,
+        )
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)

@@ -1,9 +1,11 @@
 """``clip_grad_norm_``: scale gradients together so their joint norm stays bounded
 (``torch.nn.utils.clip_grad_norm_``)."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -11,8 +13,9 @@ from ..errors import NonFiniteGradientError
 from .optimizer import named_params
 
 
-def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:
+def clip_grad_norm_(
+    parameters: Iterable[Any], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> float:
     """Scale all gradients together so their joint norm is at most ``max_norm``; returns the
     norm before clipping. ``parameters``: Variables, ``(name, Variable)`` pairs or a Module."""
     params, names = named_params(parameters, "clip_grad_norm_")
@@ -27,8 +30,9 @@ def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float
         total = float(np.sum(np.asarray(norms) ** norm_type) ** (1 / norm_type))
     if error_if_nonfinite and not math.isfinite(total):
         bad = [f"'{n}' {np.shape(p.value)}" for (n, p), g in zip(named, grads) if not np.all(np.isfinite(g))]
-        raise NonFiniteGradientError(f"clip_grad_norm_: the total gradient norm is {total}; "
-                                     f"non-finite in {', '.join(bad)}")
+        raise NonFiniteGradientError(
+            f"clip_grad_norm_: the total gradient norm is {total}; non-finite in {', '.join(bad)}"
+        )
     coef = min(max_norm / (total + 1e-6), 1.0)
     for (_, p), g in zip(named, grads):
         p.grad = g * g.dtype.type(coef)

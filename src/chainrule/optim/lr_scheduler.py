@@ -11,19 +11,29 @@ after the optimizer's steps. Warm-up: ``SequentialLR(opt, [LinearLR(opt, 0.1,
 total_iters=5), CosineAnnealingLR(opt, 95)], milestones=[5])``.
 ``state_dict()``/``load_state_dict()`` save and restore where a schedule is.
 """
+
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..errors import StateDictError, option_error
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
 from .schedule import SchedulerState
 
-__all__ = ["CosineAnnealingLR", "CosineAnnealingWarmRestarts", "LRScheduler", "LinearLR", "OneCycleLR",
-           "ReduceLROnPlateau", "SequentialLR", "StepLR"]
+__all__ = [
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "LRScheduler",
+    "LinearLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "SequentialLR",
+    "StepLR",
+]
 
 
 def _number(value: Any) -> bool:
@@ -46,8 +56,10 @@ class LRScheduler(SchedulerState):
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
         elif any("initial_lr" not in group for group in optimizer.param_groups):
-            raise StateDictError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs 'initial_lr' in "
-                                 "every parameter group (load the optimizer's state dict first)")
+            raise StateDictError(
+                f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs 'initial_lr' in "
+                "every parameter group (load the optimizer's state dict first)"
+            )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._initial_step()
@@ -94,8 +106,7 @@ class StepLR(LRScheduler):
 class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (initial - eta_min)·(1 + cos(π·epoch/T_max))/2."""
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
-                 last_epoch: int = -1) -> None:
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         if not _positive_int(T_max):
             raise option_error("CosineAnnealingLR", "T_max", T_max, "is not a positive int")
         self.T_max, self.eta_min = T_max, eta_min
@@ -109,8 +120,14 @@ class LinearLR(LRScheduler):
     """lr = initial · (start_factor + (end_factor - start_factor)·min(epoch, total_iters)/total_iters):
     a linear warm-up (or decay) over ``total_iters`` steps, then constant."""
 
-    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
         if not (_number(start_factor) and 0 < start_factor <= 1):
             raise option_error("LinearLR", "start_factor", start_factor, "is not a number in (0, 1]")
         if not (_number(end_factor) and 0 <= end_factor <= 1):
@@ -130,8 +147,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     lr = eta_min + (initial - eta_min)·(1 + cos(π·T_cur/T_i))/2. ``step(epoch)`` also
     takes a fractional epoch (``step(epoch + i / batches)``), as in PyTorch."""
 
-    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
         if not _positive_int(T_0):
             raise option_error("CosineAnnealingWarmRestarts", "T_0", T_0, "is not a positive int")
         if not _positive_int(T_mult):
@@ -154,8 +172,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             self.T_cur = epoch % self.T_0
         elif epoch >= self.T_0:
             n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
-            self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
-            self.T_i = self.T_0 * self.T_mult ** n
+            self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+            self.T_i = self.T_0 * self.T_mult**n
         else:
             self.T_i, self.T_cur = self.T_0, epoch
         self._jump(math.floor(epoch))
@@ -169,15 +187,21 @@ class SequentialLR(LRScheduler):
     each starts from its own step 0 there. The usual warm-up is
     ``SequentialLR(opt, [LinearLR(opt, 0.01, total_iters=5), CosineAnnealingLR(opt, 95)], [5])``."""
 
-    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int], last_epoch: int = -1
+    ) -> None:
         schedulers, milestones = list(schedulers), list(milestones)
         if not schedulers or any(not isinstance(s, LRScheduler) or s.optimizer is not optimizer for s in schedulers):
-            raise option_error("SequentialLR", "schedulers", schedulers,
-                               "is not a non-empty list of step schedules of this optimizer")
+            raise option_error(
+                "SequentialLR", "schedulers", schedulers, "is not a non-empty list of step schedules of this optimizer"
+            )
         if len(milestones) != len(schedulers) - 1 or milestones != sorted(milestones):
-            raise option_error("SequentialLR", "milestones", milestones,
-                               f"is not {len(schedulers) - 1} increasing steps (one fewer than the schedules)")
+            raise option_error(
+                "SequentialLR",
+                "milestones",
+                milestones,
+                f"is not {len(schedulers) - 1} increasing steps (one fewer than the schedules)",
+            )
         self.optimizer, self._schedulers, self._milestones = optimizer, schedulers, milestones
         self.last_epoch = last_epoch + 1
         for group in optimizer.param_groups:  # undo the steps the schedules took when they were built
@@ -210,8 +234,9 @@ class SequentialLR(LRScheduler):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         inner, own = state.get("_schedulers", []), {k: v for k, v in state.items() if k != "_schedulers"}
         if len(inner) != len(self._schedulers):
-            raise StateDictError(f"SequentialLR.load_state_dict: {len(inner)} saved schedules, "
-                                 f"this one runs {len(self._schedulers)}")
+            raise StateDictError(
+                f"SequentialLR.load_state_dict: {len(inner)} saved schedules, this one runs {len(self._schedulers)}"
+            )
         backups = [s.state_dict() for s in self._schedulers]
         try:  # each load checks its keys before it changes anything; undo the inner ones on a failure
             for s, saved in zip(self._schedulers, inner):
@@ -227,8 +252,12 @@ def _per_group(owner: str, option: str, value: Any, optimizer: Optimizer) -> lis
     """One value per parameter group: the same number for all, or a list with one each."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise option_error(owner, option, value, f"does not have one value for each of the "
-                                                     f"{len(optimizer.param_groups)} parameter groups")
+            raise option_error(
+                owner,
+                option,
+                value,
+                f"does not have one value for each of the {len(optimizer.param_groups)} parameter groups",
+            )
         return list(value)
     return [value] * len(optimizer.param_groups)
 
@@ -240,11 +269,23 @@ class OneCycleLR(LRScheduler):
     ("cos" or "linear"); the momentum (SGD's, or Adam's β₁) cycles the other way between
     ``max_momentum`` and ``base_momentum``. ``three_phase`` climbs back down before annealing."""
 
-    def __init__(self, optimizer: Optimizer, max_lr: float | list[float], total_steps: int | None = None,
-                 epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
-                 anneal_strategy: str = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
-                 max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4,
-                 three_phase: bool = False, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | list[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float = 0.85,
+        max_momentum: float = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
         owner = "OneCycleLR"
         if total_steps is None and (epochs is None or steps_per_epoch is None):
             raise option_error(owner, "total_steps", total_steps, "is needed (or both epochs and steps_per_epoch)")
@@ -256,17 +297,31 @@ class OneCycleLR(LRScheduler):
         if anneal_strategy not in ("cos", "linear"):
             raise option_error(owner, "anneal_strategy", anneal_strategy, "is not one of 'cos', 'linear'")
         if cycle_momentum and "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-            raise option_error(owner, "cycle_momentum", cycle_momentum,
-                               f"needs an optimizer with momentum or betas, not {type(optimizer).__name__}")
+            raise option_error(
+                owner,
+                "cycle_momentum",
+                cycle_momentum,
+                f"needs an optimizer with momentum or betas, not {type(optimizer).__name__}",
+            )
         self.total_steps = total_steps if total_steps is not None else epochs * steps_per_epoch
         total = self.total_steps
-        ends = ([pct_start * total - 1, 2 * pct_start * total - 2, total - 1] if three_phase
-                else [pct_start * total - 1, total - 1])
-        keys = ([("initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                 ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                 ("initial_lr", "min_lr", "max_momentum", "max_momentum")] if three_phase
-                else [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                      ("max_lr", "min_lr", "base_momentum", "max_momentum")])
+        ends = (
+            [pct_start * total - 1, 2 * pct_start * total - 2, total - 1]
+            if three_phase
+            else [pct_start * total - 1, total - 1]
+        )
+        keys = (
+            [
+                ("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                ("initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
+            if three_phase
+            else [
+                ("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                ("max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
+        )
         self._phases = [(float(end), *names) for end, names in zip(ends, keys)]
         self.anneal_strategy, self.cycle_momentum = anneal_strategy, cycle_momentum
         self.use_beta1 = "betas" in optimizer.defaults
@@ -275,8 +330,11 @@ class OneCycleLR(LRScheduler):
             for group, top in zip(groups, _per_group(owner, "max_lr", max_lr, optimizer)):
                 group.update(initial_lr=top / div_factor, max_lr=top, min_lr=top / div_factor / final_div_factor)
             if cycle_momentum:
-                for group, high, low in zip(groups, _per_group(owner, "max_momentum", max_momentum, optimizer),
-                                            _per_group(owner, "base_momentum", base_momentum, optimizer)):
+                for group, high, low in zip(
+                    groups,
+                    _per_group(owner, "max_momentum", max_momentum, optimizer),
+                    _per_group(owner, "base_momentum", base_momentum, optimizer),
+                ):
                     group.update(self._momentum(group, high), max_momentum=high, base_momentum=low)
         super().__init__(optimizer, last_epoch)
 

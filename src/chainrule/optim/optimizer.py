@@ -8,9 +8,11 @@ an interrupt) in the middle of a step leaves every parameter and all the state
 as they were. A subclass writes only its update rule, as a function from a
 parameter's value, gradient and state to the new value and state.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -38,8 +40,10 @@ def named_params(params: Any, owner: str) -> tuple[list[Variable], list[str] | N
     if hasattr(params, "named_parameters"):
         params = params.named_parameters()
     if isinstance(params, Variable):
-        raise TypeError(f"{owner}: params must be an iterable of Variables (e.g. model.parameters()), "
-                        f"got a single {type(params).__name__}")
+        raise TypeError(
+            f"{owner}: params must be an iterable of Variables (e.g. model.parameters()), "
+            f"got a single {type(params).__name__}"
+        )
     items = list(params)
     names = None
     if items and all(isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], str) for i in items):
@@ -89,8 +93,10 @@ class Optimizer:
             raise TypeError(f"{owner}: a parameter group is a dict, got {type(group).__name__}")
         unknown = sorted(set(group) - set(self.defaults) - set(GROUP_KEYS))
         if unknown:
-            raise TypeError(f"{owner}: parameter group got unexpected option(s) {', '.join(map(repr, unknown))}; "
-                            f"its options are {', '.join(sorted(self.defaults))}")
+            raise TypeError(
+                f"{owner}: parameter group got unexpected option(s) {', '.join(map(repr, unknown))}; "
+                f"its options are {', '.join(sorted(self.defaults))}"
+            )
         params, names = named_params(group["params"], owner)
         if "param_names" in group:
             names = list(group["param_names"])
@@ -144,20 +150,25 @@ class Optimizer:
         leaves every parameter and all optimizer state unchanged.
         """
         loss = closure() if closure is not None else None
-        work = [(group, p, g) for group in self.param_groups for p in group["params"]
-                if (g := _grad_of(p, self.name_of(p))) is not None]
+        work = [
+            (group, p, g)
+            for group in self.param_groups
+            for p in group["params"]
+            if (g := _grad_of(p, self.name_of(p))) is not None
+        ]
         bad = [f"'{self.name_of(p)}' {np.shape(p.value)}" for _, p, g in work if not np.all(np.isfinite(g))]
         if bad:
             if self.nonfinite == "skip":
                 self.skipped_steps += 1
                 return loss
-            raise NonFiniteGradientError(f"{type(self).__name__}.step: non-finite gradient in parameter(s) "
-                                         f"{', '.join(bad)}; no parameter was changed")
+            raise NonFiniteGradientError(
+                f"{type(self).__name__}.step: non-finite gradient in parameter(s) "
+                f"{', '.join(bad)}; no parameter was changed"
+            )
         updates = []
         for group, p, g in work:
             value = np.asarray(p.value)
-            new_value, new_state = self.update(value, -g if group.get("maximize") else g,
-                                               self.state.get(p, {}), group)
+            new_value, new_state = self.update(value, -g if group.get("maximize") else g, self.state.get(p, {}), group)
             arrays = {k: v if k in self.counters else np.asarray(v, dtype=value.dtype) for k, v in new_state.items()}
             updates.append((p, np.asarray(new_value, dtype=value.dtype), arrays))
         self._commit(updates)
@@ -179,8 +190,9 @@ class Optimizer:
                     self.state[p] = state
             raise
 
-    def update(self, value: np.ndarray, g: np.ndarray, state: dict[str, Any],
-               group: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    def update(
+        self, value: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """One step of the rule: (new value, new state) from the parameter's value, its gradient
         ``g`` (in the value's dtype) and its state. Must not modify ``value`` or ``state``."""
         raise NotImplementedError
@@ -190,10 +202,15 @@ class Optimizer:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` as in PyTorch
         (parameters are numbered in order across groups; arrays are copies)."""
         index = {p: i for i, p in enumerate(self.params)}
-        state = {index[p]: {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in s.items()}
-                 for p, s in self.state.items() if p in index}
-        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[p] for p in g["params"]]}
-                  for g in self.param_groups]
+        state = {
+            index[p]: {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in s.items()}
+            for p, s in self.state.items()
+            if p in index
+        }
+        groups = [
+            {**{k: v for k, v in g.items() if k != "params"}, "params": [index[p] for p in g["params"]]}
+            for g in self.param_groups
+        ]
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -238,8 +255,10 @@ class Optimizer:
                 number = value.item()
                 restored[name] = int(number) if float(number).is_integer() else number
             elif value.shape != shape:
-                raise StateDictError(f"{owner}: state '{name}' of parameter {i} ('{self.name_of(p)}') has shape "
-                                     f"{value.shape}, the parameter {shape}")
+                raise StateDictError(
+                    f"{owner}: state '{name}' of parameter {i} ('{self.name_of(p)}') has shape "
+                    f"{value.shape}, the parameter {shape}"
+                )
             else:
                 restored[name] = value.astype(dtype)
         return restored

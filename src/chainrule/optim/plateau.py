@@ -1,5 +1,6 @@
 """``ReduceLROnPlateau``: lower the rate when a watched metric stops improving
 (``torch.optim.lr_scheduler.ReduceLROnPlateau``): ``sched.step(val_loss)``."""
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,18 @@ class ReduceLROnPlateau(SchedulerState):
     """Multiply the lr by ``factor`` once a monitored metric has not improved for
     ``patience`` epochs, then wait ``cooldown`` epochs; never below ``min_lr``."""
 
-    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0,
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
         owner = "ReduceLROnPlateau"
         if mode not in ("min", "max"):
             raise option_error(owner, "mode", mode, "is not one of 'min', 'max'")
@@ -25,7 +35,12 @@ class ReduceLROnPlateau(SchedulerState):
             raise option_error(owner, "factor", factor, "is not a number in (0, 1)")
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown, self.min_lr, self.eps = (
-            threshold, threshold_mode, cooldown, min_lr, eps)
+            threshold,
+            threshold_mode,
+            cooldown,
+            min_lr,
+            eps,
+        )
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = self.cooldown_counter = self.last_epoch = 0
         self._last_lr = [group["lr"] for group in optimizer.param_groups]

@@ -1,5 +1,6 @@
 """What every learning-rate schedule shares: the rates it last set, and saving and
 restoring where it is (``state_dict``/``load_state_dict``, as PyTorch's schedules)."""
+
 from __future__ import annotations
 
 import copy
@@ -29,6 +30,7 @@ class SchedulerState:
         own = set(vars(self)) - set(self._unsaved)
         missing, unexpected = sorted(own - set(state)), sorted(set(state) - own)
         if missing or unexpected:
-            raise StateDictError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
-                                 f"unexpected keys {unexpected}")
+            raise StateDictError(
+                f"{type(self).__name__}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
+            )
         vars(self).update(copy.deepcopy(state))

@@ -6,6 +6,7 @@ The engine never imports this package. ``install()`` (called by
 engine's classes, as ``ops/`` attaches the Python operators to ``Node``, and
 registers the narrator that ``Graph.forward(narrate=True)`` asks the engine's hooks for.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -15,9 +15,11 @@ Narration, ``explain`` and drawing all need the same few facts about an edge
   as the chain rule's sum-over-paths form would;
 - where a value or a gradient first stops being a finite number.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -130,8 +132,16 @@ def edge_form(op: Node, index: int, g: Sym | None = None, raw_shape: tuple | Non
 def broadcast_note(name: str, raw_shape: tuple, shape: tuple) -> tuple[str, dict]:
     """The note that says a gradient was summed because ``name`` was broadcast."""
     times = int(np.prod(raw_shape, dtype=np.int64) // max(int(np.prod(shape, dtype=np.int64)), 1))
-    return ("note.broadcast", {"axes": broadcast_axes(raw_shape, shape), "name": name,
-                               "shape": str(tuple(shape)), "full": str(tuple(raw_shape)), "count": times})
+    return (
+        "note.broadcast",
+        {
+            "axes": broadcast_axes(raw_shape, shape),
+            "name": name,
+            "shape": str(tuple(shape)),
+            "full": str(tuple(raw_shape)),
+            "count": times,
+        },
+    )
 
 
 def path_counts(order: Sequence[Node], output: Node, wrt: Node) -> tuple[dict[int, int], dict[int, int]]:
@@ -168,12 +178,18 @@ def path_counts(order: Sequence[Node], output: Node, wrt: Node) -> tuple[dict[in
 
 def edges_into(order: list[Node], node: Node, up: dict[int, int]) -> list[tuple[Node, int]]:
     """The edges (op, input index) that end a path at ``node``."""
-    return [(op, i) for op in order if id(op) in up and op is not node
-            for i, inp in enumerate(op.inputs) if inp is node and follows(op, i)]
+    return [
+        (op, i)
+        for op in order
+        if id(op) in up and op is not node
+        for i, inp in enumerate(op.inputs)
+        if inp is node and follows(op, i)
+    ]
 
 
-def enumerate_paths(output: Any, node: Any, down: dict[int, int],
-                    children: Callable[[Any], list] | None = None) -> list[list[Any]]:
+def enumerate_paths(
+    output: Any, node: Any, down: dict[int, int], children: Callable[[Any], list] | None = None
+) -> list[list[Any]]:
     """Every path from ``output`` to ``node`` as a list of edges, output side first.
 
     ``children(v)`` lists the (edge, child) pairs below ``v`` (default: a node's
@@ -183,8 +199,10 @@ def enumerate_paths(output: Any, node: Any, down: dict[int, int],
     shares its prefix through a parent link, so a path of length L costs O(L) once.
     """
     if children is None:
+
         def children(current: Node) -> list:
             return [((current, i), inp) for i, inp in enumerate(current.inputs) if follows(current, i)]
+
     if id(output) not in down:
         return []
     found: list[list[Any]] = []
@@ -217,6 +235,7 @@ def nonfinite_origins(order: Sequence[Node]) -> list[Node]:
 
 
 def nonfinite_kind(value: Any) -> str:
-    """"nan" when any element is NaN, else "inf"."""
-    return "nan" if np.isnan(np.asarray(value, dtype=np.complex128 if np.iscomplexobj(value) else float)).any() \
-        else "inf"
+    """ "nan" when any element is NaN, else "inf"."""
+    return (
+        "nan" if np.isnan(np.asarray(value, dtype=np.complex128 if np.iscomplexobj(value) else float)).any() else "inf"
+    )

@@ -6,9 +6,11 @@ collects notes on the counts and rules a formula uses. ``FORMS`` maps each op
 class to its rule (``forms_elementwise.py``, ``forms_tensor.py``); ``forms.py``
 looks the rule up.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -93,6 +95,7 @@ def rule(*classes: type) -> Callable[[Rule], Rule]:
         for cls in classes:
             FORMS[cls] = function
         return function
+
     return register
 
 

@@ -17,6 +17,7 @@ its vjp, up to ``MAX_ROWS`` rows per op. Where the structure is known
 be 0 is still listed (a dead relu unit shows its 0); elsewhere only the
 nonzero entries of the Jacobian are found, so such paths are left out.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..errors import GradientError, describe
 from ..backprop import backpropagate, input_values
+from ..errors import GradientError, describe
 from ..node import Node
 from . import symbols as s
 from .chain import edges_into, enumerate_paths, follows, is_scalar, path_counts
@@ -37,20 +38,65 @@ from .symbols import Sym
 
 MAX_ROWS = 4096  # an op of this many output elements with no cheaper rule is followed row by row at most
 
-ELEMENTWISE = (ops.Add, ops.Sub, ops.Mul, ops.Div, ops.Neg, ops.Pow, ops.Abs, ops.Exp, ops.Log, ops.Sqrt, ops.Sin,
-               ops.Cos, ops.Maximum, ops.Minimum, ops.Where, ops.Clip, ops.Sigmoid, ops.Tanh, ops.ReLU,
-               ops.LeakyReLU, ops.Softplus, ops.GELU, ops.Cast, ops.BroadcastTo, ops.Erf, ops.Log1p, ops.Expm1,
-               ops.SiLU, ops.ELU, ops.Mish, ops.Hardtanh)
-LINEAR = (ops.Reshape, ops.Squeeze, ops.ExpandDims, ops.Transpose, ops.SwapAxes, ops.GetItem, ops.Sum, ops.Mean,
-          ops.Concat, ops.Stack, ops.Pad)
+ELEMENTWISE = (
+    ops.Add,
+    ops.Sub,
+    ops.Mul,
+    ops.Div,
+    ops.Neg,
+    ops.Pow,
+    ops.Abs,
+    ops.Exp,
+    ops.Log,
+    ops.Sqrt,
+    ops.Sin,
+    ops.Cos,
+    ops.Maximum,
+    ops.Minimum,
+    ops.Where,
+    ops.Clip,
+    ops.Sigmoid,
+    ops.Tanh,
+    ops.ReLU,
+    ops.LeakyReLU,
+    ops.Softplus,
+    ops.GELU,
+    ops.Cast,
+    ops.BroadcastTo,
+    ops.Erf,
+    ops.Log1p,
+    ops.Expm1,
+    ops.SiLU,
+    ops.ELU,
+    ops.Mish,
+    ops.Hardtanh,
+)
+LINEAR = (
+    ops.Reshape,
+    ops.Squeeze,
+    ops.ExpandDims,
+    ops.Transpose,
+    ops.SwapAxes,
+    ops.GetItem,
+    ops.Sum,
+    ops.Mean,
+    ops.Concat,
+    ops.Stack,
+    ops.Pad,
+)
 ELEMENT_FORMS = ELEMENTWISE + (ops.MSE, ops.BinaryCrossEntropy, ops.BCEWithLogits, ops.Mean, ops.Sum)
 
 
 def selected_element(node: Node, element: Any, order: list[Node]) -> tuple[Node, tuple | None]:
     """``(node, element)`` with ``W[0, 2]`` (a fresh indexing node, not part of the graph)
     read as element (0, 2) of W; the element checked against the node's shape."""
-    if element is None and isinstance(node, ops.GetItem) and len(node.inputs) == 1 and _plain(node.index) \
-            and not any(n is node for n in order):
+    if (
+        element is None
+        and isinstance(node, ops.GetItem)
+        and len(node.inputs) == 1
+        and _plain(node.index)
+        and not any(n is node for n in order)
+    ):
         node, element = node.inputs[0], node.index
     if element is None:
         return node, None
@@ -74,7 +120,7 @@ class _Vertex:
     def __init__(self, node: Node, index: tuple) -> None:
         self.node, self.index = node, index
         # ((op, input slot, ∂op[p]/∂input[q], p, q), the vertex of input[q])
-        self.edges: list[tuple[tuple, "_Vertex"]] = []
+        self.edges: list[tuple[tuple, _Vertex]] = []
 
     @property
     def name(self) -> str:
@@ -88,15 +134,23 @@ def element_name(node: Node, index: tuple) -> str:
     return f"{node.name}[{', '.join(map(str, index))}]"
 
 
-def explain_element(output: Node, node: Node, element: tuple, order: list[Node], seed: Any, max_paths: int,
-                    lang: str) -> Explanation:
+def explain_element(
+    output: Node, node: Node, element: tuple, order: list[Node], seed: Any, max_paths: int, lang: str
+) -> Explanation:
     """The chain rule for ∂output/∂node[element], every path through single elements."""
     if not is_scalar(output.value):
-        raise GradientError(f"explain: following one element needs a one-element output, "
-                            f"but {describe(output)} has {np.size(output.value)} elements")
+        raise GradientError(
+            f"explain: following one element needs a one-element output, "
+            f"but {describe(output)} has {np.size(output.value)} elements"
+        )
     down, up = path_counts(order, output, node)
-    grads = backpropagate(order, [(output, seed)], keep="none", wanted={node} | {
-        op for op, _ in edges_into(order, node, up)}) if up.get(id(node)) else {}
+    grads = (
+        backpropagate(
+            order, [(output, seed)], keep="none", wanted={node} | {op for op, _ in edges_into(order, node, up)}
+        )
+        if up.get(id(node))
+        else {}
+    )
     total = grads.get(node)
     value = float(np.asarray(total)[element]) if total is not None else 0.0
     target = _Vertex(node, element)
@@ -107,13 +161,25 @@ def explain_element(output: Node, node: Node, element: tuple, order: list[Node],
     paths: tuple[Path, ...] = ()
     groups: tuple[EdgeGroup, ...] = ()
     if n_paths and n_paths <= max_paths:
-        paths = tuple(_path(edges, np.asarray(seed).reshape(())) for edges in
-                      enumerate_paths(root, target, counts, lambda v: [(e, child) for e, child in v.edges]))
+        paths = tuple(
+            _path(edges, np.asarray(seed).reshape(()))
+            for edges in enumerate_paths(root, target, counts, lambda v: [(e, child) for e, child in v.edges])
+        )
     elif n_paths:
         groups = _groups(below, target, grads)
     flags = value_flags(order) + path_flags(paths)
-    return Explanation(output, node, paths, n_paths, np.asarray(value, dtype=np.asarray(node.value).dtype),
-                       max_paths, groups, lang, element=element, flags=flags)
+    return Explanation(
+        output,
+        node,
+        paths,
+        n_paths,
+        np.asarray(value, dtype=np.asarray(node.value).dtype),
+        max_paths,
+        groups,
+        lang,
+        element=element,
+        flags=flags,
+    )
 
 
 def _scalar_graph(order: list[Node], output: Node, node: Node, target: _Vertex, down: dict, up: dict) -> Any:
@@ -206,15 +272,20 @@ def _linear_column(op: Node, i: int, q: tuple, inputs: list) -> dict[tuple, floa
     probe[i] = np.zeros_like(np.asarray(inputs[i]))
     probe[i][q] = 1
     out = np.asarray(op.forward(*probe))
-    return {tuple(int(v) for v in p): float(out[p]) for p in zip(*np.nonzero(out))} if out.ndim else \
-        ({(): float(out)} if out != 0 else {})
+    return (
+        {tuple(int(v) for v in p): float(out[p]) for p in zip(*np.nonzero(out))}
+        if out.ndim
+        else ({(): float(out)} if out != 0 else {})
+    )
 
 
 def _rows_column(op: Node, i: int, q: tuple, inputs: list) -> dict[tuple, float]:
     value = np.asarray(op.value)
     if value.size > MAX_ROWS:
-        raise GradientError(f"explain: following one element through {describe(op)} would take {value.size} "
-                            f"vector-Jacobian products (the limit is {MAX_ROWS}); explain the whole tensor instead")
+        raise GradientError(
+            f"explain: following one element through {describe(op)} would take {value.size} "
+            f"vector-Jacobian products (the limit is {MAX_ROWS}); explain the whole tensor instead"
+        )
     found = {}
     for p in np.ndindex(*value.shape):
         g = np.zeros_like(value)
@@ -235,7 +306,7 @@ class _ElementEdge(Edge):
 
     def _at(self, i: int) -> tuple:
         shape = np.shape(self.op.inputs[i].value)
-        tail = self.position[len(self.position) - len(shape):] if shape else ()
+        tail = self.position[len(self.position) - len(shape) :] if shape else ()
         return tuple(0 if n == 1 else p for p, n in zip(tail, shape))
 
     def value(self, i: int) -> Any:
@@ -279,8 +350,22 @@ def _path(edges: list[tuple], seed: Any) -> Path:
         g = g * np.asarray(local, dtype=np.asarray(g).dtype)
         sym, notes = element_form(op, i, p, q)
         forms.append(sym if sym is not None else s.number(local))
-        factors.append(Factor(op, i, f"∂{element_name(op, p)}/∂{element_name(op.inputs[i], q)}", sym, local, (), (),
-                              np.asarray(g), (), notes, p, q))
+        factors.append(
+            Factor(
+                op,
+                i,
+                f"∂{element_name(op, p)}/∂{element_name(op.inputs[i], q)}",
+                sym,
+                local,
+                (),
+                (),
+                np.asarray(g),
+                (),
+                notes,
+                p,
+                q,
+            )
+        )
     return Path(tuple(factors), np.asarray(g), s.chain(forms) if forms else None)
 
 
@@ -292,12 +377,15 @@ def _groups(below: list[_Vertex], target: _Vertex, grads: dict) -> tuple[EdgeGro
             ups[id(child)] = ups.get(id(child), 0) + ups.get(id(v), 0)
     groups: dict[tuple[int, int], list] = {}
     for v in below:
-        for (op, i, local, p, q), child in v.edges:
+        for (op, i, local, p, _), child in v.edges:
             if child is target:
                 entry = groups.setdefault((id(op), i), [op, i, 0, 0.0])
                 entry[2] += ups.get(id(v), 0)
                 entry[3] += float(np.asarray(grads[op])[p]) * local
     sums = {(id(op), i): total for op, i, _, total in groups.values()}
-    return bounded_groups([(op, i, count) for op, i, count, _ in groups.values()],
-                          lambda op, i: f"∂{op.name}/∂{element_name(target.node, target.index)}",
-                          lambda op, i: np.asarray(sums[(id(op), i)]), sum(sums.values()))
+    return bounded_groups(
+        [(op, i, count) for op, i, count, _ in groups.values()],
+        lambda op, i: f"∂{op.name}/∂{element_name(target.node, target.index)}",
+        lambda op, i: np.asarray(sums[(id(op), i)]),
+        sum(sums.values()),
+    )

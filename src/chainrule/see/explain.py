@@ -19,6 +19,7 @@ shapes and then as one formula (``Xᵀ @ ((g @ W2ᵀ) ⊙ (1 - h1²))``);
 (``slogans.py``). Paths are enumerated with an explicit stack; past
 ``max_paths`` they are counted and grouped, not listed.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,8 +30,16 @@ from ..backprop import backpropagate, seed_gradient, sort
 from ..errors import GradientError, describe
 from ..node import Node
 from . import symbols as s
-from .chain import (edge_form, edge_symbol, edges_into, enumerate_paths, is_scalar, local_derivative, path_counts,
-                    vjp_step)
+from .chain import (
+    edge_form,
+    edge_symbol,
+    edges_into,
+    enumerate_paths,
+    is_scalar,
+    local_derivative,
+    path_counts,
+    vjp_step,
+)
 from .element import explain_element, selected_element
 from .explanation import MAX_PATHS, EdgeGroup, Explanation, Factor, Path, bounded_groups
 from .flags import path_flags, value_flags
@@ -42,8 +51,16 @@ from .symbols import Sym
 __all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "explain"]
 
 
-def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PATHS, lang: str = "en",
-            gradient: Any = None, element: Any = None, mode: str = "paths") -> Explanation | ModesExplanation:
+def explain(
+    output: Node,
+    node: Node,
+    graph: Any = None,
+    max_paths: int = MAX_PATHS,
+    lang: str = "en",
+    gradient: Any = None,
+    element: Any = None,
+    mode: str = "paths",
+) -> Explanation | ModesExplanation:
     """The chain rule for ∂output/∂node at the nodes' current values.
 
     Lists every path from ``output`` down to ``node`` (at most ``max_paths``;
@@ -84,8 +101,12 @@ def explain(output: Node, node: Node, graph: Any = None, max_paths: int = MAX_PA
         start = s.ONE if gradient is None else s.G
         paths = tuple(build_path(edges, seed, start) for edges in enumerate_paths(output, node, down))
     else:
-        groups = bounded_groups([(op, i, up[id(op)]) for op, i in consumers if op in grads], edge_symbol,
-                                lambda op, i: _zeros_if_none(vjp_step(op, i, grads[op]).part, node), total)
+        groups = bounded_groups(
+            [(op, i, up[id(op)]) for op, i in consumers if op in grads],
+            edge_symbol,
+            lambda op, i: _zeros_if_none(vjp_step(op, i, grads[op]).part, node),
+            total,
+        )
     flags = value_flags(order) + path_flags(paths)
     return Explanation(output, node, paths, n_paths, total, max_paths, groups, lang, flags=flags)
 
@@ -103,9 +124,20 @@ def build_path(edges: list[tuple[Node, int]], seed: Any, start: Sym) -> Path:
         composed = edge_form(op, i, composed, raw_shape)[0] if composed is not None else None
         local = local_derivative(op, i) if is_scalar(op.value) and is_scalar(inp.value) else None
         g = _zeros_if_none(step.part, inp)  # an op that sends nothing here: the path contributes 0
-        factors.append(Factor(op, i, edge_symbol(op, i), sym, None if local is None else
-                              np.asarray(local).reshape(-1)[0], np.shape(op.value), np.shape(inp.value),
-                              g, step.summed, tuple(notes)))
+        factors.append(
+            Factor(
+                op,
+                i,
+                edge_symbol(op, i),
+                sym,
+                None if local is None else np.asarray(local).reshape(-1)[0],
+                np.shape(op.value),
+                np.shape(inp.value),
+                g,
+                step.summed,
+                tuple(notes),
+            )
+        )
     return Path(tuple(factors), np.asarray(g), composed)
 
 

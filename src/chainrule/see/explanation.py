@@ -7,6 +7,7 @@ formulas as ``symbols.Sym`` (whose ``.text`` parses back with ``chainrule
 explain``'s parser), the numbers as NumPy values, and notes as (phrase key,
 fields) pairs so that any language can word them.
 """
+
 from __future__ import annotations
 
 import html
@@ -104,15 +105,18 @@ class EdgeGroup:
 GROUPS = 6  # a summary lists the biggest groups, then one group for all the rest
 
 
-def bounded_groups(edges: list[tuple[Node, int, int]], symbol: Any, contribution: Any,
-                   total: Any) -> tuple[EdgeGroup, ...]:
+def bounded_groups(
+    edges: list[tuple[Node, int, int]], symbol: Any, contribution: Any, total: Any
+) -> tuple[EdgeGroup, ...]:
     """The ``GROUPS`` biggest of ``edges`` (op, input index, path count) with their symbols
     (``symbol(op, index)``) and contributions (``contribution(op, index)``), and one group
     for the rest, which adds up to ``total`` minus the ones shown (None when there are no
     numbers yet). Only the groups shown are worked out: a 500,000-edge sum costs six."""
     ranked = sorted(edges, key=lambda e: -e[2])
-    shown = [EdgeGroup(op, i, symbol(op, i), count, None if total is None else contribution(op, i))
-             for op, i, count in ranked[:GROUPS]]
+    shown = [
+        EdgeGroup(op, i, symbol(op, i), count, None if total is None else contribution(op, i))
+        for op, i, count in ranked[:GROUPS]
+    ]
     rest = ranked[GROUPS:]
     if rest:
         remainder = None if total is None else np.asarray(total) - sum(g.contribution for g in shown)

@@ -16,6 +16,7 @@ as JSON; the page's scripts (``explorer/*.js``, hand-written, no library)
 only display them. Scripts, styles and data are inlined: the file makes no
 network request, and fonts are the reader's own.
 """
+
 from __future__ import annotations
 
 import html
@@ -24,8 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import GradientError, describe
 from ..backprop import backpropagate, seed_gradient
+from ..errors import GradientError, describe
 from ..graph import Graph
 from .page_data import page_data
 from .phrases import PHRASES, check_lang
@@ -68,9 +69,11 @@ class Explorer:
     def _repr_html_(self) -> str:
         """Jupyter: the page in an iframe (``srcdoc``), so two explorers in one notebook
         never share scripts or styles, and nothing is fetched."""
-        return (f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" '
-                f'style="width:100%;height:{IFRAME_HEIGHT}px;border:1px solid #ddd" '
-                'sandbox="allow-scripts"></iframe>')
+        return (
+            f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" '
+            f'style="width:100%;height:{IFRAME_HEIGHT}px;border:1px solid #ddd" '
+            'sandbox="allow-scripts"></iframe>'
+        )
 
     def __repr__(self) -> str:
         nodes = self.data["nodes"]
@@ -96,8 +99,7 @@ def explore(output_or_graph: Any, *, gradient: Any = None, lang: str = "en", use
         missing = next(node for node in graph.order if node.value is None)
         raise GradientError(f"explore: node {describe(missing)} has no value yet; run forward first")
     seed = seed_gradient(out, gradient)
-    grads = backpropagate(graph.order, [(out, seed)], keep="none", wanted=set(graph.order)) \
-        if out.requires_grad else {}
+    grads = backpropagate(graph.order, [(out, seed)], keep="none", wanted=set(graph.order)) if out.requires_grad else {}
     return Explorer(page_data(graph, grads, use_dot=use_dot), lang)
 
 

@@ -6,9 +6,11 @@ but whose value is not (``log`` of -1), or the step of a path where the
 gradient turned NaN. Flags are (phrase key, fields) pairs; ``words`` turns
 their fields into text in either language.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..node import Node
 from .chain import nonfinite_kind, nonfinite_origins
@@ -25,9 +27,16 @@ def value_flags(order: Sequence[Node]) -> tuple[Flag, ...]:
 
 def value_flag(node: Node) -> Flag:
     """The flag of one node whose value is not finite though its inputs are."""
-    return ("flag.value", {"name": node.name, "kind": type(node).__name__, "value": node.value,
-                           "what": nonfinite_kind(node.value),
-                           "inputs": [(inp.name, inp.value) for inp in node.inputs]})
+    return (
+        "flag.value",
+        {
+            "name": node.name,
+            "kind": type(node).__name__,
+            "value": node.value,
+            "what": nonfinite_kind(node.value),
+            "inputs": [(inp.name, inp.value) for inp in node.inputs],
+        },
+    )
 
 
 def path_flags(paths: Sequence[Any]) -> tuple[Flag, ...]:

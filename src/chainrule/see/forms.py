@@ -14,6 +14,7 @@ op's own vjp.
 An op with no rule here (a learner's own class) is described by its
 ``derivatives`` strings, bracketed, or by the bare symbol ``∂op/∂input``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,5 +46,3 @@ def _learners_form(edge: Edge) -> Sym:
             text = forms[i]
         return s.times(edge.g, s.opaque(text, scalar))
     return s.times(edge.g, s.unknown(f"∂{op.name}/∂{op.inputs[i].name}", scalar))
-
-

@@ -5,6 +5,7 @@ Kinks say which side the op's vjp takes (relu and elu at 0, hardtanh at its
 ends), and GELU's formula is the one its ``approximate`` option computes:
 the exact ``Φ(x) + x·φ(x)`` written with erf, or the tanh form's derivative.
 """
+
 from __future__ import annotations
 
 import math
@@ -101,8 +102,9 @@ def _gelu(e: Edge) -> Sym:
     x = e.x(0)
     if e.op.approximate == "none":  # Φ(x) + x·φ(x), Φ and φ the standard normal's CDF and density
         cdf = s.times(HALF, s.add(s.ONE, s.call("erf", s.div(x, s.call("sqrt", TWO)))))
-        density = s.div(s.call("exp", s.div(s.neg(s.square(x)), TWO)), s.call("sqrt", s.times(
-            TWO, e.constant("pi", math.pi))))
+        density = s.div(
+            s.call("exp", s.div(s.neg(s.square(x)), TWO)), s.call("sqrt", s.times(TWO, e.constant("pi", math.pi)))
+        )
         return s.times(e.g, s.add(cdf, s.times(x, density)))
     c = s.number(float(np.sqrt(2.0 / np.pi)))
     u = s.times(c, s.add(x, s.times(Sym("0.044715"), s.power(x, Sym("3")))))

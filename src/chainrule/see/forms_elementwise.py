@@ -4,6 +4,7 @@ Each rule returns the vjp along one edge as a ``Sym``, with ``e.g`` the
 upstream gradient (1 for a local derivative), and notes the special cases the
 op's vjp applies at the current values (ties, kinks, non-positive bases).
 """
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@ axes), and counts are written ``n`` with a note giving their value. Where the
 op's vjp avoids a division by zero (a product with a 0, a zero std or norm),
 the formula says how, and a note says where.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -165,4 +166,5 @@ def _cumsum(e: Edge) -> Sym:
 
     def flip(sym: Sym) -> Sym:
         return s.call("flip", sym, axis=e.op.axis, scalar=False)
+
     return flip(s.call("cumsum", flip(e.g), axis=e.op.axis, scalar=False))

@@ -11,6 +11,7 @@ gather took from); where that would take the engine's own bookkeeping
 movement (``scatter(g)``), which reads unambiguously though only the engine
 computes it.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,10 +65,10 @@ def _einsum(e: Edge) -> Sym:
     (``eye(n)`` for a repeated letter, ``ones(n)`` for a letter only this operand has)."""
     others = [j for j in range(len(e.op.inputs)) if j != e.index]
     terms, output = einsum_terms(e.op.subscripts, [np.ndim(e.whole(j)) for j in range(len(e.op.inputs))])
-    subs, extras, target = gradient_terms(terms, output, e.index, dict(zip(terms[e.index], np.shape(e.whole(
-        e.index)))))
-    operands = [_upstream(e)] + [e.x(j) for j in others] + [s.call(kind, Sym(str(n)), scalar=False)
-                                                           for kind, n in extras]
+    subs, extras, target = gradient_terms(terms, output, e.index, dict(zip(terms[e.index], np.shape(e.whole(e.index)))))
+    operands = (
+        [_upstream(e)] + [e.x(j) for j in others] + [s.call(kind, Sym(str(n)), scalar=False) for kind, n in extras]
+    )
     if operands[0].one:  # a number's gradient of 1: nothing to contract with
         subs, operands = subs[1:], operands[1:]
     if len(operands) == 1 and subs[0] == target:
@@ -227,18 +228,30 @@ def _scatter_along(e: Edge) -> Sym | None:
 
 def _moved(name: str) -> Any:
     """An op that only moves elements: its vjp moves the gradient back (named, not spelled out)."""
+
     def rule_(e: Edge) -> Sym | None:
         if e.op.inputs[e.index].value is not None and np.asarray(e.value(e.index)).dtype.kind not in "fc":
             return None  # index data takes no gradient
         return s.call(name, e.g, scalar=False)
+
     return rule_
 
 
-for _cls, _name in ((ops.GetItem, "scatter"), (ops.ScatterAdd, "gather"), (ops.Concat, "slice"),
-                    (ops.Stack, "select"), (ops.Pad, "crop"), (ops.Im2Col, "col2im"), (ops.Col2Im, "im2col"),
-                    (ops.MaxPool2D, "maxpool_backward"), (ops.AvgPool2D, "avgpool_backward"),
-                    (ops.AdaptiveAvgPool2D, "avgpool_backward"), (ops.PoolScatter, "gather"),
-                    (ops.PoolGather, "scatter"), (ops.SumToShape, "broadcast_to")):
+for _cls, _name in (
+    (ops.GetItem, "scatter"),
+    (ops.ScatterAdd, "gather"),
+    (ops.Concat, "slice"),
+    (ops.Stack, "select"),
+    (ops.Pad, "crop"),
+    (ops.Im2Col, "col2im"),
+    (ops.Col2Im, "im2col"),
+    (ops.MaxPool2D, "maxpool_backward"),
+    (ops.AvgPool2D, "avgpool_backward"),
+    (ops.AdaptiveAvgPool2D, "avgpool_backward"),
+    (ops.PoolScatter, "gather"),
+    (ops.PoolGather, "scatter"),
+    (ops.SumToShape, "broadcast_to"),
+):
     rule(_cls)(_moved(_name))
 
 
@@ -265,5 +278,6 @@ def _conv_input_grad(e: Edge) -> Sym:
 def _conv_weight_grad(e: Edge) -> Sym:
     """gw = correlate(x, g): bilinear, so each input's part is the other op of the three."""
     x, g, d = e.x(0), e.x(1), f"{e.op.spatial}d"
-    return s.call("conv_transpose" + d, g, e.g, scalar=False) if e.index == 0 else s.call("conv" + d, x, e.g,
-                                                                                          scalar=False)
+    return (
+        s.call("conv_transpose" + d, g, e.g, scalar=False) if e.index == 0 else s.call("conv" + d, x, e.g, scalar=False)
+    )

@@ -15,12 +15,13 @@ it needs positions, computed here in Python and embedded in the page:
 Both return the same thing: a ``Layout`` of boxes (centre x, y, width,
 height; y grows downwards, as in SVG) and, per edge, its Bézier control points.
 """
+
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..node import Node
 
@@ -43,8 +44,9 @@ class Layout:
     engine: str  # "dot" or "layered"
 
 
-def layout(order: Sequence[Node], edges: Sequence[tuple[int, int]], sizes: Sequence[tuple[float, float]],
-           use_dot: bool = True) -> Layout:
+def layout(
+    order: Sequence[Node], edges: Sequence[tuple[int, int]], sizes: Sequence[tuple[float, float]], use_dot: bool = True
+) -> Layout:
     """Positions for the nodes ``order`` (topological) of the given pixel ``sizes``
     and the ``edges`` (input index, consumer index), with ``dot`` when it is installed."""
     if use_dot and shutil.which("dot"):
@@ -58,13 +60,21 @@ def layout(order: Sequence[Node], edges: Sequence[tuple[int, int]], sizes: Seque
 # ---------------------------------------------------------------- Graphviz
 def dot_layout(edges: Sequence[tuple[int, int]], sizes: Sequence[tuple[float, float]]) -> Layout:
     """Run ``dot -Tplain`` and read its boxes and splines (ValueError if the output is unreadable)."""
-    lines = ["digraph g {", "  rankdir=LR; nodesep=0.3; ranksep=0.6; splines=spline;",
-             '  node [shape=box, fixedsize=true, label=""];']
+    lines = [
+        "digraph g {",
+        "  rankdir=LR; nodesep=0.3; ranksep=0.6; splines=spline;",
+        '  node [shape=box, fixedsize=true, label=""];',
+    ]
     lines += [f"  n{i} [width={w / DPI:.3f}, height={h / DPI:.3f}];" for i, (w, h) in enumerate(sizes)]
     lines += [f"  n{src} -> n{dst};" for src, dst in edges]
     lines.append("}")
-    done = subprocess.run([shutil.which("dot") or "dot", "-Tplain"], input="\n".join(lines).encode(),
-                          capture_output=True, timeout=DOT_TIMEOUT, check=True)
+    done = subprocess.run(
+        [shutil.which("dot") or "dot", "-Tplain"],
+        input="\n".join(lines).encode(),
+        capture_output=True,
+        timeout=DOT_TIMEOUT,
+        check=True,
+    )
     return _read_plain(done.stdout.decode(), edges, len(sizes))
 
 
@@ -89,8 +99,10 @@ def _read_plain(text: str, edges: Sequence[tuple[int, int]], count: int) -> Layo
             boxes[int(parts[1][1:])] = (x + MARGIN, height - y + MARGIN, w, h)
         elif parts[0] == "edge":
             n = int(parts[3])
-            points = [(float(parts[4 + 2 * j]) * DPI + MARGIN, height - float(parts[5 + 2 * j]) * DPI + MARGIN)
-                      for j in range(n)]
+            points = [
+                (float(parts[4 + 2 * j]) * DPI + MARGIN, height - float(parts[5 + 2 * j]) * DPI + MARGIN)
+                for j in range(n)
+            ]
             found.setdefault((int(parts[1][1:]), int(parts[2][1:])), []).append(points)
     if any(box is None for box in boxes):
         raise ValueError("dot left a node out of its layout")
@@ -112,8 +124,9 @@ def _spline(points: Curve) -> Curve:
 
 
 # ---------------------------------------------------------------- our own layers
-def layered_layout(order: Sequence[Node], edges: Sequence[tuple[int, int]],
-                   sizes: Sequence[tuple[float, float]]) -> Layout:
+def layered_layout(
+    order: Sequence[Node], edges: Sequence[tuple[int, int]], sizes: Sequence[tuple[float, float]]
+) -> Layout:
     """Columns by longest path, rows by the mean row of each node's inputs (see the module docstring)."""
     columns = _columns(order, edges)
     inputs_of: list[list[int]] = [[] for _ in order]

@@ -17,11 +17,13 @@ output element) and multiplications (one per nonzero entry of a local
 Jacobian crossed, read off each op's own vjp), which is the lesson's question
 "why do we go backward?" answered with numbers.
 """
+
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -111,8 +113,12 @@ class ModesExplanation:
             blocks.append(_render_pass(self.backward, top, lang))
         if both:
             blocks.append(self._agreement(top, seed, lang))
-        blocks.append("\n".join([say("modes.cost", lang, out=self.output.name)]
-                                + [INDENT + _cost_line(p, lang) for p in (self.forward, self.backward) if p]))
+        blocks.append(
+            "\n".join(
+                [say("modes.cost", lang, out=self.output.name)]
+                + [INDENT + _cost_line(p, lang) for p in (self.forward, self.backward) if p]
+            )
+        )
         if both:
             fewer = self.backward.passes < self.forward.passes
             blocks.append(say("modes.why_backward" if fewer else "modes.why_forward", lang))
@@ -137,8 +143,15 @@ class ModesExplanation:
 
 
 # ---------------------------------------------------------------- building
-def explain_modes(output: Node, node: Node, mode: str = "both", lang: str = "en",
-                  max_entries: int = MAX_ENTRIES, gradient: Any = None, element: Any = None) -> ModesExplanation:
+def explain_modes(
+    output: Node,
+    node: Node,
+    mode: str = "both",
+    lang: str = "en",
+    max_entries: int = MAX_ENTRIES,
+    gradient: Any = None,
+    element: Any = None,
+) -> ModesExplanation:
     """∂output/∂node computed by forward mode, by backward mode, or both (``mode``), at
     the nodes' current values, with the passes and multiplications each mode needs.
 
@@ -154,8 +167,12 @@ def explain_modes(output: Node, node: Node, mode: str = "both", lang: str = "en"
     if mode not in MODES:
         raise option_error("explain", "mode", mode, "is not one of 'paths', " + ", ".join(map(repr, MODES)))
     if gradient is not None:
-        raise option_error("explain", "gradient", "<given>", f"seeds mode='paths' only; mode={mode!r} "
-                           "starts each pass from one element of the output or of the node")
+        raise option_error(
+            "explain",
+            "gradient",
+            "<given>",
+            f"seeds mode='paths' only; mode={mode!r} starts each pass from one element of the output or of the node",
+        )
     order = sort(output)
     node, element = selected_element(node, element, order)
     if output.value is None:
@@ -205,8 +222,9 @@ def _forward(order: list[Node], output: Node, node: Node, element: tuple, costs:
             steps.append(Step(op, tuple(terms), tangents[op]))
     leaves = [n for n in order if not n.inputs and n.requires_grad]
     total = None if costs is None else sum(n.size * sum(costs[e] for e in _edges_from(order, n)) for n in leaves)
-    return _finish("forward", element_name(node, element), steps, tuple(leaves), sum(n.size for n in leaves),
-                   total, limit, element)
+    return _finish(
+        "forward", element_name(node, element), steps, tuple(leaves), sum(n.size for n in leaves), total, limit, element
+    )
 
 
 def _backward(order: list[Node], output: Node, costs: dict | None, limit: int) -> Pass:
@@ -219,8 +237,11 @@ def _backward(order: list[Node], output: Node, costs: dict | None, limit: int) -
     grads = {output: _one_hot(output, (0,) * np.ndim(output.value))}
     steps = [Step(output, (), grads[output])]
     for node in reversed(order):
-        terms = [Term(op, i, grads[op], _sent(op, i, grads[op]), _cost(costs, op, i))
-                 for op, i in consumers.get(node, ()) if op in grads]
+        terms = [
+            Term(op, i, grads[op], _sent(op, i, grads[op]), _cost(costs, op, i))
+            for op, i in consumers.get(node, ())
+            if op in grads
+        ]
         if terms and node is not output:
             grads[node] = _sum(t.contribution for t in terms)
             steps.append(Step(node, tuple(terms), grads[node]))
@@ -229,8 +250,9 @@ def _backward(order: list[Node], output: Node, costs: dict | None, limit: int) -
     return _finish("backward", element_name(output, first), steps, (output,), output.size, total, limit, first)
 
 
-def _finish(direction: str, seed: str, steps: list[Step], ends: tuple, passes: int, total: int | None,
-            limit: int, index: tuple) -> Pass:
+def _finish(
+    direction: str, seed: str, steps: list[Step], ends: tuple, passes: int, total: int | None, limit: int, index: tuple
+) -> Pass:
     shown = None if total is None else sum(t.multiplications for s in steps for t in s.terms)
     return Pass(direction, seed, tuple(steps), ends, passes, shown, total, limit, index)
 
@@ -307,14 +329,25 @@ def _render_pass(p: Pass, top: str, lang: str) -> str:
         lines.append(INDENT + f"∂{p.seed}/∂{p.seed} = 1")
     else:
         index = "[" + ", ".join(map(str, p.index)) + "]"
-        lines.append(INDENT + say("modes.seed_tensor", lang, name=start.name, seed=p.seed, index=index)
-                     if forward else INDENT + say("modes.seed_tensor", lang, name=top, seed=start.name, index=index))
+        lines.append(
+            INDENT + say("modes.seed_tensor", lang, name=start.name, seed=p.seed, index=index)
+            if forward
+            else INDENT + say("modes.seed_tensor", lang, name=top, seed=start.name, index=index)
+        )
     for step in p.steps[1:]:
         lines += [INDENT + line for line in _render_step(step, p, top, lang)]
     mults = _count(p.multiplications, p.limit, lang)
     inputs = _names([n for n in p.ends], lang) if forward else _names(_leaves(p), lang)
-    lines.append(say("modes.forward_pass" if forward else "modes.backward_pass", lang, mults=mults,
-                     seed=p.seed, top=top, inputs=inputs))
+    lines.append(
+        say(
+            "modes.forward_pass" if forward else "modes.backward_pass",
+            lang,
+            mults=mults,
+            seed=p.seed,
+            top=top,
+            inputs=inputs,
+        )
+    )
     return "\n".join(lines)
 
 
@@ -330,8 +363,10 @@ def _render_step(step: Step, p: Pass, top: str, lang: str) -> list[str]:
         incoming = f"∂{t.op.inputs[t.index].name}/∂{p.seed}" if forward else f"∂{top}/∂{t.op.name}"
         if scalar:  # the local derivative as a formula, then as a number, times what arrived
             arrived = sym.number(t.incoming)
-            for factor, row in ((edge_form(t.op, t.index)[0] or sym.name(local), forms),
-                                (sym.number(local_derivative(t.op, t.index)), numbers)):
+            for factor, row in (
+                (edge_form(t.op, t.index)[0] or sym.name(local), forms),
+                (sym.number(local_derivative(t.op, t.index)), numbers),
+            ):
                 row.append(str(sym.chain([factor, arrived] if forward else [arrived, factor])))
         else:
             src, dst = (t.op.inputs[t.index], t.op) if forward else (t.op, t.op.inputs[t.index])
@@ -349,8 +384,9 @@ def _leaves(p: Pass) -> list[Node]:
 
 
 def _names(nodes: list[Node], lang: str) -> str:
-    return ("、" if lang == "zh" else ", ").join(n.name if n.size == 1 else f"{n.name} {shape_text(n.shape)}"
-                                                 for n in nodes)
+    return ("、" if lang == "zh" else ", ").join(
+        n.name if n.size == 1 else f"{n.name} {shape_text(n.shape)}" for n in nodes
+    )
 
 
 def _count(n: int | None, limit: int, lang: str) -> str:

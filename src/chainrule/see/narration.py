@@ -12,6 +12,7 @@ sums, ties and kinks said aloud), each leaf says which gradient it got.
 and the lesson's own loops inside ``with cr.narrate():``. Every sentence comes
 from the bilingual table in ``phrases.py``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -62,8 +63,12 @@ def forward_line(node: Node, fed: bool, lang: str = "en") -> str:
         key = "forward.op"
         fields["formula"] = formula_text(node)
     line = say(key, lang, **fields)
-    if node.value is not None and not is_finite(node.value) and node.inputs \
-            and all(i.value is None or is_finite(i.value) for i in node.inputs):
+    if (
+        node.value is not None
+        and not is_finite(node.value)
+        and node.inputs
+        and all(i.value is None or is_finite(i.value) for i in node.inputs)
+    ):
         line += "\n" + INDENT + words(value_flag(node), lang)
     return line
 
@@ -109,8 +114,11 @@ def backward_lines(node: Node, out: Node, lang: str = "en") -> list[str]:
 
 def _senders(node: Node) -> int:
     """How many gradients the node's consumers sent it, one per use (fan-out means a sum)."""
-    return sum(sum(1 for i in c.inputs if i is node) for c in node.outputs
-               if c._gradients is not None and c._gradients.get(node) is not None)
+    return sum(
+        sum(1 for i in c.inputs if i is node)
+        for c in node.outputs
+        if c._gradients is not None and c._gradients.get(node) is not None
+    )
 
 
 class Narrator(Watcher):
@@ -171,20 +179,37 @@ def _send_lines(op: Node, index: int, lang: str) -> list[str]:
         form, notes = edge_form(op, index, raw_shape=step.raw.shape)
         form = form if form is not None else s.unknown(f"∂{op.name}/∂{label}")
         upstream = s.number(g)
-        line = say("backward.send", lang, input=label, formula=s.chain([upstream, form]).text,
-                   numbers=s.chain([upstream, s.number(local)]).text, result=describe_value(part, lang))
+        line = say(
+            "backward.send",
+            lang,
+            input=label,
+            formula=s.chain([upstream, form]).text,
+            numbers=s.chain([upstream, s.number(local)]).text,
+            result=describe_value(part, lang),
+        )
     elif is_scalar(g):
         form, notes = edge_form(op, index, s.ONE, raw_shape=step.raw.shape)
-        line = say("backward.send_scalar_g", lang, input=label, g=describe_value(g, lang),
-                   local=form.text if form is not None else f"∂{op.name}/∂{label}",
-                   result=describe_value(part, lang))
+        line = say(
+            "backward.send_scalar_g",
+            lang,
+            input=label,
+            g=describe_value(g, lang),
+            local=form.text if form is not None else f"∂{op.name}/∂{label}",
+            result=describe_value(part, lang),
+        )
     else:
         form, notes = edge_form(op, index, s.G, raw_shape=step.raw.shape)
-        line = say("backward.send_tensor", lang, input=label, src=shape_text(np.shape(g)),
-                   local=form.text if form is not None else f"∂{op.name}/∂{label}",
-                   result=describe_value(part, lang))
+        line = say(
+            "backward.send_tensor",
+            lang,
+            input=label,
+            src=shape_text(np.shape(g)),
+            local=form.text if form is not None else f"∂{op.name}/∂{label}",
+            result=describe_value(part, lang),
+        )
     lines = [line] + [INDENT + "· " + say(key, lang, **fields) for key, fields in notes]
     if is_finite(g) and not is_finite(part):
-        lines.append(INDENT + words(("flag.gradient", {"symbol": f"∂{op.name}/∂{label}",
-                                                        "what": nonfinite_kind(part)}), lang))
+        lines.append(
+            INDENT + words(("flag.gradient", {"symbol": f"∂{op.name}/∂{label}", "what": nonfinite_kind(part)}), lang)
+        )
     return lines

@@ -19,21 +19,22 @@
 ``grads`` holds every node's gradient from one backward pass; building the
 page writes no ``.grad`` and no value.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from .chain import edge_form, edge_symbol, follows, input_label, is_scalar, local_derivative, vjp_step
 from ..errors import ChainruleError
+from ..node import Constant, Node, Placeholder, Variable
+from .chain import edge_form, edge_symbol, follows, input_label, is_scalar, local_derivative, vjp_step
 from .explain import explain
-from .symbols import chain
 from .layout import layout
 from .narration import formula_text
-from ..node import Constant, Node, Placeholder, Variable
-from .phrases import shape_text
 from .page_values import Table, num, phrase, table_for, value_json, value_text
+from .phrases import shape_text
+from .symbols import chain
 
 MAX_PATHS = 16  # per node, list at most this many paths on the page; beyond, group them by last edge
 ELEMENT_PATHS = 8  # per tensor element, list at most this many paths through single elements
@@ -108,7 +109,7 @@ def _box_size(node: Node, grad: Any, table: Table | None) -> tuple[float, float]
     precision, or a shape plus the first rows of its table (few digits)."""
     kind = type(node).__name__
     head = f"{kind}: {formula_text(node)}" if role(node) == "op" else kind
-    texts = [node.name, head[:FORMULA_CHARS + 1]]
+    texts = [node.name, head[: FORMULA_CHARS + 1]]
     if table is None:
         texts += ["value " + _full(node.value), "grad " + _full(grad) + "  (9/9)"]  # room for a running-sum note
         lines = 4
@@ -137,8 +138,12 @@ def _edge_json(op: Node, i: int, index: dict[Node, int], curve: list) -> dict[st
         except (ChainruleError, ArithmeticError, TypeError, ValueError):  # shown as ∂op/∂input only
             form, notes, local = None, [], None
     return {
-        "src": index[inp], "dst": index[op], "slot": i,
-        "label": input_label(op, i), "sym": edge_symbol(op, i), "local": None if form is None else form.text,
+        "src": index[inp],
+        "dst": index[op],
+        "slot": i,
+        "label": input_label(op, i),
+        "sym": edge_symbol(op, i),
+        "local": None if form is None else form.text,
         "lb": None if form is None else chain([form]).text,  # bracketed as a factor of a product, if compound
         "notes": [phrase(key, **fields) for key, fields in notes],
         "num": None if local is None else num(local),
@@ -183,13 +188,22 @@ def _backward_steps(order: list[Node], grads: dict[Node, Any], edge_id: dict) ->
         arrived[inp] = arrived.get(inp, 0) + 1
         # the local derivative is the edge's own number (edges[e].num): not repeated here
         # the caption says the upstream and sent gradients (numbers or summaries); the box shows the running sum
-        steps.append({"e": edge_id[(id(op), i)], "up": value_text(grads[op]), "res": value_text(part),
-                      "run": value_json(running[inp]), "n": arrived[inp], "of": total[inp]})
+        steps.append(
+            {
+                "e": edge_id[(id(op), i)],
+                "up": value_text(grads[op]),
+                "res": value_text(part),
+                "run": value_json(running[inp]),
+                "n": arrived[inp],
+                "of": total[inp],
+            }
+        )
     return steps
 
 
-def _explain_json(graph: Any, node: Node, grads: dict[Node, Any], edge_id: dict,
-                  budget: list[int]) -> dict[str, Any] | None:
+def _explain_json(
+    graph: Any, node: Node, grads: dict[Node, Any], edge_id: dict, budget: list[int]
+) -> dict[str, Any] | None:
     """``explain``'s answer for ∂output/∂node: paths as edge lists with their products, and the sum.
 
     A path of tensors also carries each step's formula (the vjp of g) and the path
@@ -214,8 +228,9 @@ def _explain_json(graph: Any, node: Node, grads: dict[Node, Any], edge_id: dict,
     return {
         "n": str(e.n_paths),  # a string: Python counts 2**80 paths exactly, JavaScript's numbers would not
         "paths": paths,
-        "groups": [{"e": edge_id[(id(g.op), g.index)], "n": str(g.count), "v": value_json(g.contribution)}
-                   for g in e.groups],
+        "groups": [
+            {"e": edge_id[(id(g.op), g.index)], "n": str(g.count), "v": value_json(g.contribution)} for g in e.groups
+        ],
         "notes": list(notes.values()),
         "g": value_json(e.gradient),
         "cells": _element_chains(graph, node, grads, budget),
@@ -237,12 +252,21 @@ def _element_chains(graph: Any, node: Node, grads: dict[Node, Any], budget: list
             e = explain(out, node, graph=graph, max_paths=ELEMENT_PATHS, gradient=grads[out], element=element)
         except ChainruleError:
             return None
-        cells.append({
-            "n": str(e.n_paths),
-            "paths": [{"f": [[f.symbol, None if f.form is None else chain([f.form]).text, num(f.value)]
-                             for f in p.factors], "p": num(p.contribution)}
-                      for p in e.paths],
-            "groups": [{"s": g.symbol, "n": str(g.count), "v": value_json(g.contribution)} for g in e.groups],
-            "g": num(e.gradient),
-        })
+        cells.append(
+            {
+                "n": str(e.n_paths),
+                "paths": [
+                    {
+                        "f": [
+                            [f.symbol, None if f.form is None else chain([f.form]).text, num(f.value)]
+                            for f in p.factors
+                        ],
+                        "p": num(p.contribution),
+                    }
+                    for p in e.paths
+                ],
+                "groups": [{"s": g.symbol, "n": str(g.count), "v": value_json(g.contribution)} for g in e.groups],
+                "g": num(e.gradient),
+            }
+        )
     return cells

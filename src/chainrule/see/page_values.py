@@ -14,6 +14,7 @@ The JSON shapes (the page's ``text.js`` reads them):
 - a value: a number for one element; for a tensor ``{"t": [numbers...],
   "s": sentence}``: the entries of its table (see ``Table``) and a summary.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .values import number, shape_text, short as digits
+from .values import number, shape_text
+from .values import short as digits
 
 SHORT_DIGITS = 4  # significant digits in the page's "few digits" mode
 ROWS, COLS = 6, 6  # a tensor's table shows at most this corner of it
@@ -105,5 +107,10 @@ def summary(arr: np.ndarray) -> dict[str, Any]:
     if arr.dtype.kind not in "fiub":
         return phrase("page.tensor", shape=shape_text(arr.shape))
     values = arr.astype(np.float64, copy=False)  # the mean of a float32 tensor, read in float64
-    return phrase("page.summary", shape=shape_text(arr.shape), min=num(values.min()),
-                  mean=num(values.mean()), max=num(values.max()))
+    return phrase(
+        "page.summary",
+        shape=shape_text(arr.shape),
+        min=num(values.min()),
+        mean=num(values.mean()),
+        max=num(values.max()),
+    )

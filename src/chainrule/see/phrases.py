@@ -8,6 +8,7 @@ counts are written with their noun (``{count:path|paths}`` gives ``1 path``,
 instructor says it, in the lesson's voice ("我是 x，我已经被人类爸爸赋值为 3"),
 with Chinese punctuation inside Chinese sentences.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -45,14 +46,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "I am {name} ({kind}): nobody fed me, I compute it myself: {name} = {formula} = {value}",
         "zh": "我是 {name}（{kind}），我没有人类爸爸，需要自己计算结果：{name} = {formula} = {value}",
     },
-    "forward.unset": {
-        "en": "I am {name} ({kind}): I have no value yet",
-        "zh": "我是 {name}（{kind}），我还没有值",
-    },
+    "forward.unset": {"en": "I am {name} ({kind}): I have no value yet", "zh": "我是 {name}（{kind}），我还没有值"},
     # ---- backward narration
     "backward.title": {
         "en": "Backward pass (the topological order, reversed): each node multiplies the gradient it "
-              "received by its local derivative and passes the result on to each of its inputs:",
+        "received by its local derivative and passes the result on to each of its inputs:",
         "zh": "反向传播（按拓扑序倒过来走）：每个节点把收到的梯度乘上局部导数，再传给各个输入节点。",
     },
     "backward.output": {
@@ -79,18 +77,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "→ to {input}: with g the {src} gradient I received, {local} gives {result}",
         "zh": "→ 传给 {input}：把收到的 {src} 梯度记作 g，代入 {local}，得到{result}",
     },
-    "backward.no_grad_input": {
-        "en": "→ {input} needs no gradient",
-        "zh": "→ {input} 不需要梯度",
-    },
+    "backward.no_grad_input": {"en": "→ {input} needs no gradient", "zh": "→ {input} 不需要梯度"},
     "backward.leaf": {
         "en": "I am {name} ({kind}): my gradient is ∂{out}/∂{name} = {value}",
         "zh": "我是 {name}（{kind}），我的梯度是 ∂{out}/∂{name} = {value}",
     },
-    "backward.no_grad": {
-        "en": "I am {name} ({kind}): I need no gradient",
-        "zh": "我是 {name}（{kind}），我不需要梯度",
-    },
+    "backward.no_grad": {"en": "I am {name} ({kind}): I need no gradient", "zh": "我是 {name}（{kind}），我不需要梯度"},
     "backward.unreached": {
         "en": "I am {name} ({kind}): no gradient reached me (the output does not depend on me)",
         "zh": "我是 {name}（{kind}），没有梯度传到我这里（输出与我无关）",
@@ -98,31 +90,28 @@ PHRASES: dict[str, dict[str, str]] = {
     # ---- explain
     "explain.one_path": {
         "en": "∂{out}/∂{wrt} by the chain rule: 1 path from {out} down to {wrt}; "
-              "multiply the local derivatives along it.",
+        "multiply the local derivatives along it.",
         "zh": "用链式法则求 ∂{out}/∂{wrt}：从 {out} 到 {wrt} 只有 1 条路径，把这条路径上的局部导数依次相乘。",
     },
     "explain.paths": {
         "en": "∂{out}/∂{wrt} by the chain rule: {count:path|paths} from {out} down to {wrt}; "
-              "multiply the local derivatives along each path, then add the paths.",
+        "multiply the local derivatives along each path, then add the paths.",
         "zh": "用链式法则求 ∂{out}/∂{wrt}：从 {out} 到 {wrt} 共有 {count} 条路径，"
-              "每条路径上的局部导数相乘，再把各条路径的结果相加。",
+        "每条路径上的局部导数相乘，再把各条路径的结果相加。",
     },
     "explain.path": {"en": "path {index}:", "zh": "路径 {index}："},
     "explain.sum": {"en": "sum of the {count:path|paths}:", "zh": "{count} 条路径之和："},
-    "explain.self": {
-        "en": "∂{out}/∂{out} = 1: the path of length zero.",
-        "zh": "∂{out}/∂{out} = 1：长度为零的路径。",
-    },
+    "explain.self": {"en": "∂{out}/∂{out} = 1: the path of length zero.", "zh": "∂{out}/∂{out} = 1：长度为零的路径。"},
     "explain.none": {
         "en": "{out} does not depend on {wrt}: there is no path, so ∂{out}/∂{wrt} = 0.",
         "zh": "{out} 与 {wrt} 无关：没有路径，所以 ∂{out}/∂{wrt} = 0。",
     },
     "explain.summary": {
         "en": "∂{out}/∂{wrt} by the chain rule: {count:path|paths} from {out} down to {wrt}, more than "
-              "max_paths={limit}, so they are not listed one by one. Backpropagation adds them up node by "
-              "node; here they are grouped by their last step into {wrt}:",
+        "max_paths={limit}, so they are not listed one by one. Backpropagation adds them up node by "
+        "node; here they are grouped by their last step into {wrt}:",
         "zh": "用链式法则求 ∂{out}/∂{wrt}：从 {out} 到 {wrt} 共有 {count} 条路径，超过 max_paths={limit}，"
-              "不再逐条列出。反向传播在每个节点上把路径汇总；下面按进入 {wrt} 的最后一步分组：",
+        "不再逐条列出。反向传播在每个节点上把路径汇总；下面按进入 {wrt} 的最后一步分组：",
     },
     "explain.group": {
         "en": "via {symbol}: {count:path|paths}, together {value}",
@@ -139,9 +128,9 @@ PHRASES: dict[str, dict[str, str]] = {
     "explain.formula": {"en": "all in one:", "zh": "合起来："},
     "explain.element": {
         "en": "(One element at a time: every element of a tensor is a node of its own, and these are the "
-              "chains through single elements, with the numbers of this element.)",
+        "chains through single elements, with the numbers of this element.)",
         "zh": "（一次看一个元素：张量的每个元素都可以看成一个单独的节点，"
-              "下面是经过单个元素的链，用的都是这个元素的数值。）",
+        "下面是经过单个元素的链，用的都是这个元素的数值。）",
     },
     "explain.element_of": {
         "en": "{value}, element {index} of ∂{out}/∂{wrt}",
@@ -155,10 +144,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "(No forward pass yet, so no numbers: the chain rule as symbols only, the lesson's slogans.)",
         "zh": "（还没有做前向传播，所以没有数值：先把链式法则的“口号”喊出来，只写符号。）",
     },
-    "explain.symbolic_sum": {
-        "en": "∂{out}/∂{wrt} = {terms}",
-        "zh": "∂{out}/∂{wrt} = {terms}",
-    },
+    "explain.symbolic_sum": {"en": "∂{out}/∂{wrt} = {terms}", "zh": "∂{out}/∂{wrt} = {terms}"},
     # ---- notes on what a formula uses: notes.py
     **NOTES,
     # ---- values that are not numbers
@@ -175,23 +161,23 @@ PHRASES: dict[str, dict[str, str]] = {
     # ---- forward and backward mode side by side (modes.py: explain(..., mode="both"))
     "modes.title": {
         "en": "∂{out}/∂{wrt}, computed both ways on the same graph: forward mode carries derivatives up "
-              "from {wrt}, backward mode carries them down from {out}.",
+        "from {wrt}, backward mode carries them down from {out}.",
         "zh": "在同一张计算图上用两种方式求 ∂{out}/∂{wrt}：前向模式从 {wrt} 出发，把导数一层层往上传；"
-              "反向模式从 {out} 出发，把导数一层层往下传。",
+        "反向模式从 {out} 出发，把导数一层层往下传。",
     },
     "modes.forward": {
         "en": "Forward mode (one pass per input): start from ∂{seed}/∂{seed} = 1, every other input 0, and go "
-              "up in topological order; each node multiplies its inputs' derivatives with respect to {seed} "
-              "by its local derivatives and adds them up.",
+        "up in topological order; each node multiplies its inputs' derivatives with respect to {seed} "
+        "by its local derivatives and adds them up.",
         "zh": "前向模式（每个输入各走一遍）：从 ∂{seed}/∂{seed} = 1 出发，其他输入都取 0，按拓扑排序往上走；"
-              "每个节点把各个输入对 {seed} 的导数乘上自己的局部导数，再加起来。",
+        "每个节点把各个输入对 {seed} 的导数乘上自己的局部导数，再加起来。",
     },
     "modes.backward": {
         "en": "Backward mode (one pass per output): start from ∂{top}/∂{top} = 1 and go down in reverse "
-              "topological order; each node multiplies the derivative of {top} with respect to itself by its "
-              "local derivatives and sends the products to its inputs, which add up what they receive.",
+        "topological order; each node multiplies the derivative of {top} with respect to itself by its "
+        "local derivatives and sends the products to its inputs, which add up what they receive.",
         "zh": "反向模式（每个输出各走一遍）：从 ∂{top}/∂{top} = 1 出发，按拓扑排序倒过来往下走；"
-              "每个节点把 {top} 对自己的导数乘上局部导数，传给各个输入，输入节点把收到的结果加起来。",
+        "每个节点把 {top} 对自己的导数乘上局部导数，传给各个输入，输入节点把收到的结果加起来。",
     },
     "modes.seed_tensor": {
         "en": "∂{name}/∂{seed}: 1 at {index}, 0 everywhere else",
@@ -199,13 +185,13 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "modes.forward_pass": {
         "en": "Multiplications in this pass: {mults}. It gives the derivative of every node with respect to "
-              "{seed}; every other input (every element of a tensor) needs a pass of its own.",
+        "{seed}; every other input (every element of a tensor) needs a pass of its own.",
         "zh": "这一遍做了 {mults} 次乘法，得到了每个节点对 {seed} 的导数；"
-              "其他每个输入（张量则是每个元素）都还得各自再走一遍。",
+        "其他每个输入（张量则是每个元素）都还得各自再走一遍。",
     },
     "modes.backward_pass": {
         "en": "Multiplications in this pass: {mults}. It gives the derivative of {top} with respect to every "
-              "node at once, the inputs {inputs} included.",
+        "node at once, the inputs {inputs} included.",
         "zh": "这一遍做了 {mults} 次乘法，一次就得到了 {top} 对每个节点的导数，输入 {inputs} 也都在内。",
     },
     "modes.same": {
@@ -214,9 +200,9 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "modes.same_rounded": {
         "en": "Both give ∂{top}/∂{seed}: {forward} forward, {backward} backward, equal up to rounding "
-              "(the same products, multiplied in another order).",
+        "(the same products, multiplied in another order).",
         "zh": "两种方式算的是同一个导数 ∂{top}/∂{seed}：前向得 {forward}，反向得 {backward}，"
-              "只差一点舍入误差（乘的是同样几个数，只是先后顺序不同）。",
+        "只差一点舍入误差（乘的是同样几个数，只是先后顺序不同）。",
     },
     "modes.cost": {
         "en": "What it takes to get every derivative of {out} with respect to every input:",
@@ -232,24 +218,24 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "modes.why_backward": {
         "en": "Backward mode needs fewer passes because the output has fewer elements than the inputs. That is "
-              "why backpropagation runs backward: a loss is one number that depends on every parameter of a "
-              "model, so one backward pass gives the whole gradient, where forward mode would need one pass "
-              "per parameter.",
+        "why backpropagation runs backward: a loss is one number that depends on every parameter of a "
+        "model, so one backward pass gives the whole gradient, where forward mode would need one pass "
+        "per parameter.",
         "zh": "反向模式走的遍数更少，因为输出的元素比输入少。这就是反向传播要倒着走的原因：损失只是一个数，"
-              "却依赖于模型的每一个参数；倒着走一遍就能得到全部梯度，而前向模式得为每个参数各走一遍。",
+        "却依赖于模型的每一个参数；倒着走一遍就能得到全部梯度，而前向模式得为每个参数各走一遍。",
     },
     "modes.why_forward": {
         "en": "Here forward mode needs no more passes than backward mode, because the inputs have no more "
-              "elements than the output: forward mode pays off with few inputs and many outputs, backward mode "
-              "(backpropagation) with one loss and many parameters.",
+        "elements than the output: forward mode pays off with few inputs and many outputs, backward mode "
+        "(backpropagation) with one loss and many parameters.",
         "zh": "在这里，前向模式走的遍数不比反向模式多，因为输入的元素不比输出多：输入少、输出多时，前向模式划算；"
-              "一个损失、很多参数时，反向模式（也就是反向传播）划算。",
+        "一个损失、很多参数时，反向模式（也就是反向传播）划算。",
     },
     "modes.multiplication": {
         "en": "(One multiplication: one local derivative times one derivative passed along; for tensors, one "
-              "nonzero entry of an op's local Jacobian times one element.)",
+        "nonzero entry of an op's local Jacobian times one element.)",
         "zh": "（一次乘法：一个局部导数乘以一个传过来的导数；对张量而言，是算子局部雅可比矩阵中的"
-              "一个非零元素乘以一个元素。）",
+        "一个非零元素乘以一个元素。）",
     },
     "modes.uncounted": {
         "en": "not counted (the local Jacobians have more than max_entries={limit} entries)",
@@ -261,10 +247,7 @@ PHRASES: dict[str, dict[str, str]] = {
     "value.empty": {"en": "an empty {shape} tensor", "zh": "形状为 {shape} 的空张量"},
     "value.none": {"en": "no value yet", "zh": "还没有值"},
     # ---- the explorer page (see/explore.py): every word on it, in both languages
-    "page.title": {
-        "en": "chainrule explorer: ∂{out}/∂every node",
-        "zh": "chainrule 探索器：∂{out}/∂每个节点",
-    },
+    "page.title": {"en": "chainrule explorer: ∂{out}/∂every node", "zh": "chainrule 探索器：∂{out}/∂每个节点"},
     "page.hint": {
         "en": "Click a node to see its chain rule. Step through the passes with the buttons or the ← → keys.",
         "zh": "点击一个节点，查看它的链式法则。用按钮或 ← → 键一步一步走完前向和反向传播。",
@@ -281,17 +264,14 @@ PHRASES: dict[str, dict[str, str]] = {
     "page.digits_short": {"en": "Few digits", "zh": "少量有效数字"},
     "page.value": {"en": "value", "zh": "值"},
     "page.grad": {"en": "grad", "zh": "梯度"},
-    "page.step": {
-        "en": "step {index} of {count}",
-        "zh": "第 {index} 步，共 {count} 步",
-    },
+    "page.step": {"en": "step {index} of {count}", "zh": "第 {index} 步，共 {count} 步"},
     "page.forward_start": {
         "en": "Press Next (or →): the nodes compute their values one by one, in topological order.",
         "zh": "按“下一步”（或 →）：节点按拓扑排序一个一个地计算自己的值。",
     },
     "page.backward_start": {
         "en": "Backward starts at the output: ∂{out}/∂{out} = 1. Press Next (or →) to send the gradient "
-              "down one edge at a time.",
+        "down one edge at a time.",
         "zh": "反向传播从输出开始：∂{out}/∂{out} = 1。按“下一步”（或 →），梯度每次沿一条边往回传。",
     },
     "page.back_step": {
@@ -308,10 +288,7 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "page.kind": {"en": "kind", "zh": "类型"},
     "page.formula": {"en": "formula", "zh": "公式"},
-    "page.gradient": {
-        "en": "gradient ∂{out}/∂{name}",
-        "zh": "梯度 ∂{out}/∂{name}",
-    },
+    "page.gradient": {"en": "gradient ∂{out}/∂{name}", "zh": "梯度 ∂{out}/∂{name}"},
     "page.own_locals": {
         "en": "Its local derivatives, one per input (∂{name}/∂input):",
         "zh": "它的局部导数，每个输入一个（∂{name}/∂输入）：",
@@ -329,10 +306,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "a {shape} tensor: min {min}, mean {mean}, max {max}",
         "zh": "形状为 {shape} 的张量：最小值 {min}，均值 {mean}，最大值 {max}",
     },
-    "page.first_entries": {
-        "en": "(the first {rows} × {cols} entries)",
-        "zh": "（只显示前 {rows} × {cols} 个元素）",
-    },
+    "page.first_entries": {"en": "(the first {rows} × {cols} entries)", "zh": "（只显示前 {rows} × {cols} 个元素）"},
     "page.pick": {
         "en": "Click an entry of the gradient table to follow that one element down its chain.",
         "zh": "点击梯度表中的一个元素，沿链式法则追踪这一个元素。",
@@ -341,10 +315,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "One element: ∂{out}/∂{name}[{index}] = {value}",
         "zh": "单个元素：∂{out}/∂{name}[{index}] = {value}",
     },
-    "page.shares": {
-        "en": "Each path's share of it:",
-        "zh": "每条路径贡献的部分：",
-    },
+    "page.shares": {"en": "Each path's share of it:", "zh": "每条路径贡献的部分："},
     "page.legend": {
         "en": "Red: the chain-rule paths from {out} down to the clicked node. Orange: the current step.",
         "zh": "红色：从 {out} 到所点节点的链式法则路径。橙色：当前这一步。",

@@ -7,15 +7,27 @@ backend, no global state). Chinese text needs a font with Chinese glyphs;
 ``cjk_font`` finds one (WenQuanYi, Noto Sans CJK, Source Han Sans, ...), and
 without one the labels fall back to English rather than print empty boxes.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
-             "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "AR PL UMing CN")
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+    "AR PL UMing CN",
+)
 
 
 def matplotlib_figure(width: float, height: float, dpi: int = 110) -> Any:
@@ -79,8 +91,9 @@ def text_context(lang: str) -> tuple[str, Any]:
         return "en", nullcontext()
     from matplotlib import rc_context
 
-    return "zh", rc_context({"font.family": "sans-serif", "font.sans-serif": [font, "DejaVu Sans"],
-                             "axes.unicode_minus": False})
+    return "zh", rc_context(
+        {"font.family": "sans-serif", "font.sans-serif": [font, "DejaVu Sans"], "axes.unicode_minus": False}
+    )
 
 
 def integer_ticks(ax: Any) -> None:

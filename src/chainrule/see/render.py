@@ -9,6 +9,7 @@ ties, kinks and broadcast sums follow the path that uses them; NaN and
 infinity flags come before the result. Summaries stay short: at most
 ``explanation.GROUPS`` groups, the rest in one line.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,16 +31,25 @@ def render(e: Any, lang: str) -> str:
         return _render_symbols(e, lang)
     result = f"∂{out}/∂{wrt} = {describe_value(e.gradient, lang)}"
     if e.element is not None:
-        result = f"∂{out}/∂{wrt} = " + say("explain.element_of", lang, value=describe_value(e.gradient, lang),
-                                           index=str(e.element), out=out, wrt=e.node.name)
+        result = f"∂{out}/∂{wrt} = " + say(
+            "explain.element_of",
+            lang,
+            value=describe_value(e.gradient, lang),
+            index=str(e.element),
+            out=out,
+            wrt=e.node.name,
+        )
     flags = [words(flag, lang) for flag in e.flags]
     if e.node is e.output:
         return say("explain.self", lang, out=out) + "\n\n" + result
     if e.n_paths == 0:
         return "\n\n".join([say("explain.none", lang, out=out, wrt=wrt), *flags])
     if e.summarised:
-        blocks = [say("explain.summary", lang, out=out, wrt=wrt, count=e.n_paths, limit=e.max_paths) + "\n"
-                  + "\n".join(_group_lines(e, lang))]
+        blocks = [
+            say("explain.summary", lang, out=out, wrt=wrt, count=e.n_paths, limit=e.max_paths)
+            + "\n"
+            + "\n".join(_group_lines(e, lang))
+        ]
     else:
         key = "explain.one_path" if e.n_paths == 1 else "explain.paths"
         blocks = [say(key, lang, out=out, wrt=wrt, count=e.n_paths)]
@@ -122,8 +132,9 @@ def _group_lines(e: Any, lang: str) -> list[str]:
     for g in e.groups:
         value = "…" if g.contribution is None else describe_value(g.contribution, lang)
         if g.op is None:
-            lines.append(INDENT + say("explain.more_groups", lang, count=g.edges, wrt=e.wrt, paths=g.count,
-                                      value=value))
+            lines.append(
+                INDENT + say("explain.more_groups", lang, count=g.edges, wrt=e.wrt, paths=g.count, value=value)
+            )
         else:
             lines.append(INDENT + say("explain.group", lang, symbol=g.symbol, count=g.count, value=value))
     return lines
@@ -138,13 +149,17 @@ def _render_symbols(e: Any, lang: str) -> str:
         return say("explain.none", lang, out=out, wrt=wrt)
     blocks = [say("explain.symbols_only", lang)]
     if e.summarised:
-        blocks.append(say("explain.summary", lang, out=out, wrt=wrt, count=e.n_paths, limit=e.max_paths) + "\n"
-                      + "\n".join(_group_lines(e, lang)))
+        blocks.append(
+            say("explain.summary", lang, out=out, wrt=wrt, count=e.n_paths, limit=e.max_paths)
+            + "\n"
+            + "\n".join(_group_lines(e, lang))
+        )
         return "\n\n".join(blocks)
     key = "explain.one_path" if e.n_paths == 1 else "explain.paths"
     blocks.append(say(key, lang, out=out, wrt=wrt, count=e.n_paths))
     products = [" · ".join(f.symbol for f in p.factors) for p in e.paths]
-    blocks.append("\n".join(_after(say("explain.path", lang, index=i), text)
-                             for i, text in enumerate(products, start=1)))
+    blocks.append(
+        "\n".join(_after(say("explain.path", lang, index=i), text) for i, text in enumerate(products, start=1))
+    )
     blocks.append(say("explain.symbolic_sum", lang, out=out, wrt=wrt, terms=" + ".join(products)))
     return "\n\n".join(blocks)

@@ -6,6 +6,7 @@ symbols along its path: ∂loss/∂sigmoid · ∂sigmoid/∂linear · ∂linear/
 ``explain`` does the same for any graph whose output has no value yet: every
 path as a product of symbols and, where paths fan out, their sum.
 """
+
 from __future__ import annotations
 
 from ..node import Node
@@ -20,9 +21,10 @@ def explain_symbols(output: Node, node: Node, order: list[Node], max_paths: int,
     paths: tuple[Path, ...] = ()
     groups: tuple[EdgeGroup, ...] = ()
     if n_paths <= max_paths:
-        paths = tuple(Path(tuple(Factor(op, i, edge_symbol(op, i), None, None, (), ()) for op, i in edges), None)
-                      for edges in enumerate_paths(output, node, down))
+        paths = tuple(
+            Path(tuple(Factor(op, i, edge_symbol(op, i), None, None, (), ()) for op, i in edges), None)
+            for edges in enumerate_paths(output, node, down)
+        )
     else:
-        groups = bounded_groups([(op, i, up[id(op)]) for op, i in edges_into(order, node, up)], edge_symbol,
-                                None, None)
+        groups = bounded_groups([(op, i, up[id(op)]) for op, i in edges_into(order, node, up)], edge_symbol, None, None)
     return Explanation(output, node, paths, n_paths, None, max_paths, groups, lang, symbolic=True)

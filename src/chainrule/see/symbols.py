@@ -9,6 +9,7 @@ in a product is written ``(-0.4)``, and ``⊙`` (elementwise) never mixes with
 other powers, function calls with keywords (``sum(g, axis=0)``) and
 Iverson's bracket ``[x > 0]`` (1 where true, else 0).
 """
+
 from __future__ import annotations
 
 import re
@@ -96,8 +97,11 @@ def neg(a: Sym) -> Sym:
 
 def _product(a: Sym, b: Sym, operator: str) -> Sym:
     mixes = {a.operator, operator} - {"·", "/"}  # · and / read left to right; ⊙ and @ never mix
-    left = a.text if a.strength > PRODUCT or (
-        a.strength == PRODUCT and (a.operator == operator or not mixes)) else f"({a.text})"
+    left = (
+        a.text
+        if a.strength > PRODUCT or (a.strength == PRODUCT and (a.operator == operator or not mixes))
+        else f"({a.text})"
+    )
     if a.strength == UNARY:  # -2 · x reads fine; -2 @ x does not
         left = a.text if operator in ("·", "/") else f"({a.text})"
     scalar = a.scalar and b.scalar if operator != "@" else False

@@ -8,6 +8,7 @@ entry is shown. ``Count`` and ``Axes`` write plurals correctly in English
 (``1 path``, ``3 paths``) and as Chinese wants them, through format specs in
 the phrase table (``{count:path|paths}``).
 """
+
 from __future__ import annotations
 
 import unicodedata

@@ -16,6 +16,7 @@ missing); when neither can render it raises ``GraphvizNotFound`` saying what
 to install. ``repr_svg`` is the inline picture in Jupyter (None when it
 cannot be drawn, so Jupyter falls back to text).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -39,8 +40,10 @@ FORMATS = ("svg", "png", "pdf")
 INLINE_MAX_NODES = 200  # bigger graphs are too slow and too small to read inline
 DIGITS = 6
 
-INSTALL_HINT = ("install Graphviz's dot program (apt-get install graphviz, brew install graphviz or "
-                "conda install graphviz) and the Python package (pip install \"chainrule[viz]\")")
+INSTALL_HINT = (
+    "install Graphviz's dot program (apt-get install graphviz, brew install graphviz or "
+    'conda install graphviz) and the Python package (pip install "chainrule[viz]")'
+)
 
 _STYLE = {  # fill colours by kind of node; the output gets a double border
     Placeholder: 'shape=ellipse, style=filled, fillcolor="#dbeafe"',
@@ -49,37 +52,49 @@ _STYLE = {  # fill colours by kind of node; the output gets a double border
     Op: 'shape=box, style="rounded,filled", fillcolor="#fef9c3"',
 }
 
-register({
-    "viz.value": {"en": "value", "zh": "值"},
-    "viz.grad": {"en": "grad", "zh": "梯度"},
-    "viz.legend_title": {"en": "How to read this graph", "zh": "怎么看这张图"},
-    "viz.legend_value": {"en": "value: what the node computed in the forward pass",
-                         "zh": "值：前向传播时这个节点算出的结果"},
-    "viz.legend_grad": {"en": "grad: ∂{out}/∂node, the gradient of the output with respect to the node",
-                        "zh": "梯度：∂{out}/∂节点，输出对这个节点的梯度"},
-    "viz.legend_edge": {"en": "arrow label: the local derivative ∂(where it points)/∂(where it starts)",
-                        "zh": "箭头上的标注：局部导数 ∂终点/∂起点"},
-    "viz.legend_path": {"en": "{colour} path: the chain rule for ∂{out}/∂{wrt}",
-                        "zh": "{colour}路径：∂{out}/∂{wrt} 的链式法则"},
-    "viz.legend_dashed": {"en": "dashed arrow: no gradient flows back along it",
-                          "zh": "虚线箭头：梯度不沿它回传"},
-    "viz.legend_digits": {"en": "numbers rounded to {digits} significant digits; hover for all of them",
-                          "zh": "数字保留 {digits} 位有效数字；鼠标悬停可看完整数值"},
-    "viz.wrote": {"en": "wrote {path}", "zh": "已写入 {path}"},
-    "viz.no_dot": {
-        "en": "Graphviz's dot program was not found, so the graph is saved as DOT text in {path}. "
-              "To get the picture, install Graphviz (apt-get install graphviz, brew install graphviz "
-              "or conda install graphviz) and run: dot -Tsvg {path} -o graph.svg",
-        "zh": "没有找到 Graphviz 的 dot 程序，所以计算图以 DOT 文本保存在 {path}。"
-              "要得到图片，请安装 Graphviz（apt-get install graphviz、brew install graphviz "
-              "或 conda install graphviz），然后运行：dot -Tsvg {path} -o graph.svg"},
-    "viz.summed": {"en": "summed over {axes:en}", "zh": "沿{axes:zh}求和"},
-    "colour.red": {"en": "red", "zh": "红色"},
-    "colour.blue": {"en": "blue", "zh": "蓝色"},
-    "colour.green": {"en": "green", "zh": "绿色"},
-    "colour.purple": {"en": "purple", "zh": "紫色"},
-    "colour.orange": {"en": "orange", "zh": "橙色"},
-})
+register(
+    {
+        "viz.value": {"en": "value", "zh": "值"},
+        "viz.grad": {"en": "grad", "zh": "梯度"},
+        "viz.legend_title": {"en": "How to read this graph", "zh": "怎么看这张图"},
+        "viz.legend_value": {
+            "en": "value: what the node computed in the forward pass",
+            "zh": "值：前向传播时这个节点算出的结果",
+        },
+        "viz.legend_grad": {
+            "en": "grad: ∂{out}/∂node, the gradient of the output with respect to the node",
+            "zh": "梯度：∂{out}/∂节点，输出对这个节点的梯度",
+        },
+        "viz.legend_edge": {
+            "en": "arrow label: the local derivative ∂(where it points)/∂(where it starts)",
+            "zh": "箭头上的标注：局部导数 ∂终点/∂起点",
+        },
+        "viz.legend_path": {
+            "en": "{colour} path: the chain rule for ∂{out}/∂{wrt}",
+            "zh": "{colour}路径：∂{out}/∂{wrt} 的链式法则",
+        },
+        "viz.legend_dashed": {"en": "dashed arrow: no gradient flows back along it", "zh": "虚线箭头：梯度不沿它回传"},
+        "viz.legend_digits": {
+            "en": "numbers rounded to {digits} significant digits; hover for all of them",
+            "zh": "数字保留 {digits} 位有效数字；鼠标悬停可看完整数值",
+        },
+        "viz.wrote": {"en": "wrote {path}", "zh": "已写入 {path}"},
+        "viz.no_dot": {
+            "en": "Graphviz's dot program was not found, so the graph is saved as DOT text in {path}. "
+            "To get the picture, install Graphviz (apt-get install graphviz, brew install graphviz "
+            "or conda install graphviz) and run: dot -Tsvg {path} -o graph.svg",
+            "zh": "没有找到 Graphviz 的 dot 程序，所以计算图以 DOT 文本保存在 {path}。"
+            "要得到图片，请安装 Graphviz（apt-get install graphviz、brew install graphviz "
+            "或 conda install graphviz），然后运行：dot -Tsvg {path} -o graph.svg",
+        },
+        "viz.summed": {"en": "summed over {axes:en}", "zh": "沿{axes:zh}求和"},
+        "colour.red": {"en": "red", "zh": "红色"},
+        "colour.blue": {"en": "blue", "zh": "蓝色"},
+        "colour.green": {"en": "green", "zh": "绿色"},
+        "colour.purple": {"en": "purple", "zh": "紫色"},
+        "colour.orange": {"en": "orange", "zh": "橙色"},
+    }
+)
 
 
 def _as_graph(graph: Any) -> Graph:
@@ -116,8 +131,7 @@ def value_text(value: Any, digits: int | None = DIGITS) -> str:
 
 
 def _label(node: Node, show_values: bool, show_grads: bool, lang: str, digits: int | None) -> str:
-    lines = [node.name, f"{type(node).__name__}: {formula_text(node)}" if isinstance(node, Op)
-             else type(node).__name__]
+    lines = [node.name, f"{type(node).__name__}: {formula_text(node)}" if isinstance(node, Op) else type(node).__name__]
     if show_values:
         lines.append(f"{say('viz.value', lang)} = {value_text(node.value, digits)}")
     if show_grads and node.grad is not None:
@@ -132,8 +146,9 @@ def full_text(value: Any) -> str:
     arr = np.asarray(value)
     if arr.ndim == 0:
         return number(arr)
-    return f"{tuple(arr.shape)} " + np.array2string(arr, separator=", ", threshold=64, floatmode="unique",
-                                                     max_line_width=100)
+    return f"{tuple(arr.shape)} " + np.array2string(
+        arr, separator=", ", threshold=64, floatmode="unique", max_line_width=100
+    )
 
 
 def _tooltip(node: Node, show_values: bool, show_grads: bool, lang: str) -> str:
@@ -172,9 +187,17 @@ def _edge_text(op: Node, index: int, show_grads: bool, lang: str, digits: int | 
     return text, full
 
 
-def to_dot(graph: Any, show_values: bool = True, show_grads: bool = True, highlight: Any = None,
-           rankdir: str = "TB", edge_labels: bool = True, lang: str = "en", digits: int | None = DIGITS,
-           legend: bool = True) -> str:
+def to_dot(
+    graph: Any,
+    show_values: bool = True,
+    show_grads: bool = True,
+    highlight: Any = None,
+    rankdir: str = "TB",
+    edge_labels: bool = True,
+    lang: str = "en",
+    digits: int | None = DIGITS,
+    legend: bool = True,
+) -> str:
     """Graphviz DOT text for ``graph`` (a ``Graph``, or output node(s)).
 
     Nodes show name, op and formula, value and gradient (``digits`` significant
@@ -189,9 +212,12 @@ def to_dot(graph: Any, show_values: bool = True, show_grads: bool = True, highli
     ids = {id(n): f"n{i}" for i, n in enumerate(graph.order)}
     marks = highlighted_edges(graph, highlight)  # [(colour, label target, {(id(op), i)})]
     outputs = {id(o) for o in graph.outputs}
-    lines = ["digraph chainrule {", f"  rankdir={rankdir}; nodesep=0.8; ranksep=0.6;",
-             '  node [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=11];',
-             '  edge [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=9, color="#555555"];']
+    lines = [
+        "digraph chainrule {",
+        f"  rankdir={rankdir}; nodesep=0.8; ranksep=0.6;",
+        '  node [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=11];',
+        '  edge [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=9, color="#555555"];',
+    ]
     node_colour = {}  # a node on a highlighted path takes that path's colour (the first one)
     for colour, _, edges in reversed(marks):
         node_colour.update((end, colour) for pair in _ends(graph, edges) for end in pair)
@@ -210,13 +236,16 @@ def to_dot(graph: Any, show_values: bool = True, show_grads: bool = True, highli
             if edge_labels:
                 text, full = _edge_text(op, i, show_grads, lang, digits)
                 # left-justified, two spaces in: Graphviz puts a label's box against its edge
-                attrs += [f"label={_quote(_indented(text))}", f"tooltip={_centred(full)}",
-                          f"labeltooltip={_centred(full)}"]
+                attrs += [
+                    f"label={_quote(_indented(text))}",
+                    f"tooltip={_centred(full)}",
+                    f"labeltooltip={_centred(full)}",
+                ]
             colours = [c for c, _, edges in marks if (id(op), i) in edges]
             if colours:  # an edge on several highlighted paths is drawn as parallel lines, one per colour
                 attrs.append(f'color="{":".join(colours)}", fontcolor="{colours[0]}", penwidth=2.5')
             elif not follows(op, i):
-                attrs.append('style=dashed')  # no gradient flows back along this edge
+                attrs.append("style=dashed")  # no gradient flows back along this edge
             lines.append(f"  {ids[id(inp)]} -> {ids[id(op)]} [{', '.join(attrs)}];")
     if legend:
         lines.append(_legend(graph, marks, show_values, show_grads, edge_labels, lang, digits))
@@ -229,8 +258,9 @@ def _ends(graph: Graph, edges: set) -> list[tuple[int, int]]:
     return [(id(op), id(op.inputs[i])) for op in graph.order for i in range(len(op.inputs)) if (id(op), i) in edges]
 
 
-def _legend(graph: Graph, marks: list, show_values: bool, show_grads: bool, edge_labels: bool, lang: str,
-            digits: int | None) -> str:
+def _legend(
+    graph: Graph, marks: list, show_values: bool, show_grads: bool, edge_labels: bool, lang: str, digits: int | None
+) -> str:
     out = graph.outputs[0].name
     rows = [say("viz.legend_title", lang)]
     if show_values:
@@ -245,8 +275,10 @@ def _legend(graph: Graph, marks: list, show_values: bool, show_grads: bool, edge
         rows.append(say("viz.legend_dashed", lang))
     if digits is not None:
         rows.append(say("viz.legend_digits", lang, digits=digits))
-    return (f"  legend [shape=note, style=filled, fillcolor=\"#ffffff\", color=\"#9ca3af\", fontsize=10, "
-            f"label={_quote(chr(10).join(rows))}];")
+    return (
+        f'  legend [shape=note, style=filled, fillcolor="#ffffff", color="#9ca3af", fontsize=10, '
+        f"label={_quote(chr(10).join(rows))}];"
+    )
 
 
 def render(dot: str, fmt: str = "svg") -> bytes:

@@ -4,9 +4,11 @@ A target is a node (every path from the output down to it), an
 ``Explanation`` (its paths; all paths to its node when they were summarised)
 or one ``Path``. Several targets get one colour each, in ``COLOURS`` order.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..node import Node
 from .chain import follows, path_counts
@@ -36,8 +38,13 @@ def _target_name(target: Any) -> str:
 def _edges(graph: Any, target: Any) -> set[tuple[int, int]]:
     if isinstance(target, Node):
         down, up = path_counts(graph.order, graph.outputs[0], target)
-        return {(id(op), i) for op in graph.order if id(op) in up and op is not target
-                for i, inp in enumerate(op.inputs) if follows(op, i) and id(inp) in down}
+        return {
+            (id(op), i)
+            for op in graph.order
+            if id(op) in up and op is not target
+            for i, inp in enumerate(op.inputs)
+            if follows(op, i) and id(inp) in down
+        }
     paths = getattr(target, "paths", None)
     if paths is not None and (getattr(target, "summarised", False) or getattr(target, "element", None) is not None):
         return _edges(graph, target.node)  # one element's paths run along its tensor's edges

@@ -1,9 +1,10 @@
 """One module per ``chainrule`` subcommand, each with ``register(subparsers)``."""
+
 from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable
+from collections.abc import Callable
 
 
 def in_range(kind: type, low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
@@ -22,5 +23,6 @@ def in_range(kind: type, low: float, high: float, low_open: bool = False) -> Cal
         if not math.isfinite(value) or value < low or (low_open and value == low) or value > high:
             raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
         return value
+
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse

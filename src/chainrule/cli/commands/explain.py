@@ -9,6 +9,7 @@ the chain-rule paths highlighted; ``--html page.html`` writes the explorer. A mi
 a caret under its column and exit status 2, never a traceback; an EXPR that
 starts with ``-`` needs no ``--`` (``expression_last`` moves it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ from ... import dtype as _dtype
 from ...errors import ChainruleError
 from ...graph import Graph
 from ...node import Placeholder
-from ...see.phrases import LANGS, describe_value, register as register_phrases, say
 from ...see.explore import explore
+from ...see.phrases import LANGS, describe_value, say
+from ...see.phrases import register as register_phrases
 from ...see.viz import GraphvizNotFound, draw, picture_format, to_dot
 from ..expr import ExprError, is_name, parse
 from . import in_range
@@ -35,38 +37,60 @@ CARET_WIDTH = 72  # how much of a long expression an error shows around its colu
 VALUE_OPTIONS = ("--at", "--wrt", "--draw", "--html", "--lang", "--max-paths")
 FLAG_OPTIONS = ("--quiet", "-h", "--help")
 
-register_phrases({
-    "cli.expression": {"en": "Expression: {expr}    with {bindings}", "zh": "表达式：{expr}    取值：{bindings}"},
-    "cli.order": {"en": "Topological order: {order}", "zh": "拓扑排序：{order}"},
-    "cli.long_order": {"en": "Topological order: {count:node|nodes}, from {first} to {last}",
-                       "zh": "拓扑排序：共 {count} 个节点，从 {first} 到 {last}"},
-    "cli.quiet_big": {"en": "(The graph has {count:node|nodes}, more than {limit}: the node-by-node narration "
-                            "is left out.)",
-                      "zh": "（计算图有 {count} 个节点，超过 {limit} 个，这里不逐个节点讲解。）"},
-})
+register_phrases(
+    {
+        "cli.expression": {"en": "Expression: {expr}    with {bindings}", "zh": "表达式：{expr}    取值：{bindings}"},
+        "cli.order": {"en": "Topological order: {order}", "zh": "拓扑排序：{order}"},
+        "cli.long_order": {
+            "en": "Topological order: {count:node|nodes}, from {first} to {last}",
+            "zh": "拓扑排序：共 {count} 个节点，从 {first} 到 {last}",
+        },
+        "cli.quiet_big": {
+            "en": "(The graph has {count:node|nodes}, more than {limit}: the node-by-node narration is left out.)",
+            "zh": "（计算图有 {count} 个节点，超过 {limit} 个，这里不逐个节点讲解。）",
+        },
+    }
+)
 
 
 def register(subparsers: Any) -> None:
     """Add the ``explain`` subcommand."""
     parser = subparsers.add_parser(
-        "explain", help="explain the gradient of an expression, step by step",
+        "explain",
+        help="explain the gradient of an expression, step by step",
         description="Build the graph of EXPR, narrate the forward and backward passes and write out the "
-                    "chain rule for the gradient. Example: chainrule explain \"loss = (y - sigmoid(k*x+b))^2\" "
-                    "--at x=3,y=0.61,k=0.36,b=0.37 --wrt k")
-    parser.add_argument("expr", metavar="EXPR",
-                        help="e.g. \"sigmoid(k*x+b)\", \"loss = (y - σ(k·x + b))^2\" or \"-x**2\"; "
-                             "- reads it from standard input (for expressions longer than a command line)")
-    parser.add_argument("--at", default="", metavar="NAME=VALUE,...",
-                        help="the variables' values, e.g. x=3,k=0.36,b=0.37")
-    parser.add_argument("--wrt", default=None, metavar="NAME[,NAME...]",
-                        help="differentiate with respect to these variables (default: all of them)")
-    parser.add_argument("--draw", default=None, metavar="FILE",
-                        help="also draw the graph to FILE (.svg, .png or .pdf)")
-    parser.add_argument("--html", default=None, metavar="PATH",
-                        help="also write the explorer of the graph, one self-contained HTML page, to PATH")
+        'chain rule for the gradient. Example: chainrule explain "loss = (y - sigmoid(k*x+b))^2" '
+        "--at x=3,y=0.61,k=0.36,b=0.37 --wrt k",
+    )
+    parser.add_argument(
+        "expr",
+        metavar="EXPR",
+        help='e.g. "sigmoid(k*x+b)", "loss = (y - σ(k·x + b))^2" or "-x**2"; '
+        "- reads it from standard input (for expressions longer than a command line)",
+    )
+    parser.add_argument(
+        "--at", default="", metavar="NAME=VALUE,...", help="the variables' values, e.g. x=3,k=0.36,b=0.37"
+    )
+    parser.add_argument(
+        "--wrt",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="differentiate with respect to these variables (default: all of them)",
+    )
+    parser.add_argument("--draw", default=None, metavar="FILE", help="also draw the graph to FILE (.svg, .png or .pdf)")
+    parser.add_argument(
+        "--html",
+        default=None,
+        metavar="PATH",
+        help="also write the explorer of the graph, one self-contained HTML page, to PATH",
+    )
     parser.add_argument("--lang", choices=LANGS, default="en", help="language of the narration (en or zh)")
-    parser.add_argument("--max-paths", type=in_range(int, 0, 100_000), default=64,
-                        help="list at most this many chain-rule paths, summarise beyond (default 64)")
+    parser.add_argument(
+        "--max-paths",
+        type=in_range(int, 0, 100_000),
+        default=64,
+        help="list at most this many chain-rule paths, summarise beyond (default 64)",
+    )
     parser.add_argument("--quiet", action="store_true", help="skip the forward and backward narration")
     parser.set_defaults(run=run)
 
@@ -91,8 +115,7 @@ def parse_bindings(text: str) -> dict[str, float]:
         try:
             bindings[name] = float(value)
         except ValueError:
-            raise ExprError(f"'{value.strip()}' is not a number", text, start + item.strip().index("=") + 1) \
-                from None
+            raise ExprError(f"'{value.strip()}' is not a number", text, start + item.strip().index("=") + 1) from None
     return bindings
 
 
@@ -106,7 +129,7 @@ def caret(error: ExprError) -> str:
     characters around the column when the text is long (a 1 MB expression stays two short lines)."""
     text, column = error.text, error.position
     start = max(0, min(column - CARET_WIDTH // 2, len(text) - CARET_WIDTH))
-    shown = text[start:start + CARET_WIDTH]
+    shown = text[start : start + CARET_WIDTH]
     before, after = ("…" if start else ""), ("…" if start + CARET_WIDTH < len(text) else "")
     return f"  {before}{shown}{after}\n  {' ' * (column - start + len(before))}^"
 
@@ -177,8 +200,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explain(graph: Graph, output: Any, used: list, wrt: list, bindings: dict, args: argparse.Namespace) -> int:
     lang = args.lang
-    shown = ("，" if lang == "zh" else ", ").join(f"{n.name} = {describe_value(np.float64(bindings[n.name]), lang)}"
-                                                for n in used)
+    shown = ("，" if lang == "zh" else ", ").join(
+        f"{n.name} = {describe_value(np.float64(bindings[n.name]), lang)}" for n in used
+    )
     expr = args.expr if len(args.expr) <= CARET_WIDTH else args.expr[:CARET_WIDTH] + "…"
     print(say("cli.expression", lang, expr=expr, bindings=shown or "—"))
     order = graph.order

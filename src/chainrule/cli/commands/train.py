@@ -11,6 +11,7 @@ blocks). Each has tuned defaults for epochs, optimizer and learning rate;
 the flags override them. ``--load`` starts from saved weights (with
 ``--epochs 0`` it only evaluates them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,13 @@ from ...serialize import load, save
 from ...train import evaluate, fit
 from . import in_range
 
-OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
-              "adagrad": optim.Adagrad}
+OPTIMIZERS = {
+    "sgd": optim.SGD,
+    "adam": optim.Adam,
+    "adamw": optim.AdamW,
+    "rmsprop": optim.RMSprop,
+    "adagrad": optim.Adagrad,
+}
 # (model, task) -> default epochs, optimizer, learning rate, batch size
 DEFAULTS = {
     ("linear", "regression"): (100, "sgd", 0.01, 32),
@@ -49,36 +55,58 @@ def build_model(kind: str, data: Any, hidden: int = 1024) -> nn.Module:
         if data.X.ndim != 4:
             raise ValueError("the cnn model needs images: use --dataset digits")
         c = data.X.shape[1]
-        return nn.Sequential(nn.Conv2d(c, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * (data.X.shape[2] // 4) ** 2, outputs))
+        return nn.Sequential(
+            nn.Conv2d(c, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(64 * (data.X.shape[2] // 4) ** 2, outputs),
+        )
     raise ValueError(f"unknown model {kind!r}; choose linear, mlp or cnn")
 
 
 def register(subparsers: Any) -> None:
     """Add the ``train`` subcommand."""
     parser = subparsers.add_parser(
-        "train", help="train a model on a bundled dataset (digits, diabetes, iris, wine, breast_cancer)",
+        "train",
+        help="train a model on a bundled dataset (digits, diabetes, iris, wine, breast_cancer)",
         description="Train a model on a dataset bundled with scikit-learn, print its progress and its "
-                    "test metrics; optionally plot the loss curves and save the weights.")
-    parser.add_argument("--dataset", default="digits", help="digits, diabetes, iris, wine or breast_cancer "
-                                                            "(default digits)")
+        "test metrics; optionally plot the loss curves and save the weights.",
+    )
+    parser.add_argument(
+        "--dataset", default="digits", help="digits, diabetes, iris, wine or breast_cancer (default digits)"
+    )
     parser.add_argument("--model", default="mlp", choices=["linear", "mlp", "cnn"], help="default mlp")
-    parser.add_argument("--epochs", type=in_range(int, 0, 100_000),
-                        help="passes over the training data (0: only evaluate)")
+    parser.add_argument(
+        "--epochs", type=in_range(int, 0, 100_000), help="passes over the training data (0: only evaluate)"
+    )
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: per model")
     parser.add_argument("--lr", type=in_range(float, 0, 1e6, low_open=True), help="learning rate (default: per model)")
     parser.add_argument("--batch-size", type=in_range(int, 1, 10_000_000), help="examples per step")
-    parser.add_argument("--hidden", type=in_range(int, 1, 1_000_000), default=1024,
-                        help="mlp hidden units (default 1024)")
-    parser.add_argument("--seed", type=in_range(int, 0, 2**32 - 1), default=0,
-                        help="seed of the split, the weights and the shuffling")
+    parser.add_argument(
+        "--hidden", type=in_range(int, 1, 1_000_000), default=1024, help="mlp hidden units (default 1024)"
+    )
+    parser.add_argument(
+        "--seed", type=in_range(int, 0, 2**32 - 1), default=0, help="seed of the split, the weights and the shuffling"
+    )
     parser.add_argument("--plot", metavar="FILE", help="write the loss and metric curves to FILE (.png, .svg, .pdf...)")
-    parser.add_argument("--save", metavar="FILE", help="save the trained weights (cr.save) to this file: "
-                                                       ".npz, or .safetensors (readable by PyTorch)")
+    parser.add_argument(
+        "--save",
+        metavar="FILE",
+        help="save the trained weights (cr.save) to this file: .npz, or .safetensors (readable by PyTorch)",
+    )
     parser.add_argument("--load", metavar="FILE", help="start from these saved weights (.npz or .safetensors)")
-    parser.add_argument("--export", metavar="ONNX", help="export the trained model to this ONNX file "
-                                                         "(cr.onnx.export; needs pip install 'chainrule[onnx]')")
+    parser.add_argument(
+        "--export",
+        metavar="ONNX",
+        help="export the trained model to this ONNX file (cr.onnx.export; needs pip install 'chainrule[onnx]')",
+    )
     parser.add_argument("--no-progress", action="store_true", help="print only the final metrics")
     parser.set_defaults(run=run)
 
@@ -110,15 +138,28 @@ def _train(args: argparse.Namespace) -> int:
     optimizer = OPTIMIZERS[opt_name](model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
     metrics = ("accuracy",) if task == "classification" else ("r2",)
-    print(f"{train.info['name']}: {len(train)} training and {len(test)} test examples, {task}; "
-          f"model {args.model} ({model.num_parameters():,} parameters); "
-          f"{type(optimizer).__name__} lr={lr:g}, batch size {batch_size}, "
-          f"{epochs} epoch{'' if epochs == 1 else 's'}", flush=True)
+    print(
+        f"{train.info['name']}: {len(train)} training and {len(test)} test examples, {task}; "
+        f"model {args.model} ({model.num_parameters():,} parameters); "
+        f"{type(optimizer).__name__} lr={lr:g}, batch size {batch_size}, "
+        f"{epochs} epoch{'' if epochs == 1 else 's'}",
+        flush=True,
+    )
     start = time.perf_counter()
     if epochs:
-        history = fit(model, loss_fn, optimizer, train, epochs=epochs, val_data=test, metrics=metrics,
-                      batch_size=batch_size, seed=args.seed, progress=not args.no_progress,
-                      scheduler=optim.CosineAnnealingLR(optimizer, epochs))
+        history = fit(
+            model,
+            loss_fn,
+            optimizer,
+            train,
+            epochs=epochs,
+            val_data=test,
+            metrics=metrics,
+            batch_size=batch_size,
+            seed=args.seed,
+            progress=not args.no_progress,
+            scheduler=optim.CosineAnnealingLR(optimizer, epochs),
+        )
         if args.plot:
             history.plot(args.plot, title=f"{train.info['name']} {args.model}", held_out="test")
             print(f"wrote {args.plot}")
