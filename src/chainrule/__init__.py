@@ -37,7 +37,7 @@ from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 see.install()
 # ``cr.train`` would read as the training function (it is ``cr.fit``): the module stays
 # importable as ``chainrule.train`` but is not an attribute of the package face.
-del train  # noqa: F821 - bound by importing the submodule above
+del globals()["train"]  # bound by importing the submodule above
 
 __version__ = "0.1.0"
 

@@ -30,9 +30,11 @@ class ArrayMethods:
     """Array conveniences for an object with ``value`` (an ndarray or NumPy scalar) and ``name``."""
 
     __slots__ = ()
+    inputs: tuple[Any, ...]
     value: Any
     name: str
     grad: Any
+    requires_grad: bool
 
     @property
     def shape(self) -> tuple:

@@ -19,7 +19,7 @@ knows nodes only by what they carry: ``inputs``, ``value``, ``grad``, ``vjp``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -177,38 +177,28 @@ def backpropagate(
     grads: dict = {}
     for node, seed in seeds:
         grads[node] = seed if node not in grads else grads[node] + seed
-    found: dict = {}
-    writes: list = []  # (node, gradient) for every .grad this pass sets, committed at the end
-    steps: list = []  # (node, parts) for every gradients dict it records
     release = release and not create_graph and keep != "all" and _COUNTS_REFERENCES
     kept = seeds[0][0] if release and len(seeds) == 1 else None  # the output keeps its value
-    release = release and kept is not None
-    outer, current_pass.releasing = current_pass.releasing, release  # ops with big saved state may ask
+    outer, current_pass.releasing = current_pass.releasing, kept is not None  # ops with big saved state may ask
     try:
-        _walk(order, grads, found, writes, steps, keep, create_graph, wanted, record, release, kept)
+        found, writes, steps = _walk(order, grads, keep, create_graph, wanted, record, kept)
     finally:
         current_pass.releasing = outer
     _commit(order if replace else (), writes, steps)
-    if release:
+    if kept is not None:
         collector.release()
     return found
 
 
 def _walk(
-    order: Sequence[Any],
-    grads: dict,
-    found: dict,
-    writes: list,
-    steps: list,
-    keep: str,
-    create_graph: bool,
-    wanted: set | None,
-    record: Any,
-    release: bool,
-    kept: Any,
-) -> None:
-    """``backpropagate``'s loop."""
-    keep_all, keep_leaves = keep == "all", keep in ("all", "leaves")
+    order: Sequence[Any], grads: dict, keep: str, create_graph: bool, wanted: set | None, record: Any, kept: Any
+) -> tuple[dict, list, list]:
+    """``backpropagate``'s loop: (the gradients ``wanted``, the ``.grad`` writes, the recorded
+    steps). ``kept``: the output when the pass releases values as it goes, else None."""
+    found: dict = {}
+    writes: list = []  # (node, gradient) for every .grad this pass sets, committed at the end
+    steps: list = []  # (node, parts) for every gradients dict it records
+    keep_all, keep_leaves, release = keep == "all", keep in ("all", "leaves"), kept is not None
     pop, get = grads.pop, grads.get
     fanned: dict = {}  # node -> gradients it received beyond the first (fan-out), when releasing
     # The loop below runs once per node of every backward pass: it is kept flat on purpose.
@@ -234,7 +224,7 @@ def _walk(
             if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
                 values = reconcile(values, node.dtypes, node.dtype_keep)
         parts = node.vjp(g, out, *values)
-        sent = [] if record is True or record is node else None  # the lesson's gradients, when recorded
+        sent: list | None = [] if record is True or record is node else None  # the lesson's gradients
         for inp, part in zip(inputs, parts):
             if part is None or not inp.requires_grad:
                 if sent is not None:
@@ -258,19 +248,31 @@ def _walk(
         if sent is not None:
             steps.append((node, sent))
         if release:
-            if node.saved_for_backward:
-                for name in node.saved_for_backward:
-                    setattr(node, name, None)
-            # the graph's own references: `order`, `node` here, getrefcount's argument, and one per
-            # gradient received (each came from a consumer whose inputs hold the node), plus the key
-            # in `fanned`; a consumer that sent none makes one more, and the value stays (safe side)
-            k = fanned.get(node) if fanned else None
-            if refcount(node) <= (4 if k is None else 5 + k) and node is not kept:
-                node.value = RELEASED
+            _release(node, fanned, kept)
+    return found, writes, steps
 
 
-_COUNTS_REFERENCES = hasattr(sys, "getrefcount")  # CPython; elsewhere nothing is released
-refcount = getattr(sys, "getrefcount", None)
+def _release(node: Any, fanned: dict, kept: Any) -> None:
+    """After ``node``'s vjp: drop the arrays it saved for it, and its value unless something
+    outside the graph references the node (or it is ``kept``, the output)."""
+    if node.saved_for_backward:
+        for name in node.saved_for_backward:
+            setattr(node, name, None)
+    # the graph's own references: `order`, `node` in _walk and here, getrefcount's argument, and one
+    # per gradient received (each came from a consumer whose inputs hold the node), plus the key in
+    # `fanned`; a consumer that sent none makes one more, and the value stays (the safe side)
+    k = fanned.get(node) if fanned else None
+    if refcount(node) <= (5 if k is None else 6 + k) and node is not kept:
+        node.value = RELEASED
+
+
+def _uncounted(node: object) -> int:
+    """Where Python counts no references (not CPython): as if held from everywhere."""
+    return sys.maxsize
+
+
+refcount: Callable[[object], int] = getattr(sys, "getrefcount", _uncounted)
+_COUNTS_REFERENCES = refcount is not _uncounted  # CPython; elsewhere nothing is released
 
 
 def _commit(cleared: Sequence[Any], writes: list, steps: list) -> None:

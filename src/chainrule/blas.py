@@ -30,8 +30,12 @@ class BlasThreads:
     PROBES = 3
 
     def __init__(self, setting: Any) -> None:
-        self.setting, self.chosen, self._limit = setting, None, None
+        self.setting = setting
+        self.chosen: int | None = None
+        self._limit: Any = None  # threadpoolctl's limit while one is set
         self._times: dict[int, list[float]] = {}
+        self._order: list[int] = []  # the settings still to time, the one in use first
+        self._warming_up = False  # the first batch (a warm-up, with BLAS's own count) is not counted
         self._controller = _threadpool_controller() if setting is not None else None
         counts = (
             [p.num_threads for p in self._controller.lib_controllers if p.user_api == "blas"]
@@ -46,15 +50,16 @@ class BlasThreads:
         elif self.default <= 1:
             self.setting, self.chosen = None, 1
         else:
-            self._order = [None, self.default, 1] + [self.default, 1] * (self.PROBES - 1)  # None: warm-up
+            self._order, self._warming_up = [self.default, 1] * self.PROBES, True
 
     def timed(self, seconds: float) -> None:
         """One batch took ``seconds`` with the current setting; pick the next."""
         if self.setting != "auto" or self.chosen is not None:
             return
-        current = self._order.pop(0)
-        if current is not None:
-            self._times.setdefault(current, []).append(seconds)
+        if self._warming_up:
+            self._warming_up = False
+        else:
+            self._times.setdefault(self._order.pop(0), []).append(seconds)
         if self._order:
             self._set(self._order[0])
             return
@@ -63,7 +68,10 @@ class BlasThreads:
     def _set(self, n: int) -> None:
         if self._limit is not None:
             self._limit.restore_original_limits()
-        self._limit = self._controller.limit(limits=n, user_api="blas") if n != self.default else None
+        controller = self._controller  # not None: without one, the setting is None and nothing is set
+        self._limit = (
+            controller.limit(limits=n, user_api="blas") if n != self.default and controller is not None else None
+        )
         self.chosen = n if self.setting != "auto" or not self._order else None
 
     def close(self) -> None:

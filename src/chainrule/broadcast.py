@@ -20,7 +20,7 @@ def broadcast_axes(grad_shape: tuple, shape: tuple) -> tuple:
     return tuple(range(lead)) + stretched
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+def unbroadcast(grad: np.ndarray | np.generic, shape: tuple) -> np.ndarray | np.generic:
     """Sum ``grad`` down to ``shape`` (a no-op when the shapes already match)."""
     grad_shape = np.shape(grad)
     if grad_shape == shape:
@@ -66,7 +66,7 @@ def accurate_sum(x: Any, axes: tuple, keepdims: bool = False) -> Any:
     for a in axes:
         n *= x.shape[a]
     if n < PAIRWISE_FROM or x.dtype.kind != "f":
-        return np.add.reduce(x, axis=axes, keepdims=keepdims)
+        return np.add.reduce(x, axis=axes, keepdims=keepdims)  # type: ignore[call-overload]  # numpy's stubs take only a literal keepdims
     kept = [a for a in range(x.ndim) if a not in axes]
     rows = np.transpose(x, list(axes) + kept).reshape((n,) + tuple(x.shape[a] for a in kept))
     while len(rows) > 8:

@@ -27,7 +27,7 @@ def _as_variables(inputs: Sequence[Any]) -> list[Variable]:
     ]
 
 
-def _vjp(outs: list[Node], xs: list[Variable], us: list[np.ndarray], create_graph: bool = False) -> list:
+def _vjp(outs: list[Node], xs: Sequence[Node], us: list[np.ndarray], create_graph: bool = False) -> list:
     """Σ ⟨u, ∂out/∂x⟩ for each x; an output that depends on no input (a linear
     op's first derivative, say) contributes zero."""
     live = [(o, u) for o, u in zip(outs, us) if o.requires_grad]

@@ -148,7 +148,7 @@ def train_test_split(
     train_idx = np.flatnonzero(~is_test)
     if shuffle:
         train_idx, test_idx = rng.permutation(train_idx), rng.permutation(np.sort(test_idx))
-    out = []
+    out: list[Any] = []
     for a in arrays:
         if isinstance(a, Dataset):
             out += [a.subset(train_idx), a.subset(test_idx)]

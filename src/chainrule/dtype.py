@@ -9,7 +9,7 @@ differentiable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -86,6 +86,10 @@ PROMOTE = "promote"  # arithmetic: PyTorch's promotion (see ``reconcile``)
 NARROW = "narrow"  # losses: the narrowest floating dtype among the inputs
 
 
+@overload
+def reconcile(values: list[Any], policy: str, keep: Sequence[int] = ()) -> list[Any]: ...
+@overload
+def reconcile(values: Sequence[Any], policy: str, keep: Sequence[int] = ()) -> Sequence[Any]: ...
 def reconcile(values: Sequence[Any], policy: str, keep: Sequence[int] = ()) -> Sequence[Any]:
     """An op's input values in the dtypes it computes in: the engine calls this once,
     before the op's ``forward`` and its ``vjp``, for every op that declares a ``policy``

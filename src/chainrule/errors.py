@@ -8,6 +8,8 @@ the op, the nodes and the shapes involved.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ChainruleError(Exception):
     """Base class of every chainrule error."""
@@ -79,7 +81,7 @@ def option_error(owner: str, option: str, value: object, allowed: str) -> Option
 _OWN = object()
 
 
-def describe(node, value=_OWN) -> str:
+def describe(node: Any, value: Any = _OWN) -> str:
     """``'name' (OpName, shape (3, 4))``: how every message refers to a node.
     ``value``: the value to report instead of ``node.value`` (a forward pass in
     progress has not stored its new values yet)."""

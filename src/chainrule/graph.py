@@ -10,7 +10,7 @@ values, ``backward()`` fills every node's ``.grad`` and every op's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,7 +59,7 @@ def grad(
     """
     single = isinstance(inputs, Node)
     outs = [outputs] if isinstance(outputs, Node) else list(outputs)
-    ins = [inputs] if single else list(inputs)
+    ins = [inputs] if isinstance(inputs, Node) else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outs)
     elif isinstance(grad_outputs, (Node, np.ndarray)) or np.isscalar(grad_outputs):
@@ -135,11 +135,11 @@ class Graph:
         that was never fed raises MissingFeedError naming it."""
         fed = {self._feed_node(key): data for key, data in (feed or {}).items()}
         fed = {node: _convert_feed_value(node, data) for node, data in fed.items()}
-        for node in self.placeholders:
-            if node.value is None and node not in fed:
+        for placeholder in self.placeholders:
+            if placeholder.value is None and placeholder not in fed:
                 raise MissingFeedError(
-                    f"placeholder '{node.name}' was not fed: pass it in the feed "
-                    f"dictionary, e.g. graph.forward({{{node.name}: value}})"
+                    f"placeholder '{placeholder.name}' was not fed: pass it in the feed "
+                    f"dictionary, e.g. graph.forward({{{placeholder.name}: value}})"
                 )
         before = [(node, node.value) for node in fed] + [(node, node.value) for node in self._steps]
         try:
@@ -184,7 +184,7 @@ class Graph:
         backpropagate(self.order, [(root, seed)], keep="all", record=True, replace=True)
         self._tell("backward", narrate, lang)
 
-    def _tell(self, kind: str, narrate: bool, lang: str, fed: dict | None = None) -> None:
+    def _tell(self, kind: str, narrate: bool, lang: str, fed: Container[Node] = ()) -> None:
         """Send this pass, node by node, to the watchers (and the narrator if asked)."""
         watchers = hooks.active() + ((hooks.narrator(lang),) if narrate else ())
         if not watchers:

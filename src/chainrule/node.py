@@ -23,9 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,38 +33,13 @@ from . import hooks
 from .arraylike import ArrayMethods
 from .backprop import backpropagate, run_backward
 from .errors import GradientError, ShapeError, describe
+from .grad_mode import grad_mode
+from .grad_mode import is_grad_enabled as is_grad_enabled  # (re-exported: chainrule.node.no_grad still works)
+from .grad_mode import no_grad as no_grad
 
 _serial = itertools.count()
 creation_order = itertools.count()  # every node's _seq: a node is always created after its inputs
 COMPUTE_ERRORS = (ValueError, IndexError, TypeError)  # what NumPy raises on inputs it cannot combine
-
-
-# ---------------------------------------------------------------- grad mode
-class _GradMode(threading.local):
-    enabled = True
-
-
-_grad_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    """False inside ``no_grad()`` (in this thread)."""
-    return _grad_mode.enabled
-
-
-@contextmanager
-def no_grad() -> Iterator[None]:
-    """Build nodes that record no gradient history, like ``torch.no_grad()``.
-
-    Values are still computed; the new nodes have ``requires_grad=False``, so
-    backward passes never enter them. Thread-local.
-    """
-    previous = _grad_mode.enabled
-    _grad_mode.enabled = False
-    try:
-        yield
-    finally:
-        _grad_mode.enabled = previous
 
 
 def value_of(x: Any) -> Any:
@@ -108,10 +81,14 @@ class Node(ArrayMethods):
     saved_for_backward: tuple = ()  # attributes holding arrays kept for the vjp, dropped after it (memory.py)
     dtype_keep: tuple = ()
 
-    inputs: tuple
+    inputs: tuple[Node, ...]
     value: Any
     grad: Any
     requires_grad: bool
+    _name: str | None
+    _seq: int
+    _outputs: list[Any] | None
+    _gradients: dict[Any, Any] | None
 
     def __init__(self, inputs: Sequence[Any] = (), name: str | None = None) -> None:
         self.inputs = tuple(as_node(i) for i in inputs)
@@ -119,7 +96,7 @@ class Node(ArrayMethods):
         self.value = None
         self.grad = None  # ∂output/∂self after a backward pass (same shape as value), or None
         # a leaf the lesson builds wants its gradient; a computed node wants one if an input does
-        self.requires_grad = any(i.requires_grad for i in self.inputs) and _grad_mode.enabled if self.inputs else True
+        self.requires_grad = any(i.requires_grad for i in self.inputs) and grad_mode.enabled if self.inputs else True
         self._seq = next(creation_order)
         self._outputs = None
         self._gradients = None
@@ -195,19 +172,20 @@ class Node(ArrayMethods):
         Passing ``gradient`` always means the first. ``cr.backward(node)`` is the
         first by name, whatever the node.
         """
-        if gradient is None and self._outputs:
-            self._backward_step()
+        consumers = self._outputs
+        if gradient is None and consumers:
+            self._backward_step(consumers)
             return
         if gradient is None and self.grad is not None and self.inputs:
             gradient = self.grad  # seeded by hand, as the lesson does
         run_backward(self, gradient, retain_grads=retain_grads, retain_graph=retain_graph)
         hooks.notify("backward", self)
 
-    def _backward_step(self) -> None:
+    def _backward_step(self, consumers: list[Any]) -> None:
         """The lesson's single backward step (see ``backward``)."""
         total = None
         if self.requires_grad:
-            for consumer in self._outputs:
+            for consumer in consumers:
                 sent = consumer._gradients
                 if sent is None or self not in sent:
                     raise GradientError(
@@ -248,7 +226,7 @@ class Node(ArrayMethods):
         self._outputs, self._gradients = [_Upstream(self, g)], {}
         try:
             own_backward(self)
-            sent = self._gradients
+            sent = self.gradients
         finally:  # asking for a vjp leaves the node as it was (a Graph pass records its own step)
             self._outputs, self._gradients = saved
         return tuple(_lesson_part(sent, inp) for inp in self.inputs)  # a node used twice gets its total once
@@ -288,7 +266,7 @@ class _Upstream:
         self.gradients = {node: g}
 
 
-def _compute_when_built(cls: type) -> None:
+def _compute_when_built(cls: type[Node]) -> None:
     """Wrap ``cls.__init__`` so that an instance whose inputs all have values computes
     its own value once built (the outermost class's __init__ does it, once)."""
     init = cls.__init__
@@ -299,7 +277,7 @@ def _compute_when_built(cls: type) -> None:
         if type(self) is cls and self.inputs and all(i.value is not None for i in self.inputs):
             self._evaluate()
 
-    cls.__init__ = __init__
+    cls.__init__ = __init__  # type: ignore[method-assign]  # replacing the class's __init__ is the point
 
 
 # ---------------------------------------------------------------- leaves
@@ -325,7 +303,7 @@ class Placeholder(Node):
         self.requires_grad = requires_grad
         self.dtype_ = None if dtype is None else np.dtype(dtype)
 
-    @property  # type: ignore[override]
+    @property
     def requires_grad(self) -> bool:
         """As asked when built, while the value fed is floating (integer data has no gradient)."""
         value = self.value
@@ -339,7 +317,7 @@ class Placeholder(Node):
         """Set this placeholder's value (what the lesson's ``feed_dict`` does)."""
         self.value = self.convert(data)
 
-    def convert(self, data: Any) -> np.ndarray:
+    def convert(self, data: Any) -> np.ndarray | np.generic:
         if isinstance(data, np.generic) and data.dtype.kind == "f" and self.dtype_ is None:
             return data  # a NumPy float scalar computes faster than a 0-d array
         if isinstance(data, (int, float)) and self.dtype_ is None:

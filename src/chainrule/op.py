@@ -18,8 +18,9 @@ import numpy as np
 from . import hooks
 from .dtype import reconcile
 from .errors import ChainruleError, GradientError, MissingFeedError, OptionError, ShapeError, describe, option_error
+from .grad_mode import grad_mode
 from .memory import collector
-from .node import COMPUTE_ERRORS, Node, Placeholder, _argument_less, _grad_mode, as_node, creation_order
+from .node import COMPUTE_ERRORS, Node, Placeholder, _argument_less, as_node, creation_order
 
 
 def _lift(inputs: tuple) -> tuple:
@@ -110,8 +111,8 @@ class Op(Node):
         super().__init_subclass__(**kwargs)
         cls._checks = cls.check_options is not Op.check_options  # most ops have no options to check
         if math is not None:
-            cls._math = math  # the engine calls the math directly
-            cls.forward = _Forward(math)
+            cls._math = math  # type: ignore[method-assign]  # the engine calls the math directly
+            cls.forward = _Forward(math)  # type: ignore[method-assign,assignment]  # see _Forward
 
     def __init__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> None:
         # The hot path of eager mode: every op built runs this, so it is written flat.
@@ -140,7 +141,7 @@ class Op(Node):
             if v is None:
                 ready = False
             values.append(v)
-        self.requires_grad = requires_grad and self.differentiable and _grad_mode.enabled
+        self.requires_grad = requires_grad and self.differentiable and grad_mode.enabled
         if not ready:  # define-then-run: a Graph computes it once the placeholders are fed
             self.value = None
             return
@@ -155,7 +156,7 @@ class Op(Node):
             raise
         except COMPUTE_ERRORS as exc:
             raise self.input_error(exc, values) from exc
-        if not self.requires_grad and not _grad_mode.enabled:
+        if not self.requires_grad and not grad_mode.enabled:
             self.inputs = ()  # no_grad(): the value, and no graph holding every value before it
 
     def _set_attrs(self, attrs: dict) -> None:

@@ -25,12 +25,14 @@ from typing import Any
 import numpy as np
 
 from .backprop import backpropagate, sort
-from .errors import ArgnumsError, GradientError, NotANodeError, TangentShapeError, option_error
+from .errors import ArgnumsError, option_error
 from .forward_mode import push_tangents
+from .grad_mode import grad_mode
 from .graph import grad as graph_grad
-from .node import Constant, Node, Variable, _grad_mode
+from .node import Constant, Node, Variable
 from .op import Op
 from .ops import reshape, stack
+from .transform_io import checked_vectors, name_of, outputs_of, pack, scalar_output, values_of
 
 MODES = ("auto", "forward", "reverse")
 
@@ -42,10 +44,10 @@ class Alias(Op):
     formula = "{0}"
     derivatives = ("1",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return x
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g,)
 
 
@@ -58,10 +60,10 @@ def vjp(f: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = 
     """
     with _transforming():
         tuple_in, xs = _leaves(inputs, create_graph)
-        tuple_out, outs = _outputs(f(*xs), f, "vjp")
-        vs = _vectors(v, outs, tuple_out, "vjp", "output", create_graph)
+        tuple_out, outs = outputs_of(f(*xs), f, "vjp")
+        vs = checked_vectors(v, outs, tuple_out, "vjp", "output", create_graph)
         grads = _pull(_between(outs, xs), outs, vs, xs, create_graph)
-    return _pack(_values(outs, create_graph), tuple_out), _pack(grads, tuple_in)
+    return pack(values_of(outs, create_graph), tuple_out), pack(grads, tuple_in)
 
 
 def jvp(f: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False) -> tuple[Any, Any]:
@@ -72,10 +74,10 @@ def jvp(f: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = 
     """
     with _transforming():
         tuple_in, xs = _leaves(inputs, create_graph)
-        vs = _vectors(v, xs, tuple_in, "jvp", "input", create_graph)
-        tuple_out, outs = _outputs(f(*xs), f, "jvp")
+        vs = checked_vectors(v, xs, tuple_in, "jvp", "input", create_graph)
+        tuple_out, outs = outputs_of(f(*xs), f, "jvp")
         tangents = _push(_between(outs, xs), xs, vs, outs, create_graph)
-    return _pack(_values(outs, create_graph), tuple_out), _pack(tangents, tuple_out)
+    return pack(values_of(outs, create_graph), tuple_out), pack(tangents, tuple_out)
 
 
 def jacobian(f: Callable[..., Any], inputs: Any, create_graph: bool = False, mode: str = "auto") -> Any:
@@ -92,13 +94,13 @@ def jacobian(f: Callable[..., Any], inputs: Any, create_graph: bool = False, mod
         raise option_error("jacobian", "mode", mode, "is not one of " + ", ".join(map(repr, MODES)))
     with _transforming():
         tuple_in, xs = _leaves(inputs, create_graph)
-        tuple_out, outs = _outputs(f(*xs), f, "jacobian")
+        tuple_out, outs = outputs_of(f(*xs), f, "jacobian")
         if mode == "auto":
             mode = "forward" if sum(x.size for x in xs) < sum(o.size for o in outs) else "reverse"
         order = _between(outs, xs)
         blocks = (_jacobian_forward if mode == "forward" else _jacobian_reverse)(order, outs, xs, create_graph)
-    rows = [_pack(row, tuple_in) for row in blocks]
-    return _pack(rows, tuple_out)
+    rows = [pack(row, tuple_in) for row in blocks]
+    return pack(rows, tuple_out)
 
 
 def hessian(f: Callable[..., Any], inputs: Any, create_graph: bool = False, mode: str = "auto") -> Any:
@@ -110,10 +112,10 @@ def hessian(f: Callable[..., Any], inputs: Any, create_graph: bool = False, mode
     """
 
     def gradient(*xs: Node) -> Any:
-        grads = _gradients(_scalar_output(f(*xs), f, "hessian"), xs)
+        grads = _gradients(scalar_output(f(*xs), f, "hessian"), xs)
         return tuple(grads) if isinstance(inputs, (tuple, list)) else grads[0]
 
-    gradient.__name__ = f"gradient of {_name(f)}"
+    gradient.__name__ = f"gradient of {name_of(f)}"
     return jacobian(gradient, inputs, create_graph=create_graph, mode=mode)
 
 
@@ -124,11 +126,11 @@ def hvp(f: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = 
     """
     with _transforming():
         tuple_in, xs = _leaves(inputs, create_graph)
-        vs = _vectors(v, xs, tuple_in, "hvp", "input", create_graph)
-        out = _scalar_output(f(*xs), f, "hvp")
+        vs = checked_vectors(v, xs, tuple_in, "hvp", "input", create_graph)
+        out = scalar_output(f(*xs), f, "hvp")
         grads = _gradients(out, xs)
         products = _push(_between(grads, xs), xs, vs, grads, create_graph)
-    return _values([out], create_graph)[0], _pack(products, tuple_in)
+    return values_of([out], create_graph)[0], pack(products, tuple_in)
 
 
 # ---------------------------------------------------------------- JAX's transforms
@@ -167,15 +169,15 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> C
     def value_and_gradient(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         positions = _positions(argnums, len(args), f)
         with _transforming() as fresh:
-            args = list(args)
+            call = list(args)
             for i in positions:
-                args[i] = _leaf(args[i], connect=True)
-            xs = [args[i] for i in positions]
+                call[i] = _leaf(call[i], connect=True)
+            xs = [call[i] for i in positions]
             fresh.update(x for x in xs if not x.inputs)
-            out = _scalar_output(f(*args, **kwargs), f, "grad")
+            out = scalar_output(f(*call, **kwargs), f, "grad")
             build = _nested(out, fresh) or any(isinstance(x, Alias) for x in xs)
             grads = _gradients(out, xs, create_graph=build)
-        return _values([out], build)[0], (tuple(grads) if isinstance(argnums, (tuple, list)) else grads[0])
+        return values_of([out], build)[0], (tuple(grads) if isinstance(argnums, (tuple, list)) else grads[0])
 
     return value_and_gradient
 
@@ -185,7 +187,7 @@ def _check_argnums(argnums: Any, f: Any) -> None:
     items = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
     ints = all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in items)
     if not items or not ints or len(set(items)) != len(items):
-        raise ArgnumsError(f"grad of '{_name(f)}': argnums={argnums!r} is not an int or a tuple of distinct ints")
+        raise ArgnumsError(f"grad of '{name_of(f)}': argnums={argnums!r} is not an int or a tuple of distinct ints")
 
 
 def _positions(argnums: Any, count: int, f: Any) -> list[int]:
@@ -193,7 +195,7 @@ def _positions(argnums: Any, count: int, f: Any) -> list[int]:
     items = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
     if not all(-count <= a < count for a in items) or len({a % count for a in items}) != len(items):
         raise ArgnumsError(
-            f"grad of '{_name(f)}': argnums={argnums!r}, but it was called with {count} "
+            f"grad of '{name_of(f)}': argnums={argnums!r}, but it was called with {count} "
             "positional argument(s); argnums counts positional arguments from 0"
         )
     return [int(a) % count for a in items]
@@ -211,12 +213,13 @@ _active = _Active()
 def _transforming() -> Iterator[set]:
     """Gradients on (as ``torch.enable_grad``), and the leaves this transform makes
     registered while it runs, so that a ``cr.grad(f)`` called inside knows it is nested."""
-    previous, leaves, enabled = _active.leaves, set(), _grad_mode.enabled
-    _active.leaves, _grad_mode.enabled = previous + (leaves,), True
+    leaves: set[Node] = set()
+    previous, enabled = _active.leaves, grad_mode.enabled
+    _active.leaves, grad_mode.enabled = previous + (leaves,), True
     try:
         yield leaves
     finally:
-        _active.leaves, _grad_mode.enabled = previous, enabled
+        _active.leaves, grad_mode.enabled = previous, enabled
 
 
 def _nested(out: Node, own: set) -> bool:
@@ -243,89 +246,6 @@ def _leaves(inputs: Any, connect: bool) -> tuple[bool, list[Node]]:
     leaves = [_leaf(x, connect) for x in (inputs if is_tuple else (inputs,))]
     _active.leaves[-1].update(x for x in leaves if not x.inputs)
     return is_tuple, leaves
-
-
-def _name(f: Any) -> str:
-    return getattr(f, "__name__", None) or repr(f)
-
-
-def _outputs(result: Any, f: Any, what: str) -> tuple[bool, list[Node]]:
-    """(whether ``f`` returned a tuple, its output nodes); NotANodeError for anything else."""
-    is_tuple = isinstance(result, (tuple, list))
-    items = list(result) if is_tuple else [result]
-    for i, item in enumerate(items):
-        if not isinstance(item, Node):
-            where = f" (output {i})" if is_tuple else ""
-            hint = (
-                " If it is what an inner transform returned, give that transform create_graph=True "
-                "so that it returns nodes."
-                if isinstance(item, (np.ndarray, np.generic))
-                else ""
-            )
-            raise NotANodeError(
-                f"{what}: the function '{_name(f)}' returned a {type(item).__name__}{where}, "
-                "not a node: build its result with chainrule's operations on the nodes it is "
-                f"given (cr.sin(x), x @ W), not with NumPy on their values.{hint}"
-            )
-    if not items:
-        raise NotANodeError(f"{what}: the function '{_name(f)}' returned an empty {type(result).__name__}")
-    return is_tuple, items
-
-
-def _scalar_output(result: Any, f: Any, what: str) -> Node:
-    """The function's one output, which must be one node with one element (a loss)."""
-    is_tuple, outs = _outputs(result, f, what)
-    if is_tuple or outs[0].size != 1:
-        shape = tuple(o.shape for o in outs) if is_tuple else outs[0].shape
-        raise GradientError(
-            f"{what}: the function '{_name(f)}' must return one node with one element "
-            f"(a loss), but it returned shape {shape}; use cr.jacobian or cr.vjp for more"
-        )
-    return outs[0]
-
-
-def _vectors(v: Any, like: list[Node], is_tuple: bool, what: str, kind: str, create_graph: bool) -> list:
-    """``v`` checked against ``like`` (the inputs or outputs it pairs with), as arrays in
-    their dtypes (nodes kept with ``create_graph``, so the result depends on them)."""
-    if v is None:
-        if len(like) != 1 or like[0].size != 1:
-            raise GradientError(
-                f"{what}: v can be left out only when the {kind} is one element; "
-                f"give v with the {kind}'s shape {_shapes(like, is_tuple)}"
-            )
-        return [np.ones(like[0].shape, like[0].dtype)[()]]
-    items = list(v) if is_tuple and isinstance(v, (tuple, list)) else [v]
-    if len(items) != len(like) or (is_tuple and not isinstance(v, (tuple, list))):
-        raise TangentShapeError(
-            f"{what}: v must have the structure of the {kind} ({_shapes(like, is_tuple)}), "
-            f"but it has {_shapes(items, isinstance(v, (tuple, list)))}"
-        )
-    result = []
-    for i, (vec, node) in enumerate(zip(items, like)):
-        if np.shape(vec) != node.shape:
-            label = f"{kind} {i} " if is_tuple else f"the {kind} "
-            raise TangentShapeError(
-                f"{what}: v{f'[{i}]' if is_tuple else ''} has shape {np.shape(vec)}, but "
-                f"{label}'{node.name}' has shape {node.shape}"
-            )
-        if isinstance(vec, Node):
-            result.append(vec if create_graph else np.asarray(vec.value, node.dtype)[()])
-        else:
-            result.append(np.asarray(vec, node.dtype)[()])
-    return result
-
-
-def _shapes(items: Sequence[Any], is_tuple: bool) -> str:
-    shapes = [tuple(np.shape(x)) for x in items]
-    return str(tuple(shapes)) if is_tuple else f"shape {shapes[0]}"
-
-
-def _pack(items: Sequence[Any], is_tuple: bool) -> Any:
-    return tuple(items) if is_tuple else items[0]
-
-
-def _values(outs: list[Node], create_graph: bool) -> list:
-    return list(outs) if create_graph else [o.value for o in outs]
 
 
 # ---------------------------------------------------------------- the passes

@@ -44,4 +44,4 @@ def _graph_compile(self: Graph, wrt: Sequence[Node] | None = None) -> CompiledGr
     return CompiledGraph(self, wrt=wrt)
 
 
-Graph.compile = _graph_compile
+Graph.compile = _graph_compile  # type: ignore[method-assign]  # declared in graph.py, attached here

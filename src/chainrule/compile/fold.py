@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import inspect
-import re
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .returns import check_tails, ends, results_assigned, tail_returns
-from .source import assigned_names, comprehension_names, copy_expr, once_assigned, parsed, refuse, written_attributes
+from .hoist import Hoister
+from .returns import ends
+from .source import assigned_names, copy_expr, written_attributes
 
 _PLAIN = (bool, int, float, str, type(None))
 _PURE = {"len", "tuple", "min", "max", "abs", "int", "float", "bool", "sorted", "sum", "range", "list"}
@@ -32,7 +30,7 @@ class Shaped:
         self.shape, self.dtype = np.shape(value), getattr(value, "dtype", None)
         self.ndim, self.size = len(self.shape), int(np.prod(self.shape, dtype=np.int64))
 
-    @property  # isinstance() consults __class__: a stand-in for an ndarray passes for one
+    @property  # type: ignore[misc]  # isinstance() consults __class__: a stand-in for an ndarray passes for one
     def __class__(self) -> type:
         return self._cls
 
@@ -50,7 +48,7 @@ class Shaped:
     __bool__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __array__ = __getitem__ = __iter__ = refuse
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = refuse
     __neg__ = __pow__ = __rpow__ = __matmul__ = __rmatmul__ = __float__ = __int__ = __index__ = refuse
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # no values, so no hash: as Python spells it
 
 
 def plain(value: Any) -> bool:
@@ -87,6 +85,10 @@ class Folder(ast.NodeTransformer):
         self.depth = 0  # > 0 inside a block that may not run
         self.level = level  # how deep in inlined helpers this body is
         self.visible = {n for n in list(self.globals) + dir(builtins) if n not in assigned}
+
+    def child(self, module_globals: dict, examples: dict, assigned: set, once: set) -> Folder:
+        """The folder for a helper's body copied into this one (``hoist.py``)."""
+        return Folder(module_globals, None, None, examples, assigned, once, self.extra, self.level + 1)
 
     # ---- statements
     def statements(self, body: list) -> list:
@@ -127,7 +129,7 @@ class Folder(ast.NodeTransformer):
                     item.context_expr = self.visit(item.context_expr)
         if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)) and self.level < 3:
             hoisted: list = []
-            stmt = _Hoister(self, hoisted).visit(stmt)
+            stmt = Hoister(self, hoisted).visit(stmt)
             return hoisted + [stmt]
         return [stmt]
 
@@ -162,14 +164,7 @@ class Folder(ast.NodeTransformer):
         """``name = <static>`` (or ``a, b = <static tuple>``): remember the value, drop the line."""
         if len(stmt.targets) != 1:
             return False
-        target = stmt.targets[0]
-        names = (
-            [target.id]
-            if isinstance(target, ast.Name)
-            else [t.id for t in target.elts]
-            if isinstance(target, ast.Tuple) and all(isinstance(t, ast.Name) for t in target.elts)
-            else []
-        )
+        names = _target_names(stmt.targets[0])
         if not names or self.depth or not all(n in self.once for n in names):
             stmt.value = self.visit(stmt.value)
             return False
@@ -207,7 +202,7 @@ class Folder(ast.NodeTransformer):
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
         """``False or x`` → ``x``, ``True or x`` → True (leading constants only: ``x or False``
         is not ``x`` when x is falsy)."""
-        node = self.generic_visit(node)
+        self.generic_visit(node)  # (it transforms the node in place, and returns it)
         values = list(node.values)
         while len(values) > 1 and isinstance(values[0], ast.Constant):
             if bool(values[0].value) == isinstance(node.op, ast.Or):
@@ -216,10 +211,12 @@ class Folder(ast.NodeTransformer):
         return values[0] if len(values) == 1 else ast.BoolOp(op=node.op, values=values)
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        return self._constant(self.generic_visit(node), [node.left, *node.comparators])
+        self.generic_visit(node)
+        return self._constant(node, [node.left, *node.comparators])
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
-        return self._constant(self.generic_visit(node), [node.operand])
+        self.generic_visit(node)
+        return self._constant(node, [node.operand])
 
     def _constant(self, node: ast.expr, operands: list) -> ast.AST:
         """``'mean' == 'none'`` → False: an expression of constants is a constant."""
@@ -238,7 +235,7 @@ class Folder(ast.NodeTransformer):
         ok, value = self._self_only(node)
         if ok:
             return ast.copy_location(self.constant(value), node)
-        node = self.generic_visit(node)
+        self.generic_visit(node)
         if (
             isinstance(node.func, ast.Name)
             and node.func.id in _PURE
@@ -311,129 +308,11 @@ class Folder(ast.NodeTransformer):
             return False, None
 
 
-_helper_ids = iter(range(1, 1 << 62))
-
-
-_HOISTED = re.compile(r"h\d+_")
-
-
-class _Hoister(ast.NodeTransformer):
-    """Calls of chainrule's own helper functions (``_reduce(d * d, "mean")``) in a statement:
-    each one's body is inlined before the statement (its arguments bound first, constant
-    ones folded in), and the call becomes the name of its result. Calls that may not run
-    (inside ``a if t else b``, ``and``/``or``, comprehensions) stay calls."""
-
-    def __init__(self, folder: Folder, out: list) -> None:
-        self.folder, self.out = folder, out
-
-    def _skip(self, node: ast.AST) -> ast.AST:
-        return node
-
-    visit_IfExp = visit_BoolOp = visit_Lambda = visit_ListComp = visit_SetComp = _skip
-    visit_DictComp = visit_GeneratorExp = _skip
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        node = self.generic_visit(node)  # arguments first: they are evaluated first
-        fn = self.folder.globals.get(node.func.id) if isinstance(node.func, ast.Name) else None
-        if fn is None or node.func.id in self.folder.assigned or not _helper(fn):
-            return node
-        result = _inline_helper(fn, node, self.folder, self.out)
-        return node if result is None else result
-
-
-def _helper(fn: Any) -> bool:
-    return inspect.isfunction(fn) and fn.__module__.startswith("chainrule.") and parsed(fn) is not None
-
-
-def _inline_helper(fn: Callable, call: ast.Call, folder: Folder, out: list) -> ast.expr | None:
-    """Append ``fn``'s body (for this call's arguments) to ``out``; return its result's name."""
-    node = parsed(fn)
-    params = [a.arg for a in node.args.args]
-    if any(isinstance(a, ast.Starred) for a in call.args) or len(call.args) > len(params):
-        return None
-    bound = dict(zip(params, call.args))
-    for kw in call.keywords:
-        if kw.arg is None or kw.arg not in params or kw.arg in bound:
-            return None
-        bound[kw.arg] = kw.value
-    for p, default in zip(params[len(params) - len(node.args.defaults) :], node.args.defaults):
-        bound.setdefault(p, copy.deepcopy(default))
-    if set(bound) != set(params):
-        return None
-    n = next(_helper_ids)
-    body = copy.deepcopy([s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))])
-    rebound = assigned_names(body)
-    assigned = rebound | set(params)
-    # an argument that is one of the op's own (with an example) keeps its example in the helper,
-    # so the helper's tests on its type, shape or dtype are decided too
-    known = {p: folder.examples[a.id] for p, a in bound.items() if isinstance(a, ast.Name) and a.id in folder.examples}
-    child = Folder(
-        fn.__globals__,
-        None,
-        None,
-        known,
-        assigned - {p for p, a in bound.items() if isinstance(a, ast.Constant)},
-        once_assigned(body),
-        folder.extra,
-        folder.level + 1,
-    )
-    child.static = {p: a.value for p, a in bound.items() if isinstance(a, ast.Constant)}
-    try:
-        body = tail_returns(child.statements(body))
-        check_tails(body, tail=True)
-    except ValueError:
-        return None
-    body, _ = results_assigned(body, None)
-    prefix = f"h{n}_"
-    names = {p: prefix + p for p in bound if p not in child.static}
-    names.update(
-        {
-            v: prefix + v
-            for v in assigned_names(body) | comprehension_names(body)
-            if v not in names and not _HOISTED.match(v)
-        }
-    )  # a nested helper's names are unique already
-    names["__R__"] = prefix + "ret"
-    renamer = _HelperNames(names, fn.__globals__, folder)
-    try:
-        body = [renamer.visit(stmt) for stmt in body]
-    except ValueError:
-        return None
-    used = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name)}
-    out += [
-        ast.Assign(targets=[ast.Name(id=names[p], ctx=ast.Store())], value=a)
-        for p, a in bound.items()
-        if p in names and names[p] in used
-    ] + body  # (an unused argument: dropped)
-    folder.assigned |= set(names.values())
-    return ast.Name(id=prefix + "ret", ctx=ast.Load())
-
-
-class _HelperNames(ast.NodeTransformer):
-    """A helper's names made unique in the body it is inlined into; its globals become
-    ``__hg<k>`` names bound to the objects they name in the helper's own module."""
-
-    def __init__(self, names: dict, module_globals: dict, folder: Folder) -> None:
-        self.names, self.module_globals, self.folder = names, module_globals, folder
-
-    def visit_Name(self, node: ast.Name) -> ast.Name:
-        if node.id in self.names:
-            return ast.copy_location(ast.Name(id=self.names[node.id], ctx=node.ctx), node)
-        if node.id in self.folder.extra or _HOISTED.match(node.id):  # already made unique (fixed values, helpers)
-            return node
-        if node.id in self.module_globals:
-            obj = self.module_globals[node.id]
-            marker = next((k for k, v in self.folder.extra.items() if v is obj), None)
-            if marker is None:
-                marker = f"hg{len(self.folder.extra)}_{node.id}"
-                self.folder.extra[marker] = obj
-                self.folder.globals[marker] = obj
-            return ast.copy_location(ast.Name(id=marker, ctx=node.ctx), node)
-        if hasattr(builtins, node.id):
-            return node
-        raise refuse(f"{node.id} is not visible from the helper")
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.ExceptHandler:
-        if node.name:
-            node.name = self.names.get(node.name, node.name)
-        return self.generic_visit(node)
+def _target_names(target: ast.expr) -> list[str]:
+    """The names ``name = ...`` or ``a, b = ...`` binds (none for any other target)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Tuple):
+        names = [t.id for t in target.elts if isinstance(t, ast.Name)]
+        return names if len(names) == len(target.elts) else []
+    return []

@@ -28,24 +28,26 @@ from ..memory import current_pass
 from ..node import Constant, Node, Placeholder, as_node, is_grad_enabled
 from ..op import Op
 from .graph import MAX_PROGRAMS, CompiledGraph, conform
-from .program import info
+from .program import Program, info
 
 
 class CompiledCall(Op):
     """One call of a compiled function: a single node whose forward and vjp are the
     compiled program's (see ``chainrule.compile.function``)."""
 
-    compiled = None  # the CompiledGraph of the traced function (an option, set when the node is built)
+    compiled: Any = None  # the CompiledGraph of the traced function (an option, given when the node is built)
     formula = "compiled({0}, ...)"
     derivatives = ("compiled vjp",)
     saved_for_backward = ("_saved",)  # the program's saved arrays, released after the vjp
+    _saved: list | None
+    _program: Program
 
-    def forward(self, *values):
+    def forward(self, *values: Any) -> Any:
         outs, saved, program = self.compiled._run_forward(list(values))
         self._saved, self._program = [saved], program
         return outs[0]
 
-    def vjp(self, g, out, *inputs):
+    def vjp(self, g: Any, out: Any, *inputs: Any) -> tuple[Any, ...]:
         if isinstance(g, Node):
             raise GradientError(
                 f"{describe(self)} is a compiled function: it cannot be differentiated twice "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -95,7 +95,7 @@ class CompiledGraph:
         does; None where the output does not depend on it). The arrays the backward used
         are released as it goes, unless ``retain_graph=True`` keeps them for another backward."""
         saved, program = self._saved, self._program
-        if saved is None:
+        if saved is None or program is None:  # (a program is set whenever saved values are)
             raise GradientError(
                 "compiled backward: run forward first (each forward serves one backward, "
                 "or more with backward(retain_graph=True))"
@@ -192,7 +192,7 @@ class CompiledGraph:
         self._program = program
         return outs, saved, program
 
-    def _fail(self, exc: Exception, program: Program, values: list) -> None:
+    def _fail(self, exc: Exception, program: Program | None, values: list) -> NoReturn:
         """Raise the error the uncompiled graph raises for these values (it names the node),
         or ``exc`` with a note naming the node the program was running."""
         try:

@@ -136,7 +136,7 @@ def _build(fn: Callable, self_obj: Any, examples: list, results: int | None, wan
 class _Renamer(ast.NodeTransformer):
     """Arguments, ``self``, locals and globals to the template's markers."""
 
-    def __init__(self, self_name: str, params: list[str], local_names: set[str], module_globals: dict) -> None:
+    def __init__(self, self_name: str, params: list[str | None], local_names: set[str], module_globals: dict) -> None:
         self.map = {self_name: "ᐸSELFᐳ", **{p: f"ᐸP{k}ᐳ" for k, p in enumerate(params) if p is not None}}
         self.locals, self.module_globals = local_names, module_globals
         self.globals_used: dict[str, Any] = {}
@@ -161,7 +161,7 @@ class _Renamer(ast.NodeTransformer):
             new = f"ᐸG{name}ᐳ"
         return ast.copy_location(ast.Name(id=new, ctx=node.ctx), node)
 
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.ExceptHandler:
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
         if node.name:
             node.name = f"ᐸL{node.name}ᐳ"
         return self.generic_visit(node)

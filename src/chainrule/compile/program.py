@@ -36,6 +36,9 @@ program_ids = iter(range(1, 1 << 62))
 class Program:
     """One compiled program: ``source``, ``forward``, ``backward``, and which node each line runs."""
 
+    example_seed: Any  # ∂out/∂out on the example run (set by the writer)
+    seed: Any  # the seed for backward(gradient=None), or None when it must be made each time
+
     def __init__(
         self, source: str, namespace: dict, line_nodes: dict[int, Any], filename: str, output_count: int
     ) -> None:

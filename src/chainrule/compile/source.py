@@ -36,10 +36,15 @@ def parsed(fn: Callable) -> ast.FunctionDef | None:
             _PARSED[fn] = None
             return None
         node = tree.body[0] if tree.body else None
-        ok = isinstance(node, ast.FunctionDef) and _simple_signature(node.args) and not node.decorator_list
-        ok = ok and not any(isinstance(n, _UNSUPPORTED) for n in ast.walk(ast.Module(body=node.body, type_ignores=[])))
-        _PARSED[fn] = node if ok else None
+        _PARSED[fn] = node if isinstance(node, ast.FunctionDef) and _inlinable(node) else None
     return _PARSED[fn]
+
+
+def _inlinable(node: ast.FunctionDef) -> bool:
+    """A plain signature, no decorators, nothing in the body that copying it in cannot keep."""
+    if not _simple_signature(node.args) or node.decorator_list:
+        return False
+    return not any(isinstance(n, _UNSUPPORTED) for n in ast.walk(ast.Module(body=node.body, type_ignores=[])))
 
 
 def written_attributes(cls: type) -> frozenset[str]:
@@ -113,5 +118,5 @@ def clone(stmts: list) -> list:
     return ast.parse(ast.unparse(module)).body
 
 
-def copy_expr(node: ast.AST) -> ast.AST:
+def copy_expr(node: ast.AST) -> ast.expr:
     return ast.parse(ast.unparse(node), mode="eval").body

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..errors import StaleProgram as Stale
 from ..node import Constant
 from ..op import Op
 from . import inline
+from .blocks import fuse, uses, with_deletions
 from .program import (
     Program,
     big,
@@ -86,18 +88,15 @@ class Writer:
             )
         outs = tuple_of(self.var[o] for o in self.outputs)
         forward.append((last + f"return {outs}, {tuple_of(saved)}", None, set(saved) | set(self.var.values())))
-        counts: dict[str, int] = {}
-        for text, _, _ in forward + backward:
-            for name in _TEMP.findall(text):
-                counts[name] = counts.get(name, 0) + 1
-        forward, backward = _fuse(forward, counts), _fuse(backward, counts)
+        counts = uses(forward + backward)
+        forward, backward = fuse(forward, counts), fuse(backward, counts)
         params = "".join(self.var[f] + ", " for f in self.feeds)
-        blocks = [(f"def forward({params}_commit=True):", None, set())] + self._deletions(forward)
+        blocks = [(f"def forward({params}_commit=True):", None, set())] + with_deletions(forward, self.big)
         blocks += [
             ("def backward(_g, _box, _commit=True):", None, set()),
             (f"{tuple_of(saved)} = _box.pop()" if saved else "_box.pop()", None, set()),
         ]
-        blocks += self._deletions(backward)
+        blocks += with_deletions(backward, self.big)
         out, line_nodes = [], {}
         for text, node, _ in blocks:
             for line in text.split("\n"):
@@ -109,26 +108,6 @@ class Writer:
         )
         program.example_seed = seed_of(self.values[self.outputs[0]])
         return program
-
-    def _deletions(self, blocks: list) -> list:
-        """The blocks, with ``del name`` after the last block that reads each big array."""
-        if not self.track:
-            return blocks
-        last: dict[str, int] = {}
-        for k, (_, _, reads) in enumerate(blocks):
-            for name in reads:
-                if name in self.big:
-                    last[name] = k
-        ends: dict[int, list[str]] = {}
-        for name, k in last.items():
-            if k < len(blocks) - 1:
-                ends.setdefault(k, []).append(name)
-        out = []
-        for k, block in enumerate(blocks):
-            out.append(block)
-            if k in ends:
-                out.append((f"del {', '.join(sorted(ends[k]))}", None, set()))
-        return out
 
     # ------------------------------------------------------------ forward
     def _forward(self) -> list:
@@ -179,7 +158,7 @@ class Writer:
         if name in self.alias:  # the op returns its input itself: the same object, the same name
             self.var[node] = self.alias.pop(name)
 
-    def _key(self, node: Any, examples: list) -> tuple:
+    def _key(self, node: Any, examples: Sequence[Any]) -> tuple:
         key = self.keys.get(node)
         if key is None:
             key = self.keys[node] = option_key(node)
@@ -332,7 +311,7 @@ class Writer:
             self.ns[name] = obj
         return name
 
-    def block(self, text: str, node: Any, reads: set = frozenset()) -> None:
+    def block(self, text: str, node: Any, reads: AbstractSet[str] = frozenset()) -> None:
         self.blocks.append((text, node, reads))
 
     def _named(self, t: Any) -> dict:
@@ -384,35 +363,6 @@ def _fitted(self: Any, part: Any, value: Any) -> Any:
 
 
 _VALUE_NAMES = re.compile(r"\b[pv]\d+\b")
-
-
-_TEMP = re.compile(r"\b(?:v\d+|p\d+|_q\d+_\d+|_\d+_b?in\d+)\b")  # the program's own variables
-
-
-_ASSIGNED = re.compile(r"(v\d+|_q\d+_\d+|_\d+_b?in\d+) = ([^\n]+)")
-
-
-def _fuse(blocks: list, counts: dict) -> list:
-    """One-line blocks ``t = expr`` whose ``t`` is read once, by the next one-line block,
-    become ``(expr)`` there: ``v4 = v2 + c`` then ``v5 = tanh(v4)`` is ``v5 = tanh((v2 + c))``.
-    The same operations in the same order (the parentheses keep them), fewer lines to
-    compile and fewer names to store and load when it runs."""
-    out: list = []
-    depth = 0  # how many lines the last block already holds (Python's parser caps nesting)
-    for block in blocks:
-        if out and depth < 8 and out[-1][0][:1] in "v_" and "\n" not in out[-1][0]:
-            text, node, reads = block
-            m = _ASSIGNED.fullmatch(out[-1][0])
-            if m and "\n" not in text and counts.get(m.group(1)) == 2:
-                use = next((u for u in _TEMP.finditer(text) if u.group() == m.group(1)), None)
-                if use is not None:
-                    fused = f"{text[: use.start()]}({m.group(2)}){text[use.end() :]}"
-                    out[-1] = (fused, node, (set(reads) - {m.group(1)}) | set(out[-1][2]))
-                    depth += 1
-                    continue
-        out.append(block)
-        depth = 0
-    return out
 
 
 _NOT_NAME = re.compile(r"[^0-9A-Za-z_]")

@@ -70,10 +70,10 @@ class MultiheadAttention(Module):
             owner, "num_heads", num_heads, embed_dim % num_heads == 0, f"does not divide embed_dim={embed_dim}"
         )
         check_option(owner, "dropout", dropout, is_probability(dropout), "is not a probability in [0, 1]")
-        for option, value in (("kdim", kdim), ("vdim", vdim)):
-            check_option(owner, option, value, value is None or is_size(value), "is not None or a positive int")
-        for option, value in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
-            check_option(owner, option, value, not value, "is not supported (only False)")
+        for option, dim in (("kdim", kdim), ("vdim", vdim)):
+            check_option(owner, option, dim, dim is None or is_size(dim), "is not None or a positive int")
+        for option, flag in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
+            check_option(owner, option, flag, not flag, "is not supported (only False)")
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.kdim, self.vdim = kdim or embed_dim, vdim or embed_dim
         self.dropout, self.batch_first = dropout, bool(batch_first)
@@ -86,7 +86,7 @@ class MultiheadAttention(Module):
             self.v_proj_weight = Parameter(init.xavier_uniform((e, self.vdim), dtype=dtype), name="v_proj_weight")
         self.in_proj_bias = Parameter(float_array(np.zeros(3 * e), dtype), name="in_proj_bias") if bias else None
         self.out_proj = Linear(e, e, bias=bias, dtype=dtype)
-        if bias:
+        if self.out_proj.bias is not None:  # (bias=True)
             self.out_proj.bias.value = np.zeros_like(self.out_proj.bias.value)
 
     def check_input(self, value: np.ndarray, position: int) -> None:

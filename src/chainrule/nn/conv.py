@@ -10,7 +10,7 @@ layer computes with its functional form, so batched and unbatched inputs work.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,8 +24,10 @@ from . import init
 from .module import Module, check_option, is_size
 from .parameter import Parameter
 
+T = TypeVar("T")
 
-def _checked(owner: str, check: Callable[[int, dict, Fail], dict], spatial: int, options: dict) -> dict:
+
+def _checked(owner: str, check: Callable[[int, dict, Fail], T], spatial: int, options: dict) -> T:
     """Options checked when the layer is built, as its op checks them when a node is built."""
     return check(spatial, options, lambda option, allowed: option_error(owner, option, options[option], allowed))
 
@@ -59,13 +61,9 @@ class _ConvNd(Module):
             name, conv_options, self.spatial, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         )
         kernel = ints(kernel_size, self.spatial, 1)
-        check_option(
-            name,
-            "kernel_size",
-            kernel_size,
-            kernel is not None,
-            "is not an int >= 1" + ("" if self.spatial == 1 else " or a pair of them"),
-        )
+        if kernel is None:
+            allowed = "is not an int >= 1" + ("" if self.spatial == 1 else " or a pair of them")
+            raise option_error(name, "kernel_size", kernel_size, allowed)
         for option, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             check_option(
                 name,

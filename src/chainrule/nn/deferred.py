@@ -57,14 +57,14 @@ class InputCheck(Op):
     formula = "{0}"
     derivatives = ("1",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         for check in self.checks:
             check(np.asarray(x))
         if self.dtype_ is not None and np.asarray(x).dtype.kind == "f":
             return np.asarray(x).astype(self.dtype_, copy=False)  # this op's job, like Cast's
         return x
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g,)
 
     def input_error(self, exc: Exception, values: Sequence[Any]) -> ChainruleError:
@@ -115,15 +115,16 @@ class Standardize(Op):
         axes = self.axes(np.ndim(x))
         mu = np.mean(x, axis=axes, keepdims=True, dtype=np.float64).astype(_float_dtype(x))
         variance = np.mean(np.square(x - mu), axis=axes, keepdims=True, dtype=np.float64)
-        return mu, variance, int(np.prod([np.shape(x)[a] for a in axes]))
+        n = int(np.prod([np.shape(x)[a] for a in axes]))
+        return mu, variance, n  # type: ignore[return-value]  # keepdims=True: arrays, which numpy's stubs do not see
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         mu, variance, n = self.moments(x)
         if self.on_stats is not None:
             self.on_stats(mu, variance, n)
         return (x - mu) / np.sqrt(variance + self.eps).astype(mu.dtype)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axes = self.axes(np.ndim(x))
         if isinstance(x, Node):  # building the backward pass as a graph: σ as a function of x
             sd = sqrt(var(x, axis=axes, keepdims=True) + self.eps)
@@ -151,13 +152,13 @@ class Dropout(Op):
     formula = "dropout({0})"
     derivatives = ("mask/(1-p)",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         dt = _float_dtype(np.asarray(x))
         keep = (self.rng or init.generator()).random(np.shape(x)) >= self.p
         self._scale = keep * dt.type(1.0 / (1.0 - self.p)) if self.p < 1 else np.zeros(np.shape(x), dt)
         return x * self._scale
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * self._scale,)
 
 
@@ -178,7 +179,7 @@ class Flatten(_Regroup):
     end_dim = -1
     formula = "flatten({0})"
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         shape = np.shape(x)
         if not shape:
             return np.reshape(x, (1,))
@@ -196,7 +197,7 @@ class Unflatten(_Regroup):
     sizes: tuple = ()
     formula = "unflatten({0})"
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         shape = np.shape(x)
         what = f"unflatten(dim={self.dim}, sizes={self.sizes}) of shape {shape}"
         d = _axis(self.dim, len(shape), what)
@@ -216,7 +217,7 @@ class AdditiveMask(_Regroup):
     key_padding = False
     formula = "mask({0})"
 
-    def forward(self, m):
+    def forward(self, m: Any) -> Any:
         m = np.asarray(m)
         out = np.where(m, -np.inf, 0.0).astype(self.dtype_) if m.dtype == np.bool_ else m
         if self.key_padding:

@@ -81,15 +81,12 @@ class Unflatten(Module):
     def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
         super().__init__()
         check_option("Unflatten", "dim", dim, is_int(dim), "is not an int")
-        sizes = tuple(unflattened_size) if isinstance(unflattened_size, (list, tuple)) else None
+        sizes = tuple(unflattened_size) if isinstance(unflattened_size, (list, tuple)) else ()
         check_option(
             "Unflatten",
             "unflattened_size",
             unflattened_size,
-            sizes is not None
-            and len(sizes) > 0
-            and all(is_int(s) and (s >= 0 or s == -1) for s in sizes)
-            and sizes.count(-1) <= 1,
+            len(sizes) > 0 and all(is_int(s) and (s >= 0 or s == -1) for s in sizes) and sizes.count(-1) <= 1,
             "is not a tuple of sizes >= 0 (one of them may be -1)",
         )
         self.dim, self.unflattened_size = dim, sizes

@@ -71,6 +71,7 @@ class _WeightedLoss(_Loss):
     """A loss with a per-class or per-element ``weight``."""
 
     per_class = True
+    weight: np.ndarray | None  # a buffer (see ``weights``)
 
     def __init__(self, weight: Any = None, *, reduction: str = "mean") -> None:
         super().__init__(reduction)
@@ -111,6 +112,7 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     fn = staticmethod(F.binary_cross_entropy_with_logits)
     per_class = False
+    pos_weight: np.ndarray | None
 
     def __init__(self, weight: Any = None, *, reduction: str = "mean", pos_weight: Any = None) -> None:
         super().__init__(weight, reduction=reduction)

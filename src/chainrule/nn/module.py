@@ -219,7 +219,7 @@ class Module:
         and (when ``strict``) missing or unexpected keys, raise a
         StateDictError naming them all, and the module is left unchanged.
         """
-        entries = {}
+        entries: dict[str, tuple[str, Any, Any]] = {}
         for kind, name, owner, item in self._entries():
             entries.setdefault(name, (kind, owner, item))
         missing = [k for k in entries if k not in state]
@@ -308,7 +308,7 @@ def check_option(owner: str, option: str, value: Any, ok: bool, allowed: str) ->
 
 def is_size(value: Any) -> bool:
     """A positive int (a number of features, channels, embeddings)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value > 0)
 
 
 def is_int(value: Any) -> bool:
@@ -322,7 +322,7 @@ def is_number(value: Any) -> bool:
 
 
 def is_probability(value: Any) -> bool:
-    return isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+    return isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and bool(0.0 <= value <= 1.0)
 
 
 def float_array(data: Any, dtype: Any = None) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, option_error
 from ..node import Constant
 from ..ops import sqrt, swapaxes
 from .deferred import checked, standardize
@@ -136,7 +136,13 @@ def batch_norm(
     ``running_mean``/``running_var`` in place (momentum-weighted, the unbiased
     variance, as PyTorch does). Otherwise: normalise with the running statistics.
     """
-    track = running_update(running_mean, running_var, momentum) if training and running_mean is not None else None
+    if running_mean is None or running_var is None:
+        if running_mean is not None or running_var is not None:  # one without the other: nothing to update
+            missing = "running_var" if running_var is None else "running_mean"
+            raise option_error("batch_norm", missing, None, "must be given with the other running statistic")
+        track = None
+    else:
+        track = running_update(running_mean, running_var, momentum) if training else None
     return channel_norm(x, running_mean, running_var, weight, bias, training, eps, track)
 
 
@@ -144,6 +150,9 @@ class _BatchNorm(Module):
     """Batch normalisation over channel axis 1; running statistics for eval mode."""
 
     dims: tuple[int, ...] = (2, 3)
+    running_mean: np.ndarray  # the buffers, with track_running_stats
+    running_var: np.ndarray
+    num_batches_tracked: np.ndarray
 
     def __init__(
         self,
@@ -183,7 +192,9 @@ class _BatchNorm(Module):
         tracking = self.track_running_stats
         batch_stats = self.training or not tracking
         mean, var = (self.running_mean, self.running_var) if tracking else (None, None)
-        track = running_update(mean, var, self._factor) if self.training and tracking else None
+        track = (
+            running_update(self.running_mean, self.running_var, self._factor) if self.training and tracking else None
+        )
         return channel_norm(
             x,
             mean,

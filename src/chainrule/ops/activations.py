@@ -23,7 +23,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 def check_real(op: Op, option: str, positive: bool = False) -> None:
     """``option`` must be a real number (and > 0 with ``positive``)."""
     value = getattr(op, option)
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or (positive and not value > 0):
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not real or (positive and not value > 0):
         raise op.option_error(option, "is not a positive number" if positive else "is not a real number")
 
 
@@ -33,7 +34,7 @@ class Sigmoid(Op):
     formula = "σ({0})"
     derivatives = ("σ(1-σ)",)
 
-    def forward(self, x):
+    def forward(self: Op, x: Any) -> Any:  # any op may use this math (SiLU does)
         # 1/(1+e^-|x|) never overflows; for x < 0 use σ(x) = e^x/(1+e^x) = e^-|x|·σ(|x|).
         # For x >= 0 this is the textbook formula to the last digit (the lesson's numbers).
         z = np.exp(-np.abs(x))
@@ -42,7 +43,7 @@ class Sigmoid(Op):
             return np.multiply(out, z, out=out, where=x < 0)
         return out * z if x < 0 else out
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * out * (1 - out),)
 
 
@@ -52,10 +53,10 @@ class Tanh(Op):
     formula = "tanh({0})"
     derivatives = ("1-tanh²",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.tanh(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * (1 - out * out),)
 
 
@@ -65,10 +66,10 @@ class ReLU(Op):
     formula = "relu({0})"
     derivatives = ("[{0} > 0]",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.maximum(x, 0)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * (x > 0),)
 
 
@@ -82,10 +83,10 @@ class LeakyReLU(Op):
     def check_options(self) -> None:
         check_real(self, "negative_slope")
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.where(x > 0, x, x * self.negative_slope)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (where(x > 0, g, g * self.negative_slope),)
 
 
@@ -102,14 +103,14 @@ class Softplus(Op):
         check_real(self, "beta", positive=True)
         check_real(self, "threshold")
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         bx = x * self.beta if self.beta != 1 else x
         soft = np.logaddexp(0.0, bx)
         if self.beta != 1:
             soft /= self.beta
         return np.where(bx > self.threshold, x, soft)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         bx = x * self.beta if self.beta != 1 else x
         return (where(bx > self.threshold, g, g * sigmoid(bx)),)
 
@@ -131,12 +132,12 @@ class GELU(Op):
     def check_options(self) -> None:
         self.check_choice("approximate", ("none", "tanh"))
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         if self.approximate == "none":
             return 0.5 * x * (1 + erf_array(x * _SQRT_HALF))
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         if self.approximate == "none":
             cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
             return (g * (cdf + x * exp(-0.5 * (x * x)) * _INV_SQRT_2PI),)
@@ -151,10 +152,10 @@ class SiLU(Op):
     formula = "silu({0})"
     derivatives = ("σ(1 + x(1-σ))",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return x * Sigmoid.forward(self, x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         s = sigmoid(x)
         return (g * s * (1 + x * (1 - s)),)
 
@@ -169,10 +170,10 @@ class ELU(Op):
     def check_options(self) -> None:
         check_real(self, "alpha")
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (where(x > 0, g, g * self.alpha * exp(minimum(x, 0.0))),)
 
 
@@ -182,10 +183,10 @@ class Mish(Op):
     formula = "mish({0})"
     derivatives = ("tanh(sp) + x(1-tanh²(sp))σ(x)",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return x * np.tanh(np.logaddexp(0.0, x))
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         t = tanh(softplus(x))
         return (g * (t + x * (1 - t * t) * sigmoid(x)),)
 
@@ -205,10 +206,10 @@ class Hardtanh(Op):
         if self.min_val > self.max_val:
             raise self.option_error("max_val", f"is below min_val={self.min_val!r}")
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.clip(x, self.min_val, self.max_val)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         v = np.asarray(value_of(x))  # where it is strictly inside: data, no gradient through it
         return (where((v > self.min_val) & (v < self.max_val), g, 0.0),)
 
@@ -221,11 +222,11 @@ def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     x = np.asarray(x)
     if not x.size:
         return np.exp(x)
-    axis = normalize_axis(axis, x.ndim)
-    top = np.maximum.reduce(x, axis=axis, keepdims=True)
+    along = normalize_axis(axis, x.ndim)  # None for a 0-d value: over everything
+    top = np.maximum.reduce(x, axis=along, keepdims=True)
     with quiet_if_special(top):
         e = np.exp(x - top)
-        e /= np.add.reduce(e, axis=axis, keepdims=True)
+        e /= np.add.reduce(e, axis=along, keepdims=True)
     return e
 
 
@@ -235,11 +236,11 @@ def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     x = np.asarray(x)
     if not x.size:
         return x + 0
-    axis = normalize_axis(axis, x.ndim)
-    top = np.maximum.reduce(x, axis=axis, keepdims=True)
+    along = normalize_axis(axis, x.ndim)  # None for a 0-d value: over everything
+    top = np.maximum.reduce(x, axis=along, keepdims=True)
     with quiet_if_special(top):
         shifted = x - top
-        shifted -= np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+        shifted -= np.log(np.add.reduce(np.exp(shifted), axis=along, keepdims=True))
     return shifted
 
 
@@ -258,10 +259,10 @@ class Softmax(_AlongAxis):
     formula = "softmax({0})"
     derivatives = ("diag(s) - s sᵀ",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return softmax_array(x, self.axis)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (out * (g - reduce_sum(g * out, axis=self.axis, keepdims=True)),)
 
 
@@ -271,10 +272,10 @@ class LogSoftmax(_AlongAxis):
     formula = "log_softmax({0})"
     derivatives = ("I - softmax",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return log_softmax_array(x, self.axis)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g - exp(out) * reduce_sum(g, axis=self.axis, keepdims=True),)
 
 

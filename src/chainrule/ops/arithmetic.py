@@ -22,10 +22,10 @@ class Add(Op):
     formula = "{0} + {1}"
     derivatives = ("1", "1")
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         return a + b
 
-    def vjp(self, g, out, a, b):
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         return (g, g)
 
 
@@ -36,10 +36,10 @@ class Sub(Op):
     formula = "{0} - {1}"
     derivatives = ("1", "-1")
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         return a - b
 
-    def vjp(self, g, out, a, b):
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         return (g, -g)
 
 
@@ -50,10 +50,10 @@ class Mul(Op):
     formula = "{0} · {1}"
     derivatives = ("{1}", "{0}")
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         return a * b
 
-    def vjp(self, g, out, a, b):
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         # skip the product nobody needs: in h * 1.0001 the constant takes no gradient
         need_a, need_b = self.inputs[0].requires_grad, self.inputs[1].requires_grad
         return (g * b if need_a else None, g * a if need_b else None)
@@ -66,11 +66,11 @@ class Div(Op):
     formula = "{0} / {1}"
     derivatives = ("1/{1}", "-{0}/{1}²")
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):  # x/0 = ±inf, 0/0 = NaN, as in PyTorch
             return a / b
 
-    def vjp(self, g, out, a, b):
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         with np.errstate(divide="ignore", invalid="ignore"):  # b = 0: ±inf and NaN, as in PyTorch
             ga = g / b
             return (ga, -ga * out if self.inputs[1].requires_grad else None)
@@ -82,10 +82,10 @@ class Neg(Op):
     formula = "-{0}"
     derivatives = ("-1",)
 
-    def forward(self, a):
+    def forward(self, a: Any) -> Any:
         return -a
 
-    def vjp(self, g, out, a):
+    def vjp(self, g: Any, out: Any, a: Any) -> tuple[Any, ...]:
         return (-g,)
 
 
@@ -100,11 +100,11 @@ class Pow(Op):
     formula = "{0}^{1}"
     derivatives = ("{1}·{0}^({1}-1)", "{0}^{1}·ln {0}")
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return a**b
 
-    def vjp(self, g, out, a, b):
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         # b = 0: a^(b-1) would be 1/0 at a = 0; the factor b makes the term 0 anyway
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 0^-2 = inf, as in PyTorch
             ga = g * b * a ** where(b == 0, 1, b - 1) if self.inputs[0].requires_grad else None
@@ -121,10 +121,10 @@ class Abs(Op):
     formula = "|{0}|"
     derivatives = ("sign({0})",)
 
-    def forward(self, a):
+    def forward(self, a: Any) -> Any:
         return np.abs(a)
 
-    def vjp(self, g, out, a):
+    def vjp(self, g: Any, out: Any, a: Any) -> tuple[Any, ...]:
         return (g * sign(a),)
 
 

@@ -75,17 +75,19 @@ class AvgPool2D(_Pool):
             return dtype.type(sizes[0].max(initial=1) * sizes[1].max(initial=1))
         return np.outer(sizes[0], sizes[1]).astype(dtype)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         x4, flip = planes_first(self._image(x))
-        total = None
-        for _, view in self.window.views(self.window.pad_into(x4), self.window.out_size(*x4.shape[2:])):
-            total = np.array(view) if total is None else np.add(total, view, out=total)
-        total /= self.divisor(*x4.shape[2:], total.dtype)
+        h, w = x4.shape[2:]
+        taps = self.window.views(self.window.pad_into(x4), self.window.out_size(h, w))
+        total = np.array(next(taps)[1])  # a window has at least one tap
+        for _, view in taps:
+            np.add(total, view, out=total)
+        total /= self.divisor(h, w, total.dtype)
         return from_nchw(flip(total), np.shape(x), self.spatial)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         shape4 = nchw_shape(np.shape(x), self.spatial)
-        div = self.divisor(*shape4[2:], np.asarray(value_of(g)).dtype)
+        div = self.divisor(shape4[2], shape4[3], np.asarray(value_of(g)).dtype)
         n, c, oh, ow = nchw_shape(np.shape(g), self.spatial)
         share = reshape(g / div, (n, c, 1, 1, oh, ow))  # div: a number or (OH, OW), which broadcasts
         spread = broadcast_to(share, (n, c) + self.window.kernel + (oh, ow))
@@ -129,15 +131,15 @@ class AdaptiveAvgPool2D(Op):
         oh, ow = (o if o is not None else n for o, n in zip((1,) * (2 - self.spatial) + self.output_size, (h, w)))
         return _bins(h, oh, dtype.str), _bins(w, ow, dtype.str)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         check_rank(f"adaptive_avg_pool{self.spatial}d", np.shape(x), self.spatial, LAYOUT[self.spatial])
         x4 = to_nchw(x, self.spatial)
-        a_h, a_w = self.matrices(*x4.shape[2:], x4.dtype)
+        a_h, a_w = self.matrices(x4.shape[2], x4.shape[3], x4.dtype)
         return from_nchw(a_h @ x4 @ a_w.T, np.shape(x), self.spatial)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         shape4 = nchw_shape(np.shape(x), self.spatial)
-        a_h, a_w = self.matrices(*shape4[2:], np.asarray(value_of(g)).dtype)
+        a_h, a_w = self.matrices(shape4[2], shape4[3], np.asarray(value_of(g)).dtype)
         g4 = reshape(g, nchw_shape(np.shape(g), self.spatial))
         return (reshape(matmul(matmul(a_h.T, g4), a_w), np.shape(x)),)
 

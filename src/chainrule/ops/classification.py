@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from ..errors import option_error
 from ..node import value_of
+from ..op import Op
 from .activations import log_softmax, log_softmax_array, softmax, softmax_array
 from .losses import _Loss, reduce_losses
 from .reduce import sum as reduce_sum
@@ -146,7 +147,7 @@ class CrossEntropy(_Classification):
             raise self.option_error("ignore_index", "applies to integer class labels, not to class probabilities")
         return labels
 
-    def _plain(self, labels: np.ndarray | None, weight: Any) -> bool:
+    def _plain(self, labels: np.ndarray | None, weight: Any) -> TypeGuard[np.ndarray]:
         """Labels with no option in play: the fast path every classifier's training step takes."""
         return (
             labels is not None
@@ -172,7 +173,7 @@ class CrossEntropy(_Classification):
         soft = target if not eps else target * (1 - eps) + eps / classes
         return (soft if w is None else soft * w), math.prod(np.shape(x)) // max(classes, 1)
 
-    def forward(self, x, target, *extra):
+    def forward(self, x: Any, target: Any, *extra: Any) -> Any:
         axis = _class_axis(x)
         weight = self._weight(extra)
         labels = self.check_target(x, target)
@@ -182,11 +183,11 @@ class CrossEntropy(_Classification):
         coef, denominator = self.coefficients(x, target, weight)
         return self.reduce(-np.add.reduce(coef * logp, axis=axis), denominator)
 
-    def vjp(self, g, out, x, target, *extra):
+    def vjp(self, g: Any, out: Any, x: Any, target: Any, *extra: Any) -> tuple[Any, ...]:
         axis = _class_axis(x)
         weight = self._weight(extra)
-        labels = np.asarray(value_of(target))
-        labels = labels if labels.dtype.kind in "iub" else None
+        given = np.asarray(value_of(target))
+        labels = given if given.dtype.kind in "iub" else None
         if self._plain(labels, weight) and isinstance(x, np.ndarray) and isinstance(g, (np.ndarray, np.generic)):
             # ordinary backward (arrays only): the same math in place on a fresh array
             probs = softmax_array(x, axis)
@@ -236,7 +237,7 @@ class NLLLoss(_Classification):
     formula = "nll({0}, {1})"
     derivatives = ("-onehot", "")
 
-    def forward(self, logp, target, *extra):
+    def forward(self, logp: Any, target: Any, *extra: Any) -> Any:
         labels = self.check_target(logp, target)
         if labels is None:
             raise option_error(
@@ -245,14 +246,14 @@ class NLLLoss(_Classification):
         coef, _, denominator = self.label_coefficients(logp, labels, self._weight(extra))
         return self.reduce(-np.add.reduce(coef * logp, axis=_class_axis(logp)), denominator)
 
-    def vjp(self, g, out, logp, target, *extra):
+    def vjp(self, g: Any, out: Any, logp: Any, target: Any, *extra: Any) -> tuple[Any, ...]:
         axis = _class_axis(logp)
         coef, _, denominator = self.label_coefficients(logp, np.asarray(value_of(target)), self._weight(extra))
         gl = self.per_loss(g, np.shape(logp), axis, denominator)
         return (-gl * coef, None) + (None,) * len(extra)
 
 
-def _with_weight(op: type, x: Any, target: Any, weight: Any, **options: Any) -> Any:
+def _with_weight(op: type[Op], x: Any, target: Any, weight: Any, **options: Any) -> Any:
     if isinstance(weight, str):
         raise TypeError(
             f"{op.__name__.lower()}: weight={weight!r} is not an array of class weights "

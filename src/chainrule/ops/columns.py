@@ -152,7 +152,7 @@ class Columns:
         h, w = self.shape[2:]
         m = n1 - n0
         padded = self._padded(m)
-        for region in border(*padded.shape[2:], top, left, h, w):  # the buffer is shared: re-zero
+        for region in border(padded.shape[2], padded.shape[3], top, left, h, w):  # the buffer is shared: re-zero
             padded[(slice(None), slice(None)) + region] = 0
         padded[:, :, top : top + h, left : left + w] = x[n0:n1].transpose(1, 0, 2, 3)
         cols = self.buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
@@ -214,13 +214,13 @@ class Im2Col(Op):
     formula = "im2col({0})"
     derivatives = ("col2im",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         if np.ndim(x) != 4:
             raise ShapeError(f"im2col expects an NCHW input (4-D), got shape {np.shape(x)}")
         self.window.check("im2col", np.shape(x), np.shape(x))
         return im2col_array(x, self.window)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (Col2Im.apply(g, window=self.window, shape_=np.shape(x)),)
 
 
@@ -233,10 +233,10 @@ class Col2Im(Op):
     formula = "col2im({0})"
     derivatives = ("im2col",)
 
-    def forward(self, cols):
+    def forward(self, cols: Any) -> Any:
         return col2im_array(cols, self.shape_, self.window)
 
-    def vjp(self, g, out, cols):
+    def vjp(self, g: Any, out: Any, cols: Any) -> tuple[Any, ...]:
         return (Im2Col.apply(g, window=self.window),)
 
 

@@ -72,11 +72,11 @@ class Einsum(Op):
         if not isinstance(self.subscripts, str) or set(self.subscripts) - set(string.ascii_letters + ".,-> "):
             raise self.option_error("subscripts", "is not an einsum string of letters, ',', '->' and '...'")
 
-    def forward(self, *xs):
+    def forward(self, *xs: Any) -> Any:
         terms, output = parse(self.subscripts, [np.ndim(x) for x in xs])
         return np.einsum(",".join(terms) + "->" + output, *xs, optimize=len(xs) > 2)
 
-    def vjp(self, g, out, *xs):
+    def vjp(self, g: Any, out: Any, *xs: Any) -> tuple[Any, ...]:
         terms, output = parse(self.subscripts, [np.ndim(x) for x in xs])
         return tuple(
             self._operand_grad(g, xs, terms, output, i) if self.inputs[i].requires_grad else None

@@ -72,7 +72,7 @@ def conv_grads_array(
                 gw += np.matmul(cols, gr.swapaxes(1, 2)).swapaxes(1, 2)
             else:
                 gw += np.matmul(gr, cols.swapaxes(1, 2))
-        if w is not None:
+        if w is not None and gx is not None:  # (gx is there exactly when w is)
             cols = plan.buffer("columns of g", (groups, kg, gr.shape[2]))
             np.matmul(w.reshape(groups, og, kg).swapaxes(1, 2), gr, out=cols)
             plan.add_back(cols.reshape(plan.k, -1), gx[:, n0:n1])
@@ -129,8 +129,8 @@ class _ConvOp(Op):
         if self.padding == "valid":
             pad = ((0, 0), (0, 0))
         elif self.padding == "same":  # PyTorch puts the odd pixel of an even kernel after
-            total = [d * (k - 1) for k, d in zip(kernel, dilation)]
-            pad = tuple((t // 2, t - t // 2) for t in total)
+            th, tw = (d * (k - 1) for k, d in zip(kernel, dilation))
+            pad = ((th // 2, th - th // 2), (tw // 2, tw - tw // 2))
         else:
             pad = symmetric(pair(self.padding, 0))
         return Window(tuple(kernel), pair(self.stride, 1), dilation, pad)
@@ -167,7 +167,7 @@ class Conv2D(_ConvOp):
     formula = "conv2d({0}, {1})"
     derivatives = ("conv_transpose(g, W)", "Σ g·windows(x)", "Σ g")
 
-    def forward(self, x, w, b=None):
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         check_rank(self.op_name, np.shape(x), self.spatial, LAYOUT[self.spatial])
         x4, w4, win = self.geometry(np.shape(x), np.shape(w))
         if b is not None and np.shape(b) != w4[:1]:
@@ -176,7 +176,7 @@ class Conv2D(_ConvOp):
         out = conv_array(np.reshape(x, x4), np.reshape(w, w4), b, win, self.groups)
         return from_nchw(out, np.shape(x), self.spatial)
 
-    def vjp(self, g, out, x, w, b=None):
+    def vjp(self, g: Any, out: Any, x: Any, w: Any, b: Any = None) -> tuple[Any, ...]:
         need = [node.requires_grad for node in self.inputs]
         if isinstance(g, Node):  # create_graph: the gradients as ops, differentiable again
             gx = conv_input_grad(g, w, np.shape(x), **self.options()) if need[0] else None
@@ -221,12 +221,12 @@ class ConvInputGrad(_ConvOp):
     formula = "conv_transpose({0}, {1})"
     derivatives = ("conv(·, W)", "Σ windows(·)·g")
 
-    def forward(self, g, w):
+    def forward(self, g: Any, w: Any) -> Any:
         x4, w4, win = self.geometry(self.shape_, np.shape(w))
         gx, _ = conv_grads_array(to_nchw(g, self.spatial), np.reshape(w, w4), None, x4, w4, win, self.groups)
         return gx.reshape(self.shape_)
 
-    def vjp(self, v, out, g, w):
+    def vjp(self, v: Any, out: Any, g: Any, w: Any) -> tuple[Any, ...]:
         need = [node.requires_grad for node in self.inputs]
         return (
             conv(v, w, **self.options()) if need[0] else None,
@@ -242,12 +242,12 @@ class ConvWeightGrad(_ConvOp):
     formula = "conv_weight_grad({0}, {1})"
     derivatives = ("conv_transpose(g, ·)", "conv(x, ·)")
 
-    def forward(self, x, g):
+    def forward(self, x: Any, g: Any) -> Any:
         x4, w4, win = self.geometry(np.shape(x), self.shape_)
         _, gw = conv_grads_array(to_nchw(g, self.spatial), None, np.reshape(x, x4), x4, w4, win, self.groups)
         return gw.reshape(self.shape_)
 
-    def vjp(self, v, out, x, g):
+    def vjp(self, v: Any, out: Any, x: Any, g: Any) -> tuple[Any, ...]:
         need = [node.requires_grad for node in self.inputs]
         return (
             conv_input_grad(g, v, np.shape(x), **self.options()) if need[0] else None,

@@ -37,11 +37,11 @@ class Exp(Op):
     formula = "exp({0})"
     derivatives = ("exp({0})",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         with np.errstate(over="ignore"):
             return np.exp(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * out,)
 
 
@@ -51,11 +51,11 @@ class Log(Op):
     formula = "ln({0})"
     derivatives = ("1/{0}",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         with quiet():  # 1/0 = inf at x = 0, as in PyTorch
             return (g / x,)
 
@@ -66,11 +66,11 @@ class Sqrt(Op):
     formula = "√{0}"
     derivatives = ("1/(2√{0})",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         with np.errstate(invalid="ignore"):
             return np.sqrt(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         with quiet():  # inf at 0, as in PyTorch
             return (g / (2 * out),)
 
@@ -81,10 +81,10 @@ class Sin(Op):
     formula = "sin({0})"
     derivatives = ("cos({0})",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.sin(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * cos(x),)
 
 
@@ -94,10 +94,10 @@ class Cos(Op):
     formula = "cos({0})"
     derivatives = ("-sin({0})",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.cos(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (-g * sin(x),)
 
 
@@ -107,7 +107,7 @@ class Sign(Op):
     formula = "sign({0})"
     differentiable = False
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.sign(x)
 
 
@@ -119,10 +119,10 @@ class Cast(Op):
     formula = "{0}"
     derivatives = ("1",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.asarray(x).astype(self.dtype_, copy=False)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g,)
 
 
@@ -151,7 +151,7 @@ class Compare(Op):
     def formula(self) -> str:
         return "{0} " + self.relation + " {1}"
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         return self._ufuncs[self.relation](a, b)
 
 
@@ -169,10 +169,10 @@ class Maximum(Op):
     formula = "max({0}, {1})"
     derivatives = ("[{0} > {1}]", "[{1} > {0}]")
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         return np.maximum(a, b)
 
-    def vjp(self, g, out, a, b):
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         ga = where(a > b, g, where(a == b, 0.5 * g, 0.0))  # built from g: keeps its dtype
         return (ga, g - ga)
 
@@ -184,10 +184,10 @@ class Minimum(Op):
     formula = "min({0}, {1})"
     derivatives = ("[{0} < {1}]", "[{1} < {0}]")
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         return np.minimum(a, b)
 
-    def vjp(self, g, out, a, b):
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         ga = where(a < b, g, where(a == b, 0.5 * g, 0.0))
         return (ga, g - ga)
 
@@ -200,10 +200,10 @@ class Where(Op):
     formula = "where({0}, {1}, {2})"
     derivatives = ("", "[{0}]", "[not {0}]")
 
-    def forward(self, cond, a, b):
+    def forward(self, cond: Any, a: Any, b: Any) -> Any:
         return np.where(cond, a, b)
 
-    def vjp(self, g, out, cond, a, b):
+    def vjp(self, g: Any, out: Any, cond: Any, a: Any, b: Any) -> tuple[Any, ...]:
         return (None, where(cond, g, 0.0), where(cond, 0.0, g))
 
 
@@ -223,15 +223,15 @@ class Clip(Op):
         return ("[low ≤ {0} ≤ high]",) + ("[{0} < low]",) * self.has_low + ("[{0} > high]",) * self.has_high
 
     def _bounds(self, bounds: tuple) -> tuple:
-        bounds = list(bounds)
-        low = bounds.pop(0) if self.has_low else None
-        high = bounds.pop(0) if self.has_high else None
+        given = list(bounds)
+        low = given.pop(0) if self.has_low else None
+        high = given.pop(0) if self.has_high else None
         return low, high
 
-    def forward(self, x, *bounds):
+    def forward(self, x: Any, *bounds: Any) -> Any:
         return np.clip(x, *self._bounds(bounds))
 
-    def vjp(self, g, out, x, *bounds):
+    def vjp(self, g: Any, out: Any, x: Any, *bounds: Any) -> tuple[Any, ...]:
         low, high = self._bounds(bounds)
         gx = g
         if low is not None:

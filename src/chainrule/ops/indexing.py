@@ -62,14 +62,14 @@ class GetItem(Op):
     are further inputs of the op, read on every run, so a define-then-run graph
     indexes with what was fed this time."""
 
-    index = None
+    index: Any = None  # anything NumPy indexes with (nodes inside it are inputs)
     formula = "{0}[…]"
     derivatives = ("scatter",)
 
-    def forward(self, x, *index_values):
+    def forward(self, x: Any, *index_values: Any) -> Any:
         return x[_fill(self.index, index_values) if index_values else self.index]
 
-    def vjp(self, g, out, x, *index_values):
+    def vjp(self, g: Any, out: Any, x: Any, *index_values: Any) -> tuple[Any, ...]:
         index = _fill(self.index, index_values) if index_values else self.index
         return (scatter_add(g, index, np.shape(x)),) + (None,) * len(index_values)
 
@@ -77,12 +77,12 @@ class GetItem(Op):
 class ScatterAdd(Op):
     """zeros(shape) with g added at ``index`` (``np.add.at``); vjp: g'[index]."""
 
-    index = None
+    index: Any = None
     shape_ = ()
     formula = "scatter({0})"
     derivatives = ("gather",)
 
-    def forward(self, g):
+    def forward(self, g: Any) -> Any:
         out = np.zeros(self.shape_, dtype=np.asarray(g).dtype)
         if _is_basic(self.index):
             out[self.index] = g
@@ -90,7 +90,7 @@ class ScatterAdd(Op):
             np.add.at(out, self.index, g)
         return out
 
-    def vjp(self, g, out, src):
+    def vjp(self, g: Any, out: Any, src: Any) -> tuple[Any, ...]:
         return (getitem(g, self.index),)
 
 
@@ -128,10 +128,10 @@ class Concat(Op):
     def check_options(self) -> None:
         self.check_axis("axis", many=False, none=False)
 
-    def forward(self, *xs):
+    def forward(self, *xs: Any) -> Any:
         return np.concatenate(xs, axis=self.axis)
 
-    def vjp(self, g, out, *xs):
+    def vjp(self, g: Any, out: Any, *xs: Any) -> tuple[Any, ...]:
         sizes = [np.shape(x)[self.axis] for x in xs]
         return tuple(getitem(g, idx) for idx in _slices(self.axis, np.ndim(g), sizes))
 
@@ -147,10 +147,10 @@ class Stack(Op):
     def check_options(self) -> None:
         self.check_axis("axis", many=False, none=False)
 
-    def forward(self, *xs):
+    def forward(self, *xs: Any) -> Any:
         return np.stack(xs, axis=self.axis)
 
-    def vjp(self, g, out, *xs):
+    def vjp(self, g: Any, out: Any, *xs: Any) -> tuple[Any, ...]:
         lead = (slice(None),) * (self.axis % np.ndim(g))
         return tuple(getitem(g, lead + (i,)) for i in range(len(xs)))
 
@@ -168,14 +168,14 @@ class Pad(Op):
     def widths(self, ndim: int) -> np.ndarray:
         return np.broadcast_to(np.asarray(self.pad_width, dtype=int), (ndim, 2))
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         widths = self.widths(np.ndim(x))
         crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, np.shape(x)))
         if any(n - max(-lo, 0) - max(-hi, 0) < 0 for (lo, hi), n in zip(widths, np.shape(x))):
             raise ValueError(f"pad widths {widths.tolist()} crop more than the shape {np.shape(x)} holds")
         return np.pad(x[crop], np.maximum(widths, 0), mode="constant", constant_values=self.fill)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (Pad.apply(g, pad_width=tuple(map(tuple, (-self.widths(np.ndim(x))).tolist())), fill=0.0),)
 
 

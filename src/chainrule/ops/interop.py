@@ -161,7 +161,7 @@ def array_function(self: Node, func: Any, types: tuple, args: tuple, kwargs: dic
     if entry is not None:
         fn, positional, keywords = entry
         given = inspect.signature(func).bind(*args, **kwargs).arguments
-        renames = dict(k if isinstance(k, tuple) else (k, k) for k in keywords)
+        renames: dict[str, str] = dict(k if isinstance(k, tuple) else (k, k) for k in keywords)
         extra = [k for k, v in given.items() if k not in positional and k not in renames and v is not None]
         if not extra:
             values = [given[n] for n in positional if n in given]
@@ -179,6 +179,6 @@ def array_function(self: Node, func: Any, types: tuple, args: tuple, kwargs: dic
 
 
 def install() -> None:
-    """Give ``Node`` NumPy's dispatch hooks (idempotent)."""
-    Node.__array_ufunc__ = array_ufunc
-    Node.__array_function__ = array_function
+    """Give ``Node`` NumPy's dispatch hooks (idempotent; declared for type checkers in ``arraylike.py``)."""
+    for name, hook in (("__array_ufunc__", array_ufunc), ("__array_function__", array_function)):
+        setattr(Node, name, hook)

@@ -41,10 +41,10 @@ class MatMul(Op):
     formula = "{0} @ {1}"
     derivatives = ("· {1}ᵀ", "{0}ᵀ ·")
 
-    def forward(self, a, b):
+    def forward(self, a: Any, b: Any) -> Any:
         return a @ b
 
-    def vjp(self, g, out, a, b):
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         return matmul_vjp(g, a, b, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
 
 
@@ -74,7 +74,7 @@ class Linear(Op):
         # getattr rather than np.ndim: this runs on every scalar step of the lesson's graph
         return getattr(k, "ndim", 0) >= 2 and getattr(x, "ndim", 0) >= 1
 
-    def forward(self, x, k, b):
+    def forward(self, x: Any, k: Any, b: Any) -> Any:
         if self._is_matrix(x, k):
             out = x @ k
             try:  # in place on the fresh product: one pass, no temporary
@@ -83,7 +83,7 @@ class Linear(Op):
                 return out + b
         return k * x + b
 
-    def vjp(self, g, out, x, k, b):
+    def vjp(self, g: Any, out: Any, x: Any, k: Any, b: Any) -> tuple[Any, ...]:
         need_x, need_k = self.inputs[0].requires_grad, self.inputs[1].requires_grad
         if self._is_matrix(x, k):
             return (*matmul_vjp(g, x, k, need_x, need_k), g)

@@ -73,11 +73,11 @@ class MSE(_Loss):
     formula = "mean(({0} - {1})²)"
     derivatives = ("2({0}-{1})/n", "-2({0}-{1})/n")
 
-    def forward(self, y, yhat):
+    def forward(self, y: Any, yhat: Any) -> Any:
         d = y - yhat
         return reduce_losses(d * d, self.reduction)
 
-    def vjp(self, g, out, y, yhat):
+    def vjp(self, g: Any, out: Any, y: Any, yhat: Any) -> tuple[Any, ...]:
         d = y - yhat
         gy = 2 * _unreduce(g, d.shape, self.reduction) * d
         return (gy, -gy)
@@ -95,13 +95,13 @@ class BinaryCrossEntropy(_Loss):
     formula = "bce({0}, {1})"
     derivatives = ("(p-t)/(p(1-p))", "ln(1-p) - ln p")
 
-    def forward(self, p, t, *weight):
+    def forward(self, p: Any, t: Any, *weight: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
         losses = -(t * log_p + (1 - t) * log_q)
         return reduce_losses(losses * weight[0] if weight else losses, self.reduction)
 
-    def vjp(self, g, out, p, t, *weight):
+    def vjp(self, g: Any, out: Any, p: Any, t: Any, *weight: Any) -> tuple[Any, ...]:
         gl = _unreduce(g, np.broadcast_shapes(*(np.shape(v) for v in (p, t) + weight)), self.reduction)
         if weight:
             gl = gl * weight[0]
@@ -125,12 +125,12 @@ class BCEWithLogits(_Loss):
     derivatives = ("σ(x) - t", "-x")
 
     def _options(self, extra: tuple) -> tuple:
-        extra = list(extra)
-        weight = extra.pop(0) if self.has_weight else None
-        pos_weight = extra.pop(0) if self.has_pos_weight else None
+        given = list(extra)
+        weight = given.pop(0) if self.has_weight else None
+        pos_weight = given.pop(0) if self.has_pos_weight else None
         return weight, pos_weight
 
-    def forward(self, x, t, *extra):
+    def forward(self, x: Any, t: Any, *extra: Any) -> Any:
         weight, pos_weight = self._options(extra)
         with quiet_if_special(x):
             log_sig = -(np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x))))
@@ -138,7 +138,7 @@ class BCEWithLogits(_Loss):
             losses = (1 - t) * x - scale * log_sig
         return reduce_losses(losses if weight is None else losses * weight, self.reduction)
 
-    def vjp(self, g, out, x, t, *extra):
+    def vjp(self, g: Any, out: Any, x: Any, t: Any, *extra: Any) -> tuple[Any, ...]:
         weight, pos_weight = self._options(extra)
         gl = _unreduce(g, np.broadcast_shapes(*(np.shape(v) for v in (x, t) + extra)), self.reduction)
         if weight is not None:

@@ -7,6 +7,7 @@ and ``ops/`` sits above ``node.py``. ``a + 1`` and ``1 + a``, ``a @ W`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..node import Node, as_node
@@ -41,74 +42,94 @@ def _comparison(relation: str) -> Any:
     return compare
 
 
+# the tensor methods: node.sum(axis=1) is cr.sum(node, axis=1), and so on
+METHODS: dict[str, Callable[..., Any]] = {
+    "sum": rd.sum,
+    "mean": rd.mean,
+    "max": rd.max,
+    "min": rd.min,
+    "prod": rd.prod,
+    "argmax": rd.argmax,
+    "argmin": rd.argmin,
+    "cumsum": rd.cumsum,
+    "var": st.var,
+    "std": st.std,
+    "logsumexp": st.logsumexp,
+    "norm": st.norm,
+    "exp": el.exp,
+    "log": el.log,
+    "sqrt": el.sqrt,
+    "sin": el.sin,
+    "cos": el.cos,
+    "abs": ar.abs,
+    "log1p": sp.log1p,
+    "expm1": sp.expm1,
+    "erf": sp.erf,
+    "clip": el.clip,
+    "astype": el.astype,
+    "sigmoid": act.sigmoid,
+    "tanh": act.tanh,
+    "relu": act.relu,
+    "softmax": act.softmax,
+    "log_softmax": act.log_softmax,
+    "flip": sh.flip,
+    "masked_fill": sel.masked_fill,
+    "tril": sel.tril,
+    "triu": sel.triu,
+    "split": sel.split,
+    "chunk": sel.chunk,
+    "gather": sel.gather,
+    "reshape": sh.reshape,
+    "transpose": sh.transpose,
+    "permute": sh.permute,
+    "swapaxes": sh.swapaxes,
+    "squeeze": sh.squeeze,
+    "unsqueeze": sh.unsqueeze,
+    "expand": sh.expand,
+    "broadcast_to": sh.broadcast_to,
+    "matmul": la.matmul,
+    "sum_to_size": sh.sum_to_shape,
+}
+
+BINARY = {"add": ar.Add, "sub": ar.Sub, "mul": ar.Mul, "truediv": ar.Div, "pow": ar.Pow, "matmul": la.MatMul}
+COMPARISONS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+
+
+def _neg(self: Node) -> Node:
+    return ar.Neg(self)
+
+
+def _pos(self: Node) -> Node:
+    return self
+
+
+def _abs(self: Node) -> Node:
+    return ar.Abs(self)
+
+
+def _getitem(self: Node, index: Any) -> Node:
+    return ix.getitem(self, index)
+
+
+# the unary operators, indexing and the transposes
+SPECIAL: dict[str, Any] = {
+    "__neg__": _neg,
+    "__pos__": _pos,
+    "__abs__": _abs,
+    "__getitem__": _getitem,
+    "T": property(lambda self: sh.transpose(self)),
+    "mT": property(lambda self: sh.swapaxes(self, -1, -2)),  # NumPy 2's matrix transpose
+}
+
+
 def install() -> None:
-    """Attach operators and methods to ``Node`` (idempotent)."""
-    for name, op in (
-        ("add", ar.Add),
-        ("sub", ar.Sub),
-        ("mul", ar.Mul),
-        ("truediv", ar.Div),
-        ("pow", ar.Pow),
-        ("matmul", la.MatMul),
-    ):
+    """Attach operators and methods to ``Node`` (idempotent; they are declared for type
+    checkers in ``arraylike.py``)."""
+    for name, op in BINARY.items():
         forward, reflected = _binary(op)
         setattr(Node, f"__{name}__", forward)
         setattr(Node, f"__r{name}__", reflected)
-    for name, relation in (("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="), ("ne", "!=")):
+    for name, relation in COMPARISONS.items():
         setattr(Node, f"__{name}__", _comparison(relation))
-    Node.__neg__ = lambda self: ar.Neg(self)
-    Node.__pos__ = lambda self: self
-    Node.__abs__ = lambda self: ar.Abs(self)
-    Node.__getitem__ = lambda self, index: ix.getitem(self, index)
-
-    methods = {
-        "sum": rd.sum,
-        "mean": rd.mean,
-        "max": rd.max,
-        "min": rd.min,
-        "prod": rd.prod,
-        "argmax": rd.argmax,
-        "argmin": rd.argmin,
-        "cumsum": rd.cumsum,
-        "var": st.var,
-        "std": st.std,
-        "logsumexp": st.logsumexp,
-        "norm": st.norm,
-        "exp": el.exp,
-        "log": el.log,
-        "sqrt": el.sqrt,
-        "sin": el.sin,
-        "cos": el.cos,
-        "abs": ar.abs,
-        "log1p": sp.log1p,
-        "expm1": sp.expm1,
-        "erf": sp.erf,
-        "clip": el.clip,
-        "astype": el.astype,
-        "sigmoid": act.sigmoid,
-        "tanh": act.tanh,
-        "relu": act.relu,
-        "softmax": act.softmax,
-        "log_softmax": act.log_softmax,
-        "flip": sh.flip,
-        "masked_fill": sel.masked_fill,
-        "tril": sel.tril,
-        "triu": sel.triu,
-        "split": sel.split,
-        "chunk": sel.chunk,
-        "gather": sel.gather,
-        "reshape": sh.reshape,
-        "transpose": sh.transpose,
-        "permute": sh.permute,
-        "swapaxes": sh.swapaxes,
-        "squeeze": sh.squeeze,
-        "unsqueeze": sh.unsqueeze,
-        "expand": sh.expand,
-        "broadcast_to": sh.broadcast_to,
-        "matmul": la.matmul,
-        "sum_to_size": sh.sum_to_shape,
-    }
-    for name, fn in methods.items():
+    for name, fn in {**SPECIAL, **METHODS}.items():
         setattr(Node, name, fn)
-    Node.T = property(lambda self: sh.transpose(self))
-    Node.mT = property(lambda self: sh.swapaxes(self, -1, -2))  # NumPy 2's matrix transpose

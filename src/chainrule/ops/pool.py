@@ -16,7 +16,7 @@ elements (``PoolGather``) are each other's vjp.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -138,6 +138,10 @@ def _taps(x4: np.ndarray, win: Window, fill: float) -> list:
     return [(k, flat.take(row).reshape(shape)) for k, row in enumerate(tap_index(x4.shape, win))]
 
 
+@overload
+def window_max(x4: np.ndarray, win: Window, argmax: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.ndarray, np.ndarray | None]: ...
 def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The max over each window, and with ``argmax`` the offset k = i·kw + j of each window's
     first maximal element (of its last NaN, as PyTorch), one byte per window. Each offset's
@@ -206,16 +210,16 @@ class PoolScatter(Op):
 
     spatial = 2
     window = Window((2, 2), (2, 2))  # canonical
-    code = None  # (N, C, OH, OW) offsets, from window_max
+    code: Any = None  # (N, C, OH, OW) offsets, from window_max (always given)
     shape_ = ()
     formula = "scatter({0})"
     derivatives = ("[at the window max]",)
 
-    def forward(self, g):
+    def forward(self, g: Any) -> Any:
         shape4 = nchw_shape(self.shape_, self.spatial)
         return scatter_array(to_nchw(g, self.spatial), self.code, self.window, shape4).reshape(self.shape_)
 
-    def vjp(self, v, out, g):
+    def vjp(self, v: Any, out: Any, g: Any) -> tuple[Any, ...]:
         return (PoolGather.apply(v, spatial=self.spatial, window=self.window, code=self.code),)
 
 
@@ -224,14 +228,14 @@ class PoolGather(Op):
 
     spatial = 2
     window = Window((2, 2), (2, 2))
-    code = None
+    code: Any = None
     formula = "gather({0})"
     derivatives = ("[at the window max]",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return from_nchw(gather_array(to_nchw(x, self.spatial), self.code, self.window), np.shape(x), self.spatial)
 
-    def vjp(self, v, out, x):
+    def vjp(self, v: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (PoolScatter.apply(v, spatial=self.spatial, window=self.window, code=self.code, shape_=np.shape(x)),)
 
 
@@ -245,7 +249,7 @@ class MaxPool2D(_Pool):
     derivatives = ("[x = window max]",)
     _saved = None  # (input, output, argmax offsets): released by the vjp that uses them
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         x4 = self._image(x)
         keep = getattr(self, "requires_grad", False)  # False on the array fast path
         out, code = window_max(x4, self.window, argmax=keep)
@@ -253,7 +257,7 @@ class MaxPool2D(_Pool):
         self._saved = (x, out, code) if keep else None
         return out
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         saved, self._saved = self._saved, None
         xv, outv = value_of(x), value_of(out)
         if saved is not None and saved[0] is xv and saved[1] is outv:
@@ -278,7 +282,7 @@ class MaxPoolIndices(_Pool):
     label = "max_pool"
     formula = "argmax({0})"
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         x4 = self._image(x)
         code = window_max(x4, self.window, argmax=True)[1].astype(np.int64)
         (_, kw), (sh, sw), (dh, dw) = self.window.kernel, self.window.stride, self.window.dilation

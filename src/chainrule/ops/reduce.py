@@ -80,10 +80,10 @@ class Sum(Reduction):
     formula = "Σ{0}"
     derivatives = ("1",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return accurate_sum(x, self.axes(x), self.keepdims)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (spread(g, x, self.axes(x)),)
 
 
@@ -93,11 +93,11 @@ class Mean(Reduction):
     formula = "mean({0})"
     derivatives = ("1/n",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         axes = self.axes(x)
         return self.finish(stable_mean(np.asarray(x), axes), x, axes)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axes = self.axes(x)
         n = count(np.shape(x), axes)
         return (spread(g / n if n else g, x, axes),)
@@ -111,11 +111,11 @@ class Max(Reduction):
     derivatives = ("[xᵢ = max]",)
     _pick = staticmethod(np.maximum.reduce)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         axes = self.axes(x)
-        return self._pick(x, axis=axes, keepdims=self.keepdims) if axes else x
+        return self._pick(x, axis=axes, keepdims=self.keepdims) if axes else x  # type: ignore[arg-type]  # numpy's stubs take keepdims only as a literal
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axes = self.axes(x)
         hit = x == spread(out, x, axes)
         share = spread(g, x, axes) * hit
@@ -139,10 +139,10 @@ class Prod(Reduction):
     formula = "Π{0}"
     derivatives = ("Π_{j≠i} xⱼ",)
 
-    def forward(self, x):
-        return np.multiply.reduce(x, axis=self.axes(x), keepdims=self.keepdims)
+    def forward(self, x: Any) -> Any:
+        return np.multiply.reduce(x, axis=self.axes(x), keepdims=self.keepdims)  # type: ignore[call-overload]  # numpy's stubs take keepdims only as a literal
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axes = self.axes(x)
         zero = np.asarray(value_of(x)) == 0  # where the zeros are: data, no gradient through it
         others = prod(where(zero, 1.0, x), axis=axes, keepdims=True)  # product of the non-zeros
@@ -163,7 +163,7 @@ class ArgMax(Reduction):
         self.check_axis("axis", many=False)
         self.check_choice("keepdims", (False, True))
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         if self.axis is None or np.ndim(x) == 0:
             index = self._pick(x)
             return np.reshape(index, (1,) * np.ndim(x)) if self.keepdims else np.asarray(index)
@@ -187,11 +187,11 @@ class CumSum(Op):
     def check_options(self) -> None:
         self.check_axis("axis", many=False, none=False)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         axis = normalize_axis(self.axis, np.ndim(x))
         return x + 0 if axis is None else np.cumsum(x, axis=axis)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axis = normalize_axis(self.axis, np.ndim(x))
         if axis is None:
             return (g,)

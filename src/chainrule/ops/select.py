@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import option_error
 from ..node import value_of
 from ..op import Op
-from .axes import normalize_axis, numpy_names
+from .axes import axis_index, normalize_axis, numpy_names
 from .elementwise import where
 from .indexing import getitem
 
@@ -19,7 +19,7 @@ from .indexing import getitem
 def _grid(index: np.ndarray, axis: int, shape: tuple) -> tuple:
     """The full NumPy index that puts ``index`` (values along ``axis``) into an array of
     ``shape``: an open grid on the other axes, 0 where ``shape`` has length 1 (broadcast)."""
-    grid = list(np.indices(index.shape, sparse=True))
+    grid: list[np.ndarray] = list(np.indices(index.shape, sparse=True))
     for d, n in enumerate(shape):
         if d != axis and n == 1 and index.shape[d] != 1:
             grid[d] = np.zeros_like(grid[d])
@@ -49,7 +49,7 @@ class Gather(Op):
             x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(np.shape(index)))]
         return x, axis
 
-    def forward(self, x, index):
+    def forward(self, x: Any, index: Any) -> Any:
         if np.ndim(x) == 0:  # one element: index 0 (or -1) picks it, as often as asked
             if np.any((index != 0) & (index != -1)):
                 raise IndexError(f"index {index} is out of range for a 0-d value")
@@ -57,7 +57,7 @@ class Gather(Op):
         x, axis = self._source(x, index)
         return np.take_along_axis(x, index, axis)
 
-    def vjp(self, g, out, x, index):
+    def vjp(self, g: Any, out: Any, x: Any, index: Any) -> tuple[Any, ...]:
         return (scatter_along(g, index, self.axis, np.shape(x)), None)
 
 
@@ -70,15 +70,15 @@ class ScatterAlong(Op):
     formula = "scatter({0})"
     derivatives = ("gather",)
 
-    def forward(self, g, index):
+    def forward(self, g: Any, index: Any) -> Any:
         out = np.zeros(self.shape_, dtype=np.asarray(g).dtype)
         if not out.ndim:  # a 0-d source: every pick was of its one element
             return out + np.add.reduce(np.asarray(g), axis=None)
         index = np.broadcast_to(index, np.shape(g))  # NumPy's take_along_axis broadcasts the index
-        np.add.at(out, _grid(index, normalize_axis(self.axis, out.ndim), self.shape_), g)
+        np.add.at(out, _grid(index, axis_index(int(self.axis), out.ndim), self.shape_), g)
         return out
 
-    def vjp(self, g2, out, g, index):
+    def vjp(self, g2: Any, out: Any, g: Any, index: Any) -> tuple[Any, ...]:
         # the index as it was used: broadcast to g's shape (NumPy's take_along_axis broadcasts it)
         index = np.broadcast_to(np.asarray(value_of(index)), np.shape(g))
         return (Gather.apply(g2, index, axis=self.axis, crop=True), None)
@@ -125,12 +125,12 @@ class Tri(Op):
         if not isinstance(self.k, (int, np.integer)) or isinstance(self.k, bool):
             raise self.option_error("k", "is not an int")
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         if np.ndim(x) < 2:
             raise ValueError("tril/triu need at least 2 dimensions")
         return np.triu(x, self.k) if self.upper else np.tril(x, self.k)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (Tri.apply(g, upper=self.upper, k=self.k),)
 
 

@@ -30,10 +30,10 @@ class SumToShape(Op):
     formula = "sum_to_shape({0})"
     derivatives = ("1",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return unbroadcast(x, self.shape_)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (broadcast_to(g, np.shape(x)),)
 
 
@@ -51,7 +51,7 @@ class _Regroup(Op):
 
     derivatives = ("1",)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (reshape(g, np.shape(x)),)
 
 
@@ -61,7 +61,7 @@ class Reshape(_Regroup):
     shape_ = ()
     formula = "reshape({0})"
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.reshape(x, self.shape_)
 
 
@@ -80,7 +80,7 @@ class Squeeze(_Regroup):
     def check_options(self) -> None:
         self.check_axis("axis")
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         if self.axis is None:
             return np.squeeze(x)
         shape = np.shape(x)
@@ -96,7 +96,7 @@ class ExpandDims(_Regroup):
     def check_options(self) -> None:
         self.check_axis("axis", many=False, none=False)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.expand_dims(x, self.axis)
 
 
@@ -133,10 +133,10 @@ class Transpose(Op):
             raise AxisError(f"axes {self.axes} do not match a value with {ndim} dimension(s)")
         return tuple(axis_index(a, ndim) for a in self.axes) if ndim else ()
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return np.transpose(x, self.order(np.ndim(x)))
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         order = self.order(np.ndim(x))
         if order is None:
             return (transpose(g),)
@@ -165,7 +165,7 @@ class SwapAxes(Op):
         self.check_axis("axis1", many=False, none=False)
         self.check_axis("axis2", many=False, none=False)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         ndim = np.ndim(x)
         if ndim < 2 and (self.axis1, self.axis2) == (-1, -2):
             return x  # a vector or scalar is its own transpose
@@ -174,7 +174,7 @@ class SwapAxes(Op):
             return x
         return np.swapaxes(x, self.axis1, self.axis2)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (swapaxes(g, self.axis1, self.axis2),)
 
 
@@ -194,13 +194,13 @@ class BroadcastTo(Op):
     formula = "broadcast({0})"
     derivatives = ("1",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         shape = self.shape_
         if -1 in shape:  # expand's "keep this dimension", resolved on the value it gets
             shape = _keep_dims(shape, np.shape(x))
         return np.broadcast_to(x, shape)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g,)  # the engine's sum_to_shape undoes the stretch
 
 
@@ -236,11 +236,11 @@ class Flip(Op):
     def check_options(self) -> None:
         self.check_axis("axis")
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         axes = normalize_axes(self.axis, np.ndim(x))
         return np.flip(x, axes) if axes else x
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (flip(g, self.axis),)
 
 

@@ -115,10 +115,10 @@ class Erf(Op):
     formula = "erf({0})"
     derivatives = ("2/√π·e^(-{0}²)",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         return erf_array(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * TWO_OVER_SQRT_PI * exp(-(x * x)),)
 
 
@@ -129,11 +129,11 @@ class Log1p(Op):
     formula = "ln(1+{0})"
     derivatives = ("1/(1+{0})",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log1p(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         with np.errstate(divide="ignore", invalid="ignore"):  # inf at x = -1, as in PyTorch
             return (g / (1 + x),)
 
@@ -144,11 +144,11 @@ class Expm1(Op):
     formula = "exp({0})-1"
     derivatives = ("exp({0})",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         with np.errstate(over="ignore"):
             return np.expm1(x)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * (out + 1),)
 
 

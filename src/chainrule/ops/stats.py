@@ -58,11 +58,11 @@ class Var(_Spread):
     formula = "var({0})"
     derivatives = ("2(x-x̄)/(n-ddof)",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         axes = self.axes(x)
         return self.finish(self.variance(np.asarray(x), axes), x, axes)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axes = self.axes(x)
         dof = _dof(x, axes, self.ddof)
         centred = x - mean(x, axis=axes, keepdims=True)
@@ -76,11 +76,11 @@ class Std(_Spread):
     formula = "std({0})"
     derivatives = ("(x-x̄)/((n-ddof)·std)",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         axes = self.axes(x)
         return self.finish(np.sqrt(self.variance(np.asarray(x), axes)), x, axes)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axes = self.axes(x)
         dof = _dof(x, axes, self.ddof)
         if not dof:
@@ -99,7 +99,7 @@ class LogSumExp(Reduction):
     formula = "logsumexp({0})"
     derivatives = ("softmax({0})",)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         x = np.asarray(x)
         axes = self.axes(x)
         if not count(x.shape, axes):
@@ -110,7 +110,7 @@ class LogSumExp(Reduction):
             out = np.log(accurate_sum(np.exp(x - top), axes, keepdims=True)) + top
         return self.finish(out, x, axes)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axes = self.axes(x)
         with quiet_if_special(value_of(out)):
             return (spread(g, x, axes) * exp(x - spread(out, x, axes)),)
@@ -132,7 +132,7 @@ class Norm(Reduction):
         if not isinstance(p, numbers.Real) or isinstance(p, bool) or math.isnan(p) or (p < 0 and p != -math.inf):
             raise self.option_error("ord", "is not a number >= 0 or ±inf")
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         axes, p, a = self.axes(x), self.ord, np.abs(x)
         if p == 2:
             return np.sqrt(accurate_sum(a * a, axes, self.keepdims))
@@ -140,13 +140,13 @@ class Norm(Reduction):
             return accurate_sum(a, axes, self.keepdims)
         if math.isinf(p):
             pick = np.maximum.reduce if p > 0 else np.minimum.reduce
-            return pick(a, axis=axes, keepdims=self.keepdims) if axes else a
+            return pick(a, axis=axes, keepdims=self.keepdims) if axes else a  # type: ignore[call-overload]  # numpy's stubs take keepdims only as a literal
         if p == 0:
             return accurate_sum((a != 0).astype(a.dtype), axes, self.keepdims)
         with quiet():
             return accurate_sum(a**p, axes, self.keepdims) ** (1.0 / p)
 
-    def vjp(self, g, out, x):
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         axes, p = self.axes(x), self.ord
         up = spread(g, x, axes)
         if p == 1:

@@ -43,7 +43,8 @@ class Window:
     @property
     def reach(self) -> Pair:
         """The extent of one window on the image: d·(k-1) + 1 along each axis."""
-        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+        (kh, kw), (dh, dw) = self.kernel, self.dilation
+        return dh * (kh - 1) + 1, dw * (kw - 1) + 1
 
     @property
     def taps(self) -> int:
@@ -65,7 +66,8 @@ class Window:
 
     def out_size(self, h: int, w: int) -> Pair:
         """The output height and width for an h×w image (PyTorch's formula, ceil_mode included)."""
-        return tuple(self._out(n, k, s, p) for n, k, s, p in zip((h, w), self.reach, self.stride, self.pad))
+        (rh, rw), (sh, sw), (ph, pw) = self.reach, self.stride, self.pad
+        return self._out(h, rh, sh, ph), self._out(w, rw, sw, pw)
 
     def _out(self, n: int, reach: int, stride: int, pad: Pair) -> int:
         span = n + pad[0] + pad[1] - reach
@@ -79,11 +81,8 @@ class Window:
     def padded_size(self, h: int, w: int) -> Pair:
         """The height and width of the padded image the windows run over (with ceil_mode's
         overhang: the last window may reach past the padding)."""
-        out = self.out_size(h, w)
-        return tuple(
-            max(n + p[0] + p[1], (o - 1) * s + r)
-            for n, p, o, s, r in zip((h, w), self.pad, out, self.stride, self.reach)
-        )
+        (oh, ow), (rh, rw), (sh, sw), (ph, pw) = self.out_size(h, w), self.reach, self.stride, self.pad
+        return max(h + ph[0] + ph[1], (oh - 1) * sh + rh), max(w + pw[0] + pw[1], (ow - 1) * sw + rw)
 
     def check(self, op: str, shape4: tuple, given: tuple) -> None:
         """A window must fit the canonical input ``shape4``: ShapeError naming the op, the input

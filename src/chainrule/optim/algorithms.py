@@ -69,7 +69,7 @@ class SGD(Optimizer):
                 "SGD", "nesterov", group["nesterov"], "needs momentum > 0 and dampening = 0 (Nesterov momentum)"
             )
 
-    def update(self, value, g, state, group) -> Update:
+    def update(self, value: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> Update:
         g = _decayed(g, value, group["weight_decay"])
         momentum = group["momentum"]
         if momentum:
@@ -119,7 +119,7 @@ class Adam(Optimizer):
         if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
             raise option_error(type(self).__name__, "betas", betas, "is not two numbers in [0, 1)")
 
-    def update(self, value, g, state, group) -> Update:
+    def update(self, value: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> Update:
         (beta1, beta2), lr, wd = group["betas"], group["lr"], group["weight_decay"]
         if group["decoupled_weight_decay"]:
             value = value * (1 - lr * wd) if wd else value
@@ -200,7 +200,7 @@ class RMSprop(Optimizer):
         super().check(group)
         self.at_least_zero(group, "alpha", "eps", "weight_decay", "momentum")
 
-    def update(self, value, g, state, group) -> Update:
+    def update(self, value: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> Update:
         alpha, eps = group["alpha"], group["eps"]
         g = _decayed(g, value, group["weight_decay"])
         sq = alpha * _buffer(state, "square_avg", g) + (1 - alpha) * g * g
@@ -249,7 +249,7 @@ class Adagrad(Optimizer):
         super().check(group)
         self.at_least_zero(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
-    def update(self, value, g, state, group) -> Update:
+    def update(self, value: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> Update:
         g = _decayed(g, value, group["weight_decay"])
         t = state.get("step", 0) + 1
         total = _buffer(state, "sum", g, group["initial_accumulator_value"]) + g * g

@@ -156,7 +156,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             raise option_error("CosineAnnealingWarmRestarts", "T_mult", T_mult, "is not an int >= 1")
         if not _number(eta_min):
             raise option_error("CosineAnnealingWarmRestarts", "eta_min", eta_min, "is not a number")
-        self.T_0, self.T_i, self.T_mult, self.eta_min, self.T_cur = T_0, T_0, T_mult, eta_min, last_epoch
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+        self.T_cur: float = last_epoch  # steps since the last restart (fractional with step(epoch))
         super().__init__(optimizer, last_epoch)
 
     def step(self, epoch: float | None = None) -> None:
@@ -286,47 +287,13 @@ class OneCycleLR(LRScheduler):
         three_phase: bool = False,
         last_epoch: int = -1,
     ) -> None:
-        owner = "OneCycleLR"
-        if total_steps is None and (epochs is None or steps_per_epoch is None):
-            raise option_error(owner, "total_steps", total_steps, "is needed (or both epochs and steps_per_epoch)")
-        for option, value in (("total_steps", total_steps), ("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-            if value is not None and not _positive_int(value):
-                raise option_error(owner, option, value, "is not a positive int")
-        if not (isinstance(pct_start, float) and 0 <= pct_start <= 1):
-            raise option_error(owner, "pct_start", pct_start, "is not a float in [0, 1]")
-        if anneal_strategy not in ("cos", "linear"):
-            raise option_error(owner, "anneal_strategy", anneal_strategy, "is not one of 'cos', 'linear'")
-        if cycle_momentum and "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-            raise option_error(
-                owner,
-                "cycle_momentum",
-                cycle_momentum,
-                f"needs an optimizer with momentum or betas, not {type(optimizer).__name__}",
-            )
-        self.total_steps = total_steps if total_steps is not None else epochs * steps_per_epoch
-        total = self.total_steps
-        ends = (
-            [pct_start * total - 1, 2 * pct_start * total - 2, total - 1]
-            if three_phase
-            else [pct_start * total - 1, total - 1]
-        )
-        keys = (
-            [
-                ("initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                ("initial_lr", "min_lr", "max_momentum", "max_momentum"),
-            ]
-            if three_phase
-            else [
-                ("initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                ("max_lr", "min_lr", "base_momentum", "max_momentum"),
-            ]
-        )
-        self._phases = [(float(end), *names) for end, names in zip(ends, keys)]
+        self.total_steps = _one_cycle_steps(total_steps, epochs, steps_per_epoch)
+        _check_one_cycle(optimizer, pct_start, anneal_strategy, cycle_momentum)
+        self._phases = _one_cycle_phases(pct_start, self.total_steps, three_phase)
         self.anneal_strategy, self.cycle_momentum = anneal_strategy, cycle_momentum
         self.use_beta1 = "betas" in optimizer.defaults
         if last_epoch == -1:
-            groups = optimizer.param_groups
+            groups, owner = optimizer.param_groups, "OneCycleLR"
             for group, top in zip(groups, _per_group(owner, "max_lr", max_lr, optimizer)):
                 group.update(initial_lr=top / div_factor, max_lr=top, min_lr=top / div_factor / final_div_factor)
             if cycle_momentum:
@@ -362,3 +329,60 @@ class OneCycleLR(LRScheduler):
                     break
                 start = end
         return out
+
+
+def _one_cycle_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
+    """OneCycleLR's ``total_steps``: as given, or epochs·steps_per_epoch (each checked)."""
+    owner = "OneCycleLR"
+    if total_steps is None:
+        if epochs is None or steps_per_epoch is None:
+            raise option_error(owner, "total_steps", total_steps, "is needed (or both epochs and steps_per_epoch)")
+        _positive_ints(owner, epochs=epochs, steps_per_epoch=steps_per_epoch)
+        return epochs * steps_per_epoch
+    _positive_ints(owner, total_steps=total_steps, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    return total_steps
+
+
+def _positive_ints(owner: str, **given: int | None) -> None:
+    """Each option given (not None) is a positive int, or an OptionError names the first that is not."""
+    for option, value in given.items():
+        if value is not None and not _positive_int(value):
+            raise option_error(owner, option, value, "is not a positive int")
+
+
+def _check_one_cycle(optimizer: Optimizer, pct_start: Any, anneal_strategy: Any, cycle_momentum: Any) -> None:
+    """OneCycleLR's remaining options checked (before anything is set)."""
+    owner = "OneCycleLR"
+    if not (isinstance(pct_start, float) and 0 <= pct_start <= 1):
+        raise option_error(owner, "pct_start", pct_start, "is not a float in [0, 1]")
+    if anneal_strategy not in ("cos", "linear"):
+        raise option_error(owner, "anneal_strategy", anneal_strategy, "is not one of 'cos', 'linear'")
+    if cycle_momentum and "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise option_error(
+            owner,
+            "cycle_momentum",
+            cycle_momentum,
+            f"needs an optimizer with momentum or betas, not {type(optimizer).__name__}",
+        )
+
+
+def _one_cycle_phases(pct_start: float, total: int, three_phase: bool) -> list[tuple]:
+    """(last step, start lr key, end lr key, start momentum key, end momentum key) per phase."""
+    ends = (
+        [pct_start * total - 1, 2 * pct_start * total - 2, total - 1]
+        if three_phase
+        else [pct_start * total - 1, total - 1]
+    )
+    keys = (
+        [
+            ("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+            ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
+            ("initial_lr", "min_lr", "max_momentum", "max_momentum"),
+        ]
+        if three_phase
+        else [
+            ("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+            ("max_lr", "min_lr", "base_momentum", "max_momentum"),
+        ]
+    )
+    return [(float(end), *names) for end, names in zip(ends, keys)]

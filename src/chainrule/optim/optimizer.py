@@ -182,12 +182,12 @@ class Optimizer:
                 p.value = value[()] if value.ndim == 0 and np.ndim(p.value) == 0 else value
                 self.state[p] = state
         except BaseException:
-            for p, value, state in old:
+            for p, value, saved in old:
                 p.value = value
-                if state is None:
+                if saved is None:
                     self.state.pop(p, None)
                 else:
-                    self.state[p] = state
+                    self.state[p] = saved
             raise
 
     def update(
