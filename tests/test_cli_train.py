@@ -21,7 +21,9 @@ def one_blas_thread():
 
 
 def metric(text, name):
-    return float(re.search(rf"test: .*{name} ([0-9.]+)", text).group(1))
+    match = re.search(rf"test: .*{name} ([0-9.]+)", text)
+    assert match is not None, f"no test {name}"
+    return float(match.group(1))
 
 
 def test_digits_mlp_trains_plots_saves_and_reloads(tmp_path, capsys):

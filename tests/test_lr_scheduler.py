@@ -2,6 +2,8 @@
 OneCycleLR's momentum) of every group after every step, from construction on; a state
 dict saved part-way and loaded into a fresh schedule continues exactly like torch's."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -81,7 +83,7 @@ SCHEDULES = {
         ),
     ),
 }
-OPTIMIZERS = {"SGD": dict(lr=0.3, momentum=0.9), "Adam": dict(lr=0.3, betas=(0.9, 0.99))}
+OPTIMIZERS: dict[str, dict[str, Any]] = {"SGD": dict(lr=0.3, momentum=0.9), "Adam": dict(lr=0.3, betas=(0.9, 0.99))}
 
 
 def twin_optimizers(name):
@@ -151,7 +153,8 @@ def test_warm_restarts_with_fractional_epochs_match_torch():
     tsched = TS.CosineAnnealingWarmRestarts(topt, T_0=2, T_mult=2, eta_min=0.01)
     for epoch in np.arange(0, 12, 0.25):
         topt.step()
-        sched.step(float(epoch)), tsched.step(float(epoch))
+        sched.step(float(epoch))
+        tsched.step(float(epoch))
         assert_groups_equal(opt, topt, sched, tsched, f"epoch {epoch}")
 
 
@@ -164,7 +167,7 @@ def test_schedule_options_are_checked_like_torch():
         (lambda o: optim.OneCycleLR(o, 1.0), lambda o: TS.OneCycleLR(o, 1.0)),
         (
             lambda o: optim.OneCycleLR(o, 1.0, 10, anneal_strategy="exp"),
-            lambda o: TS.OneCycleLR(o, 1.0, 10, anneal_strategy="exp"),
+            lambda o: TS.OneCycleLR(o, 1.0, 10, anneal_strategy="exp"),  # type: ignore[arg-type]  # the bad option under test
         ),
         (lambda o: optim.OneCycleLR(o, [1.0], 10), lambda o: TS.OneCycleLR(o, [1.0], 10)),
         (
@@ -213,14 +216,16 @@ def test_a_state_dict_for_another_schedule_changes_nothing():
 def test_reduce_on_plateau_state_dict_round_trip_continues_like_torch():
     metrics = [1.0, 0.9, 0.95, 0.95, 0.96, 0.89, 0.9, 0.9, 0.9, 0.9, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]
     opt, topt = twin_optimizers("SGD")
-    kwargs = dict(factor=0.5, patience=1, cooldown=1, min_lr=0.01)
+    kwargs: dict[str, Any] = dict(factor=0.5, patience=1, cooldown=1, min_lr=0.01)
     sched, tsched = optim.ReduceLROnPlateau(opt, **kwargs), TS.ReduceLROnPlateau(topt, **kwargs)
     for m in metrics[:7]:
-        sched.step(m), tsched.step(m)
+        sched.step(m)
+        tsched.step(m)
     fresh, _ = twin_optimizers("SGD")
     fresh_sched = optim.ReduceLROnPlateau(fresh, **kwargs)
     fresh.load_state_dict(opt.state_dict())
     fresh_sched.load_state_dict(sched.state_dict())
     for step, m in enumerate(metrics[7:]):
-        fresh_sched.step(m), tsched.step(m)
+        fresh_sched.step(m)
+        tsched.step(m)
         assert_groups_equal(fresh, topt, fresh_sched, tsched, f"step {step + 8} after loading")

@@ -176,7 +176,7 @@ def damage(path, how):
     if how == "truncated":
         data = data[: len(data) - 40]
     elif how == "header":  # a shape that does not match its byte range
-        data = bytes(data).replace(b'"shape":[3,1,3,3]', b'"shape":[3,1,3,4]')
+        data = data.replace(b'"shape":[3,1,3,3]', b'"shape":[3,1,3,4]')
     out = f"{path}.{how}"
     open(out, "wb").write(bytes(data))
     return out
