@@ -263,23 +263,7 @@ def test_failed_saves_keep_the_old_file_and_never_show_the_temporary_name(tmp_pa
     assert str(path) in str(full.value) and ".tmp" not in str(full.value) and full.value.__cause__ is None
     assert open(path, "rb").read() == good and os.listdir(tmp_path) == ["m.npz"]  # no temporary left
     monkeypatch.undo()
-    assert (
-        main(
-            [
-                "train",
-                "--dataset",
-                "iris",
-                "--model",
-                "linear",
-                "--epochs",
-                "1",
-                "--no-progress",
-                "--save",
-                str(missing),
-            ]
-        )
-        == 2
-    )
+    assert main("train --dataset iris --model linear --epochs 1 --no-progress --save".split() + [str(missing)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(missing) in err and ".tmp" not in err
 
