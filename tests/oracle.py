@@ -48,6 +48,7 @@ def random_input(
 ) -> np.ndarray:
     if low is None:
         return rng.standard_normal(shape).astype(dtype)
+    assert high is not None, "low without high"
     return rng.uniform(low, high, size=shape).astype(dtype)
 
 
@@ -96,6 +97,7 @@ def check_stable(
     tx = torch.tensor(x, requires_grad=True)
     ty = torch_fn(tx)
     ty.backward(torch.tensor(u))
+    assert tx.grad is not None
     assert np.all(np.isfinite(y.value)) and np.all(np.isfinite(gx))
     assert y.dtype == x.dtype and gx.dtype == x.dtype
     np.testing.assert_allclose(y.value, ty.detach().numpy(), rtol=1e-6, atol=atol)
@@ -124,6 +126,7 @@ def check_op(
     tol = _tolerance(dtype, atol, rtol, (1e-10, 1e-7), (1e-5, 1e-4))
     arrays, diff = _inputs(rng, args, dtype, low, high)
 
+    cr_in: list[cr.Node]
     if graph:
         cr_in = [cr.Placeholder(name=f"in{i}", requires_grad=d) for i, d in enumerate(diff)]
     else:
@@ -183,7 +186,7 @@ class Case:
     name: str
     cr_fn: Callable[..., Any]
     torch_fn: Callable[..., Any]
-    args: tuple
+    args: Sequence[Any]
     low: float | None = None
     high: float | None = None
     second: bool = True
@@ -214,10 +217,11 @@ def params(cases: Sequence[Case], modes: Sequence[str] = ALL) -> list:
     ]
 
 
-def _fd_inputs(case: Case, seed: int) -> tuple[list, list]:
-    """float64 arrays for the differentiable inputs, and a builder that puts the fixed ones back."""
+def _fd_inputs(case: Case, seed: int) -> tuple[list[np.ndarray], dict[int, Any]]:
+    """float64 arrays for the differentiable inputs, and the fixed ones' values by position."""
     rng = np.random.default_rng(seed)
-    diff, fixed = [], {}
+    diff: list[np.ndarray] = []
+    fixed: dict[int, Any] = {}
     for i, a in enumerate(case.args):
         if isinstance(a, Fixed):
             fixed[i] = a.value

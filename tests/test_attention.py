@@ -3,6 +3,8 @@ through the state dict, whose names must equal torch's): outputs, attention weig
 the gradients of every input and parameter under a random upstream gradient, for boolean
 and float masks, batch_first or not, unbatched input, kdim/vdim; eagerly and define-then-run."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -69,6 +71,7 @@ def compare(module, tmodule, arrays, pad, attn, **kwargs):
     total.backward()
     ttotal.backward()
     for i, (node, tnode) in enumerate(zip(nodes, tnodes)):
+        assert tnode.grad is not None
         np.testing.assert_allclose(node.grad, tnode.grad.numpy(), rtol=1e-8, atol=1e-12, err_msg=f"input {i}")
     tparams = dict(tmodule.named_parameters())
     for name, p in module.named_parameters():
@@ -117,6 +120,7 @@ def test_self_attention_with_causal_mask_matches_torch():
     np.testing.assert_allclose(out.value, tout.detach().numpy(), rtol=1e-9, atol=1e-12)
     cr.sum(out**2).backward()
     (tout**2).sum().backward()
+    assert tx.grad is not None
     np.testing.assert_allclose(node.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-12)  # three uses of x add up
     with pytest.raises(cr.errors.OptionError, match="is_causal"):
         module(node, node, node, is_causal=True)
@@ -148,7 +152,8 @@ def test_define_then_run_equals_eager_and_float32_stays_float32():
     out, w = module(*places, key_padding_mask=pad_p, attn_mask=attn_p)
     graph = cr.Graph(cr.sum(out) + cr.sum(w))
     for batch in (N, 1):  # a different batch size on the second run
-        feed = dict(zip(places, (q[:batch], k[:batch], v[:batch])), pad=pad[:batch], attn=attn)
+        feed: dict[cr.Node | str, Any] = dict(zip(places, (q[:batch], k[:batch], v[:batch])))
+        feed.update(pad=pad[:batch], attn=attn)
         graph.forward(feed)
         ref_out, ref_w = module(q[:batch], k[:batch], v[:batch], key_padding_mask=pad[:batch], attn_mask=attn)
         np.testing.assert_array_equal(out.value, ref_out.value)

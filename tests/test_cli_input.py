@@ -38,7 +38,9 @@ def run(*argv: str, stdin: str | None = None, cwd: Path | None = None) -> subpro
 
 
 def result(text: str, name: str) -> float:
-    return float(re.search(rf"^∂{re.escape(name)} = (\S+)$", text, re.MULTILINE).group(1))
+    match = re.search(rf"^∂{re.escape(name)} = (\S+)$", text, re.MULTILINE)
+    assert match is not None, f"no ∂{name} line"
+    return float(match.group(1))
 
 
 def test_loss_equals_names_the_result_and_notation_from_the_output_is_accepted(capsys):
@@ -198,8 +200,8 @@ ALPHABET = "xyθ0123456789.+-*/^()[],=<>·×⊙@−ᵀ² abcdefsigmotanhlr_e\n$'
 @given(st.one_of(st.text(max_size=60), st.text(alphabet=ALPHABET, max_size=80)))
 def test_fuzz_random_text_gives_a_node_or_an_expr_error_quickly(text):
     variables = {name: cr.Placeholder(name=name) for name in ("x", "y", "θ")}
-    for node in variables.values():
-        node.feed(0.5)
+    for placeholder in variables.values():
+        placeholder.feed(0.5)
     start = time.perf_counter()
     with np.errstate(all="raise"):  # the parser silences NumPy itself: nothing may leak out
         try:

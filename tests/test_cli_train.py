@@ -21,37 +21,15 @@ def one_blas_thread():
 
 
 def metric(text, name):
-    return float(re.search(rf"test: .*{name} ([0-9.]+)", text).group(1))
+    match = re.search(rf"test: .*{name} ([0-9.]+)", text)
+    assert match is not None, f"no test {name}"
+    return float(match.group(1))
 
 
 def test_digits_mlp_trains_plots_saves_and_reloads(tmp_path, capsys):
     plot, weights = tmp_path / "loss.png", tmp_path / "model.npz"
-    assert (
-        main(
-            [
-                "train",
-                "--dataset",
-                "digits",
-                "--model",
-                "mlp",
-                "--epochs",
-                "3",
-                "--optimizer",
-                "adam",
-                "--lr",
-                "0.002",
-                "--batch-size",
-                "64",
-                "--seed",
-                "0",
-                "--plot",
-                str(plot),
-                "--save",
-                str(weights),
-            ]
-        )
-        == 0
-    )
+    command = "train --dataset digits --model mlp --epochs 3 --optimizer adam --lr 0.002 --batch-size 64 --seed 0"
+    assert main([*command.split(), "--plot", str(plot), "--save", str(weights)]) == 0
     out, err = capsys.readouterr()
     assert "digits: 1437 training and 360 test examples" in out and "Adam lr=0.002" in out
     assert err.count("epoch ") == 3 and "epoch 3/3" in err and "val_accuracy" in err

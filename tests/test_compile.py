@@ -30,7 +30,8 @@ def same(a, b):
 
 def _inputs(case, dtype, rng):
     """Placeholders fed with the case's random inputs (Constants for its fixed ones)."""
-    nodes, arrays = [], []
+    nodes: list[cr.Node] = []
+    arrays: list[np.ndarray] = []
     for k, a in enumerate(case.args):
         if isinstance(a, Fixed):
             arr = np.asarray(a.value)

@@ -5,6 +5,8 @@ operator tests draw: strides, paddings (ints, pairs, "same", "valid"), dilations
 (depthwise), 1×1 kernels, unbatched inputs, empty batches; plus the column machinery's layouts
 and chunks, and the errors."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -159,11 +161,12 @@ def test_the_three_convolution_ops_are_each_others_vjps():
 def test_col2im_is_the_adjoint_of_im2col():
     """⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for random x and c: the definition of the adjoint."""
     rng = np.random.default_rng(0)
-    for shape, kw in [
+    cases: list[tuple[tuple[int, ...], dict[str, Any]]] = [
         ((2, 3, 6, 5), dict(kernel_size=3, padding=1)),
         ((2, 2, 5, 40), dict(kernel_size=3, stride=(1, 2))),
         ((1, 2, 9, 8), dict(kernel_size=(2, 3), dilation=2, padding=(1, 2))),
-    ]:
+    ]
+    for shape, kw in cases:
         x = rng.standard_normal(shape)
         cols = cr.ops.im2col(x, **kw)
         c = rng.standard_normal(cols.shape)
@@ -239,7 +242,7 @@ def test_errors_on_nodes_name_the_op_and_leave_the_graph_unchanged():
         (lambda x, w: cr.conv2d(x, w, padding="same", stride=2), "padding", "'same'"),
         (lambda x, w: cr.conv2d(x, w, dilation=0), "dilation", "0"),
         (lambda x, w: cr.conv2d(x, w, groups=0), "groups", "0"),
-        (lambda x, w: cr.conv2d(x, w, groups=1.5), "groups", "1.5"),
+        (lambda x, w: cr.conv2d(x, w, groups=1.5), "groups", "1.5"),  # type: ignore[arg-type]  # the wrong type under test
         (lambda x, w: cr.conv1d(x, w, stride=(1, 1)), "stride", "(1, 1)"),
         (lambda x, w: cr.conv1d(x, w, padding=True), "padding", "True"),
     ],

@@ -16,9 +16,11 @@ Y = np.arange(25) % 3
 
 def test_dataset_rows_dtypes_and_errors():
     ds = Dataset(np.arange(6).reshape(3, 2), [0, 1, 1])
+    assert ds.y is not None
     assert len(ds) == 3 and ds.X.dtype == np.float32 and ds.y.dtype.kind == "i"  # int features become float32
     assert Dataset(X, Y).X.dtype == np.float64  # float arrays keep their precision
     xb, yb = ds[1:]
+    assert yb is not None
     assert xb.shape == (2, 2) and yb.tolist() == [1, 1]
     assert ds.num_features == 2 and ds.num_classes == 2
     with pytest.raises(cr.errors.ShapeError, match="3 rows.*2"):
@@ -98,6 +100,7 @@ def test_standardizer_uses_training_statistics_only():
     np.testing.assert_allclose(scaler.transform(test), reference.transform(test), rtol=1e-6)
     np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(test)), test, rtol=1e-6)
     whole = Standardizer(axis=None).fit(train)
+    assert whole.mean is not None
     assert whole.mean.shape == (1, 1) and whole.mean.item() == pytest.approx(train.mean())
     assert scaler.transform(train.astype(np.float32)).dtype == np.float64  # fitted dtype
     with pytest.raises(cr.errors.ShapeError, match=r"\(4,\).*\(3,\)"):
@@ -113,6 +116,7 @@ def test_standardizer_uses_training_statistics_only():
 def test_bundled_classification_datasets(name, n, features, classes):
     train, test = cr.datasets.load(name)
     assert len(train) + len(test) == n and len(test) == math.ceil(0.2 * n)  # as scikit-learn rounds
+    assert train.y is not None and test.y is not None
     assert train.X.shape[1:] == (features,) and train.X.dtype == np.float32 and train.y.dtype == np.int64
     assert train.num_classes == classes and train.info["task"] == "classification"
     if name != "digits":  # each feature standardised on the training split
@@ -123,6 +127,7 @@ def test_bundled_classification_datasets(name, n, features, classes):
     again, _ = cr.datasets.load(name)
     np.testing.assert_array_equal(again.X, train.X)
     other, _ = cr.datasets.load(name, seed=1)
+    assert other.y is not None
     assert not np.array_equal(other.y, train.y)
 
 
@@ -137,6 +142,7 @@ def test_digits_as_images_share_one_scale():
 
 def test_diabetes_is_a_standardised_regression_column():
     train, test = cr.datasets.load("diabetes")
+    assert train.y is not None and test.y is not None
     assert train.X.shape == (353, 10) and test.y.shape == (89, 1) and train.y.dtype == np.float32
     assert train.info["task"] == "regression" and train.num_classes is None
     assert train.y.mean() == pytest.approx(0, abs=1e-5)
@@ -144,6 +150,7 @@ def test_diabetes_is_a_standardised_regression_column():
     original = scaler.inverse_transform(train.y)
     assert 25 <= original.min() and original.max() <= 346  # the dataset's range of disease progression
     raw, _ = cr.datasets.load("diabetes", standardize_target=False, dtype="float64")
+    assert raw.y is not None
     assert raw.X.dtype == np.float64 and raw.y.max() > 100
 
 

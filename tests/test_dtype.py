@@ -4,6 +4,7 @@ must be differentiable; and nothing inside a float32 graph silently becomes
 float64, not even through NumPy 2's promotion of float32 with int64 data."""
 
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -101,9 +102,10 @@ def test_integer_data_never_widens_a_float_graph(name, dtype):
     ty = tfn(tx, torch.tensor(INT))
     ty.sum().backward()
     assert y.dtype == dtype and x.grad.dtype == dtype
-    tol = dict(rtol=1e-5) if dtype == np.float32 else dict(rtol=1e-12)
-    np.testing.assert_allclose(y.value, ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(x.grad, tx.grad.numpy(), **tol)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert tx.grad is not None
+    np.testing.assert_allclose(y.value, ty.detach().numpy(), rtol=rtol)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=rtol)
 
 
 def test_a_float32_model_stays_float32_everywhere():
@@ -142,7 +144,7 @@ def test_a_float32_model_stays_float32_everywhere():
 
 def test_default_dtype_is_shared_but_grad_mode_is_per_thread():
     """set_default_dtype is process-wide (like torch), unlike no_grad."""
-    seen = {}
+    seen: dict[str, Any] = {}
     cr.set_default_dtype("float64")
     t = threading.Thread(target=lambda: seen.setdefault("dtype", cr.get_default_dtype()))
     t.start()

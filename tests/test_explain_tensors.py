@@ -14,6 +14,7 @@ import torch
 import chainrule as cr
 from chainrule.cli.expr import parse
 from chainrule.see.phrases import describe_value
+from narrow import chain, known, path_values
 
 RNG_SEED = 0
 
@@ -44,7 +45,12 @@ def torch_grads(n):
     }
     z2 = torch.tanh(t["X"] @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
     ((t["Y"] - z2) ** 2).mean().backward()
-    return {k: t[k].grad.numpy() for k in ("W1", "b1", "W2", "b2")}
+    grads = {}
+    for k in ("W1", "b1", "W2", "b2"):
+        grad = t[k].grad
+        assert grad is not None
+        grads[k] = grad.numpy()
+    return grads
 
 
 def test_w1_of_an_mlp_is_one_formula_with_transposes_in_order_that_parses_back_to_the_gradient():
@@ -88,18 +94,19 @@ def test_a_broadcast_bias_says_its_gradient_was_summed_over_the_rows():
 def test_one_element_follows_single_elements_and_adds_up_to_that_element_of_the_gradient(element):
     graph, n = mlp()
     want = torch_grads(n)["W1"][element]
-    for e in (
+    for answer in (
         graph.explain(n["W1"][element]),
         graph.explain(n["W1"], element=element),
         cr.explain(n["loss"], n["W1"], element=element),
     ):
+        e = chain(answer)
         assert e.element == element and e.wrt == f"W1[{element[0]}, {element[1]}]"
         assert e.n_paths == 4 * 2  # each of the 4 rows, then each of the 2 outputs
         assert e.value == pytest.approx(want, rel=1e-12)
-        assert sum(p.value for p in e.paths) == pytest.approx(want, rel=1e-12)
+        assert sum(path_values(e.paths)) == pytest.approx(want, rel=1e-12)
     X, W2, h1 = (np.asarray(n[k].value) for k in ("X", "W2", "h1"))
     for path in e.paths:
-        row, out = path.factors[0].in_index  # the element of z2 this path goes through
+        row, out = known(path.factors[0].in_index)  # the element of z2 this path goes through
         factors = {f.symbol.split("/")[0]: f for f in path.factors}
         # ∂a1[row, j]/∂W1[i, j] = X[row, i];  ∂a2[row, out]/∂h1[row, j] = W2[j, out];  ∂h1/∂z1 = 1 - h1²
         assert path.factors[-1].value == X[row, element[0]]
@@ -171,6 +178,7 @@ def test_ties_and_kinks_print_the_rule_that_was_applied(expr, at, rule, value):
         "abs(x)": lambda: torch.abs(torch_x),
     }[expr]()
     torch_out.backward()
+    assert torch_x.grad is not None
     assert e.value == torch_x.grad.item()
 
 
@@ -202,10 +210,10 @@ def test_tensors_print_leading_entries_and_their_range():
 def test_a_2000_term_sum_is_explained_in_a_handful_of_lines():
     cr.set_default_dtype("float64")
     x = cr.Variable(0.5, name="x")
-    total = x
+    total: cr.Node = x
     for _ in range(1999):
         total = total + x
-    e = cr.explain(total, x)
+    e = chain(cr.explain(total, x))
     text = str(e)
     assert e.n_paths == 2000 and len(text.splitlines()) < 15
     assert re.search(r"… and 1994 more steps into x \(1994 paths\), together 1994\.0", text)
@@ -255,8 +263,8 @@ def test_one_element_through_softmax_reshape_and_dead_relu_units_matches_pytorch
     (s.reshape(12) * torch.tensor(c_value)).mean().backward()
     dead = (x_value @ w_value)[:, 2] <= 0
     assert dead.any() and not dead.all()  # some rows' unit is dead, some alive
-    e = cr.explain(loss, W, element=(1, 2), max_paths=1000)
-    assert e.value == pytest.approx(tw.grad[1, 2].item(), rel=1e-12, abs=1e-15)
-    assert sum(p.value for p in e.paths) == pytest.approx(e.value, rel=1e-12, abs=1e-15)
+    e = chain(cr.explain(loss, W, element=(1, 2), max_paths=1000))
+    assert e.value == pytest.approx(known(tw.grad)[1, 2].item(), rel=1e-12, abs=1e-15)
+    assert sum(path_values(e.paths)) == pytest.approx(e.value, rel=1e-12, abs=1e-15)
     relu_factors = [f for p in e.paths for f in p.factors if f.op is z]
-    assert {f.out_index[0] for f in relu_factors if f.value == 0.0} == set(np.flatnonzero(dead))
+    assert {known(f.out_index)[0] for f in relu_factors if f.value == 0.0} == set(np.flatnonzero(dead))

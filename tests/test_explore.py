@@ -19,6 +19,7 @@ import torch
 
 import chainrule as cr
 from chainrule.see import layout as layout_module
+from narrow import known
 
 from lesson_helpers import LESSON_BACKWARD, X, Y, build_lesson, lesson_math
 
@@ -28,6 +29,7 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's d
 def page_json(page_html: str) -> dict:
     """The data a saved page carries (the page itself only displays it)."""
     match = re.search(r'<script type="application/json" id="cr-data">(.*?)</script>', page_html, re.S)
+    assert match is not None, "no data in the page"
     return json.loads(match.group(1).replace("<\\/", "</"))
 
 
@@ -96,6 +98,7 @@ def test_backward_steps_add_up_fan_out_like_pytorch():
     index = [node["name"] for node in data["nodes"]].index("a")
     into_a = [s for s in data["backward"] if data["edges"][s["e"]]["src"] == index]
     assert [s["n"] for s in into_a] == [1, 2, 3] and {s["of"] for s in into_a} == {3}
+    assert at.grad is not None
     assert float(into_a[-1]["run"][0]) == pytest.approx(at.grad.item(), rel=1e-14)
     paths = data["explain"][index]
     assert paths["n"] == "3" and sum(float(p["p"][0]) for p in paths["paths"]) == pytest.approx(at.grad.item())
@@ -139,7 +142,7 @@ def test_jupyter_shows_the_page_in_an_iframe(lesson):
     explorer = cr.explore(graph, lang="zh")
     shown = explorer._repr_html_()
     assert shown.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in shown
-    inner = html.unescape(re.search(r'srcdoc="(.*?)" style', shown, re.S).group(1))
+    inner = html.unescape(known(re.search(r'srcdoc="(.*?)" style', shown, re.S)).group(1))
     assert inner == explorer.to_html() and page_json(inner)["lang"] == "zh"
     assert '<html lang="zh-CN">' in inner and "探索器" in inner
 

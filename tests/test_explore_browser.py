@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import chainrule as cr
+from narrow import known
 
 from browser import browser_fixture, click_node, lit, open_page  # noqa: F401 - the "browser" fixture
 from lesson_helpers import CJK, LESSON_BACKWARD, X, Y, build_lesson, lesson_math, numbers_in
@@ -146,12 +147,12 @@ def test_a_tensor_elements_chain_matches_pytorch(browser, tmp_path):
     assert np.allclose(sorted(shown), path_values, rtol=1e-12)
     assert "∂mul_" in blocks[0] and "W[0, 2]" in blocks[0]  # factors of single elements
     total = float(element.strip().rsplit("=", 1)[1])
-    assert math.isclose(total, wt.grad[0, 2].item(), rel_tol=1e-12)
+    assert math.isclose(total, known(wt.grad)[0, 2].item(), rel_tol=1e-12)
     # the output uses only V[1]: ∂/∂V = [0, 2.5]; V[0]'s chain ends in a local derivative 0
     vt = torch.ones(2, requires_grad=True)
     (vt[1] * 2.5).backward()
     click_node(page, "V")
-    for cell, expected in enumerate(vt.grad.tolist()):
+    for cell, expected in enumerate(known(vt.grad).tolist()):
         page.click(f'#panel .section[data-key="page.gradient"] td[data-cell="{cell}"]')
         chain = page.inner_text("#panel .element")
         assert f"V[{cell}]" in chain and float(chain.strip().rsplit("= ", 1)[1]) == expected
@@ -181,7 +182,7 @@ def test_a_trained_models_graph_for_one_batch(browser, tmp_path):
     cells = page.eval_on_selector_all(
         '#panel .section[data-key="page.gradient"] td[data-cell]', "els => els.map(e => e.textContent)"
     )
-    expected = params["0.weight"].grad.numpy()[:6, :6].reshape(-1)
+    expected = known(params["0.weight"].grad).numpy()[:6, :6].reshape(-1)
     assert np.allclose([float(c) for c in cells], expected, rtol=1e-4, atol=1e-7)
     opened.check_clean()
 

@@ -15,6 +15,7 @@ PACKAGE = Path(chainrule.__file__).parent
 ORDER = ["engine", "see", "train", "face"]
 # module (dotted, relative to chainrule; a package name covers everything inside it) -> layer
 LAYERS = {
+    "_version": "engine",
     "errors": "engine",
     "dtype": "engine",
     "broadcast": "engine",

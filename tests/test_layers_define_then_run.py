@@ -115,9 +115,9 @@ def test_layer_define_then_run_equals_eager_and_torch(kind, train):
         for name, p in tmodule.named_parameters():
             if "weight" in name and p.ndim == 1:
                 p.uniform_(0.5, 1.5)
-        for name, b in tmodule.named_buffers():
+        for name, tbuf in tmodule.named_buffers():
             if name.endswith("running_var"):
-                b.uniform_(0.5, 2.0)
+                tbuf.uniform_(0.5, 2.0)
     module_e, module_g = make(), make()
     load_torch(module_e, tmodule), load_torch(module_g, tmodule)
     for m in (module_e, module_g, tmodule):
@@ -126,7 +126,7 @@ def test_layer_define_then_run_equals_eager_and_torch(kind, train):
     deferred = Deferred(module_g, integer)
     for step, n in enumerate((4, 2, 5)):  # a different batch size on every run
         x = data(shape(n), integer)
-        ups = []
+        ups: list[np.ndarray] = []
         results_e = eager(
             module_e, x, lambda shape, ups=ups: ups.append(RNG.standard_normal(shape)) or ups[0], seed=step
         )
@@ -219,7 +219,9 @@ def test_an_eval_graph_built_before_loading_a_state_dict_uses_the_loaded_statist
     torch.manual_seed(0)
     tbn = torch.nn.BatchNorm1d(3).double()
     with torch.no_grad():
-        tbn.running_mean.uniform_(-1, 1), tbn.running_var.uniform_(0.5, 2)
+        assert tbn.running_mean is not None and tbn.running_var is not None
+        tbn.running_mean.uniform_(-1, 1)
+        tbn.running_var.uniform_(0.5, 2)
     bn = nn.BatchNorm1d(3).to("float64").eval()
     x = cr.Placeholder(name="x")
     graph = cr.Graph(bn(x))

@@ -16,6 +16,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.errors import GradientError
+from narrow import chain
 
 from lesson_helpers import B, K, X, Y, build_lesson, lesson_math
 
@@ -81,8 +82,10 @@ def plain_descent(steps, lr):
 def test_gradient_descent_the_lessons_way_matches_graph_step_for_step():
     _, hand = build_lesson()
     order = cr.topological_sort(hand["loss"])
-    hand["x"].feed(X)
-    hand["y"].feed(Y)
+    for name, value in (("x", X), ("y", Y)):
+        placeholder = hand[name]
+        assert isinstance(placeholder, cr.Placeholder)
+        placeholder.feed(value)
     graph, through = build_lesson()
     feed = {through["x"]: X, through["y"]: Y}
     hand_losses, graph_losses = [], []
@@ -206,7 +209,7 @@ def test_learner_node_passes_gradcheck_and_explains_itself():
     assert cr.gradcheck(lambda v: Square(v * 1.5), [np.array([0.2, -0.7, 1.3])])
     x = cr.Variable(0.7, dtype="float64", name="x")
     loss = cr.sigmoid(Square(x, name="sq"))
-    e = cr.explain(loss, x)
+    e = chain(cr.explain(loss, x))
     s = 1 / (1 + math.exp(-0.49))
     assert e.value == pytest.approx(s * (1 - s) * 2 * 0.7, rel=1e-14)
     assert len(e.paths) == 1 and e.paths[0].factors[-1].symbol == "∂sq/∂x"
@@ -244,7 +247,7 @@ def test_op_keeps_its_own_forward():
     y = Doubled(x)
     np.testing.assert_allclose(y.value, 2 / (1 + np.exp(-x.value)))
     x.value = np.array([2.0, -1.0])
-    y.forward()
+    y.forward()  # type: ignore[call-arg]  # Op wraps forward: called with no arrays it recomputes the value
     np.testing.assert_allclose(y.value, 2 / (1 + np.exp(-x.value)))
     assert cr.gradcheck(lambda v: Doubled(v), [np.array([0.3, -0.4])])
 

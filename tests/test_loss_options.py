@@ -7,6 +7,8 @@ gradients eagerly and define-then-run, central differences and second order.
 Then the issue's repros: BCE's target gradient at p = 1e-30, and the canonical
 classification graph with integer labels fed through a placeholder."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -68,7 +70,13 @@ CASES += [
     for r in REDUCTIONS
 ]
 # probability targets (differentiable too), with weights and smoothing
-for opts in [dict(), dict(weight=True), dict(label_smoothing=0.25), dict(weight=True, label_smoothing=0.1)]:
+PROBABILITY_OPTIONS: list[dict[str, Any]] = [
+    dict(),
+    dict(weight=True),
+    dict(label_smoothing=0.25),
+    dict(weight=True, label_smoothing=0.1),
+]
+for opts in PROBABILITY_OPTIONS:
     for r in REDUCTIONS:
         w = (WEIGHT[4],) if opts.get("weight") else ()
         kw = {k: v for k, v in opts.items() if k != "weight"}
@@ -76,7 +84,7 @@ for opts in [dict(), dict(weight=True), dict(label_smoothing=0.25), dict(weight=
             Case(
                 f"cross_entropy_probs-{opts}-{r}",
                 lambda x, t, *w, r=r, kw=kw: cr.cross_entropy(x, t, *w, reduction=r, **kw),
-                lambda x, t, *w, r=r, kw=kw: F.cross_entropy(x, t, *w, reduction=r, **kw),
+                lambda x, t, *w, r=r, kw=kw: F.cross_entropy(x, t, w[0] if w else None, reduction=r, **kw),
                 ((5, 4), (5, 4)) + w,
                 low=0.0,
                 high=1.0,
@@ -107,25 +115,25 @@ NOTHING_KEPT += (
 # binary cross-entropy with per-element weights (broadcast), with logits and pos_weight
 BCE_W = [Fixed(rng.uniform(0.5, 2.0, (3, 4))), Fixed(rng.uniform(0.5, 2.0, 4)), Fixed(np.array(1.5))]
 for r in REDUCTIONS:
-    for i, w in enumerate(BCE_W):
+    for i, weight in enumerate(BCE_W):
         CASES.append(
             Case(
                 f"bce_weight{i}-{r}",
                 lambda p, t, w, r=r: cr.binary_cross_entropy(p, t, w, reduction=r),
                 lambda p, t, w, r=r: F.binary_cross_entropy(p, t, w, reduction=r),
-                ((3, 4), (3, 4), w),
+                ((3, 4), (3, 4), weight),
                 low=0.05,
                 high=0.95,
             )
         )
-    for name, kw in [("weight", ("weight",)), ("pos_weight", ("pos_weight",)), ("both", ("weight", "pos_weight"))]:
-        extra = tuple(Fixed(rng.uniform(0.5, 2.0, 4)) for _ in kw)
+    for name, keys in [("weight", ("weight",)), ("pos_weight", ("pos_weight",)), ("both", ("weight", "pos_weight"))]:
+        extra = tuple(Fixed(rng.uniform(0.5, 2.0, 4)) for _ in keys)
 
-        def cr_fn(x, t, *e, r=r, kw=kw):
-            return cr.binary_cross_entropy_with_logits(x, t, reduction=r, **dict(zip(kw, e)))
+        def cr_fn(x, t, *e, r=r, keys=keys):
+            return cr.binary_cross_entropy_with_logits(x, t, reduction=r, **dict(zip(keys, e)))
 
-        def t_fn(x, t, *e, r=r, kw=kw):
-            return F.binary_cross_entropy_with_logits(x, t, reduction=r, **dict(zip(kw, e)))
+        def t_fn(x, t, *e, r=r, keys=keys):
+            return F.binary_cross_entropy_with_logits(x, t, reduction=r, **dict(zip(keys, e)))
 
         CASES.append(Case(f"bce_logits_{name}-{r}", cr_fn, t_fn, ((3, 4), (3, 4)) + extra))
         CASES.append(
@@ -149,6 +157,7 @@ def test_bce_target_gradient_at_a_tiny_probability_is_torchs():
     _, gt = cr.grad(cr.binary_cross_entropy(p, t, reduction="sum"), [p, t])
     tp, tt = torch.tensor(p.value, requires_grad=True), torch.tensor(t.value, requires_grad=True)
     F.binary_cross_entropy(tp, tt, reduction="sum").backward()
+    assert tt.grad is not None
     np.testing.assert_allclose(gt, tt.grad.numpy(), rtol=1e-12)
     assert gt[0] == pytest.approx(69.0775527898, rel=1e-9)
 
@@ -167,6 +176,7 @@ def test_the_canonical_classification_graph_runs_define_then_run(requires_grad):
     tl = F.cross_entropy(torch.tensor(xv) @ tW, torch.tensor(yv))
     tl.backward()
     assert loss == pytest.approx(tl.item(), rel=1e-12)
+    assert tW.grad is not None
     np.testing.assert_allclose(W.grad, tW.grad.numpy(), rtol=1e-10)
     assert labels.grad is None and labels.value.dtype.kind == "i"
     # the same graph fed a new batch with a label out of range: a clear error, nothing changed
@@ -180,7 +190,7 @@ def test_the_canonical_classification_graph_runs_define_then_run(requires_grad):
     [
         (lambda x, t: cr.cross_entropy(x, t, "sum"), "reduction is a keyword"),
         (lambda x, t: cr.cross_entropy(x, t, label_smoothing=1.5), r"label_smoothing=1\.5 is not a number in \[0, 1\]"),
-        (lambda x, t: cr.cross_entropy(x, t, ignore_index=0.5), "ignore_index=0.5 is not an int"),
+        (lambda x, t: cr.cross_entropy(x, t, ignore_index=0.5), "ignore_index=0.5 is not an int"),  # type: ignore[arg-type]  # the wrong type under test
         (lambda x, t: cr.cross_entropy(x, np.full((3, 4), 0.25), ignore_index=1), "ignore_index=1 applies to integer"),
         (lambda x, t: cr.binary_cross_entropy_with_logits(x, np.ones((3, 4)), "mean"), "reduction is a keyword"),
     ],

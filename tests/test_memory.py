@@ -149,7 +149,7 @@ def test_a_big_graph_freezes_the_collector_until_its_backward():
 
 def test_cyclic_garbage_from_before_a_freeze_is_collected_after_it():
     class Cycle:
-        pass
+        me: Cycle
 
     a = Cycle()
     a.me = a

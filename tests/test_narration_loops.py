@@ -12,6 +12,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.see import viz
+from narrow import chain
 from test_lesson_way import Square, hand_loop, seed_graph
 
 from lesson_helpers import CJK, B, K, X, Y, build_lesson, lesson_math
@@ -60,7 +61,7 @@ def test_the_symbols_stage_adds_the_paths_of_a_node_used_three_times():
     e = cr.explain(y, x)
     assert "∂y/∂x = ∂y/∂mul · ∂mul/∂x₁ + ∂y/∂mul · ∂mul/∂x₂ + ∂y/∂x" in str(e)
     assert "共有 3 条路径" in e.render("zh")
-    many = x
+    many: cr.Node = x
     for _ in range(8):
         many = many + many
     summary = str(cr.explain(many, x))
@@ -102,7 +103,7 @@ def test_a_learners_node_with_its_own_derivative_formula_shows_it():
             self.gradients[self.inputs[0]] = upstream * 3 * self.inputs[0].value ** 2
 
     x = cr.Variable(1.5, dtype="float64", name="x")
-    e = cr.explain(cr.Tanh(Cube(x, name="c"), name="t"), x)
+    e = chain(cr.explain(cr.Tanh(Cube(x, name="c"), name="t"), x))
     assert e.paths[0].factors[-1].local == "(3·x²)" and e.paths[0].factors[-1].value == pytest.approx(6.75)
     assert "(1 - t²) · (3·x²)" in str(e)
 

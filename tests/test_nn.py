@@ -3,6 +3,7 @@ gradients under a random upstream gradient, running statistics), and Module's
 parameter discovery, modes and state dicts."""
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ def compare(module, tmodule, x, train=True, atol=1e-10, input_grad=True):
     out.backward(up)
     tout.backward(torch.tensor(up))
     if input_grad:
+        assert tx.grad is not None
         np.testing.assert_allclose(xv.grad, tx.grad.numpy(), atol=atol, rtol=1e-8)
     tparams = dict(tmodule.named_parameters())
     assert sorted(n for n, _ in module.named_parameters()) == sorted(tparams)
@@ -132,6 +134,7 @@ def test_embedding_matches_torch():
     up = RNG.standard_normal(out.shape)
     out.backward(up)
     tout.backward(torch.tensor(up))
+    assert temb.weight.grad is not None
     np.testing.assert_allclose(emb.weight.grad, temb.weight.grad.numpy(), rtol=1e-12)  # repeated rows add up
     with pytest.raises(cr.errors.ShapeError, match="10"):
         emb(np.array([10]))
@@ -204,7 +207,7 @@ class Net(nn.Module):
         super().__init__()
         self.encoder = nn.Linear(3, 4)
         self.blocks = [nn.Linear(4, 4), nn.Sequential(nn.Linear(4, 4), nn.Tanh())]
-        self.heads = {"a": nn.Linear(4, 2), "b": cr.Variable(np.zeros(2, np.float32), name="b")}
+        self.heads: dict[str, Any] = {"a": nn.Linear(4, 2), "b": cr.Variable(np.zeros(2, np.float32), name="b")}
         self.tied = self.encoder.weight  # shared: listed once
         self.register_buffer("steps", np.zeros(1))
         self._cache = nn.Linear(2, 2)  # private: not a parameter

@@ -38,6 +38,9 @@ def scaled_forward(module, x):
 
 class Scaled(nn.Module):
     forward = scaled_forward
+    scale: nn.Parameter  # set by build()
+    blocks: nn.ModuleList
+    heads: nn.ModuleDict
 
     def __init__(self):
         super().__init__()
@@ -55,7 +58,8 @@ class TorchScaled(torch.nn.Module):
 def test_parameter_modulelist_moduledict_name_and_train_like_torch():
     torch.manual_seed(0)
     tmodel = TorchScaled().double()
-    model = Scaled().to("float64")
+    model = Scaled()
+    model.to("float64")
     assert isinstance(model.scale, nn.Parameter) and isinstance(model.scale, cr.Variable)
     assert isinstance(model.blocks[0].weight, nn.Parameter)
     assert [n for n, _ in model.named_parameters()] == [n for n, _ in tmodel.named_parameters()]
@@ -69,7 +73,9 @@ def test_parameter_modulelist_moduledict_name_and_train_like_torch():
     np.testing.assert_allclose(a.value, ta.detach().numpy(), rtol=1e-10)
     tparams = dict(tmodel.named_parameters())
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad, tparams[name].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+        t_grad = tparams[name].grad
+        assert t_grad is not None
+        np.testing.assert_allclose(p.grad, t_grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
     assert [n for n, _ in model.named_modules()] == [n for n, _ in tmodel.named_modules()]
     assert [n for n, _ in model.named_children()] == [n for n, _ in tmodel.named_children()]
 
@@ -87,7 +93,8 @@ def test_modulelist_and_moduledict_edits_rename_like_torch():
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert len(ours) == len(theirs) == 4 and isinstance(ours[-2], nn.Identity)
     assert list(ours[1:].state_dict()) == list(theirs[1:].state_dict())
-    d, td = nn.ModuleDict([("a", nn.Linear(2, 2))]), torch.nn.ModuleDict([("a", torch.nn.Linear(2, 2))])
+    # (name, module) pairs here, a dict for torch (whose stubs take only a mapping)
+    d, td = nn.ModuleDict([("a", nn.Linear(2, 2))]), torch.nn.ModuleDict({"a": torch.nn.Linear(2, 2)})
     for dd, lib in ((d, nn), (td, torch.nn)):
         dd["b"] = lib.Linear(2, 1)
         dd.update({"c": lib.Linear(1, 1)})
@@ -95,7 +102,7 @@ def test_modulelist_and_moduledict_edits_rename_like_torch():
     assert list(d.state_dict()) == list(td.state_dict()) and list(d.keys()) == list(td.keys())
     assert "b" in d and "a" not in d
     with pytest.raises(TypeError, match="not a Module"):
-        nn.ModuleList([np.ones(2)])
+        nn.ModuleList([np.ones(2)])  # type: ignore[list-item]  # the wrong type under test
     with pytest.raises(KeyError, match="'a.b'"):
         d["a.b"] = nn.Identity()
     with pytest.raises(NotImplementedError):
@@ -115,7 +122,7 @@ def test_parameter_takes_torchs_arguments():
     model.add_module("lin", nn.Linear(2, 1))
     assert [n for n, _ in model.named_parameters()] == ["w", "lin.weight", "lin.bias"]
     with pytest.raises(TypeError, match="Variable or Parameter"):
-        model.register_parameter("x", np.ones(2))
+        model.register_parameter("x", np.ones(2))  # type: ignore[arg-type]  # the wrong type under test
 
 
 @pytest.mark.parametrize(
@@ -144,7 +151,7 @@ def test_shape_layer_errors():
     with pytest.raises(cr.errors.OptionError, match="unflattened_size"):
         nn.Unflatten(0, (-1, -1))
     with pytest.raises(cr.errors.OptionError, match="start_dim"):
-        nn.Flatten(1.5)
+        nn.Flatten(1.5)  # type: ignore[arg-type]  # the wrong type under test
 
 
 FUNCTIONAL = [
@@ -254,7 +261,8 @@ def test_manual_seed_at_the_top_level_is_nn_manual_seed():
     a, mask_a = nn.Linear(4, 3).weight.value, nn.Dropout(0.5)(np.ones((4, 4), np.float32))
     nn.manual_seed(7)
     b, mask_b = nn.Linear(4, 3).weight.value, nn.Dropout(0.5)(np.ones((4, 4), np.float32))
-    np.testing.assert_array_equal(a, b), np.testing.assert_array_equal(mask_a, mask_b)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(mask_a, mask_b)
 
 
 @pytest.mark.parametrize(
@@ -266,13 +274,13 @@ def test_manual_seed_at_the_top_level_is_nn_manual_seed():
         (lambda: nn.LayerNorm((4, 0)), "normalized_shape"),
         (lambda: nn.BatchNorm1d(3, momentum=2.0), "momentum"),
         (lambda: nn.GELU(approximate="erf"), "approximate"),
-        (lambda: nn.LeakyReLU(negative_slope="0.1"), "negative_slope"),
-        (lambda: nn.Softmax(dim=1.0), "dim"),
+        (lambda: nn.LeakyReLU(negative_slope="0.1"), "negative_slope"),  # type: ignore[arg-type]  # the wrong type under test
+        (lambda: nn.Softmax(dim=1.0), "dim"),  # type: ignore[arg-type]  # the wrong type under test
         (lambda: nn.Dropout(-0.1), "p"),
         (lambda: nn.MLP([4, 3], dropout=2), "dropout"),
         (lambda: nn.MLP([4], dropout=0.1), "sizes"),
         (lambda: nn.CrossEntropyLoss(reduction="avg"), "reduction"),
-        (lambda: nn.MSELoss(reduction=None), "reduction"),
+        (lambda: nn.MSELoss(reduction=None), "reduction"),  # type: ignore[arg-type]  # the wrong type under test
     ],
 )
 def test_layer_options_are_checked_when_built(make, option):

@@ -3,6 +3,8 @@
 no float64 node anywhere past the input — eagerly and define-then-run; the gradient that
 reaches a float64 input is float64 again. fit's cast of each batch gives the same numbers."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -87,7 +89,8 @@ def test_the_float32_result_is_torchs_float32_result(name, make, tclass, shape):
     cr.manual_seed(0)
     layer = make()
     args = {"MultiheadAttention": (4, 2), "Conv2d": (2, 3, 3), "Linear": (4, 3)}.get(name, (shape[1],))
-    kwargs = {"MultiheadAttention": {"batch_first": True}, "Conv2d": {"padding": 1}}.get(name, {})
+    options: dict[str, dict[str, Any]] = {"MultiheadAttention": {"batch_first": True}, "Conv2d": {"padding": 1}}
+    kwargs = options.get(name, {})
     tlayer = tclass(*args, **kwargs)
     tlayer.load_state_dict({k: torch.tensor(v) for k, v in layer.state_dict().items()})
     x64 = RNG.standard_normal(shape)

@@ -109,7 +109,7 @@ def test_an_elementwise_loss_meets_a_column_output_as_a_column():
     [
         (lambda: nn.CrossEntropyLoss(weight=np.ones((3, 1))), "weight"),
         (lambda: nn.CrossEntropyLoss(weight=["a", "b"]), "weight"),
-        (lambda: nn.CrossEntropyLoss(ignore_index=1.5), "ignore_index"),
+        (lambda: nn.CrossEntropyLoss(ignore_index=1.5), "ignore_index"),  # type: ignore[arg-type]  # the wrong type under test
         (lambda: nn.CrossEntropyLoss(label_smoothing=1.5), "label_smoothing"),
         (lambda: nn.NLLLoss(reduction="avg"), "reduction"),
         (lambda: nn.BCEWithLogitsLoss(pos_weight="2"), "pos_weight"),

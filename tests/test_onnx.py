@@ -280,20 +280,7 @@ def test_train_command_exports_the_cnn(tmp_path, capsys):
     onnx_path, weights = tmp_path / "cnn.onnx", tmp_path / "cnn.safetensors"
     pytest.importorskip("safetensors")
     assert (
-        main(
-            [
-                "train",
-                "--model",
-                "cnn",
-                "--epochs",
-                "1",
-                "--no-progress",
-                "--save",
-                str(weights),
-                "--export",
-                str(onnx_path),
-            ]
-        )
+        main("train --model cnn --epochs 1 --no-progress --save".split() + [str(weights), "--export", str(onnx_path)])
         == 0
     )
     assert f"wrote {onnx_path}" in capsys.readouterr().out
@@ -309,18 +296,7 @@ def test_without_onnx_the_message_says_what_to_install(tmp_path, monkeypatch, ca
         cr.onnx.export(nn.Linear(2, 2), rand(1, 2), tmp_path / "m.onnx")
     assert (
         main(
-            [
-                "train",
-                "--dataset",
-                "iris",
-                "--model",
-                "linear",
-                "--epochs",
-                "1",
-                "--no-progress",
-                "--export",
-                str(tmp_path / "m.onnx"),
-            ]
+            "train --dataset iris --model linear --epochs 1 --no-progress --export".split() + [str(tmp_path / "m.onnx")]
         )
         == 2
     )

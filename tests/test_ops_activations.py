@@ -2,6 +2,9 @@
 numerical stability at |x| = 1e4 (finite values and gradients, no NumPy warnings:
 conftest turns every floating-point warning into an error)."""
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -45,7 +48,7 @@ def test_activation(case, mode):
 
 
 EXTREME = np.array([-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4])
-STABLE = {
+STABLE: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "sigmoid": (cr.sigmoid, torch.sigmoid),
     "softplus": (cr.softplus, F.softplus),
     "tanh": (cr.tanh, torch.tanh),

@@ -4,6 +4,9 @@ Binary ops run over every broadcasting pair of DESIGN.md "Tests"; the engine
 sums each gradient back to its input's shape, so ∂(a ∘ b)/∂a has a's shape.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +16,7 @@ import chainrule as cr
 from oracle import BROADCAST_PAIRS, KINK, SHAPES, Case, Fixed, Value, params, run_case
 
 # name: (chainrule, torch, domain (low, high) or None for standard normal)
-BINARY = {
+BINARY: dict[str, tuple[Callable[..., Any], Callable[..., Any], tuple[float, float] | None]] = {
     "add": (cr.add, torch.add, None),
     "sub": (cr.sub, torch.sub, None),
     "mul": (cr.mul, torch.mul, None),

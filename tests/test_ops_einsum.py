@@ -68,7 +68,7 @@ def test_einsum(case, mode):
     run_case(case, mode)
 
 
-def _attention(q, k, v, mask, lib):
+def _attention(lib, mask, q, k, v):
     """softmax(q kᵀ / √d, masked) v, written with einsum in either library."""
     scores = lib.einsum("bhqd,bhkd->bhqk", q, k) * (1.0 / np.sqrt(q.shape[-1]))
     if lib is torch:
@@ -83,11 +83,11 @@ def test_attention_written_with_einsum_is_differentiable_twice():
     mask = np.triu(np.ones((4, 4), bool), 1)
     u, w = rng.standard_normal((2, 2, 4, 3)), rng.standard_normal((2, 2, 4, 3))
     nodes = [cr.Variable(a) for a in (q, k, v)]
-    (gq,) = cr.grad(_attention(*nodes, mask, cr), [nodes[0]], grad_outputs=u, create_graph=True)
+    (gq,) = cr.grad(_attention(cr, mask, *nodes), [nodes[0]], grad_outputs=u, create_graph=True)
     hv = cr.grad(cr.sum(gq * w), nodes)
     tensors = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
     (tgq,) = torch.autograd.grad(
-        _attention(*tensors, torch.tensor(mask), torch), [tensors[0]], torch.tensor(u), create_graph=True
+        _attention(torch, torch.tensor(mask), *tensors), [tensors[0]], torch.tensor(u), create_graph=True
     )
     thv = torch.autograd.grad((tgq * torch.tensor(w)).sum(), tensors)
     for got, want in zip(hv, thv):

@@ -7,6 +7,7 @@ probabilities; nll on log-probabilities.
 """
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -172,7 +173,8 @@ def test_float64_targets_keep_a_float32_model_float32(name, target_kind):
     """Float64 data (NumPy's default) must not widen a float32 model's loss or
     gradients; a float64 target that wants a gradient gets it in float64."""
     t64 = np.random.default_rng(3).uniform(0.1, 0.9, size=(3, 4))
-    target = {"array": t64, "constant": cr.tensor(t64), "variable": cr.Variable(t64)}[target_kind]
+    targets: dict[str, Any] = {"array": t64, "constant": cr.tensor(t64), "variable": cr.Variable(t64)}
+    target = targets[target_kind]
     p = cr.Variable(np.random.default_rng(4).standard_normal((3, 4)).astype(np.float32))
     loss = LOSSES_WITH_TARGETS[name](p, target)
     loss.backward()

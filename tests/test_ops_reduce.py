@@ -2,6 +2,9 @@
 max, min (as torch.amax/amin: ties share the gradient evenly), var (ddof as
 NumPy, torch's ``correction``), over every axis form: None, int, negative, tuple."""
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +21,7 @@ def _torch(fn, axis, keepdims, **kw):
     return lambda x: fn(x, dim=axis, keepdim=keepdims, **kw)
 
 
-REDUCTIONS = {
+REDUCTIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any], dict[str, Any]]] = {
     "sum": (cr.sum, torch.sum, {}),
     "mean": (cr.mean, torch.mean, {}),
     "max": (cr.max, torch.amax, {}),

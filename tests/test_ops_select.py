@@ -3,6 +3,8 @@ gather, take_along_axis, masked_fill, tril/triu, pad with negative widths (cropp
 and negative axes through every shape op (the permute/transpose repro first).
 Several shapes and keyword combinations per op, empty and 0-d included."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -156,7 +158,7 @@ CASES += [
 ]
 
 # negative axes through every shape op (the issue's repro: a wrong gradient with no error)
-NEGATIVE = [
+NEGATIVE: list[tuple[Any, ...]] = [  # (name, chainrule, torch, *input shapes)
     ("permute_cube", lambda x: cr.permute(x, (-1, 0, 1)), lambda x: x.permute(-1, 0, 1), (2, 2, 2)),
     ("transpose_4d", lambda x: cr.transpose(x, (0, -2, -1, 1)), lambda x: x.permute(0, -2, -1, 1), (1, 2, 3, 4)),
     ("permute_all_negative", lambda x: x.permute(-2, -3, -1), lambda x: x.permute(-2, -3, -1), (2, 3, 4)),
@@ -184,7 +186,7 @@ NEGATIVE = [
 ]
 CASES += [Case(f"{name}{shapes}", f, tf, shapes) for name, f, tf, *shapes in NEGATIVE]
 # empty inputs through the shape and join ops
-EMPTY = [
+EMPTY: list[tuple[Any, ...]] = [
     ("softmax_5_0_0", lambda x: cr.softmax(x, axis=-1), lambda x: torch.softmax(x, -1), (5, 0, 0)),
     ("log_softmax_empty", lambda x: cr.log_softmax(x, axis=0), lambda x: torch.log_softmax(x, 0), (0, 3)),
     ("transpose_empty", lambda x: cr.permute(x, (-1, 0)), lambda x: x.permute(-1, 0), (0, 3)),
@@ -212,6 +214,7 @@ def test_permute_with_negative_axes_repro():
     cr.permute(x, (-1, 0, 1)).backward(g)
     tx = torch.tensor(a, requires_grad=True)
     tx.permute(-1, 0, 1).backward(torch.tensor(g))
+    assert tx.grad is not None
     np.testing.assert_array_equal(x.grad, tx.grad.numpy())
     y = cr.Variable(np.ones((1, 2, 3, 4)))
     cr.transpose(y, (0, -2, -1, 1)).backward(np.ones((1, 3, 4, 2)))

@@ -86,4 +86,5 @@ def test_define_then_run_takes_shapes_from_the_fed_value(name, f, tf, shapes):
         graph.backward(u)
         t_out.backward(torch.tensor(u))
         np.testing.assert_allclose(out, t_out.detach().numpy())
+        assert tx.grad is not None
         np.testing.assert_allclose(x.grad, tx.grad.numpy())

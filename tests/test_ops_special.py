@@ -7,6 +7,8 @@ And the degenerate points where PyTorch gives IEEE values silently: no NumPy war
 (the conftest turns every one into an error)."""
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +20,8 @@ import chainrule as cr
 from oracle import FIRST, KINK, Case, Fixed, Value, params, run_case
 
 SHAPES = [(), (4,), (3, 4), (2, 3, 4), (0,), (3, 0)]
-UNARY = {  # name: (chainrule, torch, domain, twice differentiable)
+UNARY: dict[str, tuple[Callable[..., Any], Callable[..., Any], tuple[float, float] | None, bool]] = {
+    # name: (chainrule, torch, domain, twice differentiable)
     "erf": (cr.erf, torch.erf, None, True),
     "log1p": (cr.log1p, torch.log1p, (-0.5, 2.0), True),
     "expm1": (cr.expm1, torch.expm1, None, True),
@@ -165,6 +168,7 @@ def test_ieee_values_come_without_numpy_warnings(name, dtype):
     ty.backward(torch.tensor(u))
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(y.value, ty.detach().numpy(), rtol=rtol)
+    assert tx.grad is not None
     np.testing.assert_allclose(g, tx.grad.numpy(), rtol=rtol)
     assert y.dtype == dtype and g.dtype == dtype
 

@@ -233,6 +233,7 @@ def test_var_of_one_element_with_ddof_1_is_nan_like_torch():
             ty = tfn(tx)
         ty.backward()
         assert np.isnan(y.value) and np.isnan(ty.item())
+        assert tx.grad is not None
         np.testing.assert_array_equal(np.isnan(x.grad), np.isnan(tx.grad.numpy()))
 
 
@@ -259,6 +260,7 @@ def test_a_bias_gradient_over_a_million_rows_keeps_float32_precision():
     exact = upstream.astype(np.float64).sum(axis=0, keepdims=True)
     tb = torch.zeros((1, 10), requires_grad=True)
     (torch.zeros((10**6, 10)) + tb).backward(torch.tensor(upstream))
+    assert tb.grad is not None
     ours, theirs = np.max(np.abs(b.grad - exact) / exact), np.max(np.abs(tb.grad.numpy() - exact) / exact)
     assert ours < 1e-6 and ours <= 10 * theirs, (ours, theirs)
     # the Sum op's forward too

@@ -41,7 +41,7 @@ def make_params(seed=0, dtype=np.float64):
 def gradients(step, dtype=np.float64):
     """The gradients of step ``step`` (the last parameter has none every fifth step)."""
     rng = np.random.default_rng(100 + step)
-    grads = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads: list[np.ndarray | None] = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
     if step % 5 == 4:
         grads[-1] = None
     return grads
@@ -129,7 +129,8 @@ def test_reduce_on_plateau_matches_torch(kwargs):
     sched, tsched = optim.ReduceLROnPlateau(opt, **kwargs), torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kwargs)
     metrics = [1.0, 0.9, 0.95, 0.95, 0.96, 0.89, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.7, 0.7, 0.7, 0.7] * 2
     for m in metrics:
-        sched.step(m), tsched.step(m)
+        sched.step(m)
+        tsched.step(m)
         assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
 
 
@@ -145,6 +146,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     ttotal = torch.nn.utils.clip_grad_norm_(tparams, max_norm, norm_type)
     assert total == pytest.approx(float(ttotal), rel=1e-12)
     for p, tp in zip(params, tparams):
+        assert tp.grad is not None
         np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-12)
 
 

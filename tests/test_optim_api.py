@@ -4,6 +4,7 @@ parameter groups with their own options, named parameters, state dicts that roun
 (and load from torch's), and a step that happens for every parameter or for none."""
 
 import copy
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,13 +83,15 @@ def test_zero_grad_set_to_none_or_zeros_like_torch():
     opt, topt = optim.SGD(params, 0.1), torch.optim.SGD(tparams, 0.1)
     for p, tp, g in zip(params, tparams, gradients(4)):  # the last one has no gradient
         p.grad, tp.grad = (None, None) if g is None else (g.copy(), torch.tensor(g))
-    opt.zero_grad(set_to_none=False), topt.zero_grad(set_to_none=False)
+    opt.zero_grad(set_to_none=False)
+    topt.zero_grad(set_to_none=False)
     for p, tp in zip(params, tparams):
         assert (p.grad is None) == (tp.grad is None)
         if tp.grad is not None:
             np.testing.assert_array_equal(p.grad, tp.grad.numpy())
             assert p.grad.shape == p.value.shape
-    opt.zero_grad(), topt.zero_grad()
+    opt.zero_grad()
+    topt.zero_grad()
     assert all(p.grad is None for p in params) and all(tp.grad is None for tp in tparams)
     model = nn.Linear(3, 2)
     cr.sum(model(np.ones((1, 3), np.float32))).backward()
@@ -138,13 +141,11 @@ def test_optimizers_learn_qualified_names_like_torch(given):
         opt = optim.Adam(
             [{"params": model.named_parameters()[:2], "lr": 0.1}, {"params": model.named_parameters()[2:]}], 0.01
         )
-        topt = torch.optim.Adam(
-            [
-                {"params": list(tmodel.named_parameters())[:2], "lr": 0.1},
-                {"params": list(tmodel.named_parameters())[2:]},
-            ],
-            0.01,
-        )
+        tgroups: list[dict[str, Any]] = [
+            {"params": list(tmodel.named_parameters())[:2], "lr": 0.1},
+            {"params": list(tmodel.named_parameters())[2:]},
+        ]
+        topt = torch.optim.Adam(tgroups, 0.01)
     names = [g["param_names"] for g in opt.state_dict()["param_groups"]]
     assert names == [g["param_names"] for g in topt.state_dict()["param_groups"]]
     x = np.random.default_rng(0).standard_normal((5, 3))

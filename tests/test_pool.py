@@ -3,6 +3,8 @@ of the shared oracle, over PyTorch's options: kernels, strides, padding, dilatio
 count_include_pad, divisor_override, return_indices, unbatched inputs, empty batches; plus ties
 and NaN (where the gradient goes), the indices, and the errors."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,8 @@ import chainrule as cr
 
 from oracle import KINK, Case, Value, check_op, params, raises_naming, run_case
 
-MAX2D = [
+Table = list[tuple[tuple[int, ...], dict[str, Any]]]  # (input shape, options)
+MAX2D: Table = [
     ((2, 3, 6, 6), dict(kernel_size=2)),  # windows that tile the image
     ((2, 2, 5, 7), dict(kernel_size=2)),  # a last row and column in no window: their gradient is 0
     ((2, 2, 7, 5), dict(kernel_size=3, stride=2, padding=1)),
@@ -28,14 +31,14 @@ MAX2D = [
     ((3, 6, 6), dict(kernel_size=2)),  # unbatched
     ((0, 2, 4, 4), dict(kernel_size=2)),
 ]  # an empty batch
-MAX1D = [
+MAX1D: Table = [
     ((2, 3, 8), dict(kernel_size=2)),
     ((2, 3, 9), dict(kernel_size=3, stride=2, ceil_mode=True)),
     ((2, 2, 11), dict(kernel_size=3, dilation=2, padding=1)),
     ((3, 10), dict(kernel_size=4, stride=3, padding=2)),  # unbatched
     ((0, 3, 8), dict(kernel_size=2)),
 ]
-AVG2D = [
+AVG2D: Table = [
     ((2, 3, 6, 6), dict(kernel_size=2)),
     ((2, 2, 7, 5), dict(kernel_size=3, stride=2, padding=1)),
     ((1, 2, 5, 6), dict(kernel_size=(2, 3), stride=(1, 2))),
@@ -47,13 +50,13 @@ AVG2D = [
     ((3, 6, 6), dict(kernel_size=2, stride=1)),  # unbatched
     ((0, 2, 4, 4), dict(kernel_size=2)),
 ]
-AVG1D = [
+AVG1D: Table = [
     ((2, 3, 8), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
     ((2, 2, 9), dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)),
     ((3, 9), dict(kernel_size=2)),  # unbatched
     ((0, 2, 6), dict(kernel_size=2)),
 ]
-ADAPTIVE2D = [
+ADAPTIVE2D: Table = [
     ((2, 3, 7, 9), dict(output_size=1)),
     ((2, 3, 7, 9), dict(output_size=(3, 4))),
     ((2, 2, 6, 6), dict(output_size=(2, 3))),
@@ -61,7 +64,7 @@ ADAPTIVE2D = [
     ((3, 5, 6), dict(output_size=(None, 4))),
     ((0, 2, 4, 4), dict(output_size=2)),
 ]
-ADAPTIVE1D = [((2, 3, 7), dict(output_size=3)), ((3, 10), dict(output_size=4)), ((2, 2, 5), dict(output_size=1))]
+ADAPTIVE1D: Table = [((2, 3, 7), dict(output_size=3)), ((3, 10), dict(output_size=4)), ((2, 2, 5), dict(output_size=1))]
 
 TABLES = [
     ("max_pool2d", MAX2D),
@@ -222,12 +225,12 @@ def test_max_pool_second_order_is_zero_and_third_builds():
         (lambda x: cr.max_pool2d(x, 2, padding=2), "padding", "2"),
         (lambda x: cr.max_pool2d(x, 3, padding=2, dilation=3), "padding", "2"),  # half the kernel, not its reach
         (lambda x: cr.max_pool2d(x, 2, dilation=(1, 0)), "dilation", "(1, 0)"),
-        (lambda x: cr.max_pool2d(x, 2, ceil_mode="yes"), "ceil_mode", "'yes'"),
-        (lambda x: cr.max_pool2d(x, 2, return_indices=2), "return_indices", "2"),
+        (lambda x: cr.max_pool2d(x, 2, ceil_mode="yes"), "ceil_mode", "'yes'"),  # type: ignore[arg-type]  # the wrong type under test
+        (lambda x: cr.max_pool2d(x, 2, return_indices=2), "return_indices", "2"),  # type: ignore[arg-type]  # the wrong type under test
         (lambda x: cr.max_pool1d(x, (2, 2)), "kernel_size", "(2, 2)"),
         (lambda x: cr.avg_pool2d(x, 2, padding=(0, 2)), "padding", "(0, 2)"),
         (lambda x: cr.avg_pool2d(x, 2, divisor_override=0), "divisor_override", "0"),
-        (lambda x: cr.avg_pool2d(x, 2, count_include_pad=None), "count_include_pad", "None"),
+        (lambda x: cr.avg_pool2d(x, 2, count_include_pad=None), "count_include_pad", "None"),  # type: ignore[arg-type]  # the wrong type under test
         (lambda x: cr.avg_pool1d(x, 2, stride=-1), "stride", "-1"),
         (lambda x: cr.adaptive_avg_pool2d(x, 0), "output_size", "0"),
         (lambda x: cr.adaptive_avg_pool2d(x, (2, 2, 2)), "output_size", "(2, 2, 2)"),

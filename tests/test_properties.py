@@ -102,6 +102,7 @@ def test_random_graphs_match_torch(data):
         assert node.shape == tuple(t_node.shape), repr(node)
         np.testing.assert_allclose(node.value, t_node.detach().numpy(), rtol=1e-9, atol=1e-12, err_msg=repr(node))
     grads = cr.grad(loss, leaves)
+    assert isinstance(t_loss, torch.Tensor)
     t_grads = torch.autograd.grad(t_loss, t_leaves, allow_unused=True)
     for leaf, g, tg in zip(leaves, grads, t_grads):
         assert g.shape == leaf.shape

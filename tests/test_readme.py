@@ -49,6 +49,7 @@ def test_the_lessons_block_runs_and_every_number_it_shows_is_the_lessons():
     lines = source.splitlines()
     for statement in ast.parse(source).body:
         code = ast.get_source_segment(source, statement)
+        assert statement.end_lineno is not None
         comment = lines[statement.end_lineno - 1].partition("#")[2].strip()
         number = re.match(r"-?\d+\.\d+(?:e-?\d+)?", comment)
         if isinstance(statement, ast.Expr) and number:

@@ -21,6 +21,7 @@ def test_the_conv_sections_code_runs_and_gets_the_shapes_it_says():
     checked = 0
     for statement in ast.parse(code).body:
         text = ast.get_source_segment(code, statement)
+        assert statement.end_lineno is not None
         claimed = SHAPE.search(lines[statement.end_lineno - 1])
         if isinstance(statement, ast.Expr):
             value = eval(compile(ast.Expression(statement.value), "<README>", "eval"), namespace)

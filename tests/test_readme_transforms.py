@@ -28,9 +28,11 @@ def flat_numbers(value) -> list[float]:
 
 def test_every_number_in_the_first_block_is_what_its_line_returns():
     source = blocks(section("transforms"), "python")[0]
-    lines, namespace, checked = source.splitlines(), {}, 0
+    lines, checked = source.splitlines(), 0
+    namespace: dict = {}
     truth = lesson_math()
     for statement in ast.parse(source).body:
+        assert statement.end_lineno is not None
         comment = lines[statement.end_lineno - 1].partition("#")[2]
         shown = [float(n) for n in FULL.findall(comment)]
         if isinstance(statement, ast.Expr) and shown:

@@ -176,7 +176,7 @@ def damage(path, how):
     if how == "truncated":
         data = data[: len(data) - 40]
     elif how == "header":  # a shape that does not match its byte range
-        data = bytes(data).replace(b'"shape":[3,1,3,3]', b'"shape":[3,1,3,4]')
+        data = data.replace(b'"shape":[3,1,3,3]', b'"shape":[3,1,3,4]')
     out = f"{path}.{how}"
     open(out, "wb").write(bytes(data))
     return out
@@ -227,43 +227,11 @@ def test_a_file_for_another_architecture_names_every_mismatch(tmp_path):
 
 def test_cli_saves_and_loads_safetensors(tmp_path, capsys):
     weights = tmp_path / "model.safetensors"
-    assert (
-        main(
-            [
-                "train",
-                "--dataset",
-                "iris",
-                "--model",
-                "linear",
-                "--epochs",
-                "3",
-                "--save",
-                str(weights),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main("train --dataset iris --model linear --epochs 3 --save".split() + [str(weights), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert f"wrote {weights}" in out and set(st_numpy.load_file(weights)) == {"weight", "bias"}
     accuracy = out.split("accuracy ")[1].split()[0]
-    assert (
-        main(
-            [
-                "train",
-                "--dataset",
-                "iris",
-                "--model",
-                "linear",
-                "--epochs",
-                "0",
-                "--load",
-                str(weights),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main("train --dataset iris --model linear --epochs 0 --load".split() + [str(weights), "--no-progress"]) == 0
     assert f"accuracy {accuracy}" in capsys.readouterr().out
 
 

@@ -106,7 +106,7 @@ def test_losses_compute_in_the_narrowest_float():
         (lambda x: cr.mse(x, x, reduction="avg"), r"MSE '\w+': reduction='avg' is not one of 'mean', 'sum', 'none'"),
         (lambda x: cr.sum(x, axis=1.5), r"Sum '\w+': axis=1.5 is not an int, a tuple of distinct ints or None"),
         (
-            lambda x: cr.leaky_relu(x, negative_slope="0.1"),
+            lambda x: cr.leaky_relu(x, negative_slope="0.1"),  # type: ignore[arg-type]  # the wrong type under test
             r"LeakyReLU '\w+': negative_slope='0.1' is not a real number",
         ),
         (lambda x: cr.softmax(x, axis=(0, 1)), r"Softmax '\w+': axis=\(0, 1\) is not an int"),

@@ -4,6 +4,7 @@ truncated, corrupt, foreign and mismatched files raise SerializationError and ch
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -101,13 +102,11 @@ def test_loading_never_unpickles(tmp_path):
             return (open, (str(ran), "w"))
 
     path = tmp_path / "evil.npz"
-    np.savez(
-        path,
-        **{
-            "__chainrule__": np.array('{"format": "chainrule", "version": 1, "kind": "module", "keys": ["0.weight"]}'),
-            "0.weight": np.array([Payload()], dtype=object),
-        },
-    )
+    arrays: dict[str, Any] = {
+        "__chainrule__": np.array('{"format": "chainrule", "version": 1, "kind": "module", "keys": ["0.weight"]}'),
+        "0.weight": np.array([Payload()], dtype=object),
+    }
+    np.savez(path, **arrays)
     model = nn.MLP([2, 2])
     before = model.state_dict()
     with pytest.raises(SerializationError, match="evil.npz"):

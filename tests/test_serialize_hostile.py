@@ -188,7 +188,12 @@ def test_shapes_are_checked_against_the_model_before_any_data_is_read(tmp_path, 
     cr.save(nn.Linear(300, 200), tmp_path / "big.npz")
     reads = []
     real = npz.Reader.read
-    monkeypatch.setattr(npz.Reader, "read", lambda self, name, **kw: reads.append(name) or real(self, name, **kw))
+
+    def read(self, name, **kw):
+        reads.append(name)
+        return real(self, name, **kw)
+
+    monkeypatch.setattr(npz.Reader, "read", read)
     refused(
         tmp_path / "big.npz",
         r"'weight' has shape \(200, 300\), the model expects \(2, 3\); "
@@ -224,8 +229,17 @@ def test_two_threads_saving_to_one_path_never_mix_models(tmp_path):
 def test_data_is_fsynced_before_the_rename(tmp_path, monkeypatch):
     events = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
-    monkeypatch.setattr(os, "replace", lambda a, b: events.append("replace") or real_replace(a, b))
+
+    def fsync(fd):
+        events.append("fsync")
+        real_fsync(fd)
+
+    def replace(a, b):
+        events.append("replace")
+        real_replace(a, b)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
     for fmt in FORMATS:
         events.clear()
         cr.save(linear(), tmp_path / f"m.{fmt}")
@@ -244,28 +258,12 @@ def test_failed_saves_keep_the_old_file_and_never_show_the_temporary_name(tmp_pa
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(OSError, match="No space left on device") as info:
+    with pytest.raises(OSError, match="No space left on device") as full:
         cr.save(linear(1), path)
-    assert str(path) in str(info.value) and ".tmp" not in str(info.value) and info.value.__cause__ is None
+    assert str(path) in str(full.value) and ".tmp" not in str(full.value) and full.value.__cause__ is None
     assert open(path, "rb").read() == good and os.listdir(tmp_path) == ["m.npz"]  # no temporary left
     monkeypatch.undo()
-    assert (
-        main(
-            [
-                "train",
-                "--dataset",
-                "iris",
-                "--model",
-                "linear",
-                "--epochs",
-                "1",
-                "--no-progress",
-                "--save",
-                str(missing),
-            ]
-        )
-        == 2
-    )
+    assert main("train --dataset iris --model linear --epochs 1 --no-progress --save".split() + [str(missing)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(missing) in err and ".tmp" not in err
 

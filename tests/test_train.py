@@ -190,7 +190,8 @@ def test_history_evaluate_and_plot(mlp_run, digits, tmp_path):
 def test_evaluate_infers_the_loss_and_restores_training_mode():
     X = np.random.default_rng(0).standard_normal((40, 3)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64)
-    model = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5)).train()
+    model = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))
+    model.train()
     scores = cr.evaluate(model, (X, y))  # labels and two logits: cross-entropy
     logits = predict(model, X).astype(np.float64)
     expected = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(y)).item()
@@ -299,6 +300,7 @@ def test_fit_schedulers_and_custom_metrics():
     assert history["lr"] == [0.1, 0.1, 0.05, 0.05]
     assert set(history.history) == {"loss", "worst", "mse", "lr"}
     assert history["mse"][0] == pytest.approx(history["loss"][0], rel=1e-5)
+    assert model.bias is not None
     model.bias.value[:] = 0  # zero inputs and targets: the loss stays 0, a plateau
     plateau_opt = optim.SGD(model.parameters(), lr=0.1)
     cr.fit(

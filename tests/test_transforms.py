@@ -1,6 +1,8 @@
 """Function transforms against torch.autograd.functional and torch.func: vjp, jvp,
-jacobian (both modes), hessian, hvp, grad(f) and value_and_grad, on the lesson, an MLP
-loss and a vector-valued function with broadcasting; values, shapes and structure."""
+jacobian (both modes), hessian and hvp on the lesson, an MLP loss and a vector-valued
+function with broadcasting (``transform_cases``); values, shapes and structure, results
+built as graphs (create_graph) and mismatched vectors. ``cr.grad(f)``, ``value_and_grad``
+and the transforms in special settings: ``test_transforms_grad.py``."""
 
 from __future__ import annotations
 
@@ -8,13 +10,10 @@ import numpy as np
 import pytest
 import torch
 import torch.autograd.functional as TF
-import torch.nn.functional as F
 
 import chainrule as cr
 from chainrule import transforms
-from test_lesson_way import Square  # a learner's node, the lesson's way: NumPy in forward() and backward()
-
-from lesson_helpers import B, K, X, Y
+from transform_cases import FUNCTIONS, SCALAR, assert_same, inputs, leaves_of, like, outputs_of, rng, tt
 
 # torch.func compiles its decompositions with torch.jit.script on first use, which warns
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
@@ -23,78 +22,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated
 @pytest.fixture(autouse=True)
 def _float64():
     cr.set_default_dtype("float64")
-
-
-rng = np.random.default_rng(0)
-MLP_X, MLP_Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
-
-
-def lesson(k, b):
-    return cr.MSE(cr.Constant(Y, name="y"), cr.Sigmoid(cr.Linear(cr.Constant(X, name="x"), k, b)))
-
-
-def t_lesson(k, b):
-    return F.mse_loss(torch.sigmoid(k * X + b), torch.tensor(Y, dtype=torch.float64))
-
-
-def mlp(w1, b1, w2, b2):
-    return cr.mse(cr.tensor(MLP_Y), cr.tanh(cr.tensor(MLP_X) @ w1 + b1) @ w2 + b2)
-
-
-def t_mlp(w1, b1, w2, b2):
-    return F.mse_loss(torch.tanh(torch.tensor(MLP_X) @ w1 + b1) @ w2 + b2, torch.tensor(MLP_Y))
-
-
-def vector(a, b):
-    """(3, 1) and (4,) broadcast to (3, 4); two outputs."""
-    return cr.sin(a) * b + a**2, cr.exp(b) * cr.sum(a)
-
-
-def t_vector(a, b):
-    return torch.sin(a) * b + a**2, torch.exp(b) * torch.sum(a)
-
-
-FUNCTIONS = {  # name: (chainrule, torch, input shapes)
-    "lesson": (lesson, t_lesson, [(), ()]),
-    "mlp": (mlp, t_mlp, [(3, 4), (4,), (4, 2), (2,)]),
-    "vector": (vector, t_vector, [(3, 1), (4,)]),
-}
-SCALAR = ["lesson", "mlp"]
-
-
-def inputs(name, seed=0):
-    shapes = FUNCTIONS[name][2]
-    r = np.random.default_rng(seed)
-    arrays = tuple(r.standard_normal(s) for s in shapes)
-    if name == "lesson":
-        arrays = (np.float64(K), np.float64(B))
-    return arrays
-
-
-def like(arrays, seed):
-    r = np.random.default_rng(seed)
-    return tuple(r.standard_normal(np.shape(a)) for a in arrays)
-
-
-def tt(arrays):
-    return tuple(torch.tensor(a) for a in arrays)
-
-
-def assert_same(mine, theirs, atol=1e-10):
-    """Equal structure (tuples nest alike), shapes and values."""
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(mine, tuple) and len(mine) == len(theirs), f"{type(mine)} vs {len(theirs)}-tuple"
-        for m, t in zip(mine, theirs):
-            assert_same(m, t, atol)
-        return
-    expected = theirs.detach().numpy()
-    assert np.shape(mine) == expected.shape, f"shape {np.shape(mine)} != torch {expected.shape}"
-    np.testing.assert_allclose(mine, expected, atol=atol, rtol=1e-8)
-
-
-def outputs_of(name, arrays):
-    out = FUNCTIONS[name][1](*tt(arrays))
-    return out
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -147,16 +74,10 @@ def test_jacobian_forward_equals_reverse_exactly_in_structure(name):
     xs = inputs(name)
     fwd, rev = cr.jacobian(f, xs, mode="forward"), cr.jacobian(f, xs, mode="reverse")
     flat_f, flat_r = (
-        np.concatenate([np.ravel(a) for a in _leaves(fwd)]),
-        np.concatenate([np.ravel(a) for a in _leaves(rev)]),
+        np.concatenate([np.ravel(a) for a in leaves_of(fwd)]),
+        np.concatenate([np.ravel(a) for a in leaves_of(rev)]),
     )
     np.testing.assert_allclose(flat_f, flat_r, atol=1e-12, rtol=1e-10)
-
-
-def _leaves(nested):
-    if isinstance(nested, tuple):
-        return [leaf for item in nested for leaf in _leaves(item)]
-    return [nested]
 
 
 def test_jacobian_of_one_input_and_one_output_is_one_array():
@@ -212,37 +133,6 @@ def test_hvp(name):
     assert_same(cr.hvp(f, xs, v), TF.hvp(tf, tt(xs), tt(v)))
 
 
-@pytest.mark.parametrize("argnums", [0, 1, (0, 2), (3, 1), -1])
-def test_grad_and_value_and_grad_with_argnums(argnums):
-    f, tf, _ = FUNCTIONS["mlp"]
-    xs = inputs("mlp")
-    t_grad, t_value = torch.func.grad_and_value(tf, argnums=argnums)(*tt(xs))
-    value, grads = cr.value_and_grad(f, argnums=argnums)(*xs)
-    assert_same(value, t_value)
-    assert_same(grads, t_grad)
-    assert_same(cr.grad(f, argnums)(*xs), t_grad)  # argnums positional, as in jax.grad(f, 1)
-
-
-def test_grad_of_grad_and_jacobian_of_grad():
-    """Transforms compose: the inner cr.grad(f) builds its result as a graph when nested."""
-
-    def f(x):
-        return cr.sum(cr.sin(x) * x * x)
-
-    x = np.array([0.4, -1.1, 2.0])
-    assert_same(cr.jacobian(cr.grad(f), x), TF.hessian(lambda a: torch.sum(torch.sin(a) * a * a), torch.tensor(x)))
-    np.testing.assert_allclose(
-        cr.grad(cr.grad(lambda a: cr.sin(a) * a))(0.7), -np.sin(0.7) * 0.7 + 2 * np.cos(0.7), atol=1e-12
-    )
-
-
-def test_nested_grad_keeps_the_variables_apart():
-    """d/dx [x · (d/dy x·y at y = x)] = d/dx x² = 2x: the inner y is not the outer x
-    (JAX's perturbation-confusion example), and a closed-over x is seen by the inner grad."""
-    assert cr.grad(lambda x: x * cr.grad(lambda y: x * y)(x))(2.0) == pytest.approx(4.0)
-    assert cr.grad(lambda x: cr.grad(lambda y: x * y)(1.0))(2.0) == pytest.approx(1.0)
-
-
 def test_create_graph_results_differentiate_again_like_torch():
     f, tf, _ = FUNCTIONS["vector"]
     xs, v = inputs("vector"), like(inputs("vector"), 5)
@@ -282,9 +172,9 @@ def test_create_graph_for_every_transform(transform):
         ),
     }
     mine, theirs = calls[transform][0](cr, (f, leaves)), calls[transform][1](TF, (tf, t_leaves))
-    total = sum(cr.sum(r * r) for r in _leaves(mine))
-    t_total = sum((r * r).sum() for r in _leaves(theirs))
-    assert all(isinstance(r, cr.Node) for r in _leaves(mine))
+    total = sum(cr.sum(r * r) for r in leaves_of(mine))
+    t_total = sum((r * r).sum() for r in leaves_of(theirs))
+    assert all(isinstance(r, cr.Node) for r in leaves_of(mine))
     got = cr.grad(total, leaves)
     want = torch.autograd.grad(t_total, t_leaves, allow_unused=True)
     for g, w, x in zip(got, want, xs):
@@ -310,65 +200,6 @@ def test_results_are_arrays_and_gradients_are_left_alone():
     np.testing.assert_allclose(g, [2.0, 4.0])
 
 
-def test_old_grad_still_works():
-    k = cr.Variable(2.0)
-    loss = k**3
-    assert cr.grad(loss, k) == pytest.approx(12.0)
-    assert cr.grad(outputs=loss, inputs=[k])[0] == pytest.approx(12.0)
-    assert cr.grad(loss, k, create_graph=True).value == pytest.approx(12.0)
-
-
-def test_transforms_work_inside_no_grad():
-    with cr.no_grad():
-        _, t = cr.jvp(lambda a: cr.sin(a), np.array([0.5, 1.0]), np.ones(2))
-        g = cr.grad(lambda a: cr.sum(a * a))(np.array([3.0]))
-    np.testing.assert_allclose(t, np.cos([0.5, 1.0]))
-    np.testing.assert_allclose(g, [6.0])
-
-
-def test_float32_stays_float32():
-    cr.set_default_dtype("float32")
-    x = np.array([0.5, 1.0], dtype=np.float32)
-    out, t = cr.jvp(lambda a: cr.sigmoid(a) * 2.0, x, np.ones(2, np.float32))
-    assert out.dtype == np.float32 and t.dtype == np.float32
-    assert cr.jacobian(lambda a: cr.tanh(a), x, mode="forward").dtype == np.float32
-    assert cr.hessian(lambda a: cr.sum(a**3), x).dtype == np.float32
-
-
-# ---------------------------------------------------------------- nodes that are not written as cr.Op
-class NumpyVjp(cr.Op):
-    """An op whose vjp leaves the graph (NumPy on g): forward mode uses its Jacobian."""
-
-    def forward(self, x):
-        return np.sin(x)
-
-    def vjp(self, g, out, x):
-        return (np.multiply(np.asarray(g), np.cos(np.asarray(x))),)
-
-
-def test_forward_mode_through_nodes_without_a_vjp_on_nodes():
-    x = np.array([0.3, -0.7, 1.1])
-    _, t = cr.jvp(lambda a: cr.sigmoid(Square(a)) * 2.0, x, np.array([1.0, 2.0, -1.0]))
-    s = 1 / (1 + np.exp(-(x**2)))
-    np.testing.assert_allclose(t, 2 * s * (1 - s) * 2 * x * [1.0, 2.0, -1.0], atol=1e-12)
-    _, t = cr.jvp(lambda a: NumpyVjp(a) * a, x, np.ones(3))
-    np.testing.assert_allclose(t, np.cos(x) * x + np.sin(x), atol=1e-12)
-    with pytest.raises(cr.errors.GradientError, match="lesson's way"):
-        cr.jvp(lambda a: Square(a), x, np.ones(3), create_graph=True)
-
-
-# ---------------------------------------------------------------- errors
-def test_a_function_returning_a_non_node():
-    with pytest.raises(cr.errors.NotANodeError, match="'<lambda>' returned a float"):
-        cr.jvp(lambda a: 2.0, np.ones(2), np.ones(2))
-    with pytest.raises(cr.errors.NotANodeError, match="create_graph=True"):
-        cr.jacobian(lambda a: cr.jacobian(lambda b: cr.sin(b), a), np.ones(2))
-    with pytest.raises(cr.errors.NotANodeError, match=r"ndarray \(output 1\)"):
-        cr.vjp(lambda a: (a * 2.0, np.sin(a.value)), np.ones(2), (np.ones(2), np.ones(2)))
-    with pytest.raises(TypeError):  # a NotANodeError is a TypeError
-        cr.grad(lambda a: None)(1.0)
-
-
 def test_mismatched_vectors():
     errors = cr.errors
     with pytest.raises(
@@ -387,30 +218,6 @@ def test_mismatched_vectors():
         cr.jvp(lambda a: a, np.ones(2), np.ones(1))
     with pytest.raises(errors.GradientError, match="v can be left out only when the output is one element"):
         cr.vjp(lambda a: a * 2.0, np.ones(2))
-
-
-def test_argnums_out_of_range_or_malformed():
-    errors = cr.errors
-    with pytest.raises(errors.ArgnumsError, match=r"argnums=2, but it was called with 2 positional argument"):
-        cr.grad(lambda a, b: a * b, argnums=2)(1.0, 2.0)
-    with pytest.raises(errors.ArgnumsError, match="called with 1"):
-        cr.value_and_grad(lambda a, b=1.0: a * b, argnums=(0, 1))(1.0)
-    for bad in ((), (0, 0), 1.5, True, "0"):
-        with pytest.raises(errors.ArgnumsError, match="is not an int or a tuple of distinct ints"):
-            cr.grad(lambda a: a, argnums=bad)
-    with pytest.raises(errors.ArgnumsError):  # 0 and -2 name the same argument
-        cr.grad(lambda a, b: a * b, argnums=(0, -2))(1.0, 2.0)
-
-
-def test_grad_of_a_non_scalar_and_a_bad_mode():
-    with pytest.raises(cr.errors.GradientError, match=r"one element \(a loss\), but it returned shape \(2,\)"):
-        cr.grad(lambda a: a * 2.0)(np.ones(2))
-    with pytest.raises(cr.errors.GradientError):
-        cr.hessian(lambda a: a * a, np.ones(2))
-    with pytest.raises(
-        cr.errors.OptionError, match="jacobian: mode='sideways' is not one of 'auto', 'forward', 'reverse'"
-    ):
-        cr.jacobian(lambda a: a, np.ones(2), mode="sideways")
 
 
 def test_outputs_that_do_not_depend_on_the_inputs_give_zeros():

@@ -12,10 +12,10 @@ the training stack. ``__all__`` is the public face; internals stay reachable
 through their modules.
 """
 
-# the engine, bottom up
-# seeing the chain rule: attaches graph.explain/draw and the narrator to the engine
-# the training stack
+# The engine, the layer that shows the chain rule (``see.install()`` below attaches
+# graph.explain/draw and the narrator to the engine) and the training stack.
 from . import data, datasets, errors, nn, ops, optim, see
+from ._version import __version__ as __version__
 from .check import gradcheck, gradgradcheck
 from .compile import CompiledGraph, compile  # noqa: A004 - cr.compile, as torch.compile; attaches Graph.compile
 from .dtype import get_default_dtype, set_default_dtype
@@ -38,8 +38,6 @@ see.install()
 # ``cr.train`` would read as the training function (it is ``cr.fit``): the module stays
 # importable as ``chainrule.train`` but is not an attribute of the package face.
 del globals()["train"]  # bound by importing the submodule above
-
-__version__ = "0.1.0"
 
 __all__ = [
     # the engine

@@ -84,6 +84,7 @@ def tokenize(text: str) -> list[Token]:
             break
         pos = found.end()
         kind = found.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         if kind == "op":
             word = found.group()
             add(Token(kind, spelling(word, word), found.start()))

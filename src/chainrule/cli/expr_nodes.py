@@ -23,7 +23,7 @@ from ..node import Constant, Node
 from ..op import Op
 
 
-def _onehot(labels: Any, classes: Any) -> np.ndarray:
+def _onehot(labels: Any, classes: Any) -> Constant:
     """One-hot rows of integer ``labels`` (a constant: it takes no gradient)."""
     labels = np.asarray(labels.value if isinstance(labels, Node) else labels).astype(int)
     count = int(np.asarray(classes.value if isinstance(classes, Node) else classes))

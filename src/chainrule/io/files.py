@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import BinaryIO
 
 
-def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: str, write: Callable[[BinaryIO], object]) -> None:
     """Write ``path`` through ``write(file)``, all or nothing.
 
     The bytes go to a temporary file beside ``path`` with a name unique to this

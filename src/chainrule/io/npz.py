@@ -44,7 +44,13 @@ def write(f: BinaryIO, header: dict[str, Any], arrays: dict[str, np.ndarray]) ->
     """``arrays`` and ``header`` as an .npz archive (stored, not compressed: bit for bit, fast)."""
     if HEADER in arrays:
         raise ValueError(f"the name {HEADER!r} is reserved")
-    np.savez(f, **{HEADER: np.array(json.dumps(header))}, **arrays)
+    # the archive np.savez writes, member by member: np.savez takes the names as keyword
+    # arguments, so an array named "allow_pickle" or "file" would be taken for its options
+    members = {HEADER: np.array(json.dumps(header)), **arrays}
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in members.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:  # always zip64, as np.savez
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=True)
 
 
 class Reader:
@@ -111,6 +117,7 @@ class Reader:
         if dtype.hasobject or (limit is not None and info.file_size > limit):
             raise ValueError(f"'{name}' is not a header chainrule wrote")
         with self.archive.open(info) as member:
+            assert isinstance(member, zipfile.ZipExtFile)  # what open() reads with (typeshed: IO[bytes])
             member.read(offset)
             data = bytearray(info.file_size - offset)
             if member.readinto(data) != len(data) or member.read(1):  # reading to the end checks the CRC

@@ -38,7 +38,7 @@ def unhandled_options(op: Node, handled: frozenset) -> str:
     for key, value in vars(op).items():
         if key.startswith("_") or key in handled:
             continue
-        default = getattr(type(op), key, None)
+        default: Any = getattr(type(op), key, None)  # the class's value for the option, if any
         try:
             same = value is default or (np.shape(value) == np.shape(default) and bool(np.all(value == default)))
         except (TypeError, ValueError):
@@ -310,7 +310,11 @@ def _getitem(b: Builder, op: Any) -> str:
     if ... in parts:
         i = parts.index(...)
         parts = parts[:i] + (slice(None),) * (np.ndim(op.inputs[0].value) - len(parts) + 1) + parts[i + 1 :]
-    starts, ends, axes, steps, dropped = [], [], [], [], []
+    starts: list[int] = []
+    ends: list[int] = []
+    axes: list[int] = []
+    steps: list[int] = []
+    dropped: list[int] = []
     for axis, p in enumerate(parts):
         if isinstance(p, slice):
             if p == slice(None):

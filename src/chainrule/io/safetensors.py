@@ -16,11 +16,11 @@ against the file before a tensor is read.
 from __future__ import annotations
 
 import json
-from importlib import metadata as _metadata
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from .._version import __version__
 from ..errors import SerializationError
 from .files import require
 from .state import FORMAT, VERSION
@@ -45,10 +45,7 @@ ERRORS = (ValueError, KeyError, TypeError, EOFError, OSError, OverflowError)
 
 
 def _version() -> str:
-    try:
-        return _metadata.version("chainrule")
-    except _metadata.PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 def write(f: BinaryIO, header: dict[str, Any], arrays: dict[str, np.ndarray], architecture: str = "") -> None:

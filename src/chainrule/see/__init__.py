@@ -22,7 +22,7 @@ from .narration import Narrator, narrate
 __all__ = ["Explanation", "ModesExplanation", "Narrator", "explain", "install", "narrate"]
 
 
-def _graph_explain(self: Graph, node: Node, **options: Any) -> Explanation:
+def _graph_explain(self: Graph, node: Node, **options: Any) -> Explanation | ModesExplanation:
     """The chain rule for ∂output/∂node: every path, symbols and numbers (``cr.explain``)."""
     return explain(self.outputs[0], node, graph=self, **options)
 
@@ -37,12 +37,18 @@ def _graph_draw(self: Graph, path: str, **options: Any) -> str:
     return viz.draw(self, path, **options)
 
 
+def _graph_repr_svg(self: Graph) -> str | None:
+    """This graph inline in Jupyter (``chainrule.see.viz.repr_svg``)."""
+    return viz.repr_svg(self)
+
+
 def install() -> None:
     """Attach ``explain``, ``to_dot``, ``draw`` and the Jupyter pictures to ``Graph`` and
     ``Node``, and register the narrator with the engine's hooks (idempotent)."""
-    Graph.explain = _graph_explain
-    Graph.to_dot = _graph_to_dot
-    Graph.draw = _graph_draw
-    Graph._repr_svg_ = viz.repr_svg
-    Node._repr_svg_ = viz.node_repr_svg
+    Graph.explain = _graph_explain  # type: ignore[method-assign]  # attached on purpose; declared in graph.py
+    Graph.to_dot = _graph_to_dot  # type: ignore[method-assign]  # attached on purpose; declared in graph.py
+    Graph.draw = _graph_draw  # type: ignore[method-assign]  # attached on purpose; declared in graph.py
+    Graph._repr_svg_ = _graph_repr_svg  # type: ignore[method-assign]  # attached on purpose; declared in graph.py
+    # declared on ArrayMethods (arraylike.py), whose only class is Node: set on Node, self is a Node
+    Node._repr_svg_ = viz.node_repr_svg  # type: ignore[method-assign, assignment]
     hooks.set_narrator(Narrator)

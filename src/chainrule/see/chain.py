@@ -27,6 +27,7 @@ from ..backprop import input_values
 from ..broadcast import broadcast_axes, fit_gradient
 from ..node import Node
 from . import symbols as s
+from .edges import Note
 from .forms import Edge, form
 from .symbols import Sym
 from .values import is_finite
@@ -106,7 +107,9 @@ def _axis_text(axes: tuple) -> str:
     return str(axes[0]) if len(axes) == 1 else "(" + ", ".join(map(str, axes)) + ")"
 
 
-def edge_form(op: Node, index: int, g: Sym | None = None, raw_shape: tuple | None = None) -> tuple[Sym | None, list]:
+def edge_form(
+    op: Node, index: int, g: Sym | None = None, raw_shape: tuple | None = None
+) -> tuple[Sym | None, list[Note]]:
     """The edge's formula and its notes: the local derivative when ``op`` has one element
     (``g`` = 1), else the vjp of ``g``; wrapped in the broadcast sum when the input was
     stretched (``raw_shape``: the shape the vjp returned, found by running it when not given).
@@ -129,7 +132,7 @@ def edge_form(op: Node, index: int, g: Sym | None = None, raw_shape: tuple | Non
     return sym, notes
 
 
-def broadcast_note(name: str, raw_shape: tuple, shape: tuple) -> tuple[str, dict]:
+def broadcast_note(name: str, raw_shape: tuple, shape: tuple) -> Note:
     """The note that says a gradient was summed because ``name`` was broadcast."""
     times = int(np.prod(raw_shape, dtype=np.int64) // max(int(np.prod(shape, dtype=np.int64)), 1))
     return (

@@ -10,7 +10,7 @@ looks the rule up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -18,22 +18,23 @@ from ..node import Constant, Node
 from . import symbols as s
 from .symbols import Sym
 
-Rule = Callable[["Edge"], "Sym | None"]
-FORMS: dict[type, Rule] = {}
+Note = tuple[str, dict[str, Any]]  # (phrase key, fields): phrases.py words it
+OpT = TypeVar("OpT", bound=Node, covariant=True)
 
 
-class Edge:
+class Edge(Generic[OpT]):
     """One edge ``input → op`` seen from the op, with the names its formula uses.
 
-    ``g``: the symbol of the upstream gradient (``symbols.ONE`` for a local
+    ``Edge[ops.Softmax]``: an edge into a softmax, whose formula reads its options
+    (``e.op.axis``). ``g``: the symbol of the upstream gradient (``symbols.ONE`` for a local
     derivative). ``notes`` collects (phrase key, fields) pairs that explain
     the counts and rules the formula uses; ``phrases.py`` words them.
     Subclasses change how nodes are named (one element: ``W1[0, 2]``).
     """
 
-    def __init__(self, op: Node, index: int, g: Sym = s.ONE) -> None:
+    def __init__(self, op: OpT, index: int, g: Sym = s.ONE) -> None:
         self.op, self.index, self.g = op, index, g
-        self.notes: list[tuple[str, dict[str, Any]]] = []
+        self.notes: list[Note] = []
 
     def value(self, i: int) -> Any:
         """Input ``i``'s value where the formula is read (all of it here; one element in ``element.py``)."""
@@ -90,8 +91,17 @@ def _named(node: Node) -> bool:
         return True
 
 
-def rule(*classes: type) -> Callable[[Rule], Rule]:
-    def register(function: Rule) -> Rule:
+# An op's formula: its edge in, the vjp along it out (None when nothing flows). Each rule
+# names the op class it reads in its edge's type (``Edge[ops.Sum]``); FORMS finds it by class.
+Rule = Callable[[Edge[Any]], "Sym | None"]
+FORMS: dict[type[Node], Rule] = {}
+R = TypeVar("R", bound=Rule)
+
+
+def rule(*classes: type[Node]) -> Callable[[R], R]:
+    """Register the decorated formula for the op ``classes`` (and their subclasses)."""
+
+    def register(function: R) -> R:
         for cls in classes:
             FORMS[cls] = function
         return function

@@ -97,7 +97,8 @@ def selected_element(node: Node, element: Any, order: list[Node]) -> tuple[Node,
         and _plain(node.index)
         and not any(n is node for n in order)
     ):
-        node, element = node.inputs[0], node.index
+        element = node.index
+        node = node.inputs[0]
     if element is None:
         return node, None
     index = element if isinstance(element, tuple) else (element,)
@@ -258,7 +259,7 @@ def _ones_vjp(op: Node, i: int) -> np.ndarray:
 def _broadcast_positions(q: tuple, in_shape: tuple, out_shape: tuple) -> list[tuple]:
     """Every output position that reads input element ``q`` under NumPy broadcasting."""
     lead = len(out_shape) - len(in_shape)
-    ranges = [range(n) for n in out_shape[:lead]]
+    ranges: list[range | tuple[int]] = [range(n) for n in out_shape[:lead]]
     ranges += [range(n) if d == 1 and n != 1 else (q[k],) for k, (d, n) in enumerate(zip(in_shape, out_shape[lead:]))]
     result: list[tuple] = [()]
     for r in ranges:
@@ -297,7 +298,7 @@ def _rows_column(op: Node, i: int, q: tuple, inputs: list) -> dict[tuple, float]
     return found
 
 
-class _ElementEdge(Edge):
+class _ElementEdge(Edge[Node]):
     """An edge between two elements: names carry indices (``X[1, 0]``), values are the elements'."""
 
     def __init__(self, op: Node, index: int, position: tuple) -> None:
@@ -325,7 +326,7 @@ class _ElementEdge(Edge):
 
 def element_form(op: Node, i: int, p: tuple, q: tuple) -> tuple[Sym | None, tuple]:
     """∂op[p]/∂input[q] as a formula of single elements, and its notes (None when no short form)."""
-    if isinstance(op, (ops.MatMul, ops.Linear)) and (op.__class__ is ops.MatMul or op._matrix_mode()):
+    if type(op) is ops.MatMul or (isinstance(op, ops.Linear) and op._matrix_mode()):
         if i == 2:
             return s.ONE, ()
         other = op.inputs[1 - i]

@@ -22,7 +22,7 @@ shapes and then as one formula (``Xᵀ @ ((g @ W2ᵀ) ⊙ (1 - h1²))``);
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -49,6 +49,46 @@ from .slogans import explain_symbols
 from .symbols import Sym
 
 __all__ = ["EdgeGroup", "Explanation", "Factor", "Path", "explain"]
+
+
+@overload
+def explain(
+    output: Node,
+    node: Node,
+    graph: Any = None,
+    max_paths: int = MAX_PATHS,
+    lang: str = "en",
+    gradient: Any = None,
+    element: Any = None,
+    mode: Literal["paths"] = "paths",
+) -> Explanation: ...
+
+
+@overload
+def explain(
+    output: Node,
+    node: Node,
+    graph: Any = None,
+    max_paths: int = MAX_PATHS,
+    lang: str = "en",
+    gradient: Any = None,
+    element: Any = None,
+    *,
+    mode: Literal["forward", "backward", "both"],
+) -> ModesExplanation: ...
+
+
+@overload
+def explain(
+    output: Node,
+    node: Node,
+    graph: Any = None,
+    max_paths: int = MAX_PATHS,
+    lang: str = "en",
+    gradient: Any = None,
+    element: Any = None,
+    mode: str = "paths",
+) -> Explanation | ModesExplanation: ...
 
 
 def explain(
@@ -115,7 +155,8 @@ def build_path(edges: list[tuple[Node, int]], seed: Any, start: Sym) -> Path:
     """The factors along ``edges``, the seed pushed through their vjp steps, and the
     path's formula: each step's form applied to the formula of the step above."""
     factors = []
-    g, composed = seed, start
+    g = seed
+    composed: Sym | None = start  # None once a step has no formula
     for op, i in edges:
         inp = op.inputs[i]
         step = vjp_step(op, i, g)

@@ -77,7 +77,8 @@ class Path:
     @property
     def value(self) -> float | None:
         """The path's product as a number (scalars only)."""
-        return float(self.contribution) if is_scalar(self.contribution) else None
+        contribution = self.contribution
+        return float(contribution) if contribution is not None and is_scalar(contribution) else None
 
     @property
     def nodes(self) -> list[Node]:
@@ -119,7 +120,12 @@ def bounded_groups(
     ]
     rest = ranked[GROUPS:]
     if rest:
-        remainder = None if total is None else np.asarray(total) - sum(g.contribution for g in shown)
+        # with a total every group shown has its contribution
+        remainder = (
+            None
+            if total is None
+            else np.asarray(total) - sum(g.contribution for g in shown if g.contribution is not None)
+        )
         shown.append(EdgeGroup(None, -1, "", sum(e[2] for e in rest), remainder, len(rest)))
     return tuple(shown)
 
@@ -156,7 +162,8 @@ class Explanation:
     @property
     def value(self) -> float | None:
         """The gradient as a number (scalars only)."""
-        return float(self.gradient) if is_scalar(self.gradient) else None
+        gradient = self.gradient
+        return float(gradient) if gradient is not None and is_scalar(gradient) else None
 
     @property
     def wrt(self) -> str:

@@ -104,7 +104,8 @@ def explore(output_or_graph: Any, *, gradient: Any = None, lang: str = "en", use
 
 
 def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath("explorer", name).read_text(encoding="utf-8")
+    # one name per joinpath: Python 3.10's Traversable (a zipped install's zipfile.Path) takes no more
+    return resources.files(__package__).joinpath("explorer").joinpath(name).read_text(encoding="utf-8")
 
 
 def _page_phrases() -> dict[str, dict[str, str]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..node import Node
 from . import forms_activations, forms_elementwise, forms_reduce, forms_tensor  # noqa: F401 - they register the rules
 from . import symbols as s
 from .edges import FORMS, Edge
@@ -27,7 +28,7 @@ from .symbols import Sym
 __all__ = ["Edge", "form"]
 
 
-def form(edge: Edge) -> Sym | None:
+def form(edge: Edge[Node]) -> Sym | None:
     """The op's vjp for ``edge``, or None when nothing flows along it."""
     rule = next((FORMS[cls] for cls in type(edge.op).__mro__ if cls in FORMS), None)
     if rule is not None:
@@ -35,7 +36,7 @@ def form(edge: Edge) -> Sym | None:
     return _learners_form(edge)
 
 
-def _learners_form(edge: Edge) -> Sym:
+def _learners_form(edge: Edge[Node]) -> Sym:
     op, i = edge.op, edge.index
     forms = getattr(op, "derivatives", ())
     scalar = np.size(op.inputs[i].value) == 1

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .. import ops
+from ..node import Node
 from . import symbols as s
 from .edges import Edge, rule
 from .symbols import Sym
@@ -21,16 +22,16 @@ ZERO, HALF, TWO = Sym("0"), Sym("0.5"), Sym("2")
 
 
 @rule(ops.Sigmoid)
-def _sigmoid(e: Edge) -> Sym:
+def _sigmoid(e: Edge[Node]) -> Sym:
     return s.times(e.g, s.times(e.out, s.sub(s.ONE, e.out)))
 
 
 @rule(ops.Tanh)
-def _tanh(e: Edge) -> Sym:
+def _tanh(e: Edge[Node]) -> Sym:
     return s.times(e.g, s.sub(s.ONE, s.square(e.out)))
 
 
-def _kink(e: Edge, op: str, rule_: str) -> None:
+def _kink(e: Edge[Node], op: str, rule_: str) -> None:
     """Note the elements where the input sits on the kink at 0, and the derivative used there."""
     zeros = e.where(np.asarray(e.value(0)) == 0)
     if zeros:
@@ -38,13 +39,13 @@ def _kink(e: Edge, op: str, rule_: str) -> None:
 
 
 @rule(ops.ReLU)
-def _relu(e: Edge) -> Sym:
+def _relu(e: Edge[Node]) -> Sym:
     _kink(e, "relu", "[0 > 0] = 0")
     return s.times(e.g, s.iverson(e.x(0), ">", ZERO))
 
 
 @rule(ops.LeakyReLU)
-def _leaky_relu(e: Edge) -> Sym:
+def _leaky_relu(e: Edge[ops.LeakyReLU]) -> Sym:
     x = e.x(0)
     _kink(e, "leaky_relu", f"slope {e.op.negative_slope}")
     slope = s.times(s.number(e.op.negative_slope), s.iverson(x, "<=", ZERO))
@@ -52,7 +53,7 @@ def _leaky_relu(e: Edge) -> Sym:
 
 
 @rule(ops.ELU)
-def _elu(e: Edge) -> Sym:
+def _elu(e: Edge[ops.ELU]) -> Sym:
     """1 for x > 0, else α·eˣ (α at 0, from the left, as PyTorch)."""
     x, alpha = e.x(0), s.number(e.op.alpha)
     _kink(e, "elu", f"α·e⁰ = {alpha.text}")
@@ -60,7 +61,7 @@ def _elu(e: Edge) -> Sym:
 
 
 @rule(ops.Hardtanh)
-def _hardtanh(e: Edge) -> Sym:
+def _hardtanh(e: Edge[ops.Hardtanh]) -> Sym:
     """1 strictly inside [min_val, max_val], 0 at the ends and beyond (PyTorch's rule)."""
     x, low, high = e.x(0), s.number(e.op.min_val), s.number(e.op.max_val)
     value = np.asarray(e.value(0))
@@ -71,7 +72,7 @@ def _hardtanh(e: Edge) -> Sym:
 
 
 @rule(ops.Softplus)
-def _softplus(e: Edge) -> Sym:
+def _softplus(e: Edge[ops.Softplus]) -> Sym:
     """σ(βx), and 1 where βx passed the threshold (there softplus is x itself)."""
     x, beta = e.x(0), e.op.beta
     bx = x if beta == 1 else s.times(s.number(beta), x)
@@ -82,7 +83,7 @@ def _softplus(e: Edge) -> Sym:
 
 
 @rule(ops.SiLU)
-def _silu(e: Edge) -> Sym:
+def _silu(e: Edge[Node]) -> Sym:
     """(x·σ(x))' = σ(x) · (1 + x · (1 - σ(x)))."""
     x = e.x(0)
     sigma = s.call("sigmoid", x)
@@ -90,7 +91,7 @@ def _silu(e: Edge) -> Sym:
 
 
 @rule(ops.Mish)
-def _mish(e: Edge) -> Sym:
+def _mish(e: Edge[Node]) -> Sym:
     """(x·tanh(softplus(x)))' = tanh(softplus(x)) + x · (1 - tanh²(softplus(x))) · σ(x)."""
     x = e.x(0)
     t = s.call("tanh", s.call("softplus", x))
@@ -98,7 +99,7 @@ def _mish(e: Edge) -> Sym:
 
 
 @rule(ops.GELU)
-def _gelu(e: Edge) -> Sym:
+def _gelu(e: Edge[ops.GELU]) -> Sym:
     x = e.x(0)
     if e.op.approximate == "none":  # Φ(x) + x·φ(x), Φ and φ the standard normal's CDF and density
         cdf = s.times(HALF, s.add(s.ONE, s.call("erf", s.div(x, s.call("sqrt", TWO)))))
@@ -120,12 +121,12 @@ def _axis_keywords(axis: int) -> dict:
 
 
 @rule(ops.Softmax)
-def _softmax(e: Edge) -> Sym:
+def _softmax(e: Edge[ops.Softmax]) -> Sym:
     total = s.call("sum", s.times(e.g, e.out), axis=e.op.axis, keepdims=True)
     return s.times(e.out, s.sub(e.g, total))
 
 
 @rule(ops.LogSoftmax)
-def _log_softmax(e: Edge) -> Sym:
+def _log_softmax(e: Edge[ops.LogSoftmax]) -> Sym:
     p = s.call("softmax", e.x(0), **_axis_keywords(e.op.axis))
     return s.sub(e.g, s.times(p, s.call("sum", e.g, axis=e.op.axis, keepdims=True)))

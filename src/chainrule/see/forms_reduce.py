@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..node import Node
 from ..ops.axes import normalize_axes
-from ..ops.reduce import kept_shape
+from ..ops.reduce import Reduction, kept_shape
 from . import symbols as s
 from .edges import Edge, plain_number, rule
 from .symbols import Sym
@@ -25,7 +26,7 @@ from .symbols import Sym
 TWO, ZERO = Sym("2"), Sym("0")
 
 
-def _spread(e: Edge, sym: Sym) -> Sym:
+def _spread(e: Edge[Reduction], sym: Sym) -> Sym:
     """``sym`` (g, or the op's value) put back where the reduced axes were, when they were dropped."""
     shape = np.shape(e.whole(0))
     if e.op.keepdims or e.op.axis is None or not np.shape(e.op.value) or sym.one:
@@ -36,31 +37,31 @@ def _spread(e: Edge, sym: Sym) -> Sym:
     return s.call("reshape", sym, s.shape_tuple(kept_shape(shape, axes)), scalar=False)
 
 
-def _reduced_count(e: Edge) -> int:
+def _reduced_count(e: Edge[Node]) -> int:
     return max(int(np.size(e.whole(0)) // max(np.size(e.op.value), 1)), 1)
 
 
-def _reduce_keywords(e: Edge) -> dict[str, Any]:
+def _reduce_keywords(e: Edge[Reduction]) -> dict[str, Any]:
     return {} if e.op.axis is None else {"axis": e.op.axis, "keepdims": True}
 
 
-def _reduce(function: str, sym: Sym, e: Edge) -> Sym:
+def _reduce(function: str, sym: Sym, e: Edge[Reduction]) -> Sym:
     """``function(sym)`` over the op's axes, keeping them (so that it lines up with x)."""
     return s.call(function, sym, **_reduce_keywords(e))
 
 
 @rule(ops.Sum)
-def _sum(e: Edge) -> Sym:
+def _sum(e: Edge[ops.Sum]) -> Sym:
     e.note("note.spread", op=e.op.name, count=_reduced_count(e))
     return _spread(e, e.g)
 
 
 @rule(ops.Mean)
-def _mean(e: Edge) -> Sym:
+def _mean(e: Edge[ops.Mean]) -> Sym:
     return s.div(_spread(e, e.g), e.count(_reduced_count(e)))
 
 
-def _shared(e: Edge, hit: Sym, extreme: np.ndarray, found: np.ndarray, pick: str) -> Sym:
+def _shared(e: Edge[Reduction], hit: Sym, extreme: np.ndarray, found: np.ndarray, pick: str) -> Sym:
     """``hit`` ([x == max]), split evenly among the elements that tie for the extreme."""
     if np.count_nonzero(found == extreme) > np.size(extreme):
         e.note("note.tie_reduce", op=e.op.name, pick=pick)
@@ -69,7 +70,7 @@ def _shared(e: Edge, hit: Sym, extreme: np.ndarray, found: np.ndarray, pick: str
 
 
 @rule(ops.Max)
-def _max(e: Edge) -> Sym:
+def _max(e: Edge[ops.Max]) -> Sym:
     x = e.x(0)
     pick = "max" if not isinstance(e.op, ops.Min) else "min"
     x_value = np.asarray(e.value(0))
@@ -79,7 +80,7 @@ def _max(e: Edge) -> Sym:
 
 
 @rule(ops.Prod)
-def _prod(e: Edge) -> Sym:
+def _prod(e: Edge[ops.Prod]) -> Sym:
     """Π_{j≠i} xⱼ: the product over xᵢ where no element is 0; with zeros, each 0 counted by [x == 0]."""
     x, g = e.x(0), _spread(e, e.g)
     zeros = e.where(np.asarray(e.value(0)) == 0)
@@ -93,23 +94,23 @@ def _prod(e: Edge) -> Sym:
     return s.times(g, s.times(others, no_other_zero))
 
 
-def _dof(e: Edge) -> Sym:
+def _dof(e: Edge[ops.Var | ops.Std]) -> Sym:
     """n - ddof: what var and std divide by (n with its note)."""
     n = e.count(_reduced_count(e))
     return s.sub(n, s.number(e.op.ddof)) if e.op.ddof else n
 
 
-def _centred(e: Edge) -> Sym:
+def _centred(e: Edge[Reduction]) -> Sym:
     x = e.x(0)
     return s.sub(x, _reduce("mean", x, e))
 
 
 @rule(ops.Var)
-def _var(e: Edge) -> Sym:
+def _var(e: Edge[ops.Var]) -> Sym:
     return s.times(_spread(e, e.g), s.div(s.times(TWO, _centred(e)), _dof(e)))
 
 
-def _positive(e: Edge, sym: Sym, what: Sym) -> Sym:
+def _positive(e: Edge[Node], sym: Sym, what: Sym) -> Sym:
     """``sym``, or ``where([what > 0], sym, 0)`` where the op's value ``what`` is 0 somewhere
     (the vjp gives 0 there instead of dividing by it)."""
     zeros = e.where(np.asarray(e.op.value) == 0)
@@ -120,20 +121,20 @@ def _positive(e: Edge, sym: Sym, what: Sym) -> Sym:
 
 
 @rule(ops.Std)
-def _std(e: Edge) -> Sym:
+def _std(e: Edge[ops.Std]) -> Sym:
     """(xᵢ - x̄) / ((n - ddof) · std), 0 where std = 0."""
     std = _spread(e, e.out)
     return s.times(_spread(e, e.g), _positive(e, s.div(_centred(e), s.times(_dof(e), std)), std))
 
 
 @rule(ops.LogSumExp)
-def _logsumexp(e: Edge) -> Sym:
+def _logsumexp(e: Edge[ops.LogSumExp]) -> Sym:
     """e^(xᵢ - out): the softmax over the reduced axes."""
     return s.times(_spread(e, e.g), s.call("exp", s.sub(e.x(0), _spread(e, e.out))))
 
 
 @rule(ops.Norm)
-def _norm(e: Edge) -> Sym:
+def _norm(e: Edge[ops.Norm]) -> Sym:
     """sign(x) ⊙ |x|^(p-1) / ‖x‖^(p-1): x / ‖x‖ for p = 2, sign(x) for 1, shared among the extremes
     for ±inf, 0 for p = 0; 0 where the norm is 0."""
     x, p, g = e.x(0), e.op.ord, _spread(e, e.g)
@@ -159,7 +160,7 @@ def _norm(e: Edge) -> Sym:
 
 
 @rule(ops.CumSum)
-def _cumsum(e: Edge) -> Sym:
+def _cumsum(e: Edge[ops.CumSum]) -> Sym:
     """Σ_{j≥i} gⱼ: the running sum of g taken from the end (flipped, summed, flipped back)."""
     if e.g.one or np.ndim(e.value(0)) == 0:
         return e.g

@@ -15,22 +15,24 @@ computes it.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TypeAlias
 
 import numpy as np
 
 from .. import ops
+from ..node import Node
 from ..ops.contraction import gradient_terms
 from ..ops.contraction import parse as einsum_terms
 from . import symbols as s
-from .edges import Edge, rule
+from .edges import Edge, Rule, rule
 from .symbols import Sym
 
 TWO, MINUS_TWO, ZERO = Sym("2"), s.name("-2"), Sym("0")
+Loss: TypeAlias = ops.MSE | ops.BinaryCrossEntropy | ops.BCEWithLogits | ops.CrossEntropy | ops.NLLLoss
 
 
 # ---------------------------------------------------------------- matrix products
-def _matmul(e: Edge, index: int) -> Sym | None:
+def _matmul(e: Edge[Node], index: int) -> Sym | None:
     """∂(A @ B): g @ Bᵀ and Aᵀ @ g, with NumPy's vector cases (a 1-D operand is promoted)."""
     a, b, g = e.x(0), e.x(1), e.g
     a_dims, b_dims = np.ndim(e.whole(0)), np.ndim(e.whole(1))
@@ -46,12 +48,12 @@ def _matmul(e: Edge, index: int) -> Sym | None:
 
 
 @rule(ops.MatMul)
-def _matmul_rule(e: Edge) -> Sym | None:
+def _matmul_rule(e: Edge[Node]) -> Sym | None:
     return _matmul(e, e.index)
 
 
 @rule(ops.Linear)
-def _linear(e: Edge) -> Sym | None:
+def _linear(e: Edge[ops.Linear]) -> Sym | None:
     if e.index == 2:
         return e.g
     if e.op._matrix_mode():  # x @ k + b
@@ -60,7 +62,7 @@ def _linear(e: Edge) -> Sym | None:
 
 
 @rule(ops.Einsum)
-def _einsum(e: Edge) -> Sym:
+def _einsum(e: Edge[ops.Einsum]) -> Sym:
     """The einsum of g with the other operands, written back to this operand's subscripts
     (``eye(n)`` for a repeated letter, ``ones(n)`` for a letter only this operand has)."""
     others = [j for j in range(len(e.op.inputs)) if j != e.index]
@@ -77,7 +79,7 @@ def _einsum(e: Edge) -> Sym:
 
 
 # ---------------------------------------------------------------- losses
-def _per_element(e: Edge, count: int, examples: bool = False) -> tuple[Sym, Sym | None]:
+def _per_element(e: Edge[Loss], count: int, examples: bool = False) -> tuple[Sym, Sym | None]:
     """The loss's upstream gradient per element, and its 1/n (None when nothing is averaged)."""
     if e.op.reduction == "mean":
         return e.g, e.count(count, examples)
@@ -89,14 +91,14 @@ def _averaged(g: Sym, body: Sym, n: Sym | None) -> Sym:
 
 
 @rule(ops.MSE)
-def _mse(e: Edge) -> Sym:
+def _mse(e: Edge[ops.MSE]) -> Sym:
     y, yhat = e.x(0), e.x(1)
     g, n = _per_element(e, e.size())
     return _averaged(g, s.times(TWO if e.index == 0 else MINUS_TWO, s.sub(y, yhat)), n)
 
 
 @rule(ops.BinaryCrossEntropy)
-def _bce(e: Edge) -> Sym:
+def _bce(e: Edge[ops.BinaryCrossEntropy]) -> Sym:
     p, t = e.x(0), e.x(1)
     g, n = _per_element(e, e.size())
     if e.index == 0:
@@ -108,14 +110,14 @@ def _bce(e: Edge) -> Sym:
 
 
 @rule(ops.BCEWithLogits)
-def _bce_logits(e: Edge) -> Sym:
+def _bce_logits(e: Edge[ops.BCEWithLogits]) -> Sym:
     x, t = e.x(0), e.x(1)
     g, n = _per_element(e, e.size())
     body = s.sub(s.call("sigmoid", x), t) if e.index == 0 else s.neg(x)
     return _averaged(g, body, n)
 
 
-def _examples(e: Edge) -> tuple[int, int] | None:
+def _examples(e: Edge[Node]) -> tuple[int, int] | None:
     """(classes, examples) of a classification loss on (N, C) or (C,) logits; None for more axes."""
     shape = np.shape(e.whole(0))
     if len(shape) > 2:
@@ -124,14 +126,14 @@ def _examples(e: Edge) -> tuple[int, int] | None:
     return classes, math.prod(shape) // max(classes, 1)
 
 
-def _per_example(e: Edge, examples: int) -> tuple[Sym, Sym | None]:
+def _per_example(e: Edge[ops.CrossEntropy | ops.NLLLoss], examples: int) -> tuple[Sym, Sym | None]:
     if e.op.reduction == "none":
         return s.call("unsqueeze", e.g, axis=-1, scalar=False), None
     return _per_element(e, examples, examples=True)
 
 
 @rule(ops.CrossEntropy)
-def _cross_entropy(e: Edge) -> Sym | None:
+def _cross_entropy(e: Edge[ops.CrossEntropy]) -> Sym | None:
     sizes = _examples(e)
     if sizes is None:
         return None
@@ -149,7 +151,7 @@ def _cross_entropy(e: Edge) -> Sym | None:
 
 
 @rule(ops.NLLLoss)
-def _nll(e: Edge) -> Sym | None:
+def _nll(e: Edge[ops.NLLLoss]) -> Sym | None:
     sizes = _examples(e)
     if sizes is None or e.index == 1:
         return None
@@ -160,12 +162,12 @@ def _nll(e: Edge) -> Sym | None:
 
 # ---------------------------------------------------------------- shapes
 @rule(ops.Reshape, ops.Squeeze, ops.ExpandDims)
-def _reshape(e: Edge) -> Sym:
+def _reshape(e: Edge[Node]) -> Sym:
     return s.call("reshape", e.g, s.shape_tuple(np.shape(e.value(0))), scalar=False)
 
 
 @rule(ops.Transpose)
-def _transpose(e: Edge) -> Sym:
+def _transpose(e: Edge[ops.Transpose]) -> Sym:
     axes = e.op.axes
     if np.ndim(e.value(0)) == 2:
         return s.transpose(e.g)
@@ -176,7 +178,7 @@ def _transpose(e: Edge) -> Sym:
 
 
 @rule(ops.SwapAxes)
-def _swapaxes(e: Edge) -> Sym:
+def _swapaxes(e: Edge[ops.SwapAxes]) -> Sym:
     if (e.op.axis1, e.op.axis2) in ((-1, -2), (-2, -1)) and np.ndim(e.value(0)) >= 2:
         return s.transpose(e.g)
     if np.ndim(e.value(0)) < 2:
@@ -185,7 +187,7 @@ def _swapaxes(e: Edge) -> Sym:
 
 
 # ---------------------------------------------------------------- moves
-def _upstream(e: Edge) -> Sym:
+def _upstream(e: Edge[Node]) -> Sym:
     """g, or ``ones(shape)`` for the gradient 1 of a one-element output with axes (a move needs them)."""
     shape = np.shape(e.op.value)
     if e.g.one and shape:
@@ -194,20 +196,20 @@ def _upstream(e: Edge) -> Sym:
 
 
 @rule(ops.Flip)
-def _flip(e: Edge) -> Sym:
+def _flip(e: Edge[ops.Flip]) -> Sym:
     if e.g.one:
         return e.g
     return s.call("flip", e.g, scalar=False, **({} if e.op.axis is None else {"axis": e.op.axis}))
 
 
 @rule(ops.Tri)
-def _tri(e: Edge) -> Sym:
+def _tri(e: Edge[ops.Tri]) -> Sym:
     """The same triangle of g: the mask is its own adjoint."""
     return s.call("triu" if e.op.upper else "tril", _upstream(e), scalar=False, **({"k": e.op.k} if e.op.k else {}))
 
 
 @rule(ops.Gather)
-def _gather(e: Edge) -> Sym | None:
+def _gather(e: Edge[ops.Gather]) -> Sym | None:
     """Zeros of x's shape with g added back where each element was taken from (repeats add up)."""
     if e.index == 1:
         return None
@@ -216,7 +218,7 @@ def _gather(e: Edge) -> Sym | None:
 
 
 @rule(ops.ScatterAlong)
-def _scatter_along(e: Edge) -> Sym | None:
+def _scatter_along(e: Edge[ops.ScatterAlong]) -> Sym | None:
     """gather's adjoint: g read at the index it scattered to (the index as it was used, broadcast)."""
     if e.index == 1:
         return None
@@ -226,10 +228,10 @@ def _scatter_along(e: Edge) -> Sym | None:
     return s.call("gather", _upstream(e), axis=e.op.axis, index=index.text, scalar=False)
 
 
-def _moved(name: str) -> Any:
+def _moved(name: str) -> Rule:
     """An op that only moves elements: its vjp moves the gradient back (named, not spelled out)."""
 
-    def rule_(e: Edge) -> Sym | None:
+    def rule_(e: Edge[Node]) -> Sym | None:
         if e.op.inputs[e.index].value is not None and np.asarray(e.value(e.index)).dtype.kind not in "fc":
             return None  # index data takes no gradient
         return s.call(name, e.g, scalar=False)
@@ -256,7 +258,7 @@ for _cls, _name in (
 
 
 @rule(ops.Conv2D)
-def _conv2d(e: Edge) -> Sym:
+def _conv2d(e: Edge[ops.Conv2D]) -> Sym:
     x, w, d = e.x(0), e.x(1), f"{e.op.spatial}d"
     if e.index == 0:
         return s.call("conv_transpose" + d, e.g, w, scalar=False)
@@ -268,14 +270,14 @@ def _conv2d(e: Edge) -> Sym:
 
 
 @rule(ops.ConvInputGrad)
-def _conv_input_grad(e: Edge) -> Sym:
+def _conv_input_grad(e: Edge[ops.ConvInputGrad]) -> Sym:
     """gx = conv_transpose(g, W): bilinear, so each input's part is the other op of the three."""
     g, w, d = e.x(0), e.x(1), f"{e.op.spatial}d"
     return s.call("conv" + d, e.g, w, scalar=False) if e.index == 0 else s.call("correlate", e.g, g, scalar=False)
 
 
 @rule(ops.ConvWeightGrad)
-def _conv_weight_grad(e: Edge) -> Sym:
+def _conv_weight_grad(e: Edge[ops.ConvWeightGrad]) -> Sym:
     """gw = correlate(x, g): bilinear, so each input's part is the other op of the three."""
     x, g, d = e.x(0), e.x(1), f"{e.op.spatial}d"
     return (

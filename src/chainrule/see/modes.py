@@ -119,7 +119,7 @@ class ModesExplanation:
                 + [INDENT + _cost_line(p, lang) for p in (self.forward, self.backward) if p]
             )
         )
-        if both:
+        if self.forward is not None and self.backward is not None:
             fewer = self.backward.passes < self.forward.passes
             blocks.append(say("modes.why_backward" if fewer else "modes.why_forward", lang))
         blocks.append(say("modes.multiplication", lang))
@@ -183,8 +183,11 @@ def explain_modes(
     costs = _edge_costs(order, max_entries)
     forward = _forward(order, output, node, element, costs, max_entries) if mode in ("forward", "both") else None
     backward = _backward(order, output, costs, max_entries) if mode in ("backward", "both") else None
-    step = backward.step(node) if backward is not None else forward.step(output)
-    at = element if backward is not None else ()
+    if backward is not None:
+        step, at = backward.step(node), element
+    else:
+        assert forward is not None  # mode is "forward" (checked above)
+        step, at = forward.step(output), ()
     value = _at(step.value, at) if step is not None else np.zeros((), np.asarray(output.value).dtype)[()]
     return ModesExplanation(output, node, forward, backward, value, step is not None, element, lang)
 
@@ -253,7 +256,7 @@ def _backward(order: list[Node], output: Node, costs: dict | None, limit: int) -
 def _finish(
     direction: str, seed: str, steps: list[Step], ends: tuple, passes: int, total: int | None, limit: int, index: tuple
 ) -> Pass:
-    shown = None if total is None else sum(t.multiplications for s in steps for t in s.terms)
+    shown = None if total is None else sum(t.multiplications or 0 for s in steps for t in s.terms)  # all counted
     return Pass(direction, seed, tuple(steps), ends, passes, shown, total, limit, index)
 
 
@@ -329,11 +332,8 @@ def _render_pass(p: Pass, top: str, lang: str) -> str:
         lines.append(INDENT + f"∂{p.seed}/∂{p.seed} = 1")
     else:
         index = "[" + ", ".join(map(str, p.index)) + "]"
-        lines.append(
-            INDENT + say("modes.seed_tensor", lang, name=start.name, seed=p.seed, index=index)
-            if forward
-            else INDENT + say("modes.seed_tensor", lang, name=top, seed=start.name, index=index)
-        )
+        name, seed = (start.name, p.seed) if forward else (top, start.name)
+        lines.append(INDENT + say("modes.seed_tensor", lang, name=name, seed=seed, index=index))
     for step in p.steps[1:]:
         lines += [INDENT + line for line in _render_step(step, p, top, lang)]
     mults = _count(p.multiplications, p.limit, lang)
@@ -356,7 +356,9 @@ def _render_step(step: Step, p: Pass, top: str, lang: str) -> list[str]:
     forward = p.direction == "forward"
     name = step.node.name
     lhs = f"∂{name}/∂{p.seed}" if forward else f"∂{top}/∂{name}"
-    symbols, forms, numbers = [], [], []
+    symbols: list[str] = []
+    forms: list[str] = []
+    numbers: list[str] = []
     scalar = all(is_scalar(t.op.value) and is_scalar(t.op.inputs[t.index].value) for t in step.terms)
     for t in step.terms:
         local = edge_symbol(t.op, t.index)

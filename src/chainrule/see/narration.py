@@ -171,12 +171,12 @@ def _send_lines(op: Node, index: int, lang: str) -> list[str]:
     """``→ to linear: 0.4027… · (sigmoid · (1 - sigmoid)) = 0.4027… · 0.1537… = 0.0619…``, then notes."""
     label = input_label(op, index)
     step = vjp_step(op, index, op.grad) if follows(op, index) else None
-    if step is None or step.part is None:
+    if step is None or step.raw is None or step.part is None:  # raw and part are None together
         return [say("backward.no_grad_input", lang, input=label)]
-    part, g = step.part, op.grad
+    part, g, raw_shape = step.part, op.grad, step.raw.shape
     if is_scalar(g) and is_scalar(part):
         local = local_derivative(op, index)
-        form, notes = edge_form(op, index, raw_shape=step.raw.shape)
+        form, notes = edge_form(op, index, raw_shape=raw_shape)
         form = form if form is not None else s.unknown(f"∂{op.name}/∂{label}")
         upstream = s.number(g)
         line = say(
@@ -188,7 +188,7 @@ def _send_lines(op: Node, index: int, lang: str) -> list[str]:
             result=describe_value(part, lang),
         )
     elif is_scalar(g):
-        form, notes = edge_form(op, index, s.ONE, raw_shape=step.raw.shape)
+        form, notes = edge_form(op, index, s.ONE, raw_shape=raw_shape)
         line = say(
             "backward.send_scalar_g",
             lang,
@@ -198,7 +198,7 @@ def _send_lines(op: Node, index: int, lang: str) -> list[str]:
             result=describe_value(part, lang),
         )
     else:
-        form, notes = edge_form(op, index, s.G, raw_shape=step.raw.shape)
+        form, notes = edge_form(op, index, s.G, raw_shape=raw_shape)
         line = say(
             "backward.send_tensor",
             lang,

@@ -29,12 +29,13 @@ import numpy as np
 from ..errors import ChainruleError
 from ..node import Constant, Node, Placeholder, Variable
 from .chain import edge_form, edge_symbol, follows, input_label, is_scalar, local_derivative, vjp_step
+from .edges import Note
 from .explain import explain
 from .layout import layout
 from .narration import formula_text
 from .page_values import Table, num, phrase, table_for, value_json, value_text
 from .phrases import shape_text
-from .symbols import chain
+from .symbols import Sym, chain
 
 MAX_PATHS = 16  # per node, list at most this many paths on the page; beyond, group them by last edge
 ELEMENT_PATHS = 8  # per tensor element, list at most this many paths through single elements
@@ -129,7 +130,9 @@ def _edge_json(op: Node, i: int, index: dict[Node, int], curve: list) -> dict[st
     """The edge input → op: ∂op/∂input as ``explain`` writes it (the local derivative, or the vjp
     of g for a tensor op, with the note that says a broadcast was summed), and its number."""
     inp = op.inputs[i]
-    local, form, notes = None, None, []
+    local: np.ndarray | None = None
+    form: Sym | None = None
+    notes: list[Note] = []
     if follows(op, i):
         try:
             form, notes = edge_form(op, i)

@@ -34,7 +34,7 @@ from .chain import edge_form, edge_symbol, follows, is_scalar, local_derivative
 from .narration import formula_text  # labels show the same formula the narration prints
 from .phrases import check_lang, register, say
 from .values import entries, number, short
-from .viz_paths import COLOURS, highlighted_edges
+from .viz_paths import COLOURS, Marks, highlighted_edges
 
 FORMATS = ("svg", "png", "pdf")
 INLINE_MAX_NODES = 200  # bigger graphs are too slow and too small to read inline
@@ -210,42 +210,18 @@ def to_dot(
     check_lang(lang)
     graph = _as_graph(graph)
     ids = {id(n): f"n{i}" for i, n in enumerate(graph.order)}
-    marks = highlighted_edges(graph, highlight)  # [(colour, label target, {(id(op), i)})]
-    outputs = {id(o) for o in graph.outputs}
+    marks = highlighted_edges(graph, highlight)
     lines = [
         "digraph chainrule {",
         f"  rankdir={rankdir}; nodesep=0.8; ranksep=0.6;",
         '  node [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=11];',
         '  edge [fontname="DejaVu Sans, WenQuanYi Micro Hei", fontsize=9, color="#555555"];',
     ]
-    node_colour = {}  # a node on a highlighted path takes that path's colour (the first one)
-    for colour, _, edges in reversed(marks):
-        node_colour.update((end, colour) for pair in _ends(graph, edges) for end in pair)
-    for node in graph.order:
-        style = next((st for cls, st in _STYLE.items() if isinstance(node, cls)), _STYLE[Op])
-        extra = ", peripheries=2" if id(node) in outputs else ""
-        colour = node_colour.get(id(node))
-        if colour:
-            extra += f', color="{colour}", penwidth=2'
-        label = _label(node, show_values, show_grads, lang, digits)
-        tooltip = _tooltip(node, show_values, show_grads, lang)
-        lines.append(f"  {ids[id(node)]} [label={_centred(label)}, tooltip={_centred(tooltip)}, {style}{extra}];")
+    colours = _node_colours(graph, marks)
+    lines += [_node_line(graph, node, ids, colours, show_values, show_grads, lang, digits) for node in graph.order]
     for op in graph.order:
         for i, inp in enumerate(op.inputs):
-            attrs = []
-            if edge_labels:
-                text, full = _edge_text(op, i, show_grads, lang, digits)
-                # left-justified, two spaces in: Graphviz puts a label's box against its edge
-                attrs += [
-                    f"label={_quote(_indented(text))}",
-                    f"tooltip={_centred(full)}",
-                    f"labeltooltip={_centred(full)}",
-                ]
-            colours = [c for c, _, edges in marks if (id(op), i) in edges]
-            if colours:  # an edge on several highlighted paths is drawn as parallel lines, one per colour
-                attrs.append(f'color="{":".join(colours)}", fontcolor="{colours[0]}", penwidth=2.5')
-            elif not follows(op, i):
-                attrs.append("style=dashed")  # no gradient flows back along this edge
+            attrs = _edge_attributes(op, i, marks, edge_labels, show_grads, lang, digits)
             lines.append(f"  {ids[id(inp)]} -> {ids[id(op)]} [{', '.join(attrs)}];")
     if legend:
         lines.append(_legend(graph, marks, show_values, show_grads, edge_labels, lang, digits))
@@ -253,13 +229,59 @@ def to_dot(
     return "\n".join(lines) + "\n"
 
 
-def _ends(graph: Graph, edges: set) -> list[tuple[int, int]]:
+def _node_colours(graph: Graph, marks: Marks) -> dict[int, str]:
+    """{id(node): colour}: a node on a highlighted path takes that path's colour (the first one)."""
+    node_colour: dict[int, str] = {}
+    for colour, _, edges in reversed(marks):
+        node_colour.update((end, colour) for pair in _ends(graph, edges) for end in pair)
+    return node_colour
+
+
+def _node_line(
+    graph: Graph,
+    node: Node,
+    ids: dict[int, str],
+    colours: dict[int, str],
+    show_values: bool,
+    show_grads: bool,
+    lang: str,
+    digits: int | None,
+) -> str:
+    """The node's DOT statement: its box or ellipse, label and tooltip; the output's border doubled."""
+    style = next((st for cls, st in _STYLE.items() if isinstance(node, cls)), _STYLE[Op])
+    extra = ", peripheries=2" if any(node is o for o in graph.outputs) else ""
+    colour = colours.get(id(node))
+    if colour:
+        extra += f', color="{colour}", penwidth=2'
+    label = _label(node, show_values, show_grads, lang, digits)
+    tooltip = _tooltip(node, show_values, show_grads, lang)
+    return f"  {ids[id(node)]} [label={_centred(label)}, tooltip={_centred(tooltip)}, {style}{extra}];"
+
+
+def _edge_attributes(
+    op: Node, i: int, marks: Marks, edge_labels: bool, show_grads: bool, lang: str, digits: int | None
+) -> list[str]:
+    """The edge input ``i`` → ``op``: its label (the local derivative), and its colours or dashes."""
+    attrs = []
+    if edge_labels:
+        text, full = _edge_text(op, i, show_grads, lang, digits)
+        # left-justified, two spaces in: Graphviz puts a label's box against its edge
+        attrs += [f"label={_quote(_indented(text))}", f"tooltip={_centred(full)}", f"labeltooltip={_centred(full)}"]
+    colours = [c for c, _, edges in marks if (id(op), i) in edges]
+    if colours:  # an edge on several highlighted paths is drawn as parallel lines, one per colour
+        attrs.append(f'color="{":".join(colours)}", fontcolor="{colours[0]}", penwidth=2.5')
+    elif not follows(op, i):
+        attrs.append("style=dashed")  # no gradient flows back along this edge
+    return attrs
+
+
+def _ends(graph: Graph, edges: set[tuple[int, int]]) -> list[tuple[int, int]]:
     """(id(op), id(input)) for each highlighted edge."""
     return [(id(op), id(op.inputs[i])) for op in graph.order for i in range(len(op.inputs)) if (id(op), i) in edges]
 
 
 def _legend(
-    graph: Graph, marks: list, show_values: bool, show_grads: bool, edge_labels: bool, lang: str, digits: int | None
+    graph: Graph, marks: Marks, show_values: bool, show_grads: bool, edge_labels: bool, lang: str, digits: int | None
 ) -> str:
     out = graph.outputs[0].name
     rows = [say("viz.legend_title", lang)]

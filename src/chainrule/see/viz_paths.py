@@ -15,8 +15,11 @@ from .chain import follows, path_counts
 
 COLOURS = {"#dc2626": "red", "#2563eb": "blue", "#16a34a": "green", "#9333ea": "purple", "#ea580c": "orange"}
 
+# (colour, name of the target, {(id(op), input index)}) for each highlighted target
+Marks = list[tuple[str, str, set[tuple[int, int]]]]
 
-def highlighted_edges(graph: Any, highlight: Any) -> list[tuple[str, str, set[tuple[int, int]]]]:
+
+def highlighted_edges(graph: Any, highlight: Any) -> Marks:
     """(colour, name of the target, {(id(op), input index)}) for each target in ``highlight``."""
     if highlight is None:
         return []

@@ -28,7 +28,8 @@ from ...ops import MSE, Linear, Sigmoid
 from ...see import plots
 from ...see.explore import explore
 from ...see.narration import formula_text
-from ...see.phrases import LANGS, register, say
+from ...see.phrases import LANGS, say
+from ...see.phrases import register as register_phrases
 from ...see.values import display_width, number
 from ...see.viz import GraphvizNotFound, render, to_dot
 from . import in_range
@@ -37,7 +38,7 @@ from . import in_range
 LESSON = {"x": 3.0, "y": 0.6087876106387002, "k": 0.35915077292816744, "b": 0.3737660632429008}
 REPORTS = 10  # how many times the descent prints the loss
 
-register(
+register_phrases(
     {
         "demo.title": {
             "en": "chainrule demo: the lesson end to end, in float64",

@@ -139,7 +139,9 @@ def expression_last(argv: list[str], parser: Any = None) -> list[str]:
     ``-`` (and is not one of explain's options) is moved to the end, after ``--``."""
     if "explain" not in argv[:1] or "--" in argv:
         return argv
-    rest, moved, skip = [], [], False
+    rest: list[str] = []
+    moved: list[str] = []
+    skip = False
     for token in argv[1:]:
         if skip:
             rest.append(token)
