@@ -148,8 +148,8 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
     return Transpose.apply(x, axes=None if axes is None else tuple(axes))
 
 
-def permute(x: Any, *dims: int) -> Any:
-    """``torch.permute``: the axes of ``x`` in the order ``dims``."""
+def permute(x: Any, *dims: int | Sequence[int]) -> Any:
+    """``torch.permute``: the axes of ``x`` in the order ``dims`` (given one by one, or as one sequence)."""
     return transpose(x, _shape_arg(dims))
 
 
