@@ -56,6 +56,22 @@ def test_hand_loop_gives_the_lessons_numbers_whatever_ran_before(before):
         assert float(n["loss"].gradients[n["sigmoid"]]) == pytest.approx(-D_Y, rel=1e-15)
 
 
+@pytest.mark.parametrize("x", [X, int(X)])
+def test_values_set_as_the_seeds_feed_dict_sets_them(x):
+    """The seed's topological sort writes ``n.value = feed_dict[n]``: plain Python numbers (an int
+    too), not fed arrays. The loops then run, and give the lesson's numbers, as after a feed."""
+    graph, n = build_lesson()
+    n["x"].value, n["y"].value = x, Y
+    order = cr.topological_sort(n["loss"])
+    for _ in range(2):
+        hand_loop(order, n["loss"])
+        assert_lesson_grads(n)
+    for name in ("x", "y", "k", "b"):
+        n[name].grad = None  # leaves accumulate, as in PyTorch
+    n["loss"].backward()  # the whole pass, PyTorch's way, on the same values
+    assert_lesson_grads(n)
+
+
 def test_readme_block_order_graph_backward_then_hand_loop():
     """The README's block: Graph.backward, then the node loop; k.grad stays the lesson's number."""
     graph, n = build_lesson()

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .dtype import get_default_dtype
+
 
 def broadcast_axes(grad_shape: tuple, shape: tuple) -> tuple:
     """The axes of ``grad_shape`` to sum so that the result has ``shape``'s size."""
@@ -39,8 +41,9 @@ def fit_gradient(part: Any, value: Any) -> Any:
     builds a graph (``create_graph=True``); nodes carry ``sum_to_size`` and
     ``astype`` (installed by ``ops/``), so the same two steps work on both.
     """
-    if not hasattr(value, "shape"):  # a Python number a learner's node computed
-        value = np.asarray(value)
+    if not hasattr(value, "shape"):  # a Python number a learner's node computed, or set (x.value = 3)
+        # a number is floating whatever its Python type, in the default dtype, as a feed makes it
+        value = np.asarray(value, dtype=get_default_dtype() if isinstance(value, (int, float)) else None)
     shape, dtype = value.shape, value.dtype
     if part.shape != shape:
         part = unbroadcast(part, shape) if isinstance(part, (np.ndarray, np.generic)) else part.sum_to_size(shape)
