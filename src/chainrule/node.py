@@ -305,9 +305,8 @@ class Placeholder(Node):
 
     @property
     def requires_grad(self) -> bool:
-        """As asked when built, while the value fed is floating (integer data has no gradient).
-        A Python number set straight into ``value`` (the lesson's ``x.value = 3``) counts as
-        floating, as ``feed`` would make it."""
+        """As asked when built, while the value fed is floating (integer data has no gradient); a
+        Python number set straight into ``value`` (the lesson's ``x.value = 3``) counts as floating."""
         dtype = getattr(self.value, "dtype", None)
         return self._wants_grad and (dtype is None or dtype.kind == "f")
 
