@@ -43,7 +43,8 @@ def _mlp(nn, sizes):
     return nn.Sequential(*layers)
 
 
-def _cnn(nn):
+def cnn(nn):
+    """W9's CIFAR-sized CNN, built from ``nn`` (``cr.nn`` or ``torch.nn``: the same names)."""
     return nn.Sequential(
         nn.Conv2d(3, 32, 3, padding=1),
         nn.ReLU(),
@@ -62,7 +63,7 @@ def _model_and_data(nn, case: str, size: dict, scale: int = 1):
     if case == "mlp":
         model, shape, classes = _mlp(nn, size["sizes"]), (size["sizes"][0],), size["sizes"][-1]
     elif case == "cnn":
-        model, shape, classes = _cnn(nn), (3, 32, 32), 10
+        model, shape, classes = cnn(nn), (3, 32, 32), 10
     else:
         model, shape, classes = _mlp(nn, (size["width"],) * (size["depth"] + 1)), (size["width"],), size["width"]
     n = size["batch"] * scale

@@ -21,23 +21,29 @@ _UNSUPPORTED = (
 )
 
 
-_PARSED: dict[Callable, ast.FunctionDef | None] = {}
-
-
+_DEFINITIONS: dict[Callable, ast.FunctionDef | None] = {}
+_INLINABLE: dict[Callable, ast.FunctionDef | None] = {}
 _WRITTEN: dict[type, frozenset[str]] = {}
+
+
+def definition(fn: Callable) -> ast.FunctionDef | None:
+    """The function's parsed definition (read once), or None if its source is not available."""
+    if fn not in _DEFINITIONS:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        except (OSError, TypeError, SyntaxError, IndentationError):
+            tree = None
+        node = tree.body[0] if tree is not None and tree.body else None
+        _DEFINITIONS[fn] = node if isinstance(node, ast.FunctionDef) else None
+    return _DEFINITIONS[fn]
 
 
 def parsed(fn: Callable) -> ast.FunctionDef | None:
     """The function's definition, or None if its source is not available or not inlinable."""
-    if fn not in _PARSED:
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-        except (OSError, TypeError, SyntaxError, IndentationError):
-            _PARSED[fn] = None
-            return None
-        node = tree.body[0] if tree.body else None
-        _PARSED[fn] = node if isinstance(node, ast.FunctionDef) and _inlinable(node) else None
-    return _PARSED[fn]
+    if fn not in _INLINABLE:
+        node = definition(fn)
+        _INLINABLE[fn] = node if node is not None and _inlinable(node) else None
+    return _INLINABLE[fn]
 
 
 def _inlinable(node: ast.FunctionDef) -> bool:
@@ -54,14 +60,10 @@ def written_attributes(cls: type) -> frozenset[str]:
         found: set[str] = set()
         for klass in cls.__mro__[:-1]:
             for name, fn in vars(klass).items():
-                if name == "__init__" or not inspect.isfunction(fn):
+                node = definition(fn) if name != "__init__" and inspect.isfunction(fn) else None
+                if node is None or not node.args.args:
                     continue
-                try:
-                    node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
-                except (OSError, TypeError, SyntaxError, IndentationError):
-                    continue
-                args = getattr(node, "args", None)
-                me = args.args[0].arg if args is not None and args.args else None
+                me = node.args.args[0].arg
                 found.update(
                     n.attr
                     for n in ast.walk(node)
