@@ -14,6 +14,7 @@ from .axes import normalize_axis, numpy_names
 from .elementwise import exp, minimum, quiet_if_special, where
 from .reduce import sum as reduce_sum
 from .special import erf, erf_array
+from .threads import elementwise
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _SQRT_HALF = math.sqrt(0.5)
@@ -67,10 +68,22 @@ class ReLU(Op):
     derivatives = ("[{0} > 0]",)
 
     def forward(self, x: Any) -> Any:
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f":  # big arrays: on every thread BLAS has (threads.py)
+            return elementwise(relu_kernel, x)
         return np.maximum(x, 0)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
+        if isinstance(g, np.ndarray) and isinstance(x, np.ndarray) and g.shape == x.shape and g.dtype.kind == "f":
+            return (elementwise(relu_grad_kernel, g, x),)
         return (g * (x > 0),)
+
+
+def relu_kernel(x: np.ndarray, out: np.ndarray) -> None:
+    np.maximum(x, 0, out=out)
+
+
+def relu_grad_kernel(g: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(g, x > 0, out=out)  # g·[x > 0], as ``g * (x > 0)`` computes it
 
 
 class LeakyReLU(Op):

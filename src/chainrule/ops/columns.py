@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import ShapeError, option_error
 from ..op import Op
+from .threads import MIN_BYTES
 from .windows import Window, border, ints_option, scratch, symmetric, tap_offsets
 
 # A block of columns of about 8 MiB (it stays in the L3 cache): single-threaded, 1 to 16 MiB
@@ -108,7 +109,12 @@ class Columns:
         self.wide = win.stride == (1, 1) and c * win.taps > out_channels
         self.row = self.wp if self.wide else self.ow
         self.k, self.p = c * win.taps, self.oh * self.row
-        self.nb = int(max(1, min(n, CHUNK_BYTES // max(1, self.k * self.p * self.dtype.itemsize))))
+        per_image = self.k * self.p * self.dtype.itemsize
+        chunks = max(1, -(-n // max(1, min(n, CHUNK_BYTES // max(1, per_image)))))
+        if n > 1 and n * per_image >= MIN_BYTES:  # an even count of equal chunks, for two threads
+            chunks += chunks % 2
+        self.nb = max(1, -(-n // chunks))
+        self.nbytes = n * per_image  # the columns of the whole batch: how much work a pass is
 
     def chunks(self) -> Iterator[tuple[int, int]]:
         n = self.shape[0]
@@ -141,11 +147,6 @@ class Columns:
                 yield i * kw + j, flat[:, :, start : start + self.p]
 
     # ------------------------------------------------------------ image -> columns
-    def columns(self, x: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
-        """For each chunk: (n0, n1, its columns (C·kh·kw, m·P)), in a reused buffer."""
-        for n0, n1 in self.chunks():
-            yield n0, n1, self.chunk_columns(x, n0, n1)
-
     def chunk_columns(self, x: np.ndarray, n0: int, n1: int) -> np.ndarray:
         """The columns (C·kh·kw, m·P) of images n0..n1 of ``x``, in a reused buffer."""
         (top, _), (left, _) = self.win.pad

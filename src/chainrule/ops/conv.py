@@ -28,6 +28,7 @@ from ..node import Node
 from ..op import Op
 from .columns import Columns
 from .reduce import sum as reduce_sum
+from .threads import each
 from .windows import Fail, Window, check_rank, from_nchw, ints, ints_option, nchw_shape, pair, symmetric, to_nchw
 
 LAYOUT = {1: "NCL", 2: "NCHW"}
@@ -46,10 +47,15 @@ def conv_array(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window, 
     plan = Columns(x.shape, win, o, x.dtype)
     out = channel_major((x.shape[0], o, plan.oh, plan.ow), np.result_type(x, w))
     wm = w.reshape(groups, o // groups, -1)
-    for n0, n1, cols in plan.columns(x):
+
+    def chunk(bounds: tuple[int, int]) -> None:
+        n0, n1 = bounds
+        cols = plan.chunk_columns(x, n0, n1)
         prod = plan.products(out[:, n0:n1])
         np.matmul(wm, cols.reshape(groups, -1, cols.shape[1]), out=prod.reshape(groups, o // groups, -1))
         plan.finish(prod, out[:, n0:n1], b)
+
+    each(chunk, list(plan.chunks()), plan.nbytes)
     return out.transpose(1, 0, 2, 3)
 
 
@@ -63,19 +69,30 @@ def conv_grads_array(
     plan = Columns(xshape, win, o, dtype)
     og, kg = o // groups, plan.k // groups
     gx = None if w is None else channel_major(xshape, dtype)
-    gw = None if x is None else np.zeros((groups, og, kg), dtype=dtype)
-    for n0, n1 in plan.chunks():
+
+    def chunk(bounds: tuple[int, int]) -> np.ndarray | None:
+        """Writes the chunk's images of gx; returns its share of gw."""
+        n0, n1 = bounds
         gr = plan.rows(g[n0:n1]).reshape(groups, og, -1)
+        part = None
         if x is not None:
             cols = plan.chunk_columns(x, n0, n1).reshape(groups, kg, -1)
             if kg >= og:  # OpenBLAS runs cols·grᵀ faster than gr·colsᵀ for taller columns (W9: 20%)
-                gw += np.matmul(cols, gr.swapaxes(1, 2)).swapaxes(1, 2)
+                part = np.matmul(cols, gr.swapaxes(1, 2)).swapaxes(1, 2)
             else:
-                gw += np.matmul(gr, cols.swapaxes(1, 2))
+                part = np.matmul(gr, cols.swapaxes(1, 2))
         if w is not None and gx is not None:  # (gx is there exactly when w is)
             cols = plan.buffer("columns of g", (groups, kg, gr.shape[2]))
             np.matmul(w.reshape(groups, og, kg).swapaxes(1, 2), gr, out=cols)
             plan.add_back(cols.reshape(plan.k, -1), gx[:, n0:n1])
+        return part
+
+    parts = each(chunk, list(plan.chunks()), plan.nbytes)
+    gw = None
+    if x is not None:  # the chunks' shares summed in order, whichever thread computed them
+        gw = np.zeros((groups, og, kg), dtype=dtype)
+        for part in parts:
+            gw += part
     return (None if gx is None else gx.transpose(1, 0, 2, 3)), (None if gw is None else gw.reshape(wshape))
 
 

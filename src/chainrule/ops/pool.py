@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import option_error
 from ..node import value_of
 from ..op import Op
+from .threads import each, ranges
 from .windows import (
     Fail,
     Window,
@@ -144,18 +145,30 @@ def window_max(x4: np.ndarray, win: Window, argmax: Literal[True]) -> tuple[np.n
 def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.ndarray, np.ndarray | None]: ...
 def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The max over each window, and with ``argmax`` the offset k = i·kw + j of each window's
-    first maximal element (of its last NaN, as PyTorch), one byte per window. Each offset's
-    pixels are copied once into a contiguous buffer: the comparisons then run over whole
-    arrays instead of NumPy's short rows (one call per 16-pixel row otherwise). Works in the
-    input's memory order; the results have its layout."""
+    first maximal element (of its last NaN, as PyTorch), one byte per window. Works in the
+    input's memory order, a few planes per thread (``threads.py``); the results have its layout."""
     x4, flip = planes_first(x4)
+    best = np.empty(x4.shape[:2] + win.out_size(*x4.shape[2:]), dtype=x4.dtype)
+    code = np.zeros(best.shape, dtype=np.uint8 if win.taps <= 255 else np.intp) if argmax else None
+
+    def planes(bounds: tuple[int, int]) -> None:
+        a, b = bounds
+        _max_into(x4[a:b], win, best[a:b], None if code is None else code[a:b])
+
+    each(planes, ranges(x4.shape[0], x4.nbytes), x4.nbytes)
+    return flip(best), None if code is None else flip(code)
+
+
+def _max_into(x4: np.ndarray, win: Window, best: np.ndarray, code: np.ndarray | None) -> None:
+    """``window_max`` of some planes, into ``best`` and ``code`` (zeros). Each offset's pixels are
+    copied once into a contiguous buffer: the comparisons then run over whole arrays instead
+    of NumPy's short rows (one call per 16-pixel row otherwise)."""
     taps = _taps(x4, win, -np.inf)
-    best = np.array(taps[0][1])
-    if not argmax:
+    np.copyto(best, taps[0][1])
+    if code is None:
         for _, view in taps[1:]:
             np.maximum(best, view, out=best)
-        return flip(best), None
-    code = np.zeros(best.shape, dtype=np.uint8 if win.taps <= 255 else np.intp)
+        return
     tap, later = scratch("tap", best.shape, best.dtype), scratch("later", best.shape, bool)
     raised = scratch("raised", best.shape, code.dtype)
     for k, view in taps[1:]:
@@ -168,7 +181,6 @@ def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.nd
     if nan.any():
         for k, view in taps:
             code[nan & np.isnan(view)] = k
-    return flip(best), flip(code)
 
 
 def scatter_array(g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple) -> np.ndarray:
@@ -186,14 +198,25 @@ def scatter_array(g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple) 
             np.add.at(image.ravel(), where, g4.ravel())
     else:
         image = (np.empty if win.tiles(h, w) else np.zeros)(padded, dtype=g4.dtype)  # tiling windows write all
-        hit = scratch("hit", code.shape, bool)
-        for k, view in win.views(image, code.shape[2:]):
-            np.equal(code, k, out=hit)
-            if win.disjoint:
-                np.multiply(g4, hit, out=view)
-            else:
-                view += g4 * hit
+
+        def planes(bounds: tuple[int, int]) -> None:
+            a, b = bounds
+            _scatter_into(g4[a:b], code[a:b], win, image[a:b])
+
+        each(planes, ranges(n, image.nbytes), image.nbytes)
     return flip(image if image.shape[2:] == (h, w) else np.ascontiguousarray(win.crop(image, h, w)))
+
+
+def _scatter_into(g4: np.ndarray, code: np.ndarray, win: Window, image: np.ndarray) -> None:
+    """``scatter_array`` of some planes into their padded ``image`` (zeros unless the windows tile
+    it): each offset's share written into its strided view, the whole image once."""
+    hit = scratch("hit", code.shape, bool)
+    for k, view in win.views(image, code.shape[2:]):
+        np.equal(code, k, out=hit)
+        if win.disjoint:
+            np.multiply(g4, hit, out=view)
+        else:
+            view += g4 * hit
 
 
 def gather_array(x4: np.ndarray, code: np.ndarray, win: Window) -> np.ndarray:
