@@ -131,8 +131,8 @@ def ranges(n: int, nbytes: int) -> list[tuple[int, int]]:
     """``range(n)`` (planes, say) cut into runs for ``each``: two per thread that work over
     ``nbytes`` gets, so a thread slowed by a busy core leaves its second run to the others;
     one run when it gets one thread."""
-    pieces = min(n, 2 * thread_count(nbytes)) if thread_count(nbytes) > 1 else 1
-    return [(n * i // pieces, n * (i + 1) // pieces) for i in range(max(1, pieces))]
+    pieces = max(1, min(n, 2 * thread_count(nbytes)) if thread_count(nbytes) > 1 else 1)
+    return [(n * i // pieces, n * (i + 1) // pieces) for i in range(pieces)]
 
 
 def elementwise(kernel: Callable[..., Any], *arrays: Any) -> Any:
