@@ -14,14 +14,12 @@ speed and memory (measured on the CIFAR-sized step of benchmark W9):
   being multiplied, and no full-batch column matrix (9× the image) is ever
   held; recomputing a chunk's columns for the weight gradient costs less than
   keeping them from the forward pass (21 MiB for W9's second convolution);
-- **wide rows** (stride 1): in a padded image flattened per channel, the pixels
-  that tap (i, j) sees are one contiguous range starting at i·Wp + j, if each
-  output row is taken Wp wide instead of OW (the extra Wp - OW "garbage"
-  columns are dropped when the result is cropped). Each copy is then one long
-  run per channel instead of OH short rows (NumPy's cost is per row: 16-pixel
-  rows made im2col and col2im 3-6× slower). Used when the columns have more
-  rows (C·kh·kw) than the output has channels, where the crop is cheaper than
-  the short-row copies it saves;
+- **output rows as they are**: each kernel offset's pixels are copied as OH
+  rows of OW (NumPy 2.4 copies 16-pixel rows fast). An earlier layout took each
+  row Wp wide, so that a copy was one long run, at the price of (Wp - OW)/OW
+  more arithmetic in every product and a crop of each result; measured again
+  (single-threaded, W9's second convolution and seven other shapes) the plain
+  rows were 5-25% faster forward and as fast backward;
 - **one product per chunk**: the columns are laid out channel-major, (C·kh·kw)
   × (m·P) for m images, so each chunk is a single BLAS call (per-image batched
   products cost more, and much more when another process holds a core and
@@ -94,7 +92,7 @@ def column_index(padded: tuple, out_hw: tuple, win: Window) -> np.ndarray:
 class Columns:
     """The columns of one convolution's input (N, C, H, W) with ``out_channels`` outputs, a chunk
     of m images at a time, channel-major: a (C·kh·kw) × (m·P) matrix per chunk, so that each
-    product is one BLAS call (P = OH·row, ``row`` being OW, or the padded width Wp when wide).
+    product is one BLAS call (P = OH·OW).
     Products and gradients of the outputs are (O, m·P) matrices; convolutions return their
     results channel-major, (N, O, OH, OW) arrays laid out in memory as (O, N, OH, OW), so
     that a product is written in place and the gradient that comes back in the same layout
@@ -106,9 +104,7 @@ class Columns:
         n, c, h, w = shape
         self.oh, self.ow = win.out_size(h, w)
         self.hp, self.wp = win.padded_size(h, w)
-        self.wide = win.stride == (1, 1) and c * win.taps > out_channels
-        self.row = self.wp if self.wide else self.ow
-        self.k, self.p = c * win.taps, self.oh * self.row
+        self.k, self.p = c * win.taps, self.oh * self.ow
         per_image = self.k * self.p * self.dtype.itemsize
         chunks = max(1, -(-n // max(1, min(n, CHUNK_BYTES // max(1, per_image)))))
         if n > 1 and n * per_image >= MIN_BYTES:  # an even count of equal chunks, for two threads
@@ -124,27 +120,9 @@ class Columns:
     def buffer(self, name: str, shape: tuple) -> np.ndarray:
         return scratch(name, shape, self.dtype)
 
-    def _tap_shape(self, m: int) -> tuple:
-        """What one kernel offset contributes per channel for m images: (m, P) wide, (m, OH, OW) narrow."""
-        return (m, self.p) if self.wide else (m, self.oh, self.ow)
-
     def _padded(self, m: int) -> np.ndarray:
-        """The chunk's padded images, channel-major (C, m, Hp, Wp); the wide layout has one spare
-        row, since the last taps' ranges run OH·Wp long from up to (kh-1)·dh·Wp + (kw-1)·dw."""
-        return self.buffer("padded", (self.shape[1], m, self.hp + (1 if self.wide else 0), self.wp))
-
-    def _tap_views(self, padded: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        """Per kernel offset, the (C, m, P) or (C, m, OH, OW) pixels it sees in a padded chunk."""
-        if not self.wide:
-            yield from self.win.views(padded, (self.oh, self.ow))
-            return
-        c, m = padded.shape[:2]
-        flat = padded.reshape(c, m, -1)
-        (kh, kw), (dh, dw) = self.win.kernel, self.win.dilation
-        for i in range(kh):
-            for j in range(kw):
-                start = i * dh * self.wp + j * dw
-                yield i * kw + j, flat[:, :, start : start + self.p]
+        """The chunk's padded images, channel-major (C, m, Hp, Wp)."""
+        return self.buffer("padded", (self.shape[1], m, self.hp, self.wp))
 
     # ------------------------------------------------------------ image -> columns
     def chunk_columns(self, x: np.ndarray, n0: int, n1: int) -> np.ndarray:
@@ -156,52 +134,39 @@ class Columns:
         for region in border(padded.shape[2], padded.shape[3], top, left, h, w):  # the buffer is shared: re-zero
             padded[(slice(None), slice(None)) + region] = 0
         padded[:, :, top : top + h, left : left + w] = x[n0:n1].transpose(1, 0, 2, 3)
-        cols = self.buffer("cols", (self.shape[1], self.win.taps) + self._tap_shape(m))
-        if not self.wide and self.ow < SHORT_ROWS and cols.size * 8 <= INDEX_BYTES:  # short rows: one gather
+        cols = self.buffer("cols", (self.shape[1], self.win.taps, m, self.oh, self.ow))
+        if self.ow < SHORT_ROWS and cols.size * 8 <= INDEX_BYTES:  # short rows: one gather
             np.take(padded.ravel(), column_index(padded.shape, (self.oh, self.ow), self.win), out=cols.reshape(-1))
         else:
-            for k, view in self._tap_views(padded):
+            for k, view in self.win.views(padded, (self.oh, self.ow)):
                 cols[:, k] = view
         return cols.reshape(self.k, m * self.p)
 
     # ------------------------------------------------------------ outputs <-> products
     def rows(self, g: np.ndarray) -> np.ndarray:
         """An output-shaped chunk (m, O, OH, OW) as an (O, m·P) matrix: a view when ``g`` is
-        channel-major (as convolutions return them) and the layout narrow, else a copy (wide:
-        its garbage columns zero)."""
+        channel-major (as convolutions return them), else a copy."""
         m, o = g.shape[:2]
-        if not self.wide:
-            return g.transpose(1, 0, 2, 3).reshape(o, m * self.p)
-        buf = self.buffer("rows", (o, m, self.oh, self.row))
-        buf[..., self.ow :] = 0
-        buf[..., : self.ow] = g.transpose(1, 0, 2, 3)
-        return buf.reshape(o, m * self.p)
+        return g.transpose(1, 0, 2, 3).reshape(o, m * self.p)
 
     def products(self, out: np.ndarray) -> np.ndarray:
         """Where the products (O, m·P) of a chunk go: the channel-major output chunk ``out``
-        (O, m, OH, OW) itself, or (wide) a buffer that ``finish`` crops into it."""
-        if not self.wide:
-            return out.reshape(out.shape[0], -1)
-        return self.buffer("products", (out.shape[0], out.shape[1] * self.p))
+        (O, m, OH, OW) itself."""
+        return out.reshape(out.shape[0], -1)
 
     def finish(self, prod: np.ndarray, out: np.ndarray, bias: np.ndarray | None) -> None:
-        """The chunk's products into ``out`` (O, m, OH, OW), plus ``bias``, in one pass."""
-        bias = None if bias is None else bias.reshape(-1, 1, 1, 1)
-        if self.wide:
-            shaped = prod.reshape(out.shape[:3] + (self.row,))[..., : self.ow]
-            np.copyto(out, shaped) if bias is None else np.add(shaped, bias, out=out)
-        elif bias is not None:
-            out += bias
+        """The chunk's products, written in ``out`` (O, m, OH, OW), plus ``bias``."""
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1, 1)
 
     # ------------------------------------------------------------ columns -> image (col2im)
     def add_back(self, cols: np.ndarray, out: np.ndarray) -> None:
-        """col2im of one chunk: columns (C·kh·kw, m·P) summed into ``out`` (C, m, H, W) (wide
-        garbage columns are products with zero rows, so they add zeros)."""
+        """col2im of one chunk: columns (C·kh·kw, m·P) summed into ``out`` (C, m, H, W)."""
         c, m, h, w = out.shape
         padded = self._padded(m)
         padded.fill(0)
-        taps = cols.reshape((c, self.win.taps) + self._tap_shape(m))
-        for k, view in self._tap_views(padded):
+        taps = cols.reshape((c, self.win.taps, m, self.oh, self.ow))
+        for k, view in self.win.views(padded, (self.oh, self.ow)):
             view += taps[:, k]
         out[...] = self.win.crop(padded, h, w)
 
