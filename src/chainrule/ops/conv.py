@@ -74,7 +74,7 @@ def conv_grads_array(
         """Writes the chunk's images of gx; returns its share of gw."""
         n0, n1 = bounds
         gr = plan.rows(g[n0:n1]).reshape(groups, og, -1)
-        part = None
+        part, cols = None, None
         if x is not None:
             cols = plan.chunk_columns(x, n0, n1).reshape(groups, kg, -1)
             if kg >= og:  # OpenBLAS runs cols·grᵀ faster than gr·colsᵀ for taller columns (W9: 20%)
@@ -82,7 +82,8 @@ def conv_grads_array(
             else:
                 part = np.matmul(gr, cols.swapaxes(1, 2))
         if w is not None and gx is not None:  # (gx is there exactly when w is)
-            cols = plan.buffer("columns of g", (groups, kg, gr.shape[2]))
+            if cols is None:  # else x's columns are used up: gx's columns take their memory
+                cols = plan.buffer("columns of g", (groups, kg, gr.shape[2]))
             np.matmul(w.reshape(groups, og, kg).swapaxes(1, 2), gr, out=cols)
             plan.add_back(cols.reshape(plan.k, -1), gx[:, n0:n1])
         return part
