@@ -267,6 +267,20 @@ def test_a_bias_gradient_over_a_million_rows_keeps_float32_precision():
     assert np.max(np.abs(cr.sum(upstream, axis=0) - exact[0]) / exact[0]) < 1e-6
 
 
+def test_a_channel_major_bias_gradient_is_summed_pairwise_in_place():
+    """A convolution's gradient comes back channel-major ((C, N, H, W) in memory): each channel's
+    terms are one run, summed pairwise where they lie, to float32 precision and as PyTorch's."""
+    rng = np.random.default_rng(0)
+    g = rng.random((3, 4, 512, 512)).astype(np.float32).transpose(1, 0, 2, 3)  # (N, C) = (4, 3), C first in memory
+    exact = g.astype(np.float64).sum(axis=(0, 2, 3))
+    theirs = torch.tensor(np.ascontiguousarray(g)).sum(dim=(0, 2, 3)).numpy()
+    for ours in (cr.sum(g, axis=(0, 2, 3)), cr.sum(g, axis=(0, 2, 3), keepdims=True).reshape(-1)):
+        assert ours.dtype == np.float32
+        error, torch_error = np.max(np.abs(ours - exact) / exact), np.max(np.abs(theirs - exact) / exact)
+        assert error < 1e-6 and error <= 10 * torch_error + 1e-7, (error, torch_error)
+    assert cr.sum(g, axis=(0, 2, 3), keepdims=True).shape == (1, 3, 1, 1)
+
+
 @pytest.mark.parametrize("fn", [cr.sum, cr.mean, cr.max, cr.var, cr.std, cr.logsumexp, cr.prod, cr.norm])
 def test_a_reduction_rejects_an_axis_out_of_range_naming_the_op(fn):
     with pytest.raises(cr.errors.OptionError, match=type(fn(cr.Variable(np.ones(2)))).__name__):

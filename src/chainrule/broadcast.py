@@ -71,14 +71,22 @@ def accurate_sum(x: Any, axes: tuple, keepdims: bool = False) -> Any:
     if n < PAIRWISE_FROM or x.dtype.kind != "f":
         return np.add.reduce(x, axis=axes, keepdims=keepdims)  # type: ignore[call-overload]  # numpy's stubs take only a literal keepdims
     kept = [a for a in range(x.ndim) if a not in axes]
-    rows = np.transpose(x, list(axes) + kept).reshape((n,) + tuple(x.shape[a] for a in kept))
+    runs = np.transpose(x, kept + list(axes))
+    if runs.flags.c_contiguous:  # each total's terms lie in one run (a channel-major bias gradient):
+        total = np.add.reduce(runs.reshape(runs.shape[: len(kept)] + (n,)), axis=-1)  # NumPy sums it pairwise
+    else:
+        total = _folded_sum(np.transpose(x, list(axes) + kept).reshape((n,) + runs.shape[: len(kept)]))
+    if keepdims:
+        total = np.reshape(total, tuple(1 if a in axes else x.shape[a] for a in range(x.ndim)))
+    return total
+
+
+def _folded_sum(rows: np.ndarray) -> np.ndarray:
+    """Σ over axis 0, the rows added in halves, pairwise, down to a few."""
     while len(rows) > 8:
         half = len(rows) // 2
         folded = rows[:half] + rows[half : 2 * half]
         if len(rows) % 2:
             folded[0] += rows[-1]
         rows = folded
-    total = np.add.reduce(rows, axis=0)
-    if keepdims:
-        total = np.reshape(total, tuple(1 if a in axes else x.shape[a] for a in range(x.ndim)))
-    return total
+    return np.add.reduce(rows, axis=0)
