@@ -28,7 +28,8 @@ def twin_step(shape, dtype, *, lr=0.1, transposed=False, momentum=0.0, weight_de
     grad = rng.standard_normal(shape[::-1] if transposed else shape).astype(dtype)
     grad = grad.T if transposed else grad  # a gradient that is a transposed view, as Linear's is
     p, tp = cr.Variable(value.copy()), torch.tensor(value.copy(), requires_grad=True)
-    before = weakref.ref(p.value) if shape else None  # watching the array without holding it (a 0-d value is a NumPy scalar)
+    # watching the array without holding it (a 0-d value is a NumPy scalar: nothing to watch)
+    before = weakref.ref(p.value) if shape else None
     user = p.value if held else None
     opt = optim.SGD([p], lr, momentum=momentum, weight_decay=weight_decay)
     topt = torch.optim.SGD([tp], lr, momentum=momentum, weight_decay=weight_decay)
@@ -39,7 +40,7 @@ def twin_step(shape, dtype, *, lr=0.1, transposed=False, momentum=0.0, weight_de
     return p, before, user, tp
 
 
-OPTIONS = [{}, dict(momentum=0.9), dict(weight_decay=0.01), dict(transposed=True)]
+OPTIONS: list[dict] = [{}, dict(momentum=0.9), dict(weight_decay=0.01), dict(transposed=True)]
 CASES = [(shape, options) for shape in SHAPES for options in OPTIONS if len(shape) >= 2 or "transposed" not in options]
 
 

@@ -166,13 +166,16 @@ class Optimizer:
                 f"{type(self).__name__}.step: non-finite gradient in parameter(s) "
                 f"{', '.join(bad)}; no parameter was changed"
             )
-        updates, buffers = [], {}
+        updates: list[tuple[Variable, Any, dict[str, Any]]] = []
+        buffers: dict[np.dtype, np.ndarray] = {}
         for group, p, g in work:
             value = np.asarray(p.value)
             new_value, new_state = self.update(value, -g if group.get("maximize") else g, self.state.get(p, {}), group)
             arrays = {k: v if k in self.counters else np.asarray(v, dtype=value.dtype) for k, v in new_state.items()}
             new_value = planned(p, value, new_value, buffers)
-            updates.append((p, new_value if isinstance(new_value, Descend) else np.asarray(new_value, value.dtype), arrays))
+            if not isinstance(new_value, Descend):
+                new_value = np.asarray(new_value, value.dtype)
+            updates.append((p, new_value, arrays))
         self._commit(updates, buffers)
         return loss
 
