@@ -5,6 +5,7 @@ thread count, BLAS's thread count given back, errors raised once every thread is
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -145,3 +146,23 @@ def test_relu_on_any_layout_matches_numpy(split, make):
     np.testing.assert_array_equal(y.value, np.maximum(x, 0))
     np.testing.assert_array_equal(node.grad, g * (x > 0))
     assert y.value.dtype == np.float32 and node.grad.dtype == np.float32
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_splits_work_on_its_own_threads(split):
+    """A child forked after the worker threads started gets new ones (the parent's do not exist
+    there): a split in the child finishes."""
+    import os
+    import signal
+
+    assert threads.each(lambda i: i, [0, 1], nbytes=0) == [0, 1]  # the parent's workers exist now
+    with warnings.catch_warnings():  # Python 3.12+ warns that forking a threaded process may deadlock
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the split finished with the right result
+        signal.alarm(20)  # a split waiting on the parent's threads would hang: die instead
+        split()  # the fresh state in the child needs the forced settings again
+        ok = threads.each(lambda i: i * 2, [1, 2, 3], nbytes=0) == [2, 4, 6]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

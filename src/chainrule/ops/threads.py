@@ -71,6 +71,17 @@ class _Threads:
 _threads = _Threads()
 
 
+def _forget_threads() -> None:
+    """In a forked child: the parent's worker threads do not exist there, and a lock held by
+    one of them would stay held; start afresh."""
+    global _threads
+    _threads = _Threads()
+
+
+if hasattr(os, "register_at_fork"):  # (not on Windows)
+    os.register_at_fork(after_in_child=_forget_threads)
+
+
 def thread_count(nbytes: int) -> int:
     """How many threads work over ``nbytes`` bytes gets (1 below ``MIN_BYTES``)."""
     return 1 if nbytes < MIN_BYTES else _threads.count()
