@@ -162,13 +162,11 @@ class Columns:
     # ------------------------------------------------------------ columns -> image (col2im)
     def add_back(self, cols: np.ndarray, out: np.ndarray) -> None:
         """col2im of one chunk: columns (C·kh·kw, m·P) summed into ``out`` (C, m, H, W)."""
-        c, m, h, w = out.shape
-        padded = self._padded(m)
-        padded.fill(0)
+        c, m = out.shape[:2]
+        out.fill(0)
         taps = cols.reshape((c, self.win.taps, m, self.oh, self.ow))
-        for k, view in self.win.views(padded, (self.oh, self.ow)):
-            view += taps[:, k]
-        out[...] = self.win.crop(padded, h, w)
+        for k, view, (rows, columns) in self.win.image_views(out, (self.oh, self.ow)):  # straight into the
+            view += taps[:, k, :, rows, columns]  # image, the taps that fall on padding left out
 
 
 class Im2Col(Op):

@@ -117,10 +117,33 @@ class Window:
                     xp[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw],
                 )
 
+    def image_views(self, x: np.ndarray, out_hw: Pair) -> Iterator[tuple[int, np.ndarray, tuple[slice, slice]]]:
+        """``views`` without the padding: for each kernel offset k, the strided view of the
+        unpadded image ``x`` (N, C, H, W) holding the pixels tap k sees, and the (rows, columns)
+        of the output whose windows see them there (the others see padding)."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        (top, _), (left, _) = self.pad
+        along_h = [_inside(i * dh - top, sh, x.shape[2], out_hw[0]) for i in range(kh)]
+        along_w = [_inside(j * dw - left, sw, x.shape[3], out_hw[1]) for j in range(kw)]
+        for i, (rows, y0) in enumerate(along_h):
+            for j, (cols, x0) in enumerate(along_w):
+                if rows.stop > rows.start and cols.stop > cols.start:
+                    y1, x1 = y0 + sh * (rows.stop - rows.start - 1) + 1, x0 + sw * (cols.stop - cols.start - 1) + 1
+                    yield i * kw + j, x[:, :, y0:y1:sh, x0:x1:sw], (rows, cols)
+
     def crop(self, xp: np.ndarray, h: int, w: int) -> np.ndarray:
         """The image part of a padded array (a view)."""
         (top, _), (left, _) = self.pad
         return xp[:, :, top : top + h, left : left + w]
+
+
+def _inside(offset: int, stride: int, n: int, out: int) -> tuple[slice, int]:
+    """Along one axis, a tap ``offset`` from each window's start (padding included) at windows
+    ``stride`` apart: the outputs o whose pixel offset + o·stride lies in the image [0, n), and
+    the first such pixel."""
+    lo = -(offset // stride) if offset < 0 else 0  # ⌈-offset / stride⌉
+    hi = min(out, (n - 1 - offset) // stride + 1)
+    return slice(lo, max(lo, hi)), offset + lo * stride
 
 
 def tap_offsets(win: Window, wp: int) -> np.ndarray:
