@@ -166,3 +166,33 @@ def test_a_forked_child_splits_work_on_its_own_threads(split):
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_small_product_runs_on_one_blas_thread_and_equals_the_plain_one():
+    """Between THREADED_FROM and ONE_THREAD_BELOW multiply-adds a product runs with BLAS at one
+    thread (OpenBLAS's idle threads would spin a core for ~0.1 s after it), then BLAS gets its
+    count back; the numbers are ``@``'s; other products and nodes are ``@`` as is."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((64, 4096)).astype(np.float32), rng.standard_normal((4096, 10)).astype(np.float32)
+    assert threads.THREADED_FROM <= a.size * b.shape[-1] < threads.ONE_THREAD_BELOW
+    blas = threads._threads.controllers()
+    before = [c.num_threads for c in blas]
+    seen = []
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        counts = [c.num_threads for c in blas]
+
+        class Spy(np.ndarray):
+            def __matmul__(self, other):  # what BLAS's thread count is while the product runs
+                seen.append([c.num_threads for c in blas])
+                return np.asarray(self) @ other
+
+        np.testing.assert_array_equal(threads.product(a.view(Spy), b), a @ b)
+        assert seen == [[1] * len(blas)] and [c.num_threads for c in blas] == counts
+        big = rng.standard_normal((512, 512)).astype(np.float32)
+        seen.clear()
+        threads.product(big.view(Spy), big)  # 2^27 multiply-adds: BLAS's own threads
+        assert seen == [counts]
+    assert [c.num_threads for c in blas] == before
+    x = cr.Variable(a)
+    assert isinstance(threads.product(x, b), cr.Node)

@@ -10,6 +10,7 @@ import numpy as np
 from ..dtype import PROMOTE
 from ..op import Op
 from .shape import squeeze, unsqueeze
+from .threads import product
 
 
 def matmul_vjp(g: Any, a: Any, b: Any, need_a: bool = True, need_b: bool = True) -> tuple:
@@ -31,7 +32,7 @@ def matmul_vjp(g: Any, a: Any, b: Any, need_a: bool = True, need_b: bool = True)
         gb = squeeze(a.mT @ unsqueeze(g, -1), -1) if need_b else None
         return (ga, gb)
     # .mT (the last two axes swapped) is a view on arrays and a SwapAxes node on nodes
-    return (g @ b.mT if need_a else None, a.mT @ g if need_b else None)
+    return (product(g, b.mT) if need_a else None, product(a.mT, g) if need_b else None)
 
 
 class MatMul(Op):
@@ -42,7 +43,7 @@ class MatMul(Op):
     derivatives = ("· {1}ᵀ", "{0}ᵀ ·")
 
     def forward(self, a: Any, b: Any) -> Any:
-        return a @ b
+        return product(a, b)
 
     def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         return matmul_vjp(g, a, b, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
@@ -76,7 +77,7 @@ class Linear(Op):
 
     def forward(self, x: Any, k: Any, b: Any) -> Any:
         if self._is_matrix(x, k):
-            out = x @ k
+            out = product(x, k)
             try:  # in place on the fresh product: one pass, no temporary
                 return np.add(out, b, out=out)
             except ValueError:  # b broadcasts to a bigger shape than the product
