@@ -33,6 +33,7 @@ class Sigmoid(Op):
 
     formula = "σ({0})"
     derivatives = ("σ(1-σ)",)
+    vjp_reads = ("output",)
 
     def forward(self: Op, x: Any) -> Any:  # any op may use this math (SiLU does)
         # 1/(1+e^-|x|) never overflows; for x < 0 use σ(x) = e^x/(1+e^x) = e^-|x|·σ(|x|).
@@ -52,6 +53,7 @@ class Tanh(Op):
 
     formula = "tanh({0})"
     derivatives = ("1-tanh²",)
+    vjp_reads = ("output",)
 
     def forward(self, x: Any) -> Any:
         return np.tanh(x)
@@ -61,16 +63,18 @@ class Tanh(Op):
 
 
 class ReLU(Op):
-    """max(x, 0); d/dx = [x > 0]."""
+    """max(x, 0); d/dx = [x > 0] = [max(x, 0) > 0]: read from the output, as PyTorch does, so
+    that x itself (a layer's pre-activation, say) need not be kept for backward."""
 
     formula = "relu({0})"
     derivatives = ("[{0} > 0]",)
+    vjp_reads = ("output",)
 
     def forward(self, x: Any) -> Any:
         return np.maximum(x, 0)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        return (g * (x > 0),)
+        return (g * (out > 0),)
 
 
 class LeakyReLU(Op):
@@ -258,6 +262,7 @@ class Softmax(_AlongAxis):
 
     formula = "softmax({0})"
     derivatives = ("diag(s) - s sᵀ",)
+    vjp_reads = ("output",)
 
     def forward(self, x: Any) -> Any:
         return softmax_array(x, self.axis)
@@ -271,6 +276,7 @@ class LogSoftmax(_AlongAxis):
 
     formula = "log_softmax({0})"
     derivatives = ("I - softmax",)
+    vjp_reads = ("output",)
 
     def forward(self, x: Any) -> Any:
         return log_softmax_array(x, self.axis)
