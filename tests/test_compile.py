@@ -128,6 +128,37 @@ def test_fan_out_accumulates_in_the_engines_order():
     assert same(w.grad, want)
 
 
+@pytest.mark.parametrize(
+    "x_shape, b_shape, b_dtype, x_dtype",
+    [
+        ((5000, 3), (3,), np.float32, np.float32),  # summed over 5,000 rows: the pairwise fold
+        ((4, 6, 3), (6, 1), np.float32, np.float32),  # summed over a leading and a stretched axis, kept dims
+        ((7, 3), (1, 3), np.float32, np.float32),  # the stretched axis kept as 1
+        ((7, 3), (3,), np.float32, np.float64),  # a float32 bias against float64 data: a cast back
+        ((2, 3), (2, 3), np.float32, np.float32),  # nothing to fit
+    ],
+)
+def test_broadcast_gradients_fitted_for_the_programs_shapes_are_the_engines(x_shape, b_shape, b_dtype, x_dtype):
+    """A compiled program decides how to sum each broadcast gradient once, for its shapes;
+    the numbers are the engine's, bit for bit, and the gradient has the input's dtype."""
+    rng = np.random.default_rng(1)
+    x = cr.Placeholder(name="x")
+    b = cr.Variable(rng.standard_normal(b_shape).astype(b_dtype), name="b")
+    arrays = [rng.standard_normal(x_shape).astype(x_dtype)]
+    x.feed(arrays[0])
+    out = cr.tanh(x * 1.5 + b)
+    u = rng.standard_normal(np.shape(out.value)).astype(out.value.dtype)
+    graph = cr.Graph(out)
+    graph.forward({x: arrays[0]})
+    graph.backward(u)
+    want = b.grad.copy()
+    _check_against_graph(cr.Graph(out), [x], arrays, u)
+    fast = cr.Graph(out).compile()
+    fast.forward({x: arrays[0]})
+    fast.backward(u)
+    assert same(b.grad, want) and b.grad.dtype == b_dtype
+
+
 def test_a_new_shape_writes_a_new_program_and_old_ones_are_kept():
     cr.set_default_dtype("float64")
     x, w = cr.Placeholder(name="x"), cr.Variable(np.ones((3, 2)) / 3, name="w")

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from ..broadcast import fit_gradient, unbroadcast
+from ..broadcast import accurate_sum, fit_gradient, unbroadcast
 from ..dtype import reconcile
 from ..errors import StaleProgram as Stale
 from ..node import Constant
 from ..op import Op
 from . import inline
 from .blocks import fuse, uses, with_deletions
+from .fit import Fitting, fitting
 from .program import (
     Program,
     big,
@@ -291,6 +292,10 @@ class Writer:
         shape, dtype = getattr(value, "shape", ()), getattr(value, "dtype", None)
         if getattr(part, "shape", ()) == shape and (dtype is None or part.dtype == dtype):
             return name, part
+        plan = fitting(part, value)
+        if plan is not None:  # decided now for these shapes: one reduction, a reshape or cast if needed
+            self.block(self._fit_text(name, target, plan), node, {name})
+            return target, plan.apply(part)
         key = ("fit", info(part), info(value))
         t = inline.template(_fitted, None, [part, value], None, key)
         if t is None or t.reads - {0}:  # it would need the input's value at run time: call it
@@ -301,6 +306,18 @@ class Writer:
         else:
             self.block(inline.instantiate(t, [name, "_"], "", [target], f"_{target}_", self._named(t)), node, {name})
         return target, fit_gradient(part, value)
+
+    def _fit_text(self, name: str, target: str, plan: Fitting) -> str:
+        np_ = self.bind(np, "np")
+        if plan.pairwise:
+            text = f"{target} = {self.bind(accurate_sum, 'accurate_sum')}({name}, {plan.axes!r}, {plan.keepdims})"
+        else:
+            text = f"{target} = {np_}.add.reduce({name}, axis={plan.axes!r}, keepdims={plan.keepdims})"
+        if plan.shape is not None:
+            text += f"\n{target} = {np_}.reshape({target}, {plan.shape!r})"
+        if plan.dtype is not None:
+            text += f"\n{target} = {target}.astype({self.bind(plan.dtype, 'dt')})"
+        return text
 
     # ------------------------------------------------------------ pieces
     def bind(self, obj: Any, hint: str = "c") -> str:

@@ -4,7 +4,8 @@ Each takes PyTorch's arguments in PyTorch's order (``SGD(params, 0.1, momentum=0
 so a misspelt keyword is a TypeError naming it. ``maximize=True`` ascends;
 ``nonfinite="skip"`` skips a step with a NaN or infinite gradient instead of
 raising. A rule maps (value, gradient, state) to (new value, new state) without
-touching its inputs: ``Optimizer.step`` commits every parameter's result together.
+touching its inputs: ``Optimizer.step`` commits every parameter's result together
+(SGD's new value is a ``Descend``, which the commit may write in place: see ``commit.py``).
 """
 
 from __future__ import annotations
@@ -16,25 +17,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import option_error
+from .commit import Descend
 from .optimizer import Optimizer
 
-Update = tuple[np.ndarray, dict[str, Any]]
+Update = tuple[np.ndarray | Descend, dict[str, Any]]
 
 
 def _buffer(state: dict[str, Any], key: str, like: np.ndarray, fill: float = 0.0) -> np.ndarray:
     """The state array ``key``, or (before the first step) one filled with ``fill``, shaped like ``like``."""
     return state[key] if key in state else np.full_like(like, fill)
-
-
-def _descended(value: np.ndarray, step: np.ndarray, lr: float) -> np.ndarray:
-    """``value - lr·step``, bit for bit, with one new array instead of two: the peak of an
-    all-or-nothing step holds every parameter's new value, and a temporary the size of the
-    largest parameter more would add to it."""
-    new = np.multiply(step, -lr)
-    if not isinstance(new, np.ndarray) or new.shape != np.shape(value):
-        return value - lr * step
-    new += value  # (-lr·step) + value == value - lr·step exactly: negation is exact
-    return new
 
 
 def _decayed(g: np.ndarray, value: np.ndarray, weight_decay: float) -> np.ndarray:
@@ -88,7 +79,7 @@ class SGD(Optimizer):
             buf = np.array(g) if buf is None else momentum * buf + (1 - group["dampening"]) * g
             state = {**state, "momentum_buffer": buf}
             g = g + momentum * buf if group["nesterov"] else buf
-        return _descended(value, g, group["lr"]), state
+        return Descend(g, group["lr"]), state
 
 
 class Adam(Optimizer):

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import NonFiniteGradientError, ShapeError, StateDictError, option_error
 from ..nn.module import zero_grads
 from ..node import Variable
+from .commit import Descend, interrupts_held, planned
 
 # what a parameter group may hold besides the optimizer's hyperparameters
 GROUP_KEYS = ("params", "param_names", "name")
@@ -165,36 +166,47 @@ class Optimizer:
                 f"{type(self).__name__}.step: non-finite gradient in parameter(s) "
                 f"{', '.join(bad)}; no parameter was changed"
             )
-        updates = []
+        updates: list[tuple[Variable, Any, dict[str, Any]]] = []
+        buffers: dict[np.dtype, np.ndarray] = {}
         for group, p, g in work:
             value = np.asarray(p.value)
             new_value, new_state = self.update(value, -g if group.get("maximize") else g, self.state.get(p, {}), group)
             arrays = {k: v if k in self.counters else np.asarray(v, dtype=value.dtype) for k, v in new_state.items()}
-            updates.append((p, np.asarray(new_value, dtype=value.dtype), arrays))
-        self._commit(updates)
+            new_value = planned(p, value, new_value, buffers)
+            if not isinstance(new_value, Descend):
+                new_value = np.asarray(new_value, value.dtype)
+            updates.append((p, new_value, arrays))
+        self._commit(updates, buffers)
         return loss
 
-    def _commit(self, updates: list[tuple[Variable, np.ndarray, dict[str, Any]]]) -> None:
-        """Write every new value and state; an interrupt in the middle puts back the old ones."""
+    def _commit(self, updates: list[tuple[Variable, Any, dict[str, Any]]], buffers: dict[np.dtype, Any]) -> None:
+        """Write every new value and state, with Ctrl-C held until the end (nothing here can
+        fail otherwise: no allocation, no rule); should anything still fail, the values that
+        were replaced (not written in place) and the state are put back."""
         old = [(p, p.value, self.state.get(p)) for p, _, _ in updates]
-        try:
-            for p, value, state in updates:
-                p.value = value[()] if value.ndim == 0 and np.ndim(p.value) == 0 else value
-                self.state[p] = state
-        except BaseException:
-            for p, value, saved in old:
-                p.value = value
-                if saved is None:
-                    self.state.pop(p, None)
-                else:
-                    self.state[p] = saved
-            raise
+        with interrupts_held():
+            try:
+                for p, value, state in updates:
+                    if isinstance(value, Descend):
+                        value.write_into(p.value, buffers[p.value.dtype])
+                    else:
+                        p.value = value[()] if value.ndim == 0 and np.ndim(p.value) == 0 else value
+                    self.state[p] = state
+            except BaseException:
+                for p, value, saved in old:
+                    p.value = value
+                    if saved is None:
+                        self.state.pop(p, None)
+                    else:
+                        self.state[p] = saved
+                raise
 
     def update(
         self, value: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> tuple[np.ndarray, dict[str, Any]]:
+    ) -> tuple[np.ndarray | Descend, dict[str, Any]]:
         """One step of the rule: (new value, new state) from the parameter's value, its gradient
-        ``g`` (in the value's dtype) and its state. Must not modify ``value`` or ``state``."""
+        ``g`` (in the value's dtype) and its state. Must not modify ``value`` or ``state``. The new
+        value may be a ``Descend(step, lr)`` (``value - lr·step``, written in place when safe)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ state
