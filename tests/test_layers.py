@@ -23,6 +23,7 @@ LAYERS = {
     "grad_mode": "engine",
     "backprop": "engine",
     "memory": "engine",
+    "release": "engine",
     "arraylike": "engine",
     "node": "engine",
     "op": "engine",

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import release
 from .broadcast import fit_gradient
 from .dtype import reconcile
 from .errors import CycleError, GradientError, describe
@@ -342,6 +343,8 @@ def run_backward(root: Any, gradient: Any = None, retain_grads: bool = False, re
     (or ``retain_grads``) keeps the whole graph, for a second backward."""
     check_differentiable(root)
     seed = seed_gradient(root, gradient)
+    if release.candidates:  # the last values the forward left unread go before the pass needs memory
+        release.sweep()
     backpropagate(
         sort(root, restore=False),
         [(root, seed)],

@@ -88,7 +88,7 @@ def describe(node: Any, value: Any = _OWN) -> str:
     if value is _OWN:
         value = getattr(node, "value", None)
     if getattr(value, "released_by_backward", False) is True:
-        shape = "value released by backward()"
+        shape = value.note  # "value released by backward()" or "... after forward"
     else:
         shape = "no value" if value is None else f"shape {tuple(getattr(value, 'shape', ()))}"
     return f"'{node.name}' ({type(node).__name__}, {shape})"

@@ -19,6 +19,7 @@ from . import dtype as _dtype
 from . import hooks
 from .backprop import backpropagate, check_differentiable, flatten, run_backward, seed_gradient, sort
 from .errors import FeedError, GradientError, MissingFeedError, describe
+from .memory import restore_released
 from .node import Constant, Node, Placeholder, Variable
 
 
@@ -70,7 +71,11 @@ def grad(
         if not node.requires_grad:
             raise GradientError(f"grad: input {describe(node)} does not require grad")
     seeds = [(out, _seed(out, g, create_graph)) for out, g in zip(outs, grad_outputs)]
-    found = backpropagate(sort(*outs), seeds, keep="none", create_graph=create_graph, wanted=set(ins))
+    order = sort(*outs, restore=False)
+    # what backward released is read again; what the forward released no vjp reads, but a graph of
+    # the backward pass is built from nodes that must all have their values
+    restore_released(order, after_forward=create_graph)
+    found = backpropagate(order, seeds, keep="none", create_graph=create_graph, wanted=set(ins))
     result = []
     for node in ins:
         g = found.get(node)

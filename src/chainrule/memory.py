@@ -95,6 +95,7 @@ class _Released:
 
     __slots__ = ()
     released_by_backward = True  # errors.describe says "value released" for such a node
+    note = "value released by backward()"  # what errors.describe says instead of its shape
     message = (
         "this intermediate value was released by backward() once no remaining vjp needed it "
         "(nothing outside the graph held its node); pass retain_graph=True to backward() to keep "
@@ -116,10 +117,53 @@ class _Released:
 RELEASED = _Released()
 
 
-def restore_released(order: Sequence[Any]) -> None:
-    """Recompute, in ``order`` (inputs first), every value a backward pass released."""
+class ReleasedAfterForward(_Released):
+    """The value of a node released while the graph was still being built (``release.py``):
+    no vjp reads it and nothing outside the graph held the node. It keeps the array's
+    ``shape`` and ``dtype``, which the backward pass reads of every input (to fit each
+    gradient to it) and some vjps too (a reshape's); any other use raises
+    ``ReleasedValueError``."""
+
+    __slots__ = ("shape", "dtype")
+    message = (
+        "this intermediate value was released once its node was built into the graph: no vjp "
+        "reads it and nothing outside the graph held its node (as PyTorch frees it); keep a "
+        "reference to the node (a variable) to read its value later"
+    )
+    note = "value released after forward"
+
+    def __init__(self, shape: tuple, dtype: np.dtype) -> None:
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func is np.shape:  # np.shape and np.ndim of a value are what vjps read of an unread input
+            return self.shape
+        if func is np.ndim:
+            return len(self.shape)
+        return self._refuse()
+
+    def astype(self, dtype: Any, copy: bool = True) -> ReleasedAfterForward:
+        """The engine casts an op's inputs to the dtype it computes in: a released value stays one."""
+        return ReleasedAfterForward(self.shape, np.dtype(dtype))
+
+    def __repr__(self) -> str:
+        return f"<released after forward: shape {self.shape}, {self.dtype}; hold the node to keep it>"
+
+
+def restore_released(order: Sequence[Any], after_forward: bool = True) -> None:
+    """Recompute, in ``order`` (inputs first), every value a backward pass released (and, with
+    ``after_forward``, every value released while the graph was built)."""
     for node in order:
-        if node.value is RELEASED:
+        value = node.value
+        if value is RELEASED or (after_forward and type(value) is ReleasedAfterForward):
             node.value = node._evaluate()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import hooks
+from . import hooks, release
 from .dtype import reconcile
 from .errors import ChainruleError, GradientError, MissingFeedError, OptionError, ShapeError, describe, option_error
 from .grad_mode import grad_mode
@@ -98,7 +98,12 @@ class Op(Node):
     formula = ""
     derivatives: tuple = ()
     differentiable = True
+    # What the vjp reads: "output", "inputs" (all), or input positions. An input left out may
+    # still have its shape, dtype and ndim read. release.py frees the values nothing reads.
+    vjp_reads: tuple = ("inputs", "output")
     _checks = False
+    _releasable = False  # whether the vjp leaves its own output unread (from vjp_reads)
+    _reads_inputs: frozenset | None = None  # the input positions it reads; None: all
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         math = cls.__dict__.get("forward")
@@ -110,6 +115,11 @@ class Op(Node):
             )
         super().__init_subclass__(**kwargs)
         cls._checks = cls.check_options is not Op.check_options  # most ops have no options to check
+        if "vjp" in cls.__dict__ and "vjp_reads" not in cls.__dict__:
+            cls.vjp_reads = Op.vjp_reads  # a new vjp reads everything unless it says otherwise
+        reads = cls.vjp_reads
+        cls._releasable = "output" not in reads
+        cls._reads_inputs = None if "inputs" in reads else frozenset(r for r in reads if r != "output")
         if math is not None:
             cls._math = math  # type: ignore[method-assign]  # the engine calls the math directly
             cls.forward = _Forward(math)  # type: ignore[method-assign,assignment]  # see _Forward
@@ -156,8 +166,14 @@ class Op(Node):
             raise
         except COMPUTE_ERRORS as exc:
             raise self.input_error(exc, values) from exc
-        if not self.requires_grad and not grad_mode.enabled:
-            self.inputs = ()  # no_grad(): the value, and no graph holding every value before it
+        if not self.requires_grad:
+            if not grad_mode.enabled:
+                self.inputs = ()  # no_grad(): the value, and no graph holding every value before it
+            return
+        if release.candidates:  # some big value may be released: this op pins it or holds it
+            release.built(self)
+        if self._releasable:  # its vjp does not read its value: it may go once nothing holds it
+            release.consider(self)
 
     def _set_attrs(self, attrs: dict) -> None:
         for key, val in attrs.items():

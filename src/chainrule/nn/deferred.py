@@ -52,6 +52,7 @@ class InputCheck(Op):
     """A layer's input once it has a value: each of ``checks`` (raising ShapeError) runs on it,
     and floating values become ``dtype_`` (None: left as they are). ∂/∂x = 1."""
 
+    vjp_reads = ()
     checks: tuple = ()
     dtype_ = None
     formula = "{0}"

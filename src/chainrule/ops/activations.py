@@ -34,6 +34,7 @@ class Sigmoid(Op):
 
     formula = "σ({0})"
     derivatives = ("σ(1-σ)",)
+    vjp_reads = ("output",)
 
     def forward(self: Op, x: Any) -> Any:  # any op may use this math (SiLU does)
         # 1/(1+e^-|x|) never overflows; for x < 0 use σ(x) = e^x/(1+e^x) = e^-|x|·σ(|x|).
@@ -53,6 +54,7 @@ class Tanh(Op):
 
     formula = "tanh({0})"
     derivatives = ("1-tanh²",)
+    vjp_reads = ("output",)
 
     def forward(self, x: Any) -> Any:
         return np.tanh(x)
@@ -62,10 +64,12 @@ class Tanh(Op):
 
 
 class ReLU(Op):
-    """max(x, 0); d/dx = [x > 0]."""
+    """max(x, 0); d/dx = [x > 0] = [max(x, 0) > 0]: read from the output, as PyTorch does, so
+    that x itself (a layer's pre-activation, say) need not be kept for backward."""
 
     formula = "relu({0})"
     derivatives = ("[{0} > 0]",)
+    vjp_reads = ("output",)
 
     def forward(self, x: Any) -> Any:
         if isinstance(x, np.ndarray) and x.dtype.kind == "f":  # big arrays: on every thread BLAS has (threads.py)
@@ -73,17 +77,17 @@ class ReLU(Op):
         return np.maximum(x, 0)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        if isinstance(g, np.ndarray) and isinstance(x, np.ndarray) and g.shape == x.shape and g.dtype.kind == "f":
-            return (elementwise(relu_grad_kernel, g, x),)
-        return (g * (x > 0),)
+        if isinstance(g, np.ndarray) and isinstance(out, np.ndarray) and g.shape == out.shape and g.dtype.kind == "f":
+            return (elementwise(relu_grad_kernel, g, out),)
+        return (g * (out > 0),)
 
 
 def relu_kernel(x: np.ndarray, out: np.ndarray) -> None:
     np.maximum(x, 0, out=out)
 
 
-def relu_grad_kernel(g: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
-    np.multiply(g, x > 0, out=out)  # g·[x > 0], as ``g * (x > 0)`` computes it
+def relu_grad_kernel(g: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(g, y > 0, out=out)  # g·[relu(x) > 0], as ``g * (y > 0)`` computes it
 
 
 class LeakyReLU(Op):
@@ -271,6 +275,7 @@ class Softmax(_AlongAxis):
 
     formula = "softmax({0})"
     derivatives = ("diag(s) - s sᵀ",)
+    vjp_reads = ("output",)
 
     def forward(self, x: Any) -> Any:
         return softmax_array(x, self.axis)
@@ -284,6 +289,7 @@ class LogSoftmax(_AlongAxis):
 
     formula = "log_softmax({0})"
     derivatives = ("I - softmax",)
+    vjp_reads = ("output",)
 
     def forward(self, x: Any) -> Any:
         return log_softmax_array(x, self.axis)

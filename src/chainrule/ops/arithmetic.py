@@ -18,6 +18,7 @@ from .elementwise import log, sign, where
 class Add(Op):
     """a + b; ∂/∂a = 1, ∂/∂b = 1."""
 
+    vjp_reads = ()  # shape and dtype only
     dtypes = PROMOTE
     formula = "{0} + {1}"
     derivatives = ("1", "1")
@@ -32,6 +33,7 @@ class Add(Op):
 class Sub(Op):
     """a - b; ∂/∂a = 1, ∂/∂b = -1."""
 
+    vjp_reads = ()  # shape and dtype only
     dtypes = PROMOTE
     formula = "{0} - {1}"
     derivatives = ("1", "-1")
@@ -46,6 +48,7 @@ class Sub(Op):
 class Mul(Op):
     """a · b; ∂/∂a = b, ∂/∂b = a."""
 
+    vjp_reads = ("inputs",)
     dtypes = PROMOTE
     formula = "{0} · {1}"
     derivatives = ("{1}", "{0}")
@@ -79,6 +82,7 @@ class Div(Op):
 class Neg(Op):
     """-a; ∂/∂a = -1."""
 
+    vjp_reads = ()
     formula = "-{0}"
     derivatives = ("-1",)
 

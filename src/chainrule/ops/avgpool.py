@@ -52,6 +52,7 @@ class AvgPool2D(_Pool):
     zero padding (``count_include_pad``), or not, or by ``divisor_override``; vjp: g / divisor
     spread back over every window (col2im)."""
 
+    vjp_reads = ()  # the input's shape only
     count_include_pad = True
     divisor_override = None
     label = "avg_pool"
@@ -118,6 +119,7 @@ class AdaptiveAvgPool2D(Op):
     """Average over ``output_size`` bins that cover the input (PyTorch's bins), as
     A_h · x · A_wᵀ with constant averaging matrices; vjp: A_hᵀ · g · A_w."""
 
+    vjp_reads = ()  # the input's shape only
     spatial = 2
     output_size: Any = (1, 1)  # None: that axis keeps the input's size
 

@@ -182,6 +182,7 @@ class Conv2D(_ConvOp):
     ``torch.nn.functional.conv2d``. ∂/∂x = conv_input_grad(g, W), ∂/∂W = conv_weight_grad(x, g),
     ∂/∂b = Σ g over every axis but the channels."""
 
+    vjp_reads = ("inputs",)  # x and W (the bias only as present or not), not the output
     formula = "conv2d({0}, {1})"
     derivatives = ("conv_transpose(g, W)", "Σ g·windows(x)", "Σ g")
 

@@ -115,6 +115,7 @@ class Cast(Op):
     """x converted to ``dtype_``; ∂/∂x = 1 (the engine casts the gradient back to x's dtype,
     as it does for every gradient)."""
 
+    vjp_reads = ()
     dtype_ = None
     formula = "{0}"
     derivatives = ("1",)

@@ -38,6 +38,7 @@ def matmul_vjp(g: Any, a: Any, b: Any, need_a: bool = True, need_b: bool = True)
 class MatMul(Op):
     """a @ b; ∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g."""
 
+    vjp_reads = ("inputs",)
     dtypes = PROMOTE
     formula = "{0} @ {1}"
     derivatives = ("· {1}ᵀ", "{0}ᵀ ·")
@@ -56,6 +57,7 @@ class Linear(Op):
     One fused node instead of a product and a sum: the common layer costs one step.
     """
 
+    vjp_reads = (0, 1)  # x and k: the bias gets g as it is
     dtypes = PROMOTE
 
     @property

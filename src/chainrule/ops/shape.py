@@ -26,6 +26,7 @@ def _shape_arg(shape: Sequence[int] | tuple) -> tuple:
 class SumToShape(Op):
     """Sum a broadcast gradient back down to ``shape``; vjp: broadcast it up again."""
 
+    vjp_reads = ()  # the input's shape only
     shape_ = ()
     formula = "sum_to_shape({0})"
     derivatives = ("1",)
@@ -49,6 +50,7 @@ class _Regroup(Op):
     gradient back to the input's shape (taken at run time, so a define-then-run graph
     works for whatever shape it is fed)."""
 
+    vjp_reads = ()  # the input's shape only
     derivatives = ("1",)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
@@ -118,6 +120,7 @@ expand_dims = unsqueeze
 class Transpose(Op):
     """Permute axes (reverse them by default); vjp: the inverse permutation."""
 
+    vjp_reads = ()  # the input's shape only
     axes = None
     formula = "{0}ᵀ"
     derivatives = ("1",)
@@ -156,6 +159,7 @@ def permute(x: Any, *dims: int | Sequence[int]) -> Any:
 class SwapAxes(Op):
     """Exchange two axes (the last two by default: a batched matrix transpose)."""
 
+    vjp_reads = ()  # the input's shape only
     axis1 = -1
     axis2 = -2
     formula = "swapaxes({0})"
@@ -190,6 +194,7 @@ def swapaxes(x: Any, axis1: int = -1, axis2: int = -2) -> Any:
 class BroadcastTo(Op):
     """Stretch ``x`` to ``shape`` by NumPy's rules; vjp: the engine sums it back."""
 
+    vjp_reads = ()  # the input's shape only
     shape_ = ()
     formula = "broadcast({0})"
     derivatives = ("1",)
@@ -229,6 +234,7 @@ def expand(x: Any, *shape: Any) -> Any:
 class Flip(Op):
     """The elements in reverse order along ``axis`` (int, tuple, or None for all); vjp: flip g back."""
 
+    vjp_reads = ()  # the input's shape only
     axis = None
     formula = "flip({0})"
     derivatives = ("flip",)
