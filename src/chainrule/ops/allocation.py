@@ -11,8 +11,14 @@ instead of 0.87 ms (PyTorch: 0.89 ms). With arrays below 32 MiB served from the
 heap and up to 64 MiB of freed heap kept, W9 takes 55-57 ms with no system time
 and the same peak memory (83 MiB above the model's).
 
-``keep_freed_memory()`` sets those two thresholds (Linux with glibc; nothing
-elsewhere). ``chainrule.ops`` calls it once on import; set the environment
+Convolution and pooling also run on worker threads (``threads.py``), and glibc
+gives each thread its own arena, whose freed memory the others' allocations
+cannot reuse: W9's peak RSS was 49.6 MiB with two arenas, 44.9 MiB with one
+(tracemalloc 36.1 MiB either way). So one arena serves every thread (NumPy's
+buffers are big and few; Python's small objects never reach malloc).
+
+``keep_freed_memory()`` sets those two thresholds and the one arena (Linux with
+glibc; nothing elsewhere). ``chainrule.ops`` calls it once on import; set the environment
 variable ``CHAINRULE_MALLOC=default`` to leave malloc as it is.
 """
 
@@ -22,7 +28,7 @@ import ctypes
 import os
 import sys
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters (malloc.h)
 MMAP_THRESHOLD = 32 << 20  # arrays smaller than this come from the heap and reuse freed memory
 TRIM_THRESHOLD = 64 << 20  # freed memory at the heap's top kept up to this before it goes back
 
@@ -36,4 +42,7 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    return all(
+        mallopt(option, value) == 1
+        for option, value in ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_ARENA_MAX, 1))
+    )
