@@ -45,14 +45,15 @@ def reduce_losses(losses: np.ndarray, reduction: str) -> Any:
         return total / losses.size
 
 
-def _unreduce(g: Any, shape: tuple, reduction: str) -> Any:
-    """The upstream gradient of a reduced loss, per element of the unreduced losses."""
+def _unreduce(g: Any, shape: tuple, reduction: str, spread: bool = True) -> Any:
+    """The upstream gradient of a reduced loss, per element of the unreduced losses
+    (``spread=False``: still one number for a reduced loss, for a product to broadcast)."""
     if reduction == "none":
         return g
     count = math.prod(shape)
     if reduction == "mean" and count > 1:
         g = g / count
-    return broadcast_to(g, shape) if shape else g
+    return broadcast_to(g, shape) if shape and spread else g
 
 
 class _Loss(Op):
@@ -79,7 +80,7 @@ class MSE(_Loss):
 
     def vjp(self, g: Any, out: Any, y: Any, yhat: Any) -> tuple[Any, ...]:
         d = y - yhat
-        gy = 2 * _unreduce(g, d.shape, self.reduction) * d
+        gy = 2 * _unreduce(g, d.shape, self.reduction, spread=False) * d  # 2·(g/n), then one product
         return (gy, -gy)
 
 
