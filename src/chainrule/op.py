@@ -173,9 +173,7 @@ class Op(Node):
         if release.candidates:  # some big value may be released: this op pins it or holds it
             release.built(self)
         if self._releasable:  # its vjp does not read its value: it may go once nothing holds it
-            value = self.value  # (the size test here: a call per small op would cost more than it)
-            if value.__class__ is np.ndarray and value.nbytes >= release.THRESHOLD:
-                release.consider(self)
+            release.consider(self)
 
     def _set_attrs(self, attrs: dict) -> None:
         for key, val in attrs.items():
