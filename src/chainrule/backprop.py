@@ -18,8 +18,7 @@ knows nodes only by what they carry: ``inputs``, ``value``, ``grad``, ``vjp``.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -29,7 +28,7 @@ from . import release
 from .broadcast import fit_gradient
 from .dtype import reconcile
 from .errors import CycleError, GradientError, describe
-from .memory import RELEASED, collector, current_pass, private, restore_released
+from .memory import COUNTS_REFERENCES, RELEASED, collector, current_pass, private, refcount, restore_released
 
 
 # ---------------------------------------------------------------- sorting
@@ -178,7 +177,7 @@ def backpropagate(
     grads: dict = {}
     for node, seed in seeds:
         grads[node] = seed if node not in grads else grads[node] + seed
-    release = release and not create_graph and keep != "all" and _COUNTS_REFERENCES
+    release = release and not create_graph and keep != "all" and COUNTS_REFERENCES
     kept = seeds[0][0] if release and len(seeds) == 1 else None  # the output keeps its value
     outer, current_pass.releasing = current_pass.releasing, kept is not None  # ops with big saved state may ask
     try:
@@ -265,15 +264,6 @@ def _release(node: Any, fanned: dict, kept: Any) -> None:
     k = fanned.get(node) if fanned else None
     if refcount(node) <= (5 if k is None else 6 + k) and node is not kept:
         node.value = RELEASED
-
-
-def _uncounted(node: object) -> int:
-    """Where Python counts no references (not CPython): as if held from everywhere."""
-    return sys.maxsize
-
-
-refcount: Callable[[object], int] = getattr(sys, "getrefcount", _uncounted)
-_COUNTS_REFERENCES = refcount is not _uncounted  # CPython; elsewhere nothing is released
 
 
 def _commit(cleared: Sequence[Any], writes: list, steps: list) -> None:

@@ -55,6 +55,12 @@ def fit_gradient(part: Any, value: Any) -> Any:
 PAIRWISE_FROM = 4096  # below this many terms per output element, NumPy's own loop is accurate enough
 
 
+def needs_pairwise(terms: int, dtype: np.dtype) -> bool:
+    """Whether a sum of ``terms`` terms per total (of ``dtype``) takes ``accurate_sum``'s pairwise
+    way; below ``PAIRWISE_FROM`` terms, or for integers, NumPy's own loop is exact enough."""
+    return terms >= PAIRWISE_FROM and dtype.kind == "f"
+
+
 def accurate_sum(x: Any, axes: tuple, keepdims: bool = False) -> Any:
     """Σ over ``axes`` with O(log n) rounding error, like NumPy's sum along a contiguous
     last axis and PyTorch's reductions.
@@ -68,7 +74,7 @@ def accurate_sum(x: Any, axes: tuple, keepdims: bool = False) -> Any:
     n = 1
     for a in axes:
         n *= x.shape[a]
-    if n < PAIRWISE_FROM or x.dtype.kind != "f":
+    if not needs_pairwise(n, x.dtype):
         return np.add.reduce(x, axis=axes, keepdims=keepdims)  # type: ignore[call-overload]  # numpy's stubs take only a literal keepdims
     kept = [a for a in range(x.ndim) if a not in axes]
     runs = np.transpose(x, kept + list(axes))

@@ -24,7 +24,7 @@ import gc
 import sys
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -167,7 +167,16 @@ def restore_released(order: Sequence[Any], after_forward: bool = True) -> None:
             node.value = node._evaluate()
 
 
-_refcount = getattr(sys, "getrefcount", None)
+def _uncounted(obj: object) -> int:
+    """Where Python counts no references (not CPython): as if held from everywhere, so nothing
+    is ever taken to be unseen (nothing released, nothing written in place, every gradient copied)."""
+    return sys.maxsize
+
+
+# CPython's exact reference count; backward's release, the forward-time release, gradient
+# stores and the optimizer's in-place step all decide "does anyone else see this?" with it
+refcount: Callable[[object], int] = getattr(sys, "getrefcount", _uncounted)
+COUNTS_REFERENCES = refcount is not _uncounted
 
 
 class _Pass(threading.local):
@@ -186,10 +195,4 @@ def private(g: np.ndarray) -> bool:
     if base is None:
         return True
     # references to base: g's, this local's and getrefcount's argument
-    return (
-        _refcount is not None
-        and type(base) is np.ndarray
-        and base.base is None
-        and base.size == g.size
-        and _refcount(base) <= 3
-    )
+    return type(base) is np.ndarray and base.base is None and base.size == g.size and refcount(base) <= 3

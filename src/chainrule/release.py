@@ -28,15 +28,13 @@ transforms, ``create_graph``); reading it directly raises ``ReleasedValueError``
 
 from __future__ import annotations
 
-import sys
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import hooks
-from .memory import ReleasedAfterForward
+from .memory import ReleasedAfterForward, refcount
 
 THRESHOLD = 1 << 16  # bytes: below this, keeping a value costs less than watching it
 CHECKS = 64  # sweeps a candidate may be found held in before it is left alone
@@ -108,11 +106,3 @@ def sweep() -> None:
             if not entry.checks:
                 del candidates[key]
         del node
-
-
-def _uncounted(node: object) -> int:
-    """Where Python counts no references (not CPython): as if held from everywhere."""
-    return sys.maxsize
-
-
-refcount: Callable[[object], int] = getattr(sys, "getrefcount", _uncounted)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..broadcast import PAIRWISE_FROM, accurate_sum, broadcast_axes, fit_gradient
+from ..broadcast import accurate_sum, broadcast_axes, fit_gradient, needs_pairwise
 
 
 class Fitting(NamedTuple):
@@ -47,21 +47,14 @@ def fitting(part: Any, value: Any) -> Fitting | None:
     axes = broadcast_axes(part.shape, value.shape)
     if not axes:
         return None
-    n = math.prod(part.shape[a] for a in axes)
     keepdims = part.ndim == value.ndim
-    pairwise = n >= PAIRWISE_FROM and part.dtype.kind == "f"
-    total_shape = tuple(
-        1 if keepdims and a in axes else s for a, s in enumerate(part.shape) if keepdims or a not in axes
+    plan = Fitting(axes, keepdims, needs_pairwise(math.prod(part.shape[a] for a in axes), part.dtype), None, None)
+    total = plan.apply(part)  # the reduction alone: what it leaves says whether a reshape or a cast follows
+    plan = plan._replace(
+        shape=None if total.shape == value.shape else value.shape,
+        dtype=None if total.dtype == value.dtype else value.dtype,
     )
-    plan = Fitting(
-        axes,
-        keepdims,
-        pairwise,
-        None if total_shape == value.shape else value.shape,
-        None if part.dtype == value.dtype else value.dtype,
-    )
-    expected = fit_gradient(part, value)
-    got = plan.apply(part)
+    expected, got = fit_gradient(part, value), plan.apply(part)
     if got.shape != expected.shape or got.dtype != expected.dtype:
         return None
     return plan if np.array_equal(got, expected, equal_nan=got.dtype.kind in "fc") else None
