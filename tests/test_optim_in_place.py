@@ -116,11 +116,11 @@ def test_ctrl_c_during_the_writes_is_held_until_every_parameter_is_written(monke
         p.grad = np.ones_like(p.value)
     write, calls = commit.Descend.write_into, []
 
-    def interrupted(self, value, buffer):
+    def interrupted(self, value):
         calls.append(1)
         if len(calls) == 1:
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C after the first parameter's write began
-        write(self, value, buffer)
+        write(self, value)
 
     monkeypatch.setattr(commit.Descend, "write_into", interrupted)
     with pytest.raises(KeyboardInterrupt):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..memory import refcount
 from ..node import Variable
 
 SLICE = 1 << 15  # elements per in-place pass: a buffer that stays in cache, never a parameter-sized one
@@ -37,10 +37,11 @@ SLICE = 1 << 15  # elements per in-place pass: a buffer that stays in cache, nev
 class Descend:
     """A rule's new value ``value - lr·step``, left for the commit to write (see the module docstring)."""
 
-    __slots__ = ("step", "lr")
+    __slots__ = ("step", "lr", "buffer")
 
     def __init__(self, step: np.ndarray, lr: float) -> None:
         self.step, self.lr = step, float(lr)
+        self.buffer: np.ndarray | None = None  # what ``write_into`` writes through (set by ``planned``)
 
     def computed(self, value: np.ndarray) -> np.ndarray:
         """The new value as a new array: ``(-lr·step) + value`` is ``value - lr·step`` bit for bit
@@ -51,10 +52,11 @@ class Descend:
         new += value
         return new
 
-    def write_into(self, value: np.ndarray, buffer: np.ndarray) -> None:
+    def write_into(self, value: np.ndarray) -> None:
         """``value -= lr·step`` in place with the same bits as ``computed``, a block of leading
         rows at a time; ``step`` may have any layout (a gradient is often a transposed view)."""
-        if value.ndim == 0:
+        buffer = self.buffer
+        if value.ndim == 0 or buffer is None:
             value[...] = self.computed(value)
             return
         rows = buffer.size // _row_size(value)
@@ -81,7 +83,7 @@ def seen_only_by(p: Variable, held: int) -> bool:
         and value.flags.owndata
         and value.flags.writeable
         and value.flags.c_contiguous
-        and sys.getrefcount(value) == held + 3
+        and refcount(value) == held + 3
     )
 
 
@@ -116,4 +118,5 @@ def planned(p: Variable, value: np.ndarray, new_value: Any, buffers: dict[np.dty
     size = max(row, min(value.size, SLICE // row * row))  # whole rows, at least one
     if value.dtype not in buffers or buffers[value.dtype].size < size:
         buffers[value.dtype] = np.empty(size, value.dtype)
+    new_value.buffer = buffers[value.dtype]
     return new_value

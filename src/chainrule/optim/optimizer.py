@@ -2,11 +2,12 @@
 
 Parameter groups (each with its own hyperparameters), per-parameter state, the
 names of the parameters (``0.weight``), the finite-gradient check, and a step
-that happens for every parameter or for none: every new value and every new
-state is computed first, then all are committed together, so an exception (or
-an interrupt) in the middle of a step leaves every parameter and all the state
-as they were. A subclass writes only its update rule, as a function from a
-parameter's value, gradient and state to the new value and state.
+that happens for every parameter or for none: every rule runs and every new
+state is made first, then all are committed together (``commit.py``: in the
+parameter's own array where no one else sees it), so an exception (or an
+interrupt) in the middle of a step leaves every parameter and all the state as
+they were. A subclass writes only its update rule, as a function from a
+parameter's value, gradient and state to the new value (or a ``Descend``) and state.
 """
 
 from __future__ import annotations
@@ -176,10 +177,10 @@ class Optimizer:
             if not isinstance(new_value, Descend):
                 new_value = np.asarray(new_value, value.dtype)
             updates.append((p, new_value, arrays))
-        self._commit(updates, buffers)
+        self._commit(updates)
         return loss
 
-    def _commit(self, updates: list[tuple[Variable, Any, dict[str, Any]]], buffers: dict[np.dtype, Any]) -> None:
+    def _commit(self, updates: list[tuple[Variable, Any, dict[str, Any]]]) -> None:
         """Write every new value and state, with Ctrl-C held until the end (nothing here can
         fail otherwise: no allocation, no rule); should anything still fail, the values that
         were replaced (not written in place) and the state are put back."""
@@ -188,7 +189,7 @@ class Optimizer:
             try:
                 for p, value, state in updates:
                     if isinstance(value, Descend):
-                        value.write_into(p.value, buffers[p.value.dtype])
+                        value.write_into(p.value)
                     else:
                         p.value = value[()] if value.ndim == 0 and np.ndim(p.value) == 0 else value
                     self.state[p] = state
