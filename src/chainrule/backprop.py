@@ -217,6 +217,8 @@ def _walk(
             writes.append((node, g))
         if create_graph:
             values, out = inputs, node
+        elif len(inputs) == 1:  # (most ops: no list to build)
+            values, out = (inputs[0].value,), node.value
         else:
             values, out = [inp.value for inp in inputs], node.value
         if node.dtypes is not None and len(values) > 1:  # the common case inline: one dtype already
@@ -247,23 +249,18 @@ def _walk(
                     fanned[inp] = fanned.get(inp, 0) + 1
         if sent is not None:
             steps.append((node, sent))
-        if release:
-            _release(node, fanned, kept)
+        if release:  # after its vjp: drop what it saved for it, and its value unless held (below)
+            if node.saved_for_backward:
+                for name in node.saved_for_backward:
+                    setattr(node, name, None)
+            # the graph's own references: `order`, `node` here, getrefcount's argument, and one per
+            # gradient received (each came from a consumer whose inputs hold the node), plus the key in
+            # `fanned`; a consumer that sent none makes one more, and the value stays (the safe side).
+            # Anything else (the user's variable, `kept`: the output) keeps the value.
+            k = fanned.get(node) if fanned else None
+            if refcount(node) <= (4 if k is None else 5 + k) and node is not kept:
+                node.value = RELEASED
     return found, writes, steps
-
-
-def _release(node: Any, fanned: dict, kept: Any) -> None:
-    """After ``node``'s vjp: drop the arrays it saved for it, and its value unless something
-    outside the graph references the node (or it is ``kept``, the output)."""
-    if node.saved_for_backward:
-        for name in node.saved_for_backward:
-            setattr(node, name, None)
-    # the graph's own references: `order`, `node` in _walk and here, getrefcount's argument, and one
-    # per gradient received (each came from a consumer whose inputs hold the node), plus the key in
-    # `fanned`; a consumer that sent none makes one more, and the value stays (the safe side)
-    k = fanned.get(node) if fanned else None
-    if refcount(node) <= (5 if k is None else 6 + k) and node is not kept:
-        node.value = RELEASED
 
 
 def _commit(cleared: Sequence[Any], writes: list, steps: list) -> None:

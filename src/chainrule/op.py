@@ -172,7 +172,9 @@ class Op(Node):
             return
         if release.candidates:  # some big value may be released: this op pins it or holds it
             release.built(self)
-        if self._releasable:  # its vjp does not read its value: it may go once nothing holds it
+        # its vjp does not read its value: a big one may go once nothing holds it (the size is
+        # checked here first: this runs once per op built, and most values are small)
+        if self._releasable and getattr(self.value, "nbytes", 0) >= release.THRESHOLD:
             release.consider(self)
 
     def _set_attrs(self, attrs: dict) -> None:

@@ -70,11 +70,8 @@ class _Classification(_Loss):
         super().check_options()
         if not isinstance(self.ignore_index, (int, np.integer)) or isinstance(self.ignore_index, bool):
             raise self.option_error("ignore_index", "is not an int")
-        if not self.inputs:  # arrays in, array out: the forward checks the labels it is given
-            return
-        x, target = self.inputs[0].value, self.inputs[1].value
-        if x is not None and target is not None:  # define-then-run: checked when the values come
-            self.check_target(x, target)
+        # the labels are checked by the forward, on the values it is given: when the node is built
+        # eagerly (the same OptionError, raised as it is built), or when a Graph's feed comes
 
     def check_target(self, x: Any, target: Any) -> np.ndarray | None:
         """Integer labels in [0, C) or ``ignore_index`` (an OptionError otherwise); None

@@ -136,7 +136,10 @@ class Columns:
         padded[:, :, top : top + h, left : left + w] = x[n0:n1].transpose(1, 0, 2, 3)
         cols = self.buffer("cols", (self.shape[1], self.win.taps, m, self.oh, self.ow))
         if self.ow < SHORT_ROWS and cols.size * 8 <= INDEX_BYTES:  # short rows: one gather
-            np.take(padded.ravel(), column_index(padded.shape, (self.oh, self.ow), self.win), out=cols.reshape(-1))
+            # mode="clip": the indices are in range by construction, and take's default mode copies
+            # into a buffer first when given ``out`` (to leave it whole should an index be bad)
+            index = column_index(padded.shape, (self.oh, self.ow), self.win)
+            np.take(padded.ravel(), index, out=cols.reshape(-1), mode="clip")
         else:
             for k, view in self.win.views(padded, (self.oh, self.ow)):
                 cols[:, k] = view
