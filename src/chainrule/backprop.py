@@ -58,7 +58,8 @@ def _by_creation(outs: list) -> list | None:
     """The ancestors of ``outs`` sorted by creation number, or None if some node's
     input was created after it (hand-wired inputs)."""
     seen = set(outs)  # nodes hash by identity
-    stack = list(outs)
+    found = list(seen)  # in the order found: mostly newest first, a run that the sort takes whole
+    stack = list(seen)
     while stack:
         node = stack.pop()
         seq = node._seq
@@ -67,8 +68,10 @@ def _by_creation(outs: list) -> list | None:
                 return None
             if inp not in seen:
                 seen.add(inp)
+                found.append(inp)
                 stack.append(inp)
-    return sorted(seen, key=_creation_number)
+    found.sort(key=_creation_number)
+    return found
 
 
 _creation_number = attrgetter("_seq")
@@ -217,8 +220,10 @@ def _walk(
             writes.append((node, g))
         if create_graph:
             values, out = inputs, node
-        elif len(inputs) == 1:  # (most ops: no list to build)
+        elif len(inputs) == 1:  # most ops have one or two inputs: no comprehension to run for those
             values, out = (inputs[0].value,), node.value
+        elif len(inputs) == 2:
+            values, out = (inputs[0].value, inputs[1].value), node.value
         else:
             values, out = [inp.value for inp in inputs], node.value
         if node.dtypes is not None and len(values) > 1:  # the common case inline: one dtype already

@@ -125,33 +125,38 @@ class Op(Node):
             cls.forward = _Forward(math)  # type: ignore[method-assign,assignment]  # see _Forward
 
     def __init__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> None:
-        # The hot path of eager mode: every op built runs this, so it is written flat.
-        for i in inputs:
-            if not isinstance(i, Node):
+        # The hot path of eager mode: every op built runs this, so it is written flat, the usual
+        # binary and unary ops first (no loop over their inputs).
+        if len(inputs) == 2:
+            a, b = inputs
+            if not (isinstance(a, Node) and isinstance(b, Node)):
+                a, b = inputs = _lift(inputs)
+            requires_grad = a.requires_grad or b.requires_grad
+            values: Sequence[Any] = (a.value, b.value)
+            ready = values[0] is not None and values[1] is not None
+        elif len(inputs) == 1:
+            a = inputs[0]
+            if not isinstance(a, Node):
+                (a,) = inputs = _lift(inputs)
+            requires_grad, values = a.requires_grad, (a.value,)
+            ready = values[0] is not None
+        else:
+            if not all(isinstance(i, Node) for i in inputs):
                 inputs = _lift(inputs)
-                break
+            requires_grad = any(n.requires_grad for n in inputs)
+            values = [n.value for n in inputs]
+            ready = all(v is not None for v in values)
         self.inputs = inputs
         self._name = name
-        self.grad = None
+        self.grad = self._outputs = self._gradients = None
         self._seq = seq = next(creation_order)
         if seq >= collector.next_check:  # a big graph is being built: see memory.CollectorPolicy
             collector.grown(self)
-        self._outputs = self._gradients = None
         if attrs:
             self._set_attrs(attrs)
         if self._checks:
             self.check_options()
-        requires_grad = False
-        values = []
-        ready = True
-        for n in inputs:
-            if n.requires_grad:
-                requires_grad = True
-            v = n.value
-            if v is None:
-                ready = False
-            values.append(v)
-        self.requires_grad = requires_grad and self.differentiable and grad_mode.enabled
+        self.requires_grad = wanted = True if requires_grad and self.differentiable and grad_mode.enabled else False
         if not ready:  # define-then-run: a Graph computes it once the placeholders are fed
             self.value = None
             return
@@ -161,12 +166,12 @@ class Op(Node):
             if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
                 values = reconcile(values, self.dtypes, self.dtype_keep)
         try:
-            self.value = self._math(*values)
+            self.value = value = self._math(*values)
         except OptionError:
             raise
         except COMPUTE_ERRORS as exc:
             raise self.input_error(exc, values) from exc
-        if not self.requires_grad:
+        if not wanted:
             if not grad_mode.enabled:
                 self.inputs = ()  # no_grad(): the value, and no graph holding every value before it
             return
@@ -174,7 +179,7 @@ class Op(Node):
             release.built(self)
         # its vjp does not read its value: a big one may go once nothing holds it (the size is
         # checked here first: this runs once per op built, and most values are small)
-        if self._releasable and getattr(self.value, "nbytes", 0) >= release.THRESHOLD:
+        if self._releasable and getattr(value, "nbytes", 0) >= release.THRESHOLD:
             release.consider(self)
 
     def _set_attrs(self, attrs: dict) -> None:
