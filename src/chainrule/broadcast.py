@@ -24,13 +24,13 @@ def broadcast_axes(grad_shape: tuple, shape: tuple) -> tuple:
 
 def unbroadcast(grad: np.ndarray | np.generic, shape: tuple) -> np.ndarray | np.generic:
     """Sum ``grad`` down to ``shape`` (a no-op when the shapes already match)."""
-    grad_shape = np.shape(grad)
+    grad_shape = grad.shape  # (arrays and NumPy scalars alike: np.shape's wrapper costs more)
     if grad_shape == shape:
         return grad
     axes = broadcast_axes(grad_shape, shape)
     if axes:  # summed pairwise: a bias gradient over 10⁶ rows keeps float32 precision
         grad = accurate_sum(grad, axes, keepdims=len(grad_shape) == len(shape))
-    return grad if np.shape(grad) == shape else np.reshape(grad, shape)
+    return grad if grad.shape == shape else grad.reshape(shape)
 
 
 def fit_gradient(part: Any, value: Any) -> Any:

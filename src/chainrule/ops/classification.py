@@ -153,7 +153,7 @@ class CrossEntropy(_Classification):
             labels is not None
             and weight is None
             and not self.label_smoothing
-            and not (labels == self.ignore_index).any()
+            and not np.logical_or.reduce(labels == self.ignore_index, axis=None)  # (ndarray.any's wrapper costs more)
         )
 
     def coefficients(self, x: Any, target: Any, weight: Any) -> tuple:
