@@ -219,18 +219,18 @@ def _walk(
         if keep_all:
             writes.append((node, g))
         if create_graph:
-            values, out = inputs, node
-        elif len(inputs) == 1:  # most ops have one or two inputs: no comprehension to run for those
-            values, out = (inputs[0].value,), node.value
-        elif len(inputs) == 2:
-            values, out = (inputs[0].value, inputs[1].value), node.value
+            parts = node.vjp(g, node, *input_values(node, create_graph))
+        elif len(inputs) == 1:  # most ops have one or two inputs: a direct call, no sequence to build
+            parts = node.vjp(g, node.value, inputs[0].value)
         else:
-            values, out = [inp.value for inp in inputs], node.value
-        if node.dtypes is not None and len(values) > 1:  # the common case inline: one dtype already
-            first = getattr(values[0], "dtype", None)
-            if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
-                values = reconcile(values, node.dtypes, node.dtype_keep)
-        parts = node.vjp(g, out, *values)
+            values: Sequence[Any] = (
+                (inputs[0].value, inputs[1].value) if len(inputs) == 2 else [inp.value for inp in inputs]
+            )
+            if node.dtypes is not None:  # the common case inline: one dtype already
+                first = getattr(values[0], "dtype", None)
+                if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
+                    values = reconcile(values, node.dtypes, node.dtype_keep)
+            parts = node.vjp(g, node.value, *values)
         sent: list | None = [] if record is True or record is node else None  # the lesson's gradients
         for inp, part in zip(inputs, parts):
             if part is None or not inp.requires_grad:
