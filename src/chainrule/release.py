@@ -59,13 +59,12 @@ candidates: dict[int, _Candidate] = {}
 
 def consider(node: Any) -> None:
     """``node`` (an op just built eagerly, needing a gradient, whose vjp does not read its own
-    value) holds a big value: watch it, and check the others."""
+    value) holds a value of ``THRESHOLD`` bytes or more (``Op`` checks the size before it asks,
+    once per op built): watch it if it is an array."""
     if hooks.active():  # a watcher (the narrator) may show any value
         return
-    value = node.value
-    if type(value) is not np.ndarray or value.nbytes < THRESHOLD:
-        return
-    candidates[id(node)] = _Candidate(node)
+    if type(node.value) is np.ndarray:
+        candidates[id(node)] = _Candidate(node)
 
 
 def built(op: Any) -> None:

@@ -29,11 +29,7 @@ class Fitting(NamedTuple):
 
     def apply(self, part: np.ndarray) -> Any:
         """The fitting done on an array, as the program's text will do it."""
-        total = (
-            accurate_sum(part, self.axes, self.keepdims)
-            if self.pairwise
-            else np.add.reduce(part, axis=self.axes, keepdims=self.keepdims)  # type: ignore[call-overload]  # numpy's stubs take only a literal keepdims
-        )
+        total = accurate_sum(part, self.axes, self.keepdims)  # (np.add.reduce itself, unless pairwise)
         total = total if self.shape is None else np.reshape(total, self.shape)
         return total if self.dtype is None else total.astype(self.dtype)
 
