@@ -194,6 +194,40 @@ def test_conv_keeps_float32_arrays_in_arrays_out_and_holds_no_buffers():
     assert not [k for k, v in vars(out).items() if isinstance(v, np.ndarray)]
 
 
+@pytest.mark.parametrize("keep", [1 << 20, 0])  # small columns kept from the forward pass, or built again
+def test_conv_keeps_small_columns_only_until_its_backward(monkeypatch, keep):
+    """A small convolution keeps its input's columns from the forward pass for the weight
+    gradient, and drops them in its backward; a second backward, and a re-run of a Graph with
+    another feed, build them again from the x they are given: every gradient is PyTorch's."""
+    monkeypatch.setattr(cr.ops.conv, "KEEP_BYTES", keep)
+    rng = np.random.default_rng(5)
+    x0, x1, w0 = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((4, 2, 3, 3))
+
+    def torch_grads(x: np.ndarray) -> tuple:
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w0, requires_grad=True)
+        gx, gw = torch.autograd.grad((F.conv2d(tx, tw, padding=1) ** 2).sum(), (tx, tw))
+        return gx.numpy(), gw.numpy()
+
+    X, W = cr.Variable(x0), cr.Variable(w0)
+    out = cr.conv2d(X, W, padding=1)
+    assert (out._columns is not None) == bool(keep)
+    loss = cr.sum(out**2)
+    loss.backward(retain_graph=True)
+    assert out._columns is None
+    for _ in range(2):  # the first backward, then a second that builds the columns again
+        np.testing.assert_allclose(X.grad, torch_grads(x0)[0], rtol=1e-12)
+        np.testing.assert_allclose(W.grad, torch_grads(x0)[1], rtol=1e-12)
+        X.grad = W.grad = None
+        loss.backward(retain_graph=True)
+    p = cr.Placeholder(name="x")
+    graph = cr.Graph(cr.sum(cr.conv2d(p, W, padding=1) ** 2))
+    for x in (x0, x1, x0):
+        W.grad = None
+        graph.forward({p: x})
+        graph.backward()
+        np.testing.assert_allclose(W.grad, torch_grads(x)[1], rtol=1e-12)
+
+
 def test_conv2d_on_a_larger_batch_matches_torch_in_float32():
     rng = np.random.default_rng(1)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((64, 8, 12, 12), (16, 8, 3, 3), (16,)))

@@ -148,6 +148,12 @@ def test_shape_layer_errors():
         nn.Unflatten(1, (3, 5))(np.ones((2, 12)))
     with pytest.raises(cr.errors.ShapeError, match="out of range"):
         nn.Flatten(2)(np.ones((2, 3)))
+    with pytest.raises(cr.errors.ShapeError, match=r"end_dim=-4\) of shape \(2, 3, 4\): dimension -4 is out of range"):
+        nn.Flatten(0, -4)(np.ones((2, 3, 4)))
+    with pytest.raises(
+        cr.errors.ShapeError, match=r"start_dim=-1, end_dim=0\) of shape \(2, 3, 4\): start_dim comes after"
+    ):
+        nn.Flatten(-1, 0)(np.ones((2, 3, 4)))
     with pytest.raises(cr.errors.OptionError, match="unflattened_size"):
         nn.Unflatten(0, (-1, -1))
     with pytest.raises(cr.errors.OptionError, match="start_dim"):

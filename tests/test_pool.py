@@ -159,6 +159,34 @@ def test_return_indices_match_torch(fn, x, kw, define_then_run):
     np.testing.assert_array_equal(plain_idx, t_idx.numpy())
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),  # short rows: the flat index
+        dict(kernel_size=3, stride=1, padding=1),  # overlapping windows, padding: the index adds
+        dict(kernel_size=(2, 3), stride=(2, 1), dilation=(1, 2)),
+    ],
+)
+@pytest.mark.parametrize("width", [6, 40])  # and rows of 8 or more: the strided views
+def test_max_pool_of_a_channel_major_input_matches_torch(kw, width):
+    """A convolution returns (N, C, H, W) laid out as (C, N, H, W); pooling that layout (ties from a
+    ReLU, and a NaN) gives PyTorch's values and gradients, and the gradient keeps the layout."""
+    rng = np.random.default_rng(3)
+    data = np.maximum(np.round(rng.standard_normal((3, 4, 6, width)) * 2) / 2, 0)
+    data[1, 2, 0, 1] = np.nan
+    channel_major = np.ascontiguousarray(data.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    x = cr.Variable(channel_major)
+    out = cr.max_pool2d(x, **kw)
+    up = rng.standard_normal(out.shape)
+    cr.sum(out * up).backward()
+    t_x = torch.tensor(data, requires_grad=True)
+    t_out = F.max_pool2d(t_x, **kw)
+    (t_gx,) = torch.autograd.grad((t_out * torch.tensor(up)).sum(), t_x)
+    np.testing.assert_array_equal(out.value, t_out.detach().numpy())
+    np.testing.assert_allclose(x.grad, t_gx.numpy(), rtol=1e-13, atol=1e-15)  # (overlaps add in another order)
+    assert x.grad.transpose(1, 0, 2, 3).flags.c_contiguous  # as its input: ReLU's vjp reads both alike
+
+
 def test_max_pool_gradient_lands_where_the_indices_point():
     """The gradient is the upstream gradient added up at PyTorch's indices (overlapping windows
     that share a maximum add their shares)."""

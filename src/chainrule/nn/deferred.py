@@ -17,6 +17,7 @@ are the same.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -184,11 +185,13 @@ class Flatten(_Regroup):
         shape = np.shape(x)
         if not shape:
             return np.reshape(x, (1,))
-        what = f"flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) of shape {shape}"
-        start, end = _axis(self.start_dim, len(shape), what), _axis(self.end_dim, len(shape), what)
-        if start > end:
+        ndim, start, end = len(shape), self.start_dim, self.end_dim
+        if not (-ndim <= start < ndim and -ndim <= end < ndim and start % ndim <= end % ndim):  # (every step runs this)
+            what = f"flatten(start_dim={start}, end_dim={end}) of shape {shape}"
+            start, end = _axis(start, ndim, what), _axis(end, ndim, what)
             raise ShapeError(f"{what}: start_dim comes after end_dim")
-        return np.reshape(x, shape[:start] + (int(np.prod(shape[start : end + 1])),) + shape[end + 1 :])
+        start, end = start % ndim, end % ndim
+        return np.reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
 
 class Unflatten(_Regroup):

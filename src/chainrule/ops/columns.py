@@ -117,6 +117,10 @@ class Columns:
         for n0 in range(0, n, self.nb):
             yield n0, min(n, n0 + self.nb)
 
+    def whole(self, limit: int) -> bool:
+        """Whether the columns of the whole batch are one chunk of at most ``limit`` bytes."""
+        return self.nb >= self.shape[0] and self.nbytes <= limit
+
     def buffer(self, name: str, shape: tuple) -> np.ndarray:
         return scratch(name, shape, self.dtype)
 
@@ -125,8 +129,8 @@ class Columns:
         return self.buffer("padded", (self.shape[1], m, self.hp, self.wp))
 
     # ------------------------------------------------------------ image -> columns
-    def chunk_columns(self, x: np.ndarray, n0: int, n1: int) -> np.ndarray:
-        """The columns (C·kh·kw, m·P) of images n0..n1 of ``x``, in a reused buffer."""
+    def chunk_columns(self, x: np.ndarray, n0: int, n1: int, into: np.ndarray | None = None) -> np.ndarray:
+        """The columns (C·kh·kw, m·P) of images n0..n1 of ``x``, in a reused buffer (or ``into``)."""
         (top, _), (left, _) = self.win.pad
         h, w = self.shape[2:]
         m = n1 - n0
@@ -134,7 +138,8 @@ class Columns:
         for region in border(padded.shape[2], padded.shape[3], top, left, h, w):  # the buffer is shared: re-zero
             padded[(slice(None), slice(None)) + region] = 0
         padded[:, :, top : top + h, left : left + w] = x[n0:n1].transpose(1, 0, 2, 3)
-        cols = self.buffer("cols", (self.shape[1], self.win.taps, m, self.oh, self.ow))
+        shape = (self.shape[1], self.win.taps, m, self.oh, self.ow)
+        cols = self.buffer("cols", shape) if into is None else into.reshape(shape)
         if self.ow < SHORT_ROWS and cols.size * 8 <= INDEX_BYTES:  # short rows: one gather
             # mode="clip": the indices are in range by construction, and take's default mode copies
             # into a buffer first when given ``out`` (to leave it whole should an index be bad)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..broadcast import accurate_sum
 from ..dtype import PROMOTE
 from ..errors import ShapeError
 from ..node import Node
@@ -40,33 +41,51 @@ def channel_major(shape: tuple, dtype: np.dtype) -> np.ndarray:
     return np.empty((shape[1], shape[0]) + tuple(shape[2:]), dtype=dtype)
 
 
-def conv_array(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window, groups: int) -> np.ndarray:
+# Columns of at most this many bytes are kept from the forward pass for the weight gradient when
+# the batch is one chunk: rebuilding them costs more than holding them (W7: 60 of 150 µs a vjp).
+KEEP_BYTES = 1 << 20
+
+
+def conv_array(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window, groups: int, keep: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """conv(x, w) + b on (N, C, H, W) and (O, C/groups, kh, kw) arrays: W·cols per chunk, into a
-    channel-major result."""
+    channel-major result; with ``keep``, also the columns (C·kh·kw, N·P) if they are small
+    enough to keep (``KEEP_BYTES``, one chunk), else None."""
     o = w.shape[0]
     plan = Columns(x.shape, win, o, x.dtype)
     out = channel_major((x.shape[0], o, plan.oh, plan.ow), np.result_type(x, w))
     wm = w.reshape(groups, o // groups, -1)
+    kept = np.empty((plan.k, x.shape[0] * plan.p), x.dtype) if keep and plan.whole(KEEP_BYTES) else None
 
     def chunk(bounds: tuple[int, int]) -> None:
         n0, n1 = bounds
-        cols = plan.chunk_columns(x, n0, n1)
+        cols = plan.chunk_columns(x, n0, n1, into=kept)
         prod = plan.products(out[:, n0:n1])
         np.matmul(wm, cols.reshape(groups, -1, cols.shape[1]), out=prod.reshape(groups, o // groups, -1))
         plan.finish(prod, out[:, n0:n1], b)
 
     each(chunk, list(plan.chunks()), plan.nbytes)
-    return out.transpose(1, 0, 2, 3)
+    return out.transpose(1, 0, 2, 3), kept
 
 
 def conv_grads_array(
-    g: np.ndarray, w: np.ndarray | None, x: np.ndarray | None, xshape: tuple, wshape: tuple, win: Window, groups: int
+    g: np.ndarray,
+    w: np.ndarray | None,
+    x: np.ndarray | None,
+    xshape: tuple,
+    wshape: tuple,
+    win: Window,
+    groups: int,
+    columns: np.ndarray | None = None,
 ) -> tuple:
     """The gradients of ⟨g, conv(x, w)⟩ for x of ``xshape`` and w of ``wshape``: with ``w``,
     ∂/∂x = col2im(Wᵀ·g) (channel-major), with ``x``, ∂/∂w = Σ g·colsᵀ; each chunk's view of g
-    serves both."""
+    serves both. ``columns``: x's, as ``conv_array`` kept them (else they are built again)."""
     o, dtype = wshape[0], np.result_type(*(a for a in (g, w, x) if a is not None))
     plan = Columns(xshape, win, o, dtype)
+    if columns is not None and not (plan.whole(KEEP_BYTES) and columns.dtype == dtype):
+        columns = None
     og, kg = o // groups, plan.k // groups
     gx = None if w is None else channel_major(xshape, dtype)
 
@@ -76,13 +95,13 @@ def conv_grads_array(
         gr = plan.rows(g[n0:n1]).reshape(groups, og, -1)
         part, cols = None, None
         if x is not None:
-            cols = plan.chunk_columns(x, n0, n1).reshape(groups, kg, -1)
+            cols = (plan.chunk_columns(x, n0, n1) if columns is None else columns).reshape(groups, kg, -1)
             if kg >= og:  # OpenBLAS runs cols·grᵀ faster than gr·colsᵀ for taller columns (W9: 20%)
                 part = np.matmul(cols, gr.swapaxes(1, 2)).swapaxes(1, 2)
             else:
                 part = np.matmul(gr, cols.swapaxes(1, 2))
         if w is not None and gx is not None:  # (gx is there exactly when w is)
-            if cols is None:  # else x's columns are used up: gx's columns take their memory
+            if cols is None or columns is not None:  # else x's columns are used up: gx's take their memory
                 cols = plan.buffer("columns of g", (groups, kg, gr.shape[2]))
             np.matmul(w.reshape(groups, og, kg).swapaxes(1, 2), gr, out=cols)
             plan.add_back(cols.reshape(plan.k, -1), gx[:, n0:n1])
@@ -185,6 +204,8 @@ class Conv2D(_ConvOp):
     vjp_reads = ("inputs",)  # x and W (the bias only as present or not), not the output
     formula = "conv2d({0}, {1})"
     derivatives = ("conv_transpose(g, W)", "Σ g·windows(x)", "Σ g")
+    saved_for_backward = ("_columns",)
+    _columns = None  # (x, its columns) from the forward pass, for the weight gradient (small ones only)
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         check_rank(self.op_name, np.shape(x), self.spatial, LAYOUT[self.spatial])
@@ -192,24 +213,31 @@ class Conv2D(_ConvOp):
         if b is not None and np.shape(b) != w4[:1]:
             raise ShapeError(f"{self.op_name}: the bias must have shape {w4[:1]}, got {np.shape(b)}")
         win.check(self.op_name, x4, np.shape(x))
-        out = conv_array(np.reshape(x, x4), np.reshape(w, w4), b, win, self.groups)
+        keep = getattr(self, "requires_grad", False) and self.inputs[1].requires_grad  # (False on arrays)
+        out, columns = conv_array(np.reshape(x, x4), np.reshape(w, w4), b, win, self.groups, keep)
+        self._columns = None if columns is None else (x, columns)
         return from_nchw(out, np.shape(x), self.spatial)
 
     def vjp(self, g: Any, out: Any, x: Any, w: Any, b: Any = None) -> tuple[Any, ...]:
         need = [node.requires_grad for node in self.inputs]
+        saved, self._columns = self._columns, None  # (used once: a second backward builds them again)
         if isinstance(g, Node):  # create_graph: the gradients as ops, differentiable again
             gx = conv_input_grad(g, w, np.shape(x), **self.options()) if need[0] else None
             gw = conv_weight_grad(x, g, np.shape(w), **self.options()) if need[1] else None
         else:
-            gx, gw = self._array_grads(g, x, w, need)
+            columns = saved[1] if saved is not None and saved[0] is x else None  # this x's, from the forward
+            gx, gw = self._array_grads(g, x, w, need, columns)
         if b is None:
             return (gx, gw)
         axes = tuple(a for a in range(np.ndim(g)) if a != np.ndim(g) - self.spatial - 1)  # all but channels
-        return (gx, gw, reduce_sum(g, axis=axes) if need[2] else None)
+        if not need[2]:
+            return (gx, gw, None)
+        # on arrays, the Sum op's own arithmetic without building its node (half its cost on W7)
+        return (gx, gw, reduce_sum(g, axis=axes) if isinstance(g, Node) else accurate_sum(g, axes))
 
-    def _array_grads(self, g: np.ndarray, x: np.ndarray, w: np.ndarray, need: list) -> tuple:
+    def _array_grads(self, g: np.ndarray, x: np.ndarray, w: np.ndarray, need: list, columns: Any = None) -> tuple:
         """The ordinary backward, on arrays: what ConvInputGrad and ConvWeightGrad compute, in one
-        pass over the chunks of g."""
+        pass over the chunks of g (``columns``: x's, if the forward kept them)."""
         x4, w4, win = self.geometry(np.shape(x), np.shape(w))
         gx, gw = conv_grads_array(
             to_nchw(g, self.spatial),
@@ -219,6 +247,7 @@ class Conv2D(_ConvOp):
             w4,
             win,
             self.groups,
+            columns,
         )
         return tuple(None if a is None else a.reshape(np.shape(like)) for a, like in ((gx, x), (gw, w)))
 

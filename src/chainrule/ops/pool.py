@@ -16,6 +16,7 @@ elements (``PoolGather``) are each other's vjp.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -26,6 +27,7 @@ from ..op import Op
 from .threads import each, ranges
 from .windows import (
     Fail,
+    PlaneSwap,
     Window,
     check_rank,
     flag_option,
@@ -110,15 +112,17 @@ SHORT_ROWS, INDEX_BYTES = 8, 1 << 20
 
 
 @functools.lru_cache(maxsize=8)
-def tap_index(shape4: tuple, win: Window) -> np.ndarray:
+def tap_index(shape4: tuple, win: Window, channel_major: bool = False) -> np.ndarray:
     """(taps, N·C·OH·OW): for each kernel offset, the flat index of the pixel it sees in every
-    window, in the C-ordered padded array (N, C, Hp, Wp). Cached per shape and window."""
+    window, the windows in (N, C, OH, OW) order, in the padded image laid out as (N, C, Hp, Wp),
+    or as (C, N, Hp, Wp) when ``channel_major`` (as convolutions return their results). Cached
+    per shape, window and layout."""
     n, c, h, w = shape4
     (hp, wp), (oh, ow) = win.padded_size(h, w), win.out_size(h, w)
     (sh, sw) = win.stride
-    base = (
-        np.arange(n * c).reshape(-1, 1, 1) * (hp * wp) + np.arange(oh).reshape(-1, 1) * (sh * wp) + np.arange(ow) * sw
-    ).reshape(1, -1)
+    plane = np.arange(c) * n + np.arange(n).reshape(-1, 1) if channel_major else np.arange(n * c).reshape(n, c)
+    rows, columns = np.arange(oh).reshape(-1, 1) * (sh * wp), np.arange(ow) * sw
+    base = (plane.reshape(n, c, 1, 1) * (hp * wp) + rows + columns).reshape(1, -1)
     index = base + tap_offsets(win, wp).reshape(-1, 1)
     index.flags.writeable = False
     return index
@@ -129,14 +133,8 @@ def _short(win: Window, shape4: tuple) -> bool:
     return ow < SHORT_ROWS and win.taps * shape4[0] * shape4[1] * oh * ow * 8 <= INDEX_BYTES
 
 
-def _taps(x4: np.ndarray, win: Window, fill: float) -> list:
-    """(k, pixels tap k sees in every window) for each kernel offset: strided views of the padded
-    input, or (short rows) contiguous gathers through ``tap_index``."""
-    padded, out_hw = win.pad_into(x4, fill), win.out_size(*x4.shape[2:])
-    if not _short(win, x4.shape):
-        return list(win.views(padded, out_hw))
-    flat, shape = np.ascontiguousarray(padded).ravel(), x4.shape[:2] + out_hw
-    return [(k, flat.take(row).reshape(shape)) for k, row in enumerate(tap_index(x4.shape, win))]
+def _code_dtype(win: Window) -> np.dtype:
+    return np.dtype(np.uint8 if win.taps <= 255 else np.intp)
 
 
 @overload
@@ -145,66 +143,105 @@ def window_max(x4: np.ndarray, win: Window, argmax: Literal[True]) -> tuple[np.n
 def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.ndarray, np.ndarray | None]: ...
 def window_max(x4: np.ndarray, win: Window, argmax: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The max over each window, and with ``argmax`` the offset k = i·kw + j of each window's
-    first maximal element (of its last NaN, as PyTorch), one byte per window. Works in the
-    input's memory order, a few planes per thread (``threads.py``); the results have its layout."""
-    x4, flip = planes_first(x4)
+    first maximal element (of its last NaN, as PyTorch), one byte per window. Long rows work
+    in the input's memory order, a few planes per thread (``threads.py``), and the results
+    have its layout; short rows go through ``tap_index`` (``_max_gathered``)."""
+    if _short(win, x4.shape):
+        return _max_gathered(x4, win, argmax)
+    x4, swap = planes_first(x4)
     best = np.empty(x4.shape[:2] + win.out_size(*x4.shape[2:]), dtype=x4.dtype)
-    code = np.zeros(best.shape, dtype=np.uint8 if win.taps <= 255 else np.intp) if argmax else None
+    code = np.zeros(best.shape, dtype=_code_dtype(win)) if argmax else None
 
     def planes(bounds: tuple[int, int]) -> None:
         a, b = bounds
         _max_into(x4[a:b], win, best[a:b], None if code is None else code[a:b])
 
     each(planes, ranges(x4.shape[0], x4.nbytes), x4.nbytes)
-    return flip(best), None if code is None else flip(code)
+    return swap(best), None if code is None else swap(code)
+
+
+def _max_gathered(x4: np.ndarray, win: Window, argmax: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``window_max`` for short rows: every offset's pixels gathered by one ``take`` into a
+    (taps, windows) block, then compared over whole contiguous rows. The windows come out in
+    (N, C, OH, OW) order whatever the input's layout, so the results are C-ordered (a Flatten
+    after the pooling of a convolution's channel-major output reads them without a copy)."""
+    planes, swap = planes_first(x4)
+    flat = np.ascontiguousarray(win.pad_into(planes, -np.inf)).ravel()
+    index = tap_index(x4.shape, win, swap.on)
+    taps = scratch("taps", index.shape, x4.dtype)
+    np.take(flat, index, out=taps, mode="clip")  # (mode="clip": see columns.Columns.chunk_columns)
+    shape = x4.shape[:2] + win.out_size(*x4.shape[2:])
+    if not argmax:
+        return np.maximum.reduce(taps, axis=0).reshape(shape), None
+    best, code = taps[0].copy(), np.zeros(index.shape[1], dtype=_code_dtype(win))
+    rows = list(enumerate(taps))
+    _first_max(best, code, rows, rows)
+    return best.reshape(shape), code.reshape(shape)
 
 
 def _max_into(x4: np.ndarray, win: Window, best: np.ndarray, code: np.ndarray | None) -> None:
     """``window_max`` of some planes, into ``best`` and ``code`` (zeros). Each offset's pixels are
     copied once into a contiguous buffer: the comparisons then run over whole arrays instead
     of NumPy's short rows (one call per 16-pixel row otherwise)."""
-    taps = _taps(x4, win, -np.inf)
-    np.copyto(best, taps[0][1])
+    views = list(win.views(win.pad_into(x4, -np.inf), win.out_size(*x4.shape[2:])))
+    np.copyto(best, views[0][1])
     if code is None:
-        for _, view in taps[1:]:
+        for _, view in views[1:]:
             np.maximum(best, view, out=best)
         return
-    tap, later = scratch("tap", best.shape, best.dtype), scratch("later", best.shape, bool)
-    raised = scratch("raised", best.shape, code.dtype)
-    for k, view in taps[1:]:
-        np.copyto(tap, view)
-        np.greater(tap, best, out=later)  # strictly: on ties the first maximum stays
-        np.multiply(later, code.dtype.type(k), out=raised)
-        np.maximum(code, raised, out=code)  # k grows, so the last raise wins
-        np.maximum(best, tap, out=best)
+    tap = scratch("tap", best.shape, best.dtype)
+
+    def copied() -> Iterator[tuple[int, np.ndarray]]:
+        for k, view in views:
+            np.copyto(tap, view)
+            yield k, tap
+
+    _first_max(best, code, copied(), views)
+
+
+def _first_max(best: np.ndarray, code: np.ndarray, taps: Iterable, originals: Iterable) -> None:
+    """Fold the offsets' pixels ``taps`` ((k, array), k in order; the first is already in
+    ``best``) into each window's max ``best`` and the offset ``code`` of its first maximum;
+    then, where a window holds NaN, the offset of its last NaN (PyTorch's), read from
+    ``originals`` (the same pixels again)."""
+    later, raised = scratch("later", best.shape, bool), scratch("raised", best.shape, code.dtype)
+    for k, tap in taps:
+        if k:
+            np.greater(tap, best, out=later)  # strictly: on ties the first maximum stays
+            np.multiply(later, code.dtype.type(k), out=raised)
+            np.maximum(code, raised, out=code)  # k grows, so the last raise wins
+            np.maximum(best, tap, out=best)
     nan = np.isnan(best)
-    if nan.any():
-        for k, view in taps:
-            code[nan & np.isnan(view)] = k
+    if np.logical_or.reduce(nan, axis=None):
+        for k, original in originals:
+            code[nan & np.isnan(original)] = k
 
 
-def scatter_array(g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple) -> np.ndarray:
-    """An array of ``shape4``, zero but for each window's g at the element its ``code`` names
-    (in the memory order of ``code``, which is the input's)."""
-    code, flip = planes_first(code)
-    g4, (n, c, h, w) = flip(g4), flip.shape(shape4)
-    padded = (n, c) + win.padded_size(h, w)
-    if _short(win, (n, c, h, w)):  # each window's element, through the flat index
+def scatter_array(
+    g4: np.ndarray, code: np.ndarray, win: Window, shape4: tuple, channel_major: bool = False
+) -> np.ndarray:
+    """An array of ``shape4``, zero but for each window's g at the element its ``code`` names,
+    laid out channel-major (as a convolution's output) or not, as its input was."""
+    n, c, h, w = shape4
+    swap = PlaneSwap(channel_major)
+    padded = swap.shape((n, c) + win.padded_size(h, w))  # the image as laid out in memory
+    if _short(win, shape4):  # each window's element, through the flat index
         image = np.zeros(padded, dtype=g4.dtype)
-        where = tap_index((n, c, h, w), win)[0] + tap_offsets(win, padded[3]).take(code.ravel())
+        where = tap_index(shape4, win, channel_major)[0] + tap_offsets(win, padded[3]).take(code.ravel())
         if win.disjoint:
             image.ravel()[where] = g4.ravel()
         else:
             np.add.at(image.ravel(), where, g4.ravel())
     else:
         image = (np.empty if win.tiles(h, w) else np.zeros)(padded, dtype=g4.dtype)  # tiling windows write all
+        g4, code = swap(g4), swap(code)
 
         def planes(bounds: tuple[int, int]) -> None:
             a, b = bounds
             _scatter_into(g4[a:b], code[a:b], win, image[a:b])
 
-        each(planes, ranges(n, image.nbytes), image.nbytes)
-    return flip(image if image.shape[2:] == (h, w) else np.ascontiguousarray(win.crop(image, h, w)))
+        each(planes, ranges(padded[0], image.nbytes), image.nbytes)
+    return swap(image if image.shape[2:] == (h, w) else np.ascontiguousarray(win.crop(image, h, w)))
 
 
 def _scatter_into(g4: np.ndarray, code: np.ndarray, win: Window, image: np.ndarray) -> None:
@@ -235,12 +272,14 @@ class PoolScatter(Op):
     window = Window((2, 2), (2, 2))  # canonical
     code: Any = None  # (N, C, OH, OW) offsets, from window_max (always given)
     shape_ = ()
+    channel_major = False  # the layout of the result: as the pooling's input was (only speed differs)
     formula = "scatter({0})"
     derivatives = ("[at the window max]",)
 
     def forward(self, g: Any) -> Any:
         shape4 = nchw_shape(self.shape_, self.spatial)
-        return scatter_array(to_nchw(g, self.spatial), self.code, self.window, shape4).reshape(self.shape_)
+        g4 = to_nchw(g, self.spatial)
+        return scatter_array(g4, self.code, self.window, shape4, self.channel_major).reshape(self.shape_)
 
     def vjp(self, v: Any, out: Any, g: Any) -> tuple[Any, ...]:
         return (PoolGather.apply(v, spatial=self.spatial, window=self.window, code=self.code),)
@@ -287,7 +326,10 @@ class MaxPool2D(_Pool):
             code = saved[2]
         else:  # a second backward, or values given from elsewhere: find the maxima again
             code = window_max(to_nchw(xv, self.spatial), self.window, argmax=True)[1]
-        return (PoolScatter.apply(g, spatial=self.spatial, window=self.window, code=code, shape_=np.shape(x)),)
+        layout = dict(channel_major=planes_first(to_nchw(xv, self.spatial))[1].on)  # the gradient's, as x's
+        return (
+            PoolScatter.apply(g, spatial=self.spatial, window=self.window, code=code, shape_=np.shape(x), **layout),
+        )
 
 
 class MaxPool1D(MaxPool2D):

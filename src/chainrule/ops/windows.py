@@ -201,7 +201,7 @@ def nchw_shape(shape: tuple, spatial: int) -> tuple:
     return (n, c, h, w)
 
 
-class _Flip:
+class PlaneSwap:
     """Swaps the two plane axes (N and C) of 4-D arrays and shapes, or does nothing."""
 
     def __init__(self, on: bool) -> None:
@@ -214,13 +214,13 @@ class _Flip:
         return (shape[1], shape[0]) + tuple(shape[2:]) if self.on else tuple(shape)
 
 
-def planes_first(a: np.ndarray) -> tuple[np.ndarray, _Flip]:
+def planes_first(a: np.ndarray) -> tuple[np.ndarray, PlaneSwap]:
     """An (N, C, H, W) array as laid out in memory: itself, or the (C, N, H, W) view of a
     channel-major one (convolutions return those). Pooling treats N and C alike, so it
     works on that view and puts its results back with the returned flip."""
     flipped = a.transpose(1, 0, 2, 3)
     on = not a.flags.c_contiguous and flipped.flags.c_contiguous
-    return (flipped if on else a), _Flip(on)
+    return (flipped if on else a), PlaneSwap(on)
 
 
 def to_nchw(x: np.ndarray, spatial: int) -> np.ndarray:

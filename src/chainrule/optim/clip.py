@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NonFiniteGradientError
-from .optimizer import named_params
+from .optimizer import all_finite, named_params
 
 
 def clip_grad_norm_(
@@ -29,7 +29,7 @@ def clip_grad_norm_(
         norms = [np.sum(np.abs(g.astype(np.float64)) ** norm_type) ** (1 / norm_type) for g in grads]
         total = float(np.sum(np.asarray(norms) ** norm_type) ** (1 / norm_type))
     if error_if_nonfinite and not math.isfinite(total):
-        bad = [f"'{n}' {np.shape(p.value)}" for (n, p), g in zip(named, grads) if not np.all(np.isfinite(g))]
+        bad = [f"'{n}' {np.shape(p.value)}" for (n, p), g in zip(named, grads) if not all_finite(g)]
         raise NonFiniteGradientError(
             f"clip_grad_norm_: the total gradient norm is {total}; non-finite in {', '.join(bad)}"
         )
