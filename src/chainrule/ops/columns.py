@@ -162,11 +162,6 @@ class Columns:
         (O, m, OH, OW) itself."""
         return out.reshape(out.shape[0], -1)
 
-    def finish(self, prod: np.ndarray, out: np.ndarray, bias: np.ndarray | None) -> None:
-        """The chunk's products, written in ``out`` (O, m, OH, OW), plus ``bias``."""
-        if bias is not None:
-            out += bias.reshape(-1, 1, 1, 1)
-
     # ------------------------------------------------------------ columns -> image (col2im)
     def add_back(self, cols: np.ndarray, out: np.ndarray) -> None:
         """col2im of one chunk: columns (C·kh·kw, m·P) summed into ``out`` (C, m, H, W)."""

@@ -51,22 +51,33 @@ def conv_array(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """conv(x, w) + b on (N, C, H, W) and (O, C/groups, kh, kw) arrays: W·cols per chunk, into a
     channel-major result; with ``keep``, also the columns (C·kh·kw, N·P) if they are small
-    enough to keep (``KEEP_BYTES``, one chunk), else None."""
+    enough to keep (``KEEP_BYTES``, one chunk), else None.
+
+    With one group the bias rides in the product, as one more column of W over a row of ones
+    under the columns, instead of one more pass over the output (W7: 17 µs of 90)."""
     o = w.shape[0]
     plan = Columns(x.shape, win, o, x.dtype)
     out = channel_major((x.shape[0], o, plan.oh, plan.ow), np.result_type(x, w))
     wm = w.reshape(groups, o // groups, -1)
-    kept = np.empty((plan.k, x.shape[0] * plan.p), x.dtype) if keep and plan.whole(KEEP_BYTES) else None
+    fold = False
+    if b is not None and groups == 1:
+        wm, fold = np.concatenate([wm, np.reshape(b, (1, o, 1))], axis=2), True
+    rows = plan.k + fold
+    kept = np.empty((rows, x.shape[0] * plan.p), x.dtype) if keep and plan.whole(KEEP_BYTES) else None
 
     def chunk(bounds: tuple[int, int]) -> None:
         n0, n1 = bounds
-        cols = plan.chunk_columns(x, n0, n1, into=kept)
+        block = plan.buffer("cols", (rows, (n1 - n0) * plan.p)) if kept is None else kept
+        plan.chunk_columns(x, n0, n1, into=block[: plan.k])
+        if fold:
+            block[plan.k] = 1
         prod = plan.products(out[:, n0:n1])
-        np.matmul(wm, cols.reshape(groups, -1, cols.shape[1]), out=prod.reshape(groups, o // groups, -1))
-        plan.finish(prod, out[:, n0:n1], b)
+        np.matmul(wm, block.reshape(groups, -1, block.shape[1]), out=prod.reshape(groups, o // groups, -1))
+        if b is not None and not fold:
+            out[:, n0:n1] += np.reshape(b, (-1, 1, 1, 1))
 
     each(chunk, list(plan.chunks()), plan.nbytes)
-    return out.transpose(1, 0, 2, 3), kept
+    return out.transpose(1, 0, 2, 3), None if kept is None else kept[: plan.k]
 
 
 def conv_grads_array(
