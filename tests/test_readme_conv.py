@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 
+import chainrule as cr
 from test_readme import blocks, section
 
 SHAPE = re.compile(r"#.*?(\(\d+(?:, \d+)*\))")
@@ -36,3 +37,17 @@ def test_the_conv_sections_code_runs_and_gets_the_shapes_it_says():
             checked += 1
     assert checked == 6
     assert namespace["where"].dtype == np.int64 and namespace["x"].grad.shape == (8, 3, 32, 32)
+
+
+def test_max_pooling_over_short_rows_hands_flatten_its_own_memory():
+    """The section's word: a convolution returns its result laid out channel by channel; max
+    pooling over short rows returns plain (N, C, H, W) order all the same, which a Flatten after
+    it reads without a copy (and the gradient comes back in the convolution's layout)."""
+    x = cr.Variable(np.random.default_rng(0).standard_normal((4, 1, 8, 8)))
+    y = cr.relu(cr.nn.Conv2d(1, 3, 3, padding=1)(x))
+    assert not y.value.flags.c_contiguous and y.value.transpose(1, 0, 2, 3).flags.c_contiguous
+    pooled = cr.max_pool2d(y, 2)
+    flat = cr.nn.Flatten()(pooled)
+    assert pooled.value.flags.c_contiguous and np.shares_memory(flat.value, pooled.value)
+    (grad,) = cr.grad(cr.sum(flat), [y])
+    assert grad.transpose(1, 0, 2, 3).flags.c_contiguous

@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import ShapeError, option_error
 from ..op import Op
 from .threads import MIN_BYTES
-from .windows import Window, border, ints_option, scratch, symmetric, tap_offsets
+from .windows import Window, border, gathers, ints_option, scratch, symmetric, tap_offsets
 
 # A block of columns of about 8 MiB (it stays in the L3 cache): single-threaded, 1 to 16 MiB
 # time alike (W9); with 2 BLAS threads on a busy machine every product waits for a core, and
@@ -64,11 +64,6 @@ def col2im_array(cols: np.ndarray, shape: tuple, win: Window) -> np.ndarray:
     for k, view in win.views(image, np.shape(cols)[-2:]):
         view += flat[:, :, k]
     return np.ascontiguousarray(win.crop(image, h, w))
-
-
-# Below this output width a strided copy is mostly NumPy's per-row cost: narrow columns are
-# gathered through a cached flat index instead, while that index stays small.
-SHORT_ROWS, INDEX_BYTES = 8, 1 << 20
 
 
 @functools.lru_cache(maxsize=8)
@@ -140,7 +135,7 @@ class Columns:
         padded[:, :, top : top + h, left : left + w] = x[n0:n1].transpose(1, 0, 2, 3)
         shape = (self.shape[1], self.win.taps, m, self.oh, self.ow)
         cols = self.buffer("cols", shape) if into is None else into.reshape(shape)
-        if self.ow < SHORT_ROWS and cols.size * 8 <= INDEX_BYTES:  # short rows: one gather
+        if gathers(self.ow, cols.size):  # short rows: one gather
             # mode="clip": the indices are in range by construction, and take's default mode copies
             # into a buffer first when given ``out`` (to leave it whole should an index be bad)
             index = column_index(padded.shape, (self.oh, self.ow), self.win)

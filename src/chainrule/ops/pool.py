@@ -32,6 +32,7 @@ from .windows import (
     check_rank,
     flag_option,
     from_nchw,
+    gathers,
     ints_option,
     nchw_shape,
     pair,
@@ -106,9 +107,6 @@ class _Pool(Op):
 
 
 # ---------------------------------------------------------------- max pooling
-# Below this output width NumPy's per-row cost dominates the strided views: taps are gathered
-# and scattered through a cached flat index instead, while that index stays small.
-SHORT_ROWS, INDEX_BYTES = 8, 1 << 20
 
 
 @functools.lru_cache(maxsize=8)
@@ -130,7 +128,7 @@ def tap_index(shape4: tuple, win: Window, channel_major: bool = False) -> np.nda
 
 def _short(win: Window, shape4: tuple) -> bool:
     oh, ow = win.out_size(*shape4[2:])
-    return ow < SHORT_ROWS and win.taps * shape4[0] * shape4[1] * oh * ow * 8 <= INDEX_BYTES
+    return gathers(ow, win.taps * shape4[0] * shape4[1] * oh * ow)
 
 
 def _code_dtype(win: Window) -> np.dtype:

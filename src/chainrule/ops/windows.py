@@ -146,6 +146,18 @@ def _inside(offset: int, stride: int, n: int, out: int) -> tuple[slice, int]:
     return slice(lo, max(lo, hi)), offset + lo * stride
 
 
+# Below this output width a strided view costs mostly NumPy's per-row work (one inner loop per
+# row of pixels): im2col and max pooling gather through a cached flat index instead, while
+# that index (8 bytes an element) stays small.
+SHORT_ROWS, INDEX_BYTES = 8, 1 << 20
+
+
+def gathers(out_width: int, elements: int) -> bool:
+    """Whether ``elements`` pixels in output rows ``out_width`` wide are gathered through a flat
+    index rather than copied from strided views, row by row."""
+    return out_width < SHORT_ROWS and elements * 8 <= INDEX_BYTES
+
+
 def tap_offsets(win: Window, wp: int) -> np.ndarray:
     """Where each kernel offset's pixel lies from its window's first, in an image Wp wide, flat."""
     (kh, kw), (dh, dw) = win.kernel, win.dilation
