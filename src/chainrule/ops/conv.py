@@ -112,7 +112,7 @@ def conv_grads_array(
             else:
                 part = np.matmul(gr, cols.swapaxes(1, 2))
         if w is not None and gx is not None:  # (gx is there exactly when w is)
-            if cols is None or columns is not None:  # else x's columns are used up: gx's take their memory
+            if cols is None:  # else x's columns are used up: gx's columns take their memory
                 cols = plan.buffer("columns of g", (groups, kg, gr.shape[2]))
             np.matmul(w.reshape(groups, og, kg).swapaxes(1, 2), gr, out=cols)
             plan.add_back(cols.reshape(plan.k, -1), gx[:, n0:n1])

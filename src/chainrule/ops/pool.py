@@ -189,8 +189,8 @@ def _max_into(x4: np.ndarray, win: Window, best: np.ndarray, code: np.ndarray | 
         return
     tap = scratch("tap", best.shape, best.dtype)
 
-    def copied() -> Iterator[tuple[int, np.ndarray]]:
-        for k, view in views:
+    def copied() -> Iterator[tuple[int, np.ndarray]]:  # (the first is in ``best`` already)
+        for k, view in views[1:]:
             np.copyto(tap, view)
             yield k, tap
 
