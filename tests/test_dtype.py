@@ -182,3 +182,23 @@ def test_arrays_of_another_float_dtype_do_promote_like_torch():
     x = cr.Variable(np.ones(3, dtype=np.float32))
     assert (x * np.ones(3)).dtype == np.float64
     assert (torch.ones(3) * torch.ones(3, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_one_python_number_takes_each_arrays_dtype_and_the_default_in_turn():
+    """A loop writes ``x * k`` with the same number object against arrays of several dtypes while
+    the default dtype changes: each product is NumPy's ``x * k`` with k in x's float dtype (an
+    integer array and k both in the default float dtype, as in torch), and one dtype's steps
+    share one constant."""
+    k = 1.0001
+    for default in ("float32", "float64", "float32"):
+        cr.set_default_dtype(default)
+        for dtype in (np.float32, np.float64, np.float16, np.int64, np.float32):
+            data = np.arange(1, 4).astype(dtype)
+            first, again = cr.tensor(data) * k, cr.tensor(data) * k
+            as_float = data if data.dtype.kind == "f" else data.astype(default)
+            expected = as_float * np.asarray(k, dtype=as_float.dtype)
+            for y in (first, again):
+                assert y.dtype == expected.dtype
+                np.testing.assert_array_equal(y.value, expected)
+            assert first.inputs[1] is again.inputs[1]
+    cr.set_default_dtype("float32")
