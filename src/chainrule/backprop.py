@@ -59,9 +59,7 @@ def _by_creation(outs: list) -> list | None:
     input was created after it (hand-wired inputs)."""
     seen = set(outs)  # nodes hash by identity
     found = list(seen)  # in the order found: mostly newest first, a run that the sort takes whole
-    stack = list(seen)
-    while stack:
-        node = stack.pop()
+    for node in found:  # (a list's iterator also visits what is appended to it meanwhile)
         seq = node._seq
         for inp in node.inputs:
             if inp._seq >= seq:
@@ -69,7 +67,6 @@ def _by_creation(outs: list) -> list | None:
             if inp not in seen:
                 seen.add(inp)
                 found.append(inp)
-                stack.append(inp)
     found.sort(key=_creation_number)
     return found
 
