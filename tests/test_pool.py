@@ -187,6 +187,19 @@ def test_max_pool_of_a_channel_major_input_matches_torch(kw, width):
     assert x.grad.transpose(1, 0, 2, 3).flags.c_contiguous  # as its input: ReLU's vjp reads both alike
 
 
+@pytest.mark.parametrize("width", [9, 40])  # short rows (the flat index) and long ones (strided views)
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, padding=1, dilation=2)])
+def test_max_pool_of_integers_pads_with_their_least_value(width, kw):
+    """PyTorch max-pools int64 tensors; padding must hold the dtype's least value, not -inf (which
+    an integer array cannot hold). Values and indices equal PyTorch's."""
+    data = np.random.default_rng(4).integers(-50, 50, (2, 3, 7, width))
+    out, where = cr.max_pool2d(data, return_indices=True, **kw)
+    t_out, t_where = F.max_pool2d(torch.tensor(data), return_indices=True, **kw)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, t_out.numpy())
+    np.testing.assert_array_equal(where, t_where.numpy())
+
+
 def test_max_pool_gradient_lands_where_the_indices_point():
     """The gradient is the upstream gradient added up at PyTorch's indices (overlapping windows
     that share a maximum add their shares)."""

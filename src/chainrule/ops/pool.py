@@ -131,6 +131,12 @@ def _short(win: Window, shape4: tuple) -> bool:
     return gathers(ow, win.taps * shape4[0] * shape4[1] * oh * ow)
 
 
+def _lowest(dtype: np.dtype) -> Any:
+    """What padding holds for max pooling: -∞, or an integer dtype's least value (as PyTorch
+    pools int64 tensors)."""
+    return np.iinfo(dtype).min if dtype.kind in "iu" else -np.inf
+
+
 def _code_dtype(win: Window) -> np.dtype:
     return np.dtype(np.uint8 if win.taps <= 255 else np.intp)
 
@@ -164,7 +170,7 @@ def _max_gathered(x4: np.ndarray, win: Window, argmax: bool) -> tuple[np.ndarray
     (N, C, OH, OW) order whatever the input's layout, so the results are C-ordered (a Flatten
     after the pooling of a convolution's channel-major output reads them without a copy)."""
     planes, swap = planes_first(x4)
-    flat = np.ascontiguousarray(win.pad_into(planes, -np.inf)).ravel()
+    flat = np.ascontiguousarray(win.pad_into(planes, _lowest(x4.dtype))).ravel()
     index = tap_index(x4.shape, win, swap.on)
     taps = scratch("taps", index.shape, x4.dtype)
     np.take(flat, index, out=taps, mode="clip")  # (mode="clip": see columns.Columns.chunk_columns)
@@ -181,7 +187,7 @@ def _max_into(x4: np.ndarray, win: Window, best: np.ndarray, code: np.ndarray | 
     """``window_max`` of some planes, into ``best`` and ``code`` (zeros). Each offset's pixels are
     copied once into a contiguous buffer: the comparisons then run over whole arrays instead
     of NumPy's short rows (one call per 16-pixel row otherwise)."""
-    views = list(win.views(win.pad_into(x4, -np.inf), win.out_size(*x4.shape[2:])))
+    views = list(win.views(win.pad_into(x4, _lowest(x4.dtype)), win.out_size(*x4.shape[2:])))
     np.copyto(best, views[0][1])
     if code is None:
         for _, view in views[1:]:
