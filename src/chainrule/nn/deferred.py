@@ -185,13 +185,13 @@ class Flatten(_Regroup):
         shape = np.shape(x)
         if not shape:
             return np.reshape(x, (1,))
-        ndim, start, end = len(shape), self.start_dim, self.end_dim
-        if not (-ndim <= start < ndim and -ndim <= end < ndim and start % ndim <= end % ndim):  # (every step runs this)
-            what = f"flatten(start_dim={start}, end_dim={end}) of shape {shape}"
-            start, end = _axis(start, ndim, what), _axis(end, ndim, what)
-            raise ShapeError(f"{what}: start_dim comes after end_dim")
-        start, end = start % ndim, end % ndim
-        return np.reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
+        ndim, start, end = len(shape), self.start_dim % len(shape), self.end_dim % len(shape)
+        if -ndim <= self.start_dim < ndim and -ndim <= self.end_dim < ndim and start <= end:
+            return np.reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
+        # the message only when it is needed: every training step runs the lines above
+        what = f"flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) of shape {shape}"
+        _axis(self.start_dim, ndim, what), _axis(self.end_dim, ndim, what)
+        raise ShapeError(f"{what}: start_dim comes after end_dim")
 
 
 class Unflatten(_Regroup):

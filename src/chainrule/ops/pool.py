@@ -179,7 +179,7 @@ def _max_gathered(x4: np.ndarray, win: Window, argmax: bool) -> tuple[np.ndarray
         return np.maximum.reduce(taps, axis=0).reshape(shape), None
     best, code = taps[0].copy(), np.zeros(index.shape[1], dtype=_code_dtype(win))
     rows = list(enumerate(taps))
-    _first_max(best, code, rows, rows)
+    _first_max(best, code, rows[1:], rows)
     return best.reshape(shape), code.reshape(shape)
 
 
@@ -204,17 +204,16 @@ def _max_into(x4: np.ndarray, win: Window, best: np.ndarray, code: np.ndarray | 
 
 
 def _first_max(best: np.ndarray, code: np.ndarray, taps: Iterable, originals: Iterable) -> None:
-    """Fold the offsets' pixels ``taps`` ((k, array), k in order; the first is already in
-    ``best``) into each window's max ``best`` and the offset ``code`` of its first maximum;
-    then, where a window holds NaN, the offset of its last NaN (PyTorch's), read from
-    ``originals`` (the same pixels again)."""
+    """Fold the offsets' pixels ``taps`` ((k, array) for k = 1, 2, ...: offset 0's are in
+    ``best`` already) into each window's max ``best`` and the offset ``code`` of its first
+    maximum; then, where a window holds NaN, the offset of its last NaN (PyTorch's), read
+    from ``originals`` (every offset's pixels, again)."""
     later, raised = scratch("later", best.shape, bool), scratch("raised", best.shape, code.dtype)
     for k, tap in taps:
-        if k:
-            np.greater(tap, best, out=later)  # strictly: on ties the first maximum stays
-            np.multiply(later, code.dtype.type(k), out=raised)
-            np.maximum(code, raised, out=code)  # k grows, so the last raise wins
-            np.maximum(best, tap, out=best)
+        np.greater(tap, best, out=later)  # strictly: on ties the first maximum stays
+        np.multiply(later, code.dtype.type(k), out=raised)
+        np.maximum(code, raised, out=code)  # k grows, so the last raise wins
+        np.maximum(best, tap, out=best)
     nan = np.isnan(best)
     if np.logical_or.reduce(nan, axis=None):
         for k, original in originals:
@@ -330,10 +329,9 @@ class MaxPool2D(_Pool):
             code = saved[2]
         else:  # a second backward, or values given from elsewhere: find the maxima again
             code = window_max(to_nchw(xv, self.spatial), self.window, argmax=True)[1]
-        layout = dict(channel_major=planes_first(to_nchw(xv, self.spatial))[1].on)  # the gradient's, as x's
-        return (
-            PoolScatter.apply(g, spatial=self.spatial, window=self.window, code=code, shape_=np.shape(x), **layout),
-        )
+        channel_major = planes_first(to_nchw(xv, self.spatial))[1].on  # the gradient's layout: x's
+        options = dict(spatial=self.spatial, window=self.window, code=code, shape_=np.shape(x))
+        return (PoolScatter.apply(g, channel_major=channel_major, **options),)
 
 
 class MaxPool1D(MaxPool2D):
