@@ -212,3 +212,44 @@ def test_classification_losses_take_plain_arrays():
     assert float(cr.nll_loss(x, labels)) == pytest.approx(expected_nll, rel=1e-12)
     with pytest.raises(cr.errors.OptionError, match="outside"):
         cr.cross_entropy(x, np.array([0, 2, 5, 2]))
+
+
+@pytest.mark.parametrize("shape, labels", [((5, 4), [3, 0, 1, 3, 2]), ((2, 4, 3), [[0, 3, 2], [1, 1, 0]]), ((4,), 2)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_keeps_its_softmax_only_until_its_backward(shape, labels, reduction):
+    """The plain cross-entropy keeps its softmax's parts from the forward pass for the vjp and
+    drops them there; a second backward, and a Graph re-run with other logits and labels,
+    compute them again from what they are given: every gradient is PyTorch's."""
+    rng = np.random.default_rng(8)
+    labels = np.array(labels)
+
+    # a different upstream gradient for each example's loss ("none"), or one for the whole loss
+    weights = np.arange(1.0, labels.size + 1).reshape(labels.shape) if reduction == "none" else np.array(1.5)
+
+    def torch_grad(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        t = torch.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(t, torch.tensor(y), reduction=reduction)
+        (gx,) = torch.autograd.grad((loss * torch.tensor(weights)).sum(), t)
+        return gx.numpy()
+
+    def weigh(loss: Any) -> Any:
+        return cr.sum(loss * weights)
+
+    x0 = rng.standard_normal(shape)
+    X = cr.Variable(x0)
+    loss = cr.cross_entropy(X, labels, reduction=reduction)
+    assert loss._softmax is not None
+    total = weigh(loss)
+    for _ in range(2):  # the first backward drops the parts; the second computes them again
+        total.backward(retain_graph=True)
+        assert loss._softmax is None
+        np.testing.assert_allclose(X.grad, torch_grad(x0, labels), rtol=1e-12, atol=1e-15)
+        X.grad = None
+    assert cr.cross_entropy(cr.Variable(x0, requires_grad=False), labels)._softmax is None  # nothing to keep it for
+    p, t = cr.Placeholder(name="logits"), cr.Placeholder(name="labels", requires_grad=False)
+    graph = cr.Graph(weigh(cr.cross_entropy(p, t, reduction=reduction)))
+    others = rng.integers(0, shape[1 if len(shape) > 1 else 0], np.shape(labels))
+    for x, y in ((x0, labels), (rng.standard_normal(shape), others), (x0, labels)):
+        graph.forward({p: x, t: y})
+        graph.backward()
+        np.testing.assert_allclose(p.grad, torch_grad(x, y), rtol=1e-12, atol=1e-15)

@@ -231,33 +231,37 @@ class Hardtanh(Op):
         return (where((v > self.min_val) & (v < self.max_val), g, 0.0),)
 
 
+def softmax_parts(x: np.ndarray, along: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pieces of softmax along ``along`` of a non-empty array: ``x - max`` (so exp never
+    overflows), its exp, and the exp's sum (axis kept). softmax is ``exp / sum``, log softmax
+    ``(x - max) - log(sum)``. (The ufuncs' own reduce: np.max and np.sum add a Python wrapper
+    that costs more than the arithmetic on a batch of logits.)"""
+    top = np.maximum.reduce(x, axis=along, keepdims=True)
+    with quiet_if_special(top):
+        shifted = x - top
+        e = np.exp(shifted)
+        return shifted, e, np.add.reduce(e, axis=along, keepdims=True)
+
+
 def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
-    """Softmax of an array, shifted by the max so exp never overflows. (The ufuncs'
-    own reduce: np.max and np.sum add a Python wrapper that costs more than the
-    arithmetic on a batch of logits.) Empty stays empty; a row with +inf or only
+    """Softmax of an array (``softmax_parts``). Empty stays empty; a row with +inf or only
     -inf gives NaN, silently, as in PyTorch."""
     x = np.asarray(x)
     if not x.size:
         return np.exp(x)
-    along = normalize_axis(axis, x.ndim)  # None for a 0-d value: over everything
-    top = np.maximum.reduce(x, axis=along, keepdims=True)
-    with quiet_if_special(top):
-        e = np.exp(x - top)
-        e /= np.add.reduce(e, axis=along, keepdims=True)
+    _, e, total = softmax_parts(x, normalize_axis(axis, x.ndim))  # (None for a 0-d value: over everything)
+    e /= total
     return e
 
 
 def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
-    """x - log Σ eˣ along ``axis`` (log-sum-exp, shifted by the max); as ``softmax_array``
+    """x - log Σ eˣ along ``axis`` (log-sum-exp, ``softmax_parts``); as ``softmax_array``
     for empty values and infinities."""
     x = np.asarray(x)
     if not x.size:
         return x + 0
-    along = normalize_axis(axis, x.ndim)  # None for a 0-d value: over everything
-    top = np.maximum.reduce(x, axis=along, keepdims=True)
-    with quiet_if_special(top):
-        shifted = x - top
-        shifted -= np.log(np.add.reduce(np.exp(shifted), axis=along, keepdims=True))
+    shifted, _, total = softmax_parts(x, normalize_axis(axis, x.ndim))
+    shifted -= np.log(total)
     return shifted
 
 

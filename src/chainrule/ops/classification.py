@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import option_error
 from ..node import value_of
 from ..op import Op
-from .activations import log_softmax, log_softmax_array, softmax, softmax_array
+from .activations import log_softmax, log_softmax_array, softmax, softmax_array, softmax_parts
 from .losses import _Loss, reduce_losses
 from .reduce import sum as reduce_sum
 from .shape import reshape, unsqueeze
@@ -76,12 +76,17 @@ class _Classification(_Loss):
     def check_target(self, x: Any, target: Any) -> np.ndarray | None:
         """Integer labels in [0, C) or ``ignore_index`` (an OptionError otherwise); None
         for probability targets."""
+        return self.checked_labels(x, target)[0]
+
+    def checked_labels(self, x: Any, target: Any) -> tuple[np.ndarray | None, bool]:
+        """``check_target``'s labels, and whether every one is a class other than ``ignore_index``."""
         labels = np.asarray(target)
         if labels.dtype.kind not in "iub":
-            return None
+            return None, False
         classes = np.shape(x)[_class_axis(x)] if np.ndim(x) else 0
         if labels.size and 0 <= np.minimum.reduce(labels, axis=None) <= np.maximum.reduce(labels, axis=None) < classes:
-            return labels  # every label a class (two reductions: cheaper than a mask on a batch)
+            # (two reductions: cheaper than a mask on a batch); ignore_index may be a class too
+            return labels, not 0 <= self.ignore_index < classes
         bad = (labels < 0) | (labels >= classes)
         if bad.any() and np.any(labels[bad] != self.ignore_index):
             raise option_error(
@@ -90,7 +95,7 @@ class _Classification(_Loss):
                 f"{labels.min()}..{labels.max()}",
                 f"holds class labels outside [0, {classes}) (and not ignore_index={self.ignore_index})",
             )
-        return labels
+        return labels, False
 
     def _weight(self, extra: tuple) -> Any:
         return extra[0] if self.has_weight else None
@@ -134,6 +139,8 @@ class CrossEntropy(_Classification):
     label_smoothing = 0.0
     formula = "cross_entropy({0}, {1})"
     derivatives = ("softmax - onehot", "-log_softmax")
+    saved_for_backward = ("_softmax",)
+    _softmax = None  # (x, target, exp(x - max), its sum) from a plain forward, for the vjp
 
     def check_options(self) -> None:
         eps = self.label_smoothing
@@ -141,20 +148,21 @@ class CrossEntropy(_Classification):
             raise self.option_error("label_smoothing", "is not a number in [0, 1]")
         super().check_options()
 
-    def check_target(self, x: Any, target: Any) -> np.ndarray | None:
-        labels = super().check_target(x, target)
+    def checked_labels(self, x: Any, target: Any) -> tuple[np.ndarray | None, bool]:
+        labels, classes_only = super().checked_labels(x, target)
         if labels is None and self.ignore_index != -100:
             raise self.option_error("ignore_index", "applies to integer class labels, not to class probabilities")
-        return labels
+        return labels, classes_only
 
-    def _plain(self, labels: np.ndarray | None, weight: Any) -> TypeGuard[np.ndarray]:
-        """Labels with no option in play: the fast path every classifier's training step takes."""
+    def _plain(self, labels: np.ndarray | None, weight: Any, classes_only: bool = False) -> TypeGuard[np.ndarray]:
+        """Labels with no option in play: the fast path every classifier's training step takes.
+        ``classes_only``: every label is known to be a class, so none is ``ignore_index``."""
         return (
             labels is not None
             and weight is None
             and not self.label_smoothing
-            and not np.logical_or.reduce(labels == self.ignore_index, axis=None)  # (ndarray.any's wrapper costs more)
-        )
+            and (classes_only or not np.logical_or.reduce(labels == self.ignore_index, axis=None))
+        )  # (ndarray.any's wrapper costs more than logical_or.reduce)
 
     def coefficients(self, x: Any, target: Any, weight: Any) -> tuple:
         """A (array, or node for probability targets built from nodes) and the mean's denominator."""
@@ -176,24 +184,35 @@ class CrossEntropy(_Classification):
     def forward(self, x: Any, target: Any, *extra: Any) -> Any:
         axis = _class_axis(x)
         weight = self._weight(extra)
-        labels = self.check_target(x, target)
+        labels, classes_only = self.checked_labels(x, target)
+        plain = self._plain(labels, weight, classes_only)
+        if plain and isinstance(x, np.ndarray) and x.size:
+            shifted, e, total = softmax_parts(x, axis)
+            logs = np.log(total)  # log Σ eˣ⁻ᵐᵃˣ: each example's log p[label] is shifted[label] - logs
+            losses = -(_pick(shifted, labels, axis) - np.squeeze(logs, axis))
+            if getattr(self, "requires_grad", False) and self.inputs[0].requires_grad:  # (False on arrays)
+                self._softmax = (x, target, e, total)
+            return reduce_losses(losses, self.reduction)
         logp = log_softmax_array(x, axis)
-        if self._plain(labels, weight):
+        if plain:
             return reduce_losses(-_pick(logp, labels, axis), self.reduction)
         coef, denominator = self.coefficients(x, target, weight)
         return self.reduce(-np.add.reduce(coef * logp, axis=axis), denominator)
 
     def vjp(self, g: Any, out: Any, x: Any, target: Any, *extra: Any) -> tuple[Any, ...]:
         axis = _class_axis(x)
+        saved, self._softmax = self._softmax, None  # (used once: a second backward computes it again)
+        if saved is not None and saved[0] is x and saved[1] is target and isinstance(g, (np.ndarray, np.generic)):
+            labels = np.asarray(target)  # the forward checked them: plain labels, the softmax's parts kept
+            probs = saved[2]
+            probs /= saved[3]
+            return self._plain_grad(probs, labels, g, axis) + (None,) * len(extra)
         weight = self._weight(extra)
         given = np.asarray(value_of(target))
         labels = given if given.dtype.kind in "iub" else None
         if self._plain(labels, weight) and isinstance(x, np.ndarray) and isinstance(g, (np.ndarray, np.generic)):
             # ordinary backward (arrays only): the same math in place on a fresh array
-            probs = softmax_array(x, axis)
-            _subtract_one_at(probs, labels, axis)
-            probs *= self.per_loss(g, np.shape(x), axis, math.prod(np.shape(labels)))
-            return (probs, None) + (None,) * len(extra)
+            return self._plain_grad(softmax_array(x, axis), labels, g, axis) + (None,) * len(extra)
         coef, denominator = self.coefficients(x, target, weight)
         gl = self.per_loss(g, np.shape(x), axis, denominator)
         gx = gl * (softmax(x, axis=axis) * reduce_sum(coef, axis=axis, keepdims=True) - coef)
@@ -203,6 +222,12 @@ class CrossEntropy(_Classification):
             w = None if weight is None else _along(value_of(weight), x, axis)
             gt = -gl * scale * log_softmax(x, axis=axis) * (1 if w is None else w)
         return (gx, gt) + (None,) * len(extra)
+
+    def _plain_grad(self, probs: np.ndarray, labels: np.ndarray, g: Any, axis: int) -> tuple:
+        """(softmax - onehot(labels)) · ∂loss/∂loss_n, in place on ``probs`` (a fresh softmax)."""
+        _subtract_one_at(probs, labels, axis)
+        probs *= self.per_loss(g, probs.shape, axis, labels.size)
+        return (probs, None)
 
 
 def _label_index(labels: np.ndarray, axis: int) -> Any:
