@@ -73,3 +73,37 @@ def test_sigmoid_tails_are_exact():
     x = np.array([-700.0, -30.0, 30.0])
     np.testing.assert_allclose(cr.sigmoid(x), 1.0 / (1.0 + np.exp(-x)), rtol=1e-15)
     assert cr.sigmoid(np.array(-700.0)) > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda a: a,
+        lambda a: np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3),  # a convolution's output
+        lambda a: a[:, :, ::2],  # not one block of memory
+    ],
+)
+def test_relu_over_many_zero_blocks_matches_torch(dtype, layout):
+    """ReLU's kernel runs flat runs against blocks of zeros (threads.ZERO_BLOCK): arrays of
+    several blocks and a part block, in any layout, with NaN, infinities and -0.0, give
+    PyTorch's values and gradients, and keep the input's layout."""
+    rng = np.random.default_rng(4)
+    size = 3 * cr.ops.threads.ZERO_BLOCK + 75
+    x = rng.standard_normal((5, size // 5 // 6, 2, 3)).astype(dtype)
+    x.ravel()[::997] = np.nan
+    x.ravel()[1::997] = -np.inf
+    x.ravel()[2::997] = np.inf
+    x.ravel()[3::997] = -0.0
+    x = layout(x)
+    tx = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
+    expected = torch.relu(tx)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    (expected_grad,) = torch.autograd.grad(expected, tx, torch.tensor(g))
+    X = cr.Variable(x)
+    out = cr.relu(X)
+    assert out.value.dtype == dtype
+    np.testing.assert_array_equal(out.value, expected.detach().numpy())
+    assert out.value.strides == np.empty_like(x).strides  # the input's layout kept (as NumPy keeps it)
+    out.backward(g)
+    np.testing.assert_array_equal(X.grad, expected_grad.numpy())

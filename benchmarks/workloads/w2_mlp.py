@@ -51,32 +51,42 @@ def hand_numpy():
 
 def numpy_chainrule_arithmetic():
     """Hand-written NumPy doing exactly the arithmetic chainrule's graph does (fused bias add in
-    place, log-softmax forward, softmax recomputed in backward, label check, ufunc reductions):
-    the floor for chainrule on this step; the difference to it is the graph machinery."""
+    place, ReLU against a block of zeros, the softmax's parts kept from the forward for the
+    backward, label check, ufunc reductions): the floor for chainrule on this step; the
+    difference to it is the graph machinery."""
     X, y, (W1, b1, W2, b2, W3, b3) = data()
     rows = np.arange(BATCH)
+    zeros = np.zeros(BATCH * SIZES[1], np.float32)
+
+    def relu(h):
+        out = np.empty_like(h)
+        np.maximum(h.reshape(-1), zeros[: h.size], out=out.reshape(-1))
+        return out
 
     def step():
         h1 = X @ W1
         h1 += b1
-        a1 = np.maximum(h1, 0)
+        a1 = relu(h1)
         h2 = a1 @ W2
         h2 += b2
-        a2 = np.maximum(h2, 0)
+        a2 = relu(h2)
         z = a2 @ W3
         z += b3
-        shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
-        logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
         assert 0 <= y.min() and y.max() < SIZES[-1]
-        loss = -np.add.reduce(logp[rows, y], axis=None) / BATCH
-        e = np.exp(z - np.maximum.reduce(z, axis=1, keepdims=True))
-        dz = e / np.add.reduce(e, axis=1, keepdims=True)
+        shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = np.add.reduce(e, axis=1, keepdims=True)
+        loss = np.add.reduce(-(shifted[rows, y] - np.log(total)[:, 0]), axis=None) / BATCH
+        dz = e
+        dz /= total
         dz[rows, y] -= 1
         dz *= np.float32(1 / BATCH)
         dW3, db3 = a2.T @ dz, np.add.reduce(dz, axis=0)
-        dh2 = (dz @ W3.T) * (h2 > 0)
+        dh2 = dz @ W3.T
+        dh2 *= ~(a2 <= 0)
         dW2, db2 = a1.T @ dh2, np.add.reduce(dh2, axis=0)
-        dh1 = (dh2 @ W2.T) * (h1 > 0)
+        dh1 = dh2 @ W2.T
+        dh1 *= ~(a1 <= 0)
         dW1, db1 = X.T @ dh1, np.add.reduce(dh1, axis=0)
         for p_, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2), (W3, dW3), (b3, db3)):
             p_ -= LR * g

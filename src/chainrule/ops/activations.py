@@ -14,7 +14,7 @@ from .axes import normalize_axis, numpy_names
 from .elementwise import exp, minimum, quiet_if_special, where
 from .reduce import sum as reduce_sum
 from .special import erf, erf_array
-from .threads import elementwise
+from .threads import elementwise, zero_block
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _SQRT_HALF = math.sqrt(0.5)
@@ -65,7 +65,8 @@ class Tanh(Op):
 
 class ReLU(Op):
     """max(x, 0); d/dx = [x > 0] = [max(x, 0) > 0]: read from the output, as PyTorch does, so
-    that x itself (a layer's pre-activation, say) need not be kept for backward."""
+    that x itself (a layer's pre-activation, say) need not be kept for backward. Where the
+    output is NaN the gradient passes (PyTorch's rule: it stops only where the output is <= 0)."""
 
     formula = "relu({0})"
     derivatives = ("[{0} > 0]",)
@@ -79,15 +80,27 @@ class ReLU(Op):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         if isinstance(g, np.ndarray) and isinstance(out, np.ndarray) and g.shape == out.shape and g.dtype.kind == "f":
             return (elementwise(relu_grad_kernel, g, out),)
-        return (g * (out > 0),)
+        return (where(out <= 0, 0, g),)
 
 
 def relu_kernel(x: np.ndarray, out: np.ndarray) -> None:
-    np.maximum(x, 0, out=out)
+    """max(x, 0) into ``out``; a flat run against a block of zeros, not the number 0: NumPy's
+    maximum takes its fast (SIMD) loop only for two arrays (NumPy 2.4, float32: 8 against 25 µs
+    for 65,536 elements; the same bits, NaN and -0.0 included)."""
+    if x.ndim != 1:
+        np.maximum(x, 0, out=out)
+        return
+    zeros = zero_block(x.dtype)
+    for a in range(0, x.size, zeros.size):
+        b = min(a + zeros.size, x.size)
+        np.maximum(x[a:b], zeros[: b - a], out=out[a:b])
 
 
 def relu_grad_kernel(g: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    np.multiply(g, y > 0, out=out)  # g·[relu(x) > 0], as ``g * (y > 0)`` computes it
+    """g·[not relu(x) <= 0]: where the output is NaN the gradient passes, as in PyTorch."""
+    passes = np.less_equal(y, 0)
+    np.logical_not(passes, out=passes)
+    np.multiply(g, passes, out=out)
 
 
 class LeakyReLU(Op):
