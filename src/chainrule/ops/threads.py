@@ -148,20 +148,21 @@ def ranges(n: int, nbytes: int) -> list[tuple[int, int]]:
 
 
 def elementwise(kernel: Callable[..., Any], *arrays: Any) -> Any:
-    """``kernel(*arrays, out=out)`` into a new array like the first. Arrays of one shape and one
-    dense memory layout are handed to the kernel as their flat runs (1-D views in memory order),
-    shared out among threads when big; otherwise the kernel gets them whole. The first array's
-    dtype is the result's (as for ``max(x, 0)`` and ``g * mask``)."""
+    """``kernel(*arrays, out=out)`` into a new array like the first: for big arrays of one shape
+    and memory layout, their flat runs shared out among threads; otherwise one call. The
+    first array's dtype is the result's (as for ``max(x, 0)`` and ``g * mask``)."""
     first = arrays[0]
-    out = np.empty_like(first)  # the same layout as a dense ``first``: so flat runs line up
-    if not _dense(first) or any(a.shape != first.shape or a.strides != first.strides for a in arrays):
+    nbytes = sum(a.nbytes for a in arrays)
+    if (
+        thread_count(nbytes) <= 1
+        or not _dense(first)
+        or any(a.shape != first.shape or a.strides != first.strides for a in arrays)
+    ):
+        out = np.empty_like(first)
         kernel(*arrays, out=out)
         return out
+    out = np.empty_like(first)  # the same layout as a dense ``first``: so flat runs line up
     flats = [np.ravel(a, order="K") for a in (*arrays, out)]
-    nbytes = sum(a.nbytes for a in arrays)
-    if thread_count(nbytes) <= 1:
-        kernel(*flats[:-1], out=flats[-1])
-        return out
 
     def run(bounds: tuple[int, int]) -> None:
         a, b = bounds
