@@ -185,28 +185,25 @@ class CrossEntropy(_Classification):
         axis = _class_axis(x)
         weight = self._weight(extra)
         labels, classes_only = self.checked_labels(x, target)
-        plain = self._plain(labels, weight, classes_only)
-        if plain and isinstance(x, np.ndarray) and x.size:
+        if self._plain(labels, weight, classes_only):
+            if not (isinstance(x, np.ndarray) and x.size):
+                return reduce_losses(-_pick(log_softmax_array(x, axis), labels, axis), self.reduction)
             shifted, e, total = softmax_parts(x, axis)
             logs = np.log(total)  # log Σ eˣ⁻ᵐᵃˣ: each example's log p[label] is shifted[label] - logs
             losses = -(_pick(shifted, labels, axis) - np.squeeze(logs, axis))
             if getattr(self, "requires_grad", False) and self.inputs[0].requires_grad:  # (False on arrays)
                 self._softmax = (x, target, e, total)
             return reduce_losses(losses, self.reduction)
-        logp = log_softmax_array(x, axis)
-        if plain:
-            return reduce_losses(-_pick(logp, labels, axis), self.reduction)
         coef, denominator = self.coefficients(x, target, weight)
-        return self.reduce(-np.add.reduce(coef * logp, axis=axis), denominator)
+        return self.reduce(-np.add.reduce(coef * log_softmax_array(x, axis), axis=axis), denominator)
 
     def vjp(self, g: Any, out: Any, x: Any, target: Any, *extra: Any) -> tuple[Any, ...]:
         axis = _class_axis(x)
         saved, self._softmax = self._softmax, None  # (used once: a second backward computes it again)
         if saved is not None and saved[0] is x and saved[1] is target and isinstance(g, (np.ndarray, np.generic)):
-            labels = np.asarray(target)  # the forward checked them: plain labels, the softmax's parts kept
-            probs = saved[2]
+            probs = saved[2]  # the forward checked the labels: plain ones, the softmax's parts kept
             probs /= saved[3]
-            return self._plain_grad(probs, labels, g, axis) + (None,) * len(extra)
+            return self._plain_grad(probs, np.asarray(target), g, axis) + (None,) * len(extra)
         weight = self._weight(extra)
         given = np.asarray(value_of(target))
         labels = given if given.dtype.kind in "iub" else None
