@@ -89,8 +89,8 @@ def test_relu_over_many_zero_blocks_matches_torch(dtype, layout):
     several blocks and a part block, in any layout, with NaN, infinities and -0.0, give
     PyTorch's values and gradients, and keep the input's layout."""
     rng = np.random.default_rng(4)
-    size = 3 * cr.ops.threads.ZERO_BLOCK + 75
-    x = rng.standard_normal((5, size // 5 // 6, 2, 3)).astype(dtype)
+    size = 3 * cr.ops.threads.ZERO_BLOCK + 75  # three blocks and part of a fourth
+    x = rng.standard_normal((5, -(-size // 30), 2, 3)).astype(dtype)
     x.ravel()[::997] = np.nan
     x.ravel()[1::997] = -np.inf
     x.ravel()[2::997] = np.inf
@@ -107,3 +107,17 @@ def test_relu_over_many_zero_blocks_matches_torch(dtype, layout):
     assert out.value.strides == np.empty_like(x).strides  # the input's layout kept (as NumPy keeps it)
     out.backward(g)
     np.testing.assert_array_equal(X.grad, expected_grad.numpy())
+
+
+@pytest.mark.parametrize("value", [-1.5, 0.0, 2.5, np.nan])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_of_a_numpy_scalar_keeps_scalars_and_torch_gradient(value, dtype):
+    """A NumPy scalar's ReLU and its gradient stay NumPy scalars of its dtype (the lesson's
+    scalar graphs compute on scalars), with PyTorch's gradient, NaN included."""
+    X = cr.Variable(dtype(value))
+    out = cr.relu(X)
+    out.backward()
+    t = torch.tensor(value, dtype=torch.float64, requires_grad=True)
+    torch.relu(t).backward()
+    assert type(X.grad) is dtype
+    np.testing.assert_array_equal(X.grad, t.grad.numpy())

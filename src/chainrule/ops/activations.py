@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..node import value_of
+from ..node import Node, value_of
 from ..op import Op
 from .axes import normalize_axis, numpy_names
 from .elementwise import exp, minimum, quiet_if_special, where
@@ -80,7 +80,9 @@ class ReLU(Op):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         if isinstance(g, np.ndarray) and isinstance(out, np.ndarray) and g.shape == out.shape and g.dtype.kind == "f":
             return (elementwise(relu_grad_kernel, g, out),)
-        return (where(out <= 0, 0, g),)
+        if isinstance(g, Node) or isinstance(out, Node):  # create_graph: the gradient as an op
+            return (where(out <= 0, 0, g),)
+        return (g * (out != 0),)  # (as relu_grad_kernel; NumPy scalars stay scalars)
 
 
 def relu_kernel(x: np.ndarray, out: np.ndarray) -> None:
