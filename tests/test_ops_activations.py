@@ -121,3 +121,38 @@ def test_relu_of_a_numpy_scalar_keeps_scalars_and_torch_gradient(value, dtype):
     (expected,) = torch.autograd.grad(torch.relu(t), t)
     assert type(X.grad) is dtype
     np.testing.assert_array_equal(X.grad, expected.numpy())
+
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -1.5, 30.0, -30.0, 1e-30])
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (cr.relu, torch.relu),
+        (lambda a: cr.leaky_relu(a, 0.1), lambda a: F.leaky_relu(a, 0.1)),
+        (cr.elu, F.elu),
+        (cr.sigmoid, torch.sigmoid),
+        (cr.tanh, torch.tanh),
+        (cr.softplus, F.softplus),
+        (cr.gelu, F.gelu),
+        (lambda a: cr.gelu(a, approximate="tanh"), lambda a: F.gelu(a, approximate="tanh")),
+        (cr.silu, F.silu),
+        (cr.mish, F.mish),
+        (cr.hardtanh, F.hardtanh),
+    ],
+    ids=["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "gelu_tanh", "silu", "mish", "hardtanh"],
+)
+def test_activations_at_nan_infinities_and_zeros_match_torch(ours, theirs):
+    """Values and gradients at NaN, ±inf, ±0 and large inputs are PyTorch's (NaN where it
+    gives NaN, a passed-on gradient where it passes one: ELU and ReLU at NaN), computed as
+    silently as PyTorch computes them (the tests turn NumPy's warnings into errors)."""
+    g = np.linspace(0.5, 2.0, SPECIAL.size)
+    X = cr.Variable(SPECIAL.copy())
+    out = ours(X)
+    out.backward(g)
+    t = torch.tensor(SPECIAL, requires_grad=True)
+    expected = theirs(t)
+    (expected_grad,) = torch.autograd.grad(expected, t, torch.tensor(g))
+    np.testing.assert_allclose(out.value, expected.detach().numpy(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(X.grad, expected_grad.numpy(), rtol=1e-12, equal_nan=True)

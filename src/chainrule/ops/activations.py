@@ -137,15 +137,17 @@ class Softplus(Op):
         check_real(self, "threshold")
 
     def forward(self, x: Any) -> Any:
-        bx = x * self.beta if self.beta != 1 else x
-        soft = np.logaddexp(0.0, bx)
-        if self.beta != 1:
-            soft /= self.beta
-        return np.where(bx > self.threshold, x, soft)
+        with quiet_if_special(x):  # NaN and ±inf computed silently, as PyTorch does
+            bx = x * self.beta if self.beta != 1 else x
+            soft = np.logaddexp(0.0, bx)
+            if self.beta != 1:
+                soft /= self.beta
+            return np.where(bx > self.threshold, x, soft)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        bx = x * self.beta if self.beta != 1 else x
-        return (where(bx > self.threshold, g, g * sigmoid(bx)),)
+        with quiet_if_special(value_of(x)):
+            bx = x * self.beta if self.beta != 1 else x
+            return (where(bx > self.threshold, g, g * sigmoid(bx)),)
 
 
 class GELU(Op):
@@ -166,17 +168,19 @@ class GELU(Op):
         self.check_choice("approximate", ("none", "tanh"))
 
     def forward(self, x: Any) -> Any:
-        if self.approximate == "none":
-            return 0.5 * x * (1 + erf_array(x * _SQRT_HALF))
-        return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+        with quiet_if_special(x):  # -inf·0 = NaN at x = -inf, silently, as PyTorch
+            if self.approximate == "none":
+                return 0.5 * x * (1 + erf_array(x * _SQRT_HALF))
+            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        if self.approximate == "none":
-            cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
-            return (g * (cdf + x * exp(-0.5 * (x * x)) * _INV_SQRT_2PI),)
-        t = tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
-        du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-        return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du),)
+        with quiet_if_special(value_of(x)):
+            if self.approximate == "none":
+                cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
+                return (g * (cdf + x * exp(-0.5 * (x * x)) * _INV_SQRT_2PI),)
+            t = tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du),)
 
 
 class SiLU(Op):
@@ -186,15 +190,18 @@ class SiLU(Op):
     derivatives = ("σ(1 + x(1-σ))",)
 
     def forward(self, x: Any) -> Any:
-        return x * Sigmoid.forward(self, x)
+        with quiet_if_special(x):  # -inf·0 = NaN at x = -inf, silently, as PyTorch
+            return x * Sigmoid.forward(self, x)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        s = sigmoid(x)
-        return (g * s * (1 + x * (1 - s)),)
+        with quiet_if_special(value_of(x)):
+            s = sigmoid(x)
+            return (g * s * (1 + x * (1 - s)),)
 
 
 class ELU(Op):
-    """x for x > 0, else α(eˣ - 1); d/dx = 1 for x > 0, else α·eˣ (α at 0, as PyTorch)."""
+    """x for x > 0, else α(eˣ - 1); d/dx = 1 for x > 0, else α·eˣ (α at 0, as PyTorch; and at
+    NaN the gradient passes, as PyTorch's, which takes the α·eˣ branch only where x <= 0)."""
 
     alpha = 1.0
     formula = "elu({0})"
@@ -207,7 +214,7 @@ class ELU(Op):
         return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        return (where(x > 0, g, g * self.alpha * exp(minimum(x, 0.0))),)
+        return (where(x <= 0, g * self.alpha * exp(minimum(x, 0.0)), g),)
 
 
 class Mish(Op):
@@ -217,11 +224,13 @@ class Mish(Op):
     derivatives = ("tanh(sp) + x(1-tanh²(sp))σ(x)",)
 
     def forward(self, x: Any) -> Any:
-        return x * np.tanh(np.logaddexp(0.0, x))
+        with quiet_if_special(x):  # NaN and ±inf computed silently, as PyTorch does
+            return x * np.tanh(np.logaddexp(0.0, x))
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        t = tanh(softplus(x))
-        return (g * (t + x * (1 - t * t) * sigmoid(x)),)
+        with quiet_if_special(value_of(x)):
+            t = tanh(softplus(x))
+            return (g * (t + x * (1 - t * t) * sigmoid(x)),)
 
 
 class Hardtanh(Op):
