@@ -69,3 +69,18 @@ def test_clip_with_numpy_bounds_keeps_float32():
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
     np.testing.assert_array_equal(y.value, [-1.0, 0.0, 1.0])
     np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_sin_and_cos_of_infinities_are_nan_silently(name):
+    """sin(±inf) and cos(±inf) are NaN, and so are their gradients there, without NumPy's
+    RuntimeWarning (the tests turn it into an error), as PyTorch computes them."""
+    x = np.array([np.inf, -np.inf, np.nan, 0.5])
+    X = cr.Variable(x.copy())
+    out = getattr(cr, name)(X)
+    out.backward(np.ones(4))
+    t = torch.tensor(x, requires_grad=True)
+    expected = getattr(torch, name)(t)
+    (expected_grad,) = torch.autograd.grad(expected, t, torch.ones(4, dtype=torch.float64))
+    np.testing.assert_allclose(out.value, expected.detach().numpy(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(X.grad, expected_grad.numpy(), rtol=1e-12, equal_nan=True)

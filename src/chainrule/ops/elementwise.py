@@ -82,7 +82,8 @@ class Sin(Op):
     derivatives = ("cos({0})",)
 
     def forward(self, x: Any) -> Any:
-        return np.sin(x)
+        with quiet_if_special(x):  # sin(±inf) = NaN, silently, as in PyTorch
+            return np.sin(x)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (g * cos(x),)
@@ -95,7 +96,8 @@ class Cos(Op):
     derivatives = ("-sin({0})",)
 
     def forward(self, x: Any) -> Any:
-        return np.cos(x)
+        with quiet_if_special(x):  # cos(±inf) = NaN, silently, as in PyTorch
+            return np.cos(x)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
         return (-g * sin(x),)
