@@ -145,7 +145,7 @@ class Softplus(Op):
             return np.where(bx > self.threshold, x, soft)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        with quiet_if_special(value_of(x)):
+        with quiet_if_special(x):
             bx = x * self.beta if self.beta != 1 else x
             return (where(bx > self.threshold, g, g * sigmoid(bx)),)
 
@@ -174,7 +174,7 @@ class GELU(Op):
             return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        with quiet_if_special(value_of(x)):
+        with quiet_if_special(x):
             if self.approximate == "none":
                 cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
                 return (g * (cdf + x * exp(-0.5 * (x * x)) * _INV_SQRT_2PI),)
@@ -194,7 +194,7 @@ class SiLU(Op):
             return x * Sigmoid.forward(self, x)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        with quiet_if_special(value_of(x)):
+        with quiet_if_special(x):
             s = sigmoid(x)
             return (g * s * (1 + x * (1 - s)),)
 
@@ -228,7 +228,7 @@ class Mish(Op):
             return x * np.tanh(np.logaddexp(0.0, x))
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
-        with quiet_if_special(value_of(x)):
+        with quiet_if_special(x):
             t = tanh(softplus(x))
             return (g * (t + x * (1 - t * t) * sigmoid(x)),)
 

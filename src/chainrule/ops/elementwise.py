@@ -14,6 +14,7 @@ import numpy as np
 
 from ..dtype import PROMOTE
 from ..errors import option_error
+from ..node import value_of
 from ..op import Op
 
 
@@ -23,10 +24,10 @@ def quiet() -> np.errstate:
 
 
 def quiet_if_special(*arrays: Any) -> Any:
-    """``quiet()`` when an array holds an infinity or NaN, else nothing (cheaper than
-    entering np.errstate on every call)."""
+    """``quiet()`` when an array (or a node's value: a vjp building the gradient as ops)
+    holds an infinity or NaN, else nothing (cheaper than entering np.errstate on every call)."""
     for a in arrays:  # (the ufuncs themselves: ndarray.all's Python wrapper costs more than the test)
-        if a is not None and not np.logical_and.reduce(np.isfinite(a), axis=None):
+        if a is not None and not np.logical_and.reduce(np.isfinite(value_of(a)), axis=None):
             return quiet()
     return contextlib.nullcontext()
 
