@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 import chainrule as cr
 
-from oracle import KINK, Case, Fixed, params, run_case
+from oracle import KINK, Case, Fixed, params, raises_naming, run_case
 
 rng = np.random.default_rng(11)
 REDUCTIONS = ("mean", "sum", "none")
@@ -199,6 +199,20 @@ def test_loss_options_are_checked(call, message):
     x = cr.Variable(np.zeros((3, 4)))
     with pytest.raises((TypeError, ValueError), match=message):
         call(x, np.array([0, 1, 2]))
+
+
+def test_label_smoothing_over_no_classes_is_a_clear_error():
+    """ε/C with C = 0 raised ZeroDivisionError; now a ShapeError naming the op and the shape."""
+    x = cr.Variable(np.zeros((3, 0)), name="logits")
+    raises_naming(
+        cr.errors.ShapeError,
+        lambda: cr.cross_entropy(x, np.zeros((3, 0)), label_smoothing=0.25),
+        "cross_entropy",
+        "logits",
+        "(3, 0)",
+        "label_smoothing=0.25",
+    )
+    assert x.grad is None
 
 
 def test_classification_losses_take_plain_arrays():

@@ -221,6 +221,22 @@ def test_permute_with_negative_axes_repro():
     np.testing.assert_array_equal(y.grad, np.ones((1, 2, 3, 4)))
 
 
+@pytest.mark.parametrize("shape, axis", [((0, 4), 0), ((4, 0), 1), ((3, 0), -1)])
+@pytest.mark.parametrize("size", [1, 2, 5])
+def test_split_and_chunk_of_an_empty_axis_match_torch(shape, axis, size):
+    """PyTorch's counts: split makes one empty piece, chunk makes ``chunks`` of them (before,
+    split made none and chunk one); the gradient of every piece reaches x."""
+    x, tx = cr.Variable(np.zeros(shape)), torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    for ours, theirs in (
+        (cr.split(x, size, axis), torch.split(tx, size, axis)),
+        (cr.chunk(x, size, axis), torch.chunk(tx, size, axis)),
+    ):
+        assert [p.shape for p in ours] == [tuple(p.shape) for p in theirs]
+        cr.sum(cr.concat(ours, axis=axis) * 2.0).backward()
+        assert x.grad is not None and x.grad.shape == shape
+        x.zero_grad()
+
+
 def test_split_in_a_define_then_run_graph_takes_a_list_of_sizes():
     x = cr.Placeholder(name="x")
     a, b = cr.split(x, [1, 3], axis=-1)

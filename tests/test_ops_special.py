@@ -122,6 +122,29 @@ def test_erf_is_float64_accurate():
     np.testing.assert_array_equal(cr.erf(xs[:2000]), torch.erf(torch.tensor(xs[:2000])).numpy())
 
 
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (cr.erf, torch.erf),
+        (cr.gelu, F.gelu),
+        (lambda x: cr.gelu(x, approximate="tanh"), lambda x: F.gelu(x, approximate="tanh")),
+    ],
+)
+def test_erf_and_gelu_in_float16_match_torch(ours, theirs):
+    """float16 in, float16 out, values and gradients within float16's rounding of PyTorch's:
+    erf's polynomials overflowed float16 and gave 0 (or NaN) from |x| of about 0.7 up."""
+    grid = np.linspace(-6, 6, 1201).astype(np.float16)
+    x, tx = cr.Variable(grid), torch.tensor(grid, requires_grad=True)
+    y, ty = ours(x), theirs(tx)
+    g = np.random.default_rng(0).standard_normal(grid.shape).astype(np.float16)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    assert y.dtype == np.float16 and x.grad is not None and x.grad.dtype == np.float16
+    np.testing.assert_allclose(y.value.astype(float), ty.detach().numpy().astype(float), atol=2e-3, rtol=2e-3)
+    assert tx.grad is not None
+    np.testing.assert_allclose(x.grad.astype(float), tx.grad.numpy().astype(float), atol=1e-2, rtol=1e-2)
+
+
 def test_gelu_node_keeps_the_attribute_name_onnx_reads():
     node = cr.gelu(cr.Variable(np.ones(2)), approximate="tanh")
     assert isinstance(node, cr.GELU) and node.approximate == "tanh"

@@ -291,6 +291,9 @@ def test_bad_options_raise_option_error_when_the_node_is_built(call, option, val
         (lambda: cr.avg_pool1d(np.ones((1, 1, 4, 4)), 2), ["avg_pool1d", "NCL", "(1, 1, 4, 4)"]),
         (lambda: cr.max_pool2d(np.ones((1, 1, 3, 3)), 4), ["max_pool2d", "(1, 1, 3, 3)", "kernel (4, 4)"]),
         (lambda: cr.adaptive_avg_pool2d(np.ones(3), 1), ["adaptive_avg_pool2d", "(3,)"]),
+        # no pixel to average (PyTorch refuses it too): before, a ZeroDivisionError
+        (lambda: cr.adaptive_avg_pool2d(np.ones((2, 3, 7, 0)), 1), ["adaptive_avg_pool2d", "(2, 3, 7, 0)", "empty"]),
+        (lambda: cr.adaptive_avg_pool1d(np.ones((2, 0)), 2), ["adaptive_avg_pool1d", "(2, 0)", "empty"]),
     ],
 )
 def test_shape_errors_name_the_op_and_shapes(call, words):

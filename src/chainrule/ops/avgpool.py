@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..node import value_of
 from ..op import Op
 from .columns import Col2Im
@@ -134,8 +135,11 @@ class AdaptiveAvgPool2D(Op):
         return _bins(h, oh, dtype.str), _bins(w, ow, dtype.str)
 
     def forward(self, x: Any) -> Any:
-        check_rank(f"adaptive_avg_pool{self.spatial}d", np.shape(x), self.spatial, LAYOUT[self.spatial])
+        name = f"adaptive_avg_pool{self.spatial}d"
+        check_rank(name, np.shape(x), self.spatial, LAYOUT[self.spatial])
         x4 = to_nchw(x, self.spatial)
+        if 0 in x4.shape[2:]:  # (no bin would have anything to average; PyTorch refuses it too)
+            raise ShapeError(f"{name}: the input of shape {np.shape(x)} is empty along a spatial axis")
         a_h, a_w = self.matrices(x4.shape[2], x4.shape[3], x4.dtype)
         return from_nchw(a_h @ x4 @ a_w.T, np.shape(x), self.spatial)
 

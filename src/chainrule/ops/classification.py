@@ -26,7 +26,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from ..errors import option_error
+from ..errors import ShapeError, option_error
 from ..node import value_of
 from ..op import Op
 from .activations import log_softmax, log_softmax_array, softmax, softmax_array, softmax_parts
@@ -168,6 +168,11 @@ class CrossEntropy(_Classification):
         """A (array, or node for probability targets built from nodes) and the mean's denominator."""
         axis, eps = _class_axis(x), self.label_smoothing
         classes = np.shape(x)[axis]
+        if eps and not classes:
+            raise ShapeError(
+                f"cross_entropy: label_smoothing={eps} spreads over the classes, and the input of shape "
+                f"{np.shape(x)} has none"
+            )
         labels = np.asarray(value_of(target))
         w = None if weight is None else _along(value_of(weight), x, axis)
         if labels.dtype.kind in "iub":

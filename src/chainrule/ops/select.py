@@ -187,7 +187,8 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) ->
                 given,
                 "needs the input's value to count the pieces: give a list of sizes in a define-then-run graph",
             )
-        sizes = [int(given)] * (n // given) + ([n % given] if n % given else [])
+        # (an empty axis makes one empty piece, as in PyTorch)
+        sizes = [int(given)] * (n // given) + ([n % given] if n % given else []) or [0]
     else:
         sizes = [int(s) for s in given]
         if n is not None and sum(sizes) != n:
@@ -198,7 +199,8 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) ->
 
 @numpy_names
 def chunk(x: Any, chunks: int, axis: int = 0) -> tuple:
-    """``torch.chunk``: at most ``chunks`` pieces of ceil(n / chunks) elements along ``axis``."""
+    """``torch.chunk``: at most ``chunks`` pieces of ceil(n / chunks) elements along ``axis``
+    (an empty axis gives ``chunks`` empty pieces, as in PyTorch)."""
     if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise option_error("chunk", "chunks", chunks, "is not a positive int")
     if value_of(x) is None:
@@ -209,4 +211,4 @@ def chunk(x: Any, chunks: int, axis: int = 0) -> tuple:
             "needs the input's value to size the pieces: use split with a list of sizes in a define-then-run graph",
         )
     n = _length(x, axis, "chunks", chunks)
-    return split(x, -(-n // chunks), axis) if n else (x,)
+    return split(x, -(-n // chunks) if n else [0] * chunks, axis)

@@ -91,10 +91,13 @@ def _poly(coefficients: tuple, x: np.ndarray) -> np.ndarray:
 
 
 def erf_array(x: Any) -> np.ndarray:
-    """erf of an array (or scalar), in its floating dtype; NaN stays NaN, ±inf gives ±1."""
+    """erf of an array (or scalar), in its floating dtype; NaN stays NaN, ±inf gives ±1.
+    float16 is computed in float32 (the polynomials' terms overflow float16) and rounded back."""
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
+    if x.dtype.itemsize < 4:
+        return erf_array(x.astype(np.float32)).astype(x.dtype)
     a = np.abs(x)
     small = a < 1.0
     out = np.empty_like(x)
