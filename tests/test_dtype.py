@@ -108,6 +108,60 @@ def test_integer_data_never_widens_a_float_graph(name, dtype):
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=rtol)
 
 
+# ops whose results are real numbers: integer and bool data alone give the default float, as
+# torch gives its default dtype (NumPy would give float64 of int64 and float16 of bool)
+REAL_VALUED = {
+    "exp": (cr.exp, torch.exp),
+    "log": (lambda i: cr.log(i + 1), lambda i: torch.log(i + 1)),
+    "sqrt": (cr.sqrt, torch.sqrt),
+    "sin": (cr.sin, torch.sin),
+    "cos": (cr.cos, torch.cos),
+    "sigmoid": (cr.sigmoid, torch.sigmoid),
+    "tanh": (cr.tanh, torch.tanh),
+    "erf": (cr.erf, torch.erf),
+    "log1p": (cr.log1p, torch.log1p),
+    "expm1": (cr.expm1, torch.expm1),
+    "logsumexp": (lambda i: cr.logsumexp(i, axis=1), lambda i: torch.logsumexp(i, 1)),
+    "softmax": (lambda i: cr.softmax(i, axis=1), lambda i: torch.softmax(i.double(), 1)),
+    "log_softmax": (lambda i: cr.log_softmax(i, axis=1), lambda i: torch.log_softmax(i.double(), 1)),
+    "gelu": (cr.gelu, lambda i: F.gelu(i.double())),
+    "silu": (cr.silu, lambda i: F.silu(i.double())),
+    "softplus": (cr.softplus, lambda i: F.softplus(i.double())),
+    "int/int": (lambda i: cr.div(i, i + 1), lambda i: i / (i + 1)),
+    "avg_pool": (lambda i: cr.avg_pool1d(i[None], 2), lambda i: F.avg_pool1d(i[None].double(), 2)),
+}
+
+
+@pytest.mark.parametrize("data", ["int64", "bool", "python"])
+@pytest.mark.parametrize("default", ["float32", "float64"])
+@pytest.mark.parametrize("name", REAL_VALUED)
+def test_real_valued_ops_give_integer_data_the_default_float(name, default, data):
+    """Eagerly, on plain arrays and define-then-run (a Graph, and compiled): the default dtype,
+    and torch's values (computed in float64 where torch refuses integer input)."""
+    cr.set_default_dtype(default)
+    fn, tfn = REAL_VALUED[name]
+    given: Any = INT if data == "int64" else INT > 1 if data == "bool" else INT.tolist()
+    arr = np.asarray(given)
+    torch.set_default_dtype(getattr(torch, default))  # (torch floats integers to its own default)
+    try:
+        expected = tfn(torch.tensor(arr)).numpy()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    p = cr.Placeholder(name="i")
+    graph = cr.Graph(fn(p))
+    for how, value in [
+        ("eager", lambda: fn(cr.tensor(arr)).value),
+        ("arrays", lambda: fn(arr)),
+        ("graph", lambda: graph.forward({p: arr})),
+        ("compiled", lambda: graph.compile().forward({p: arr})),
+    ]:
+        out = np.asarray(value())
+        assert out.dtype == np.dtype(default), f"{how}: {out.dtype}"
+        np.testing.assert_allclose(out, expected, rtol=1e-6 if default == "float32" else 1e-12, err_msg=how)
+    if data == "python" and name in ("exp", "sigmoid", "tanh"):  # a lone Python number, too
+        assert np.asarray(fn(2)).dtype == np.dtype(default)
+
+
 def test_a_float32_model_stays_float32_everywhere():
     """Every value and every gradient of a small float32 network is float32, with
     Python numbers, NumPy float64 scalars and float64 data mixed in."""

@@ -84,6 +84,7 @@ def as_array(data: Any, dtype: Any = None, float_only: bool = True) -> np.ndarra
 
 PROMOTE = "promote"  # arithmetic: PyTorch's promotion (see ``reconcile``)
 NARROW = "narrow"  # losses: the narrowest floating dtype among the inputs
+FLOAT = "float"  # ops whose results are real numbers (exp, sigmoid, a / b): PROMOTE, ints and bools alone float
 
 
 @overload
@@ -103,10 +104,22 @@ def reconcile(values: Sequence[Any], policy: str, keep: Sequence[int] = ()) -> S
     - ``NARROW`` (losses): every floating or integer input takes the narrowest
       floating dtype among them, so float64 targets from NumPy never turn a
       float32 model's loss into float64.
+    - ``FLOAT`` (ops whose results are real numbers: exp, sigmoid, true division):
+      ``PROMOTE``, and integers and bools with no floating partner take the default
+      dtype (PyTorch's rule; NumPy's would make float64 of int64 and float16 of bool),
+      so ``cr.exp(cr.tensor([1, 2]))`` is float32 in a float32 session.
 
     Works on arrays, NumPy scalars and nodes (``.dtype``, ``.ndim``, ``.astype``);
     Python numbers are left to NumPy, which treats them as weak.
     """
+    if policy == FLOAT:
+        only = getattr(values[0], "dtype", None) if len(values) == 1 else None
+        if only is not None and only.kind == "f":
+            return values  # (the usual case for exp, sigmoid and the others: nothing to change)
+        if any(getattr(v, "dtype", None) is not None and v.dtype.kind == "f" for v in values):
+            policy = PROMOTE
+        else:  # integers, bools and Python numbers alone: the default float
+            return [_as_default_float(v) for v in values]
     try:  # the common case, first: every input already has one dtype (runs once per op)
         first = values[0].dtype
         for v in values:
@@ -125,6 +138,14 @@ def reconcile(values: Sequence[Any], policy: str, keep: Sequence[int] = ()) -> S
         else v.astype(target)
         for i, v in enumerate(values)
     ]
+
+
+def _as_default_float(v: Any) -> Any:
+    """An integer or bool value (array, NumPy scalar or Python number) in the default dtype."""
+    dtype = getattr(v, "dtype", None)
+    if dtype is not None:
+        return v.astype(_default) if dtype.kind in "iub" else v
+    return np.asarray(v, dtype=_default) if isinstance(v, (int, float)) else v
 
 
 def _target(values: Sequence[Any], policy: str) -> np.dtype | None:

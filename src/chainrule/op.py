@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import hooks, release
-from .dtype import reconcile
+from .dtype import FLOAT, reconcile
 from .errors import ChainruleError, GradientError, MissingFeedError, OptionError, ShapeError, describe, option_error
 from .grad_mode import grad_mode
 from .memory import collector
@@ -85,9 +85,9 @@ class Op(Node):
     ``check_options`` checks them when the node is built.
 
     ``dtypes`` declares how the engine reconciles the inputs' dtypes before the
-    op computes (``"promote"`` for arithmetic, ``"narrow"`` for losses, None to
-    leave them; ``dtype_keep``: input positions left alone, such as labels):
-    op bodies never cast. The engine also casts each gradient back to its
+    op computes (``"promote"`` for arithmetic, ``"float"`` for ops whose results are
+    real numbers, ``"narrow"`` for losses, None to leave them; ``dtype_keep``: input
+    positions left alone, such as labels): op bodies never cast. The engine also casts each gradient back to its
     input's dtype, as it sums it back to its input's shape.
 
     ``formula`` and ``derivatives`` are the short symbolic forms that
@@ -161,10 +161,16 @@ class Op(Node):
             self.value = None
             return
         # eager: compute now (``_compute``, inlined: this runs once per op built)
-        if self.dtypes is not None and len(values) > 1:  # (one input: nothing to reconcile)
+        policy = self.dtypes
+        if policy is not None:  # (inline: most ops' inputs have one floating dtype already)
             first = getattr(values[0], "dtype", None)
-            if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
-                values = reconcile(values, self.dtypes, self.dtype_keep)
+            if len(values) > 1:
+                if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
+                    values = reconcile(values, policy, self.dtype_keep)
+                elif policy is FLOAT and first.kind in "iub":
+                    values = reconcile(values, policy)
+            elif policy is FLOAT and first is not None and first.kind in "iub":  # (integers alone: a float)
+                values = reconcile(values, policy)
         try:
             self.value = value = self._math(*values)
         except OptionError:

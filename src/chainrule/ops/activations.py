@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtype import FLOAT
 from ..node import Node, value_of
 from ..op import Op
 from .axes import normalize_axis, numpy_names
@@ -32,6 +33,7 @@ def check_real(op: Op, option: str, positive: bool = False) -> None:
 class Sigmoid(Op):
     """σ(x) = 1 / (1 + e⁻ˣ); dσ/dx = σ(1 - σ)."""
 
+    dtypes = FLOAT
     formula = "σ({0})"
     derivatives = ("σ(1-σ)",)
     vjp_reads = ("output",)
@@ -52,6 +54,7 @@ class Sigmoid(Op):
 class Tanh(Op):
     """tanh x; d/dx = 1 - tanh²x."""
 
+    dtypes = FLOAT
     formula = "tanh({0})"
     derivatives = ("1-tanh²",)
     vjp_reads = ("output",)
@@ -127,6 +130,7 @@ class Softplus(Op):
     """(1/β)·ln(1 + e^(βx)), computed as logaddexp(0, βx)/β, and x itself where βx > threshold
     (``torch.nn.functional.softplus(x, beta, threshold)``); d/dx = σ(βx) (1 past the threshold)."""
 
+    dtypes = FLOAT
     beta = 1.0
     threshold = 20.0
     formula = "softplus({0})"
@@ -157,6 +161,7 @@ class GELU(Op):
     tanh: d/dx = 0.5(1 + tanh u) + 0.5x(1 - tanh²u)·√(2/π)(1 + 3·0.044715x²).
     The attribute is ``approximate``, PyTorch's and ONNX's name."""
 
+    dtypes = FLOAT
     approximate = "none"
     formula = "gelu({0})"
 
@@ -186,6 +191,7 @@ class GELU(Op):
 class SiLU(Op):
     """x·σ(x) (swish); d/dx = σ(x)·(1 + x(1 - σ(x)))."""
 
+    dtypes = FLOAT
     formula = "silu({0})"
     derivatives = ("σ(1 + x(1-σ))",)
 
@@ -203,6 +209,7 @@ class ELU(Op):
     """x for x > 0, else α(eˣ - 1); d/dx = 1 for x > 0, else α·eˣ (α at 0, as PyTorch; and at
     NaN the gradient passes, as PyTorch's, which takes the α·eˣ branch only where x <= 0)."""
 
+    dtypes = FLOAT
     alpha = 1.0
     formula = "elu({0})"
     derivatives = ("1 or α·eˣ",)
@@ -220,6 +227,7 @@ class ELU(Op):
 class Mish(Op):
     """x·tanh(softplus(x)); d/dx = tanh(sp) + x·(1 - tanh²(sp))·σ(x)."""
 
+    dtypes = FLOAT
     formula = "mish({0})"
     derivatives = ("tanh(sp) + x(1-tanh²(sp))σ(x)",)
 
@@ -293,6 +301,7 @@ def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
 class _AlongAxis(Op):
     """An op along one ``axis`` (an int)."""
 
+    dtypes = FLOAT
     axis = -1
 
     def check_options(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dtype import PROMOTE
+from ..dtype import FLOAT, PROMOTE
 from ..op import Op
 from .elementwise import log, sign, where
 
@@ -65,7 +65,7 @@ class Mul(Op):
 class Div(Op):
     """a / b; ∂/∂a = 1/b, ∂/∂b = -a/b² = -out/b."""
 
-    dtypes = PROMOTE
+    dtypes = FLOAT  # (int / int is a real number: the default float, as in PyTorch)
     formula = "{0} / {1}"
     derivatives = ("1/{1}", "-{0}/{1}²")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtype import FLOAT
 from ..errors import ShapeError
 from ..node import value_of
 from ..op import Op
@@ -53,6 +54,7 @@ class AvgPool2D(_Pool):
     zero padding (``count_include_pad``), or not, or by ``divisor_override``; vjp: g / divisor
     spread back over every window (col2im)."""
 
+    dtypes = FLOAT
     vjp_reads = ()  # the input's shape only
     count_include_pad = True
     divisor_override = None
@@ -120,6 +122,7 @@ class AdaptiveAvgPool2D(Op):
     """Average over ``output_size`` bins that cover the input (PyTorch's bins), as
     A_h · x · A_wᵀ with constant averaging matrices; vjp: A_hᵀ · g · A_w."""
 
+    dtypes = FLOAT
     vjp_reads = ()  # the input's shape only
     spatial = 2
     output_size: Any = (1, 1)  # None: that axis keeps the input's size

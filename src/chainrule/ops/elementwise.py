@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dtype import PROMOTE
+from ..dtype import FLOAT, PROMOTE
 from ..errors import option_error
 from ..node import value_of
 from ..op import Op
@@ -35,6 +35,7 @@ def quiet_if_special(*arrays: Any) -> Any:
 class Exp(Op):
     """eˣ; ∂/∂x = eˣ = out."""
 
+    dtypes = FLOAT
     formula = "exp({0})"
     derivatives = ("exp({0})",)
 
@@ -49,6 +50,7 @@ class Exp(Op):
 class Log(Op):
     """ln x; ∂/∂x = 1/x."""
 
+    dtypes = FLOAT
     formula = "ln({0})"
     derivatives = ("1/{0}",)
 
@@ -64,6 +66,7 @@ class Log(Op):
 class Sqrt(Op):
     """√x; ∂/∂x = 1/(2√x)."""
 
+    dtypes = FLOAT
     formula = "√{0}"
     derivatives = ("1/(2√{0})",)
 
@@ -79,6 +82,7 @@ class Sqrt(Op):
 class Sin(Op):
     """sin x; ∂/∂x = cos x."""
 
+    dtypes = FLOAT
     formula = "sin({0})"
     derivatives = ("cos({0})",)
 
@@ -93,6 +97,7 @@ class Sin(Op):
 class Cos(Op):
     """cos x; ∂/∂x = -sin x."""
 
+    dtypes = FLOAT
     formula = "cos({0})"
     derivatives = ("-sin({0})",)
 

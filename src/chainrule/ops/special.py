@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtype import FLOAT
 from ..op import Op
 from .elementwise import exp
 
@@ -115,6 +116,7 @@ def erf_array(x: Any) -> np.ndarray:
 class Erf(Op):
     """erf(x) = 2/√π ∫₀ˣ e^(-t²) dt; ∂/∂x = 2/√π · e^(-x²)."""
 
+    dtypes = FLOAT
     formula = "erf({0})"
     derivatives = ("2/√π·e^(-{0}²)",)
 
@@ -129,6 +131,7 @@ class Log1p(Op):
     """ln(1 + x), exact for tiny x; ∂/∂x = 1/(1 + x). ln 0 = -inf and ln of a negative
     number = NaN come silently, as in PyTorch."""
 
+    dtypes = FLOAT
     formula = "ln(1+{0})"
     derivatives = ("1/(1+{0})",)
 
@@ -144,6 +147,7 @@ class Log1p(Op):
 class Expm1(Op):
     """eˣ - 1, exact for tiny x; ∂/∂x = eˣ = out + 1."""
 
+    dtypes = FLOAT
     formula = "exp({0})-1"
     derivatives = ("exp({0})",)
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..broadcast import accurate_sum
+from ..dtype import FLOAT
 from .arithmetic import abs as absolute
 from .axes import numpy_names
 from .elementwise import exp, quiet, quiet_if_special, sign, where
@@ -95,6 +96,7 @@ class LogSumExp(Reduction):
     softmax. -inf over nothing; with +inf or only -inf inputs PyTorch's values (inf, -inf,
     and NaN gradients), silently."""
 
+    dtypes = FLOAT
     formula = "logsumexp({0})"
     derivatives = ("softmax({0})",)
 
