@@ -118,6 +118,55 @@ def test_one_element_follows_single_elements_and_adds_up_to_that_element_of_the_
     assert f"element {element} of ∂loss/∂W1" in text
 
 
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)), ((3, 4), (4, 2)), ((2, 3, 4), (4, 2)), ((2, 1, 3, 4), (3, 4, 2))],
+)
+def test_one_element_through_a_matmul_of_any_rank_names_the_partner_element_it_multiplies(a_shape, b_shape):
+    """∂(A @ B)[p]/∂A[q] is an element of B (and the other way round): vectors, matrices and
+    broadcast stacks name the right one, its value is the local derivative, and the paths add
+    up to PyTorch's gradient (vectors raised IndexError before; a loss over a broadcast input
+    raised ValueError)."""
+    rng = np.random.default_rng(0)
+    av, bv = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    a, b = cr.Variable(av, name="A"), cr.Variable(bv, name="B")
+    prod = cr.matmul(a, b)
+    weights = rng.standard_normal(np.shape(prod.value))
+    loss = cr.sum(prod * weights)
+    ta, tb = torch.tensor(av, requires_grad=True), torch.tensor(bv, requires_grad=True)
+    ((ta @ tb) * torch.tensor(weights)).sum().backward()
+    for node, array, tgrad in ((a, av, ta.grad), (b, bv, tb.grad)):
+        assert tgrad is not None
+        partner, partner_value = (b, bv) if node is a else (a, av)
+        element = tuple(int(n) - 1 for n in array.shape)  # the last element: every index matters
+        e = chain(cr.explain(loss, node, element=element))
+        assert e.value == pytest.approx(float(tgrad[element]), rel=1e-12)
+        assert sum(path_values(e.paths)) == pytest.approx(float(tgrad[element]), rel=1e-12)
+        for path in e.paths:
+            step = next(f for f in path.factors if f.op is prod)
+            named = re.fullmatch(rf"{partner.name}\[([0-9, ]+)\]", step.form.text)
+            assert named, step.form.text
+            index = tuple(int(i) for i in named.group(1).split(","))
+            assert partner_value[index] == step.value
+        str(e)
+    mse = cr.mse(cr.Variable(rng.standard_normal((3, 4)), name="x"), cr.Variable(rng.standard_normal((1, 4)), name="t"))
+    broadcast = mse.inputs[1]
+    grad = cr.grad(mse, [broadcast])[0]
+    assert chain(cr.explain(mse, broadcast, element=(0, 2))).value == pytest.approx(grad[0, 2], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "reduce",
+    [lambda x: cr.max(x, axis=(0,)), lambda x: cr.min(x, axis=(-1,)), lambda x: cr.norm(x, ord=-np.inf, axis=(0,))],
+)
+def test_a_reduction_of_a_0d_value_along_axis_0_explains(reduce):
+    """0-d values take axis 0 and -1 (PyTorch's rule); their explanation did not (AxisError)."""
+    x = cr.Variable(np.float64(-1.5), name="x")
+    e = cr.explain(reduce(x), x)
+    assert e.value == pytest.approx(float(cr.grad(reduce(x), [x])[0]))
+    assert "x" in str(e)
+
+
 def test_one_element_beyond_max_paths_is_grouped_and_still_adds_up():
     graph, n = mlp()
     e = graph.explain(n["W1"], element=(1, 1), max_paths=3)

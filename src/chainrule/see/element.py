@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import ops
 from ..backprop import backpropagate, input_values
+from ..broadcast import unbroadcast
 from ..errors import GradientError, describe
 from ..node import Node
 from . import symbols as s
@@ -236,8 +237,8 @@ def column(op: Node, i: int, q: tuple) -> dict[tuple, float]:
         raw = _ones_vjp(op, i)
         return {p: float(raw[p]) for p in _broadcast_positions(q, np.shape(inputs[i]), out_shape)}
     if not out_shape:
-        part = np.asarray(op.vjp(np.ones((), np.asarray(op.value).dtype), op.value, *inputs)[i])
-        return {(): float(np.broadcast_to(part, np.shape(inputs[i]))[q])} if part[...].size else {}
+        part = op.vjp(np.ones((), np.asarray(op.value).dtype), op.value, *inputs)[i]
+        return {(): _at(part, np.shape(inputs[i]), q)} if part is not None and np.size(part) else {}
     if isinstance(op, (ops.MatMul, ops.Linear)) and np.ndim(inputs[0]) == 2 and np.ndim(inputs[1]) == 2:
         a, b = inputs[0], inputs[1]
         if i == 0:  # (A @ B)[r, c] uses A[r, k] with weight B[k, c]
@@ -248,6 +249,17 @@ def column(op: Node, i: int, q: tuple) -> dict[tuple, float]:
     if isinstance(op, LINEAR):
         return _linear_column(op, i, q, inputs)
     return _rows_column(op, i, q, inputs)
+
+
+def _at(part: Any, shape: tuple, q: tuple) -> float:
+    """Element ``q`` of a vjp's ``part`` for an input of ``shape``: a part that broadcasts to the
+    input is read where it broadcasts; one of the op's broadcast shape is first summed over the
+    axes the input was stretched along (as backward does)."""
+    part = np.asarray(part)
+    if part.shape != shape:
+        stretched = np.broadcast_shapes(part.shape, shape) != shape
+        part = unbroadcast(part, shape) if stretched else np.broadcast_to(part, shape)
+    return float(part[q])
 
 
 def _ones_vjp(op: Node, i: int) -> np.ndarray:
@@ -292,7 +304,7 @@ def _rows_column(op: Node, i: int, q: tuple, inputs: list) -> dict[tuple, float]
         g = np.zeros_like(value)
         g[p] = 1
         part = op.vjp(g, op.value, *inputs)[i]
-        local = float(np.broadcast_to(np.asarray(part), np.shape(inputs[i]))[q]) if part is not None else 0.0
+        local = _at(part, np.shape(inputs[i]), q) if part is not None else 0.0
         if local != 0:
             found[tuple(int(v) for v in p)] = local
     return found
@@ -330,13 +342,36 @@ def element_form(op: Node, i: int, p: tuple, q: tuple) -> tuple[Sym | None, tupl
         if i == 2:
             return s.ONE, ()
         other = op.inputs[1 - i]
-        return s.name(element_name(other, (q[1], p[1]) if i == 0 else (p[0], q[0]))), ()
+        return s.name(element_name(other, _matmul_partner(op, i, p, q))), ()
     if not isinstance(op, ELEMENT_FORMS) and not isinstance(op, ops.Linear):
         return None, ()
     shape = np.broadcast_shapes(*[np.shape(n.value) for n in op.inputs]) if np.shape(op.value) == () else None
     position = p if shape is None else _align(q, np.shape(op.inputs[i].value), shape)
     edge = _ElementEdge(op, i, position)
     return form(edge), tuple(edge.notes)
+
+
+def _matmul_partner(op: Node, i: int, p: tuple, q: tuple) -> tuple:
+    """For ∂(A @ B)[p]/∂A[q] = B[..., k, c] (or ∂/∂B[q] = A[..., r, k]): the index of that element
+    of the other operand, for vectors, matrices and stacks of them (broadcast batch axes)."""
+    a_dims, b_dims = (np.ndim(n.value) for n in op.inputs[:2])
+    if i == 0:  # B[..., k, c], k from A's last axis
+        k = q[-1]
+        if b_dims == 1:
+            return (k,)
+        batch = p[:-2] if a_dims > 1 else p[:-1]
+        return _batch(batch, np.shape(op.inputs[1].value)[:-2]) + (k, p[-1])
+    k = q[0] if b_dims == 1 else q[-2]  # A[..., r, k], k from B's contracted axis
+    if a_dims == 1:
+        return (k,)
+    batch, r = (p[:-1], p[-1]) if b_dims == 1 else (p[:-2], p[-2])
+    return _batch(batch, np.shape(op.inputs[0].value)[:-2]) + (r, k)
+
+
+def _batch(batch: tuple, shape: tuple) -> tuple:
+    """The output's batch index as an index into batch axes of ``shape`` (broadcast ones: 0)."""
+    tail = batch[len(batch) - len(shape) :] if shape else ()
+    return tuple(0 if n == 1 else b for b, n in zip(tail, shape))
 
 
 def _align(q: tuple, in_shape: tuple, shape: tuple) -> tuple:

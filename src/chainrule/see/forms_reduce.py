@@ -74,7 +74,9 @@ def _max(e: Edge[ops.Max]) -> Sym:
     x = e.x(0)
     pick = "max" if not isinstance(e.op, ops.Min) else "min"
     x_value = np.asarray(e.value(0))
-    extreme = (np.max if pick == "max" else np.min)(x_value, axis=e.op.axis, keepdims=True)
+    extreme = (np.max if pick == "max" else np.min)(
+        x_value, axis=normalize_axes(e.op.axis, x_value.ndim), keepdims=True
+    )
     hit = _shared(e, s.iverson(x, "==", _reduce(pick, x, e)), extreme, x_value, pick)
     return s.times(_spread(e, e.g), hit)
 
@@ -147,7 +149,7 @@ def _norm(e: Edge[ops.Norm]) -> Sym:
     size = s.call("abs", x)
     if np.isinf(p):
         found = np.abs(np.asarray(e.value(0)))
-        extreme = (np.max if p > 0 else np.min)(found, axis=e.op.axis, keepdims=True)
+        extreme = (np.max if p > 0 else np.min)(found, axis=normalize_axes(e.op.axis, found.ndim), keepdims=True)
         hit = _shared(e, s.iverson(size, "==", norm), extreme, found, f"{'max' if p > 0 else 'min'} |{x.text}|")
         return s.times(g, s.times(sign, hit))
     if p == 2:
