@@ -325,3 +325,27 @@ def test_eager_training_loop_memory_stays_flat():
         gc.enable()
     assert after - before < 64 * 1024, f"memory grew by {after - before} bytes"
     np.testing.assert_allclose(W.value, np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-3)
+
+
+def test_grad_takes_pytorchs_arguments_in_pytorchs_order():
+    """cr.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused), as
+    torch.autograd.grad: the same gradients, None for an unused input with allow_unused=True,
+    and the graph kept for a second call and a backward."""
+    rng = np.random.default_rng(0)
+    xv, wv, uv = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(3)
+    x, w, unused = cr.Variable(xv), cr.Variable(wv), cr.Variable(1.5)
+    tx, tw = torch.tensor(xv, requires_grad=True), torch.tensor(wv, requires_grad=True)
+    tunused = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    y, ty = cr.tanh(x @ w), torch.tanh(tx @ tw)
+    got = cr.grad(y, [x, w, unused], uv, True, False, True)
+    want = torch.autograd.grad(ty, [tx, tw, tunused], torch.tensor(uv), True, False, allow_unused=True)
+    assert got[2] is None and want[2] is None
+    for g, t in zip(got[:2], want[:2]):
+        np.testing.assert_allclose(g, t.numpy(), rtol=1e-12)
+    again = cr.grad(y, [x, w, unused], grad_outputs=uv, retain_graph=False)  # the graph is still there
+    np.testing.assert_allclose(again[0], got[0], rtol=0)
+    assert np.array_equal(again[2], np.zeros(()))  # without allow_unused: zeros, as before
+    second = cr.grad(y, x, uv, None, True)  # create_graph, fifth
+    assert isinstance(second, cr.Node)
+    cr.sum(y * uv).backward()
+    np.testing.assert_allclose(x.grad, got[0], rtol=1e-12)

@@ -116,6 +116,22 @@ def test_tensor_tables_show_the_leading_entries_with_their_indices():
     assert node["value"]["s"]["k"] == "page.summary"
 
 
+@pytest.mark.parametrize("shape, axis", [((0, 4), None), ((0, 4), 0), ((3, 0), 1)])
+def test_empty_tensors_explore_explain_and_draw(shape, axis):
+    """An empty tensor on a page, in a drawing and an explanation: shown as empty, and each
+    sum counted as the elements it really adds up (0 here; before, the page raised IndexError
+    and the note said 1)."""
+    x = cr.Variable(np.zeros(shape), name="x")
+    total = cr.sum(cr.exp(x), axis=axis)
+    seed = np.ones(np.shape(total.value))
+    data = cr.explore(total, gradient=seed, use_dot=False).data
+    assert [n["name"] for n in data["nodes"]] == ["x", total.inputs[0].name, total.name]
+    text = str(cr.explain(total, x, gradient=seed))
+    count = np.prod([shape[a] for a in ((0, 1) if axis is None else (axis,))])
+    assert count == 0 and f"added up {count} elements" in text and "empty" in text
+    assert "digraph" in cr.Graph(total).to_dot()
+
+
 @pytest.mark.parametrize("use_dot", [pytest.param(True, marks=needs_dot), False])
 def test_layout_puts_inputs_left_of_their_consumers_without_overlap(lesson, use_dot):
     graph, _ = lesson

@@ -47,14 +47,22 @@ def backward(root: Node, gradient: Any = None, retain_grads: bool = False, retai
 
 
 def grad(
-    outputs: Node | Sequence[Node], inputs: Node | Sequence[Node], grad_outputs: Any = None, create_graph: bool = False
+    outputs: Node | Sequence[Node],
+    inputs: Node | Sequence[Node],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
 ) -> Any:
-    """∂outputs/∂inputs, returned rather than stored (``torch.autograd.grad``).
+    """∂outputs/∂inputs, returned rather than stored (``torch.autograd.grad``, with its
+    argument order).
 
     Returns one gradient per input (a single one when ``inputs`` is a node):
     ndarrays, or nodes when ``create_graph=True`` so you can differentiate
     again (grad of grad, Hessian-vector products). An input that the outputs
-    do not depend on gets zeros. ``.grad`` attributes are left untouched.
+    do not depend on gets zeros (None with ``allow_unused=True``, as in PyTorch).
+    ``.grad`` attributes are left untouched, and so is the graph: ``grad`` releases
+    nothing, so ``retain_graph`` (accepted as PyTorch code passes it) is always true.
     With ``create_graph=True`` a ``grad_outputs`` node is an input of the new
     graph, so the result can be differentiated with respect to it too.
     """
@@ -79,6 +87,9 @@ def grad(
     result = []
     for node in ins:
         g = found.get(node)
+        if g is None and allow_unused:
+            result.append(None)
+            continue
         if g is None:
             zeros = np.zeros_like(np.asarray(node.value))
             g = Constant(zeros, name=f"∂/∂{node.name}") if create_graph else zeros

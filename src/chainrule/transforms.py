@@ -137,7 +137,8 @@ def hvp(f: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = 
 def grad(outputs: Any, *args: Any, **kwargs: Any) -> Any:
     """Two functions under one name, told apart by the first argument.
 
-    - ``cr.grad(outputs, inputs, grad_outputs=None, create_graph=False)``, where
+    - ``cr.grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+      allow_unused=None)``, where
       ``outputs`` is a node (or a list of nodes): ∂outputs/∂inputs now, as arrays
       (``torch.autograd.grad``; see ``chainrule.graph.grad``).
     - ``cr.grad(f, argnums=0)``, where ``f`` is a function (anything callable that

@@ -11,6 +11,7 @@ the formula says how, and a note says where.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,10 @@ def _spread(e: Edge[Reduction], sym: Sym) -> Sym:
 
 
 def _reduced_count(e: Edge[Node]) -> int:
-    return max(int(np.size(e.whole(0)) // max(np.size(e.op.value), 1)), 1)
+    """How many elements of x each output combines: the product of the reduced axes' lengths
+    (0 for an empty axis, as an empty sum is 0 and an empty mean NaN)."""
+    shape = np.shape(e.whole(0))
+    return math.prod(shape[a] for a in normalize_axes(e.op.axis, len(shape)))
 
 
 def _reduce_keywords(e: Edge[Reduction]) -> dict[str, Any]:

@@ -52,12 +52,18 @@ def number(value: Any) -> str:
     """One number at full precision: the shortest digits that read back to it in its own dtype
     (float32 0.1 is ``0.1``; float64 keeps all 17 digits when they matter)."""
     arr = np.asarray(value)
-    return str(arr.reshape(-1)[0]) if arr.size else "nan"
+    return str(arr.reshape(-1)[0]) if arr.size else EMPTY
+
+
+EMPTY = "[]"  # what an empty tensor shows where a number would be
 
 
 def short(value: Any, digits: int = 6) -> str:
     """A number with ``digits`` significant digits (pictures, summaries)."""
-    x = np.asarray(value).reshape(-1)[0]
+    arr = np.asarray(value)
+    if not arr.size:
+        return EMPTY
+    x = arr.reshape(-1)[0]
     if np.asarray(x).dtype.kind in "iub":
         return str(x)
     return f"{float(x):.{digits}g}"
