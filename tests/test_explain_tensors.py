@@ -144,6 +144,7 @@ def test_one_element_through_a_matmul_of_any_rank_names_the_partner_element_it_m
         assert sum(path_values(e.paths)) == pytest.approx(float(tgrad[element]), rel=1e-12)
         for path in e.paths:
             step = next(f for f in path.factors if f.op is prod)
+            assert step.form is not None
             named = re.fullmatch(rf"{partner.name}\[([0-9, ]+)\]", step.form.text)
             assert named, step.form.text
             index = tuple(int(i) for i in named.group(1).split(","))

@@ -84,7 +84,7 @@ def grad(
     # the backward pass is built from nodes that must all have their values
     restore_released(order, after_forward=create_graph)
     found = backpropagate(order, seeds, keep="none", create_graph=create_graph, wanted=set(ins))
-    result = []
+    result: list[Any] = []
     for node in ins:
         g = found.get(node)
         if g is None and allow_unused:

@@ -167,7 +167,7 @@ class Op(Node):
             if len(values) > 1:
                 if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
                     values = reconcile(values, policy, self.dtype_keep)
-                elif policy is FLOAT and first.kind in "iub":
+                elif policy is FLOAT and first is not None and first.kind in "iub":
                     values = reconcile(values, policy)
             elif policy is FLOAT and first is not None and first.kind in "iub":  # (integers alone: a float)
                 values = reconcile(values, policy)

@@ -38,7 +38,7 @@ def _spread(e: Edge[Reduction], sym: Sym) -> Sym:
     return s.call("reshape", sym, s.shape_tuple(kept_shape(shape, axes)), scalar=False)
 
 
-def _reduced_count(e: Edge[Node]) -> int:
+def _reduced_count(e: Edge[Reduction]) -> int:
     """How many elements of x each output combines: the product of the reduced axes' lengths
     (0 for an empty axis, as an empty sum is 0 and an empty mean NaN)."""
     shape = np.shape(e.whole(0))
