@@ -7,6 +7,7 @@ gradients eagerly and define-then-run, central differences and second order.
 Then the issue's repros: BCE's target gradient at p = 1e-30, and the canonical
 classification graph with integer labels fed through a placeholder."""
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -199,6 +200,57 @@ def test_loss_options_are_checked(call, message):
     x = cr.Variable(np.zeros((3, 4)))
     with pytest.raises((TypeError, ValueError), match=message):
         call(x, np.array([0, 1, 2]))
+
+
+@pytest.mark.parametrize(
+    "call, target, words",
+    [
+        (cr.cross_entropy, np.zeros(5, int), ["cross_entropy", "(10,)", "(5,)", "integer class labels"]),
+        (cr.nll_loss, np.zeros((10, 2), int), ["nll_loss", "(10,)", "(10, 2)", "without its class axis"]),
+        (cr.cross_entropy, np.zeros(10), ["cross_entropy", "(10, 2)", "(10,)", "probabilities"]),
+        (cr.cross_entropy, np.zeros((10, 3)), ["cross_entropy", "(10, 2)", "(10, 3)", "probabilities"]),
+        (cr.binary_cross_entropy, np.ones(10), ["binary_cross_entropy", "(10,)", "(10, 1)"]),
+        (cr.binary_cross_entropy_with_logits, np.ones(10), ["binary_cross_entropy_with_logits", "(10,)", "(10, 1)"]),
+        (cr.binary_cross_entropy_with_logits, np.ones((10, 3)), ["binary_cross_entropy_with_logits", "(10, 3)"]),
+    ],
+)
+def test_a_target_of_the_wrong_shape_is_a_shape_error_not_a_broadcast(call, target, words):
+    """Broadcast, these targets gave a loss over the wrong elements without a word (nll_loss of
+    (10, 2) integer labels computed a number; an (N,) target against (N, 1) probabilities made
+    N×N losses); PyTorch refuses them too. A binary target that broadcasts to the input's shape
+    stays allowed."""
+    binary = call in (cr.binary_cross_entropy, cr.binary_cross_entropy_with_logits)
+    x = cr.Variable(np.full((10, 1) if binary else (10, 2), 0.5), name="scores")
+    raises_naming(cr.errors.ShapeError, lambda: call(x, target), "scores", *words)
+    assert x.grad is None
+    if binary:  # one column of targets for three columns of inputs: broadcast one way, as NumPy does
+        wide, tx = cr.Variable(np.full((10, 3), 0.5)), torch.full((10, 3), 0.5, dtype=torch.float64)
+        want = {
+            cr.binary_cross_entropy: F.binary_cross_entropy,
+            cr.binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits,
+        }
+        assert float(call(wide, np.ones((10, 1))).value) == pytest.approx(
+            float(want[call](tx, torch.ones(10, 3, dtype=torch.float64)))
+        )
+
+
+def test_mse_of_a_column_against_a_row_of_targets_warns_at_the_callers_line():
+    """(N, 1) predictions against (N,) targets compare every prediction with every target;
+    PyTorch warns, so does chainrule, pointing at the user's line. Broadcasting one side to
+    the other's shape, as the lesson's scalars do, stays silent."""
+    import warnings
+
+    column, row = cr.Variable(np.zeros((10, 1))), np.ones(10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cr.mse(column, row)
+        line = sys._getframe().f_lineno - 1
+        cr.mse(cr.Variable(np.zeros((3, 4))), np.ones((1, 4)))
+        cr.mse(cr.Variable(np.zeros(3)), 1.0)
+        cr.nn.MSELoss()(column, row)  # the layer reshapes the (N,) target to the column
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+    assert "(10, 1)" in str(caught[0].message) and "(10, 10)" in str(caught[0].message)
+    assert cr.mse(2.0, 3.0) == 1.0  # Python numbers, as NumPy takes them (it raised AttributeError)
 
 
 def test_label_smoothing_over_no_classes_is_a_clear_error():

@@ -8,6 +8,10 @@ the op, the nodes and the shapes involved.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+from types import FrameType
 from typing import Any
 
 
@@ -149,3 +153,14 @@ class CompileError(ChainruleError, RuntimeError):
 class StaleProgram(ChainruleError):
     """Internal: a compiled program met a value whose type, shape or dtype is not the one it
     was written for; the compiled graph then writes (or picks) the program for it."""
+
+
+def warn_user(message: str) -> None:
+    """A ``UserWarning`` pointed at the first line outside chainrule (the user's call), however
+    deep inside the library it is raised."""
+    inside = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame: FrameType | None = sys._getframe(1)  # warn_user's caller, stacklevel 2
+    level = 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, UserWarning, stacklevel=level)

@@ -65,6 +65,7 @@ class _Classification(_Loss):
     dtype_keep = (1,)  # class labels stay integers
     ignore_index = -100
     has_weight = False
+    probabilities = False  # whether a floating target of class probabilities is accepted
 
     def check_options(self) -> None:
         super().check_options()
@@ -81,9 +82,21 @@ class _Classification(_Loss):
     def checked_labels(self, x: Any, target: Any) -> tuple[np.ndarray | None, bool]:
         """``check_target``'s labels, and whether every one is a class other than ``ignore_index``."""
         labels = np.asarray(target)
+        shape = np.shape(x)
         if labels.dtype.kind not in "iub":
+            if self.probabilities and labels.shape != shape:
+                raise ShapeError(
+                    f"{self.label}: a floating target holds class probabilities, so it has the input's "
+                    f"shape {shape}; got {labels.shape} (class labels are integers)"
+                )
             return None, False
-        classes = np.shape(x)[_class_axis(x)] if np.ndim(x) else 0
+        axis = _class_axis(x)
+        if labels.shape != shape[:axis] + shape[axis + 1 :]:
+            raise ShapeError(
+                f"{self.label}: integer class labels have the input's shape without its class axis, "
+                f"{shape[:axis] + shape[axis + 1 :]}; got {labels.shape}"
+            )
+        classes = shape[axis] if np.ndim(x) else 0
         if labels.size and 0 <= np.minimum.reduce(labels, axis=None) <= np.maximum.reduce(labels, axis=None) < classes:
             # (two reductions: cheaper than a mask on a batch); ignore_index may be a class too
             return labels, not 0 <= self.ignore_index < classes
@@ -136,6 +149,8 @@ class CrossEntropy(_Classification):
     ∂/∂x = softmax(x)·Σ_c A - A; ∂/∂t = -(1-ε)·w·log softmax(x).
     """
 
+    label = "cross_entropy"
+    probabilities = True
     label_smoothing = 0.0
     formula = "cross_entropy({0}, {1})"
     derivatives = ("softmax - onehot", "-log_softmax")
@@ -170,7 +185,7 @@ class CrossEntropy(_Classification):
         classes = np.shape(x)[axis]
         if eps and not classes:
             raise ShapeError(
-                f"cross_entropy: label_smoothing={eps} spreads over the classes, and the input of shape "
+                f"{self.label}: label_smoothing={eps} spreads over the classes, and the input of shape "
                 f"{np.shape(x)} has none"
             )
         labels = np.asarray(value_of(target))
@@ -261,6 +276,7 @@ class NLLLoss(_Classification):
     """-w[y]·logp[y] for log-probabilities and integer labels (``torch.nn.functional.nll_loss``:
     ``weight``, ``ignore_index``); ∂/∂logp = -A = -w[y]·onehot(y)."""
 
+    label = "nll_loss"
     formula = "nll({0}, {1})"
     derivatives = ("-onehot", "")
 

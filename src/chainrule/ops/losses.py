@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..dtype import NARROW
+from ..errors import ShapeError, warn_user
 from ..op import Op
 from .activations import sigmoid, softplus
 from .elementwise import log, maximum, quiet_if_special
@@ -34,7 +35,7 @@ def reduce_losses(losses: np.ndarray, reduction: str) -> Any:
     element is NaN, silently, as in PyTorch)."""
     # np.add.reduce is what np.mean and np.sum run underneath, without their
     # Python-level wrappers: those cost more than the arithmetic on small losses.
-    if reduction == "none" or losses.ndim == 0:
+    if reduction == "none" or np.ndim(losses) == 0:  # (Python numbers too: cr.mse(2.0, 3.0))
         return losses
     total = np.add.reduce(losses, axis=None)
     if reduction == "sum":
@@ -59,9 +60,27 @@ def _unreduce(g: Any, shape: tuple, reduction: str, spread: bool = True) -> Any:
 class _Loss(Op):
     reduction = "mean"
     dtypes = NARROW
+    label = "loss"  # the function's name, for messages
 
     def check_options(self) -> None:
         self.check_choice("reduction", _REDUCTIONS)
+
+    def fits(self, x: Any, t: Any) -> None:
+        """A binary loss's target must broadcast to the input's shape: an (N,) target against an
+        (N, 1) input would broadcast both ways, into N×N losses, every input scored against
+        every target (PyTorch refuses any other shape than the input's)."""
+        shape, t_shape = np.shape(x), np.shape(t)
+        if t_shape != shape:
+            try:
+                fits = np.broadcast_shapes(shape, t_shape) == shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ShapeError(
+                    f"{self.label}: the target's shape {t_shape} does not broadcast to the input's "
+                    f"{shape} (reshape one of them; broadcast both ways they would score every "
+                    "input against every target)"
+                )
 
     def _needs(self, i: int) -> bool:
         """Whether input ``i`` wants a gradient."""
@@ -76,6 +95,13 @@ class MSE(_Loss):
 
     def forward(self, y: Any, yhat: Any) -> Any:
         d = y - yhat
+        shape = np.shape(d)
+        if shape != np.shape(y) and shape != np.shape(yhat):  # (rare: only shapes are compared)
+            warn_user(
+                f"mse: y of shape {np.shape(y)} and ŷ of shape {np.shape(yhat)} broadcast to {shape}, "
+                "so every prediction is compared with every target; reshape one of them if that "
+                "is not what you meant (PyTorch warns the same)"
+            )
         return reduce_losses(d * d, self.reduction)
 
     def vjp(self, g: Any, out: Any, y: Any, yhat: Any) -> tuple[Any, ...]:
@@ -93,10 +119,12 @@ class BinaryCrossEntropy(_Loss):
     ∂/∂t = w·(ln(1-p) - ln p) (69.08 at p = 1e-30, ±inf at p = 1 and 0, as PyTorch)."""
 
     has_weight = False
+    label = "binary_cross_entropy"
     formula = "bce({0}, {1})"
     derivatives = ("(p-t)/(p(1-p))", "ln(1-p) - ln p")
 
     def forward(self, p: Any, t: Any, *weight: Any) -> Any:
+        self.fits(p, t)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
         losses = -(t * log_p + (1 - t) * log_q)
@@ -122,6 +150,7 @@ class BCEWithLogits(_Loss):
 
     has_weight = False
     has_pos_weight = False
+    label = "binary_cross_entropy_with_logits"
     formula = "bce_logits({0}, {1})"
     derivatives = ("σ(x) - t", "-x")
 
@@ -132,6 +161,7 @@ class BCEWithLogits(_Loss):
         return weight, pos_weight
 
     def forward(self, x: Any, t: Any, *extra: Any) -> Any:
+        self.fits(x, t)
         weight, pos_weight = self._options(extra)
         with quiet_if_special(x):
             log_sig = -(np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x))))
