@@ -324,3 +324,27 @@ def test_the_readme_layers_and_optimizers_section_runs_as_shown():
     namespace: dict = {}
     for source, output in zip(code, shown):
         assert run_statements(source, namespace) == output
+
+
+def test_module_dtype_freeze_and_apply_helpers_work_as_in_torch():
+    """double()/float()/half(), requires_grad_(False) to freeze, and apply(fn) children first."""
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.ReLU(), cr.nn.Sequential(cr.nn.Linear(4, 2)))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Sequential(torch.nn.Linear(4, 2)))
+    assert model.double() is model and all(p.dtype == np.float64 for p in model.parameters())
+    assert model.half() is model and all(p.dtype == np.float16 for p in model.parameters())
+    assert model.float() is model and all(p.dtype == np.float32 for p in model.parameters())
+    seen: list[str] = []
+    tseen: list[str] = []
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    tmodel.apply(lambda m: tseen.append(type(m).__name__))
+    assert seen == tseen  # children before their parent, in PyTorch's order
+    first = model[0]
+    first.requires_grad_(False)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    frozen = first.weight.value.copy()
+    x = cr.tensor(np.ones((5, 3), np.float32))
+    cr.sum(model(x)).backward()
+    opt.step()
+    assert first.weight.grad is None and np.array_equal(first.weight.value, frozen)
+    assert model[2][0].weight.grad is not None
+    assert model.requires_grad_() is model and first.weight.requires_grad

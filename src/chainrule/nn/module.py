@@ -13,7 +13,7 @@ Names follow PyTorch (``"0.weight"``, ``"encoder.layers.1.bias"``), so a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -201,6 +201,33 @@ class Module:
                 item.grad = None
             elif getattr(owner, item).dtype.kind == "f":
                 setattr(owner, item, getattr(owner, item).astype(dt))
+        return self
+
+    def double(self) -> Module:
+        """``to("float64")``, as ``torch.nn.Module.double()``."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """``to("float32")``, as ``torch.nn.Module.float()``."""
+        return self.to(np.float32)
+
+    def half(self) -> Module:
+        """``to("float16")``, as ``torch.nn.Module.half()``."""
+        return self.to(np.float16)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Whether every parameter takes a gradient (False freezes them: backward leaves their
+        ``.grad`` alone and optimizers skip them), as in PyTorch; returns self."""
+        for param in self.parameters():
+            param.requires_grad = bool(requires_grad)
+        return self
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """``fn(module)`` for every submodule, children before their parent (PyTorch's order:
+        ``model.apply(init_weights)``); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
         return self
 
     # ------------------------------------------------------------ state
