@@ -349,3 +349,23 @@ def test_grad_takes_pytorchs_arguments_in_pytorchs_order():
     assert isinstance(second, cr.Node)
     cr.sum(y * uv).backward()
     np.testing.assert_allclose(x.grad, got[0], rtol=1e-12)
+
+
+def test_a_node_iterates_over_its_rows_like_a_tensor():
+    """for row in x, a, b = x and list(x) give x[0], x[1], ... (before, iteration ran past the
+    end into a ShapeError); 0-d and value-less nodes are not iterable, as 0-d tensors are not."""
+    rng = np.random.default_rng(0)
+    xv = rng.standard_normal((3, 2))
+    x, tx = cr.Variable(xv, name="x"), torch.tensor(xv, requires_grad=True)
+    rows, trows = list(x), list(tx)
+    assert len(rows) == 3 and all(r.shape == (2,) for r in rows)
+    first, second, third = x
+    total = cr.sum(first * 1.0 + second * 2.0 + third * 3.0)
+    ttotal = (trows[0] * 1.0 + trows[1] * 2.0 + trows[2] * 3.0).sum()
+    total.backward()
+    ttotal.backward()
+    assert tx.grad is not None
+    np.testing.assert_array_equal(x.grad, tx.grad.numpy())
+    for bad in (cr.Variable(1.5, name="s"), cr.Placeholder(name="p")):
+        with pytest.raises(TypeError, match="iteration over"):
+            iter(bad)

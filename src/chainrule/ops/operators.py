@@ -7,9 +7,12 @@ and ``ops/`` sits above ``node.py``. ``a + 1`` and ``1 + a``, ``a @ W`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
+from ..errors import describe
 from ..node import Node, as_node
 from . import activations as act
 from . import arithmetic as ar
@@ -111,12 +114,22 @@ def _getitem(self: Node, index: Any) -> Node:
     return ix.getitem(self, index)
 
 
+def _iter(self: Node) -> Iterator[Node]:
+    """The rows along the first axis, each a ``self[i]`` node (``for row in x``, ``list(x)``,
+    unpacking); a 0-d node is not iterable, as in PyTorch and NumPy."""
+    if self.value is None or np.ndim(self.value) == 0:
+        what = "has no value yet" if self.value is None else "is 0-d"
+        raise TypeError(f"iteration over {describe(self)}, which {what}")
+    return (ix.getitem(self, i) for i in range(len(self.value)))
+
+
 # the unary operators, indexing and the transposes
 SPECIAL: dict[str, Any] = {
     "__neg__": _neg,
     "__pos__": _pos,
     "__abs__": _abs,
     "__getitem__": _getitem,
+    "__iter__": _iter,
     "T": property(lambda self: sh.transpose(self)),
     "mT": property(lambda self: sh.swapaxes(self, -1, -2)),  # NumPy 2's matrix transpose
 }
