@@ -41,6 +41,8 @@ def cases():
     yield "mul-broadcast", cr.Mul(var("a", (2, 3)), var("b", (3,)), name="f")
     yield "div", cr.Div(var("a", (2, 3)), var("b", (2, 3), 0.5, 2.0), name="f")
     yield "div-scalar", cr.Div(var("a"), var("b", (), 0.5, 2.0), name="f")
+    yield "remainder", cr.Remainder(var("a", (2, 3), -3.0, 3.0), var("b", (2, 3), 0.5, 2.0), name="f")
+    yield "remainder-scalar", cr.Remainder(var("a", (), 1.0, 5.0), var("b", (), -2.0, -0.5), name="f")
     yield "neg", cr.Neg(var("a", (2, 2)), name="f")
     yield "pow-const", cr.Pow(var("a", (2, 3), 0.2, 2.0), const("3.0", 3.0), name="f")
     yield "pow-square", cr.Pow(var("a"), const("2.0", 2.0), name="f")

@@ -30,6 +30,9 @@ BINARY: dict[str, tuple[Callable[..., Any], Callable[..., Any], tuple[float, flo
     "op_pow": (lambda a, b: a**b, lambda a, b: a**b, (0.5, 2.0)),
     "maximum": (cr.maximum, torch.maximum, None),
     "minimum": (cr.minimum, torch.minimum, None),
+    # a mod b: a/b kept away from whole numbers, where the floor steps
+    "remainder": (cr.remainder, torch.remainder, (0.5, 2.0)),
+    "op_mod": (lambda a, b: a % b, lambda a, b: a % b, (0.5, 2.0)),
 }
 
 UNARY = {
@@ -46,6 +49,8 @@ UNARY = {
     "rsub": (lambda a: 1.5 - a, lambda a: 1.5 - a, None),
     "rmul": (lambda a: 3 * a, lambda a: 3 * a, None),
     "rdiv": (lambda a: 2.0 / a, lambda a: 2.0 / a, (0.5, 2.0)),
+    "rmod": (lambda a: 2.6 % a, lambda a: torch.remainder(torch.tensor(2.6, dtype=a.dtype), a), (0.5, 2.0)),
+    "mod_number": (lambda a: a % -0.7, lambda a: a % -0.7, None),
 }
 
 
@@ -87,3 +92,35 @@ def test_python_numbers_keep_float32(fn):
     y = fn(x)
     y.sum().backward()
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+# floor division passes no gradient (PyTorch's has none either): values only, with negative
+# operands, whole quotients and zero divisors
+NUMERATORS = np.array([[-7.0, 7.0, -7.5, 6.0, 0.0, 2.5], [1.0, -1.0, 3.0, -3.0, 4.0, -0.0]])
+DIVISORS = np.array([2.0, -2.0, 2.5, 3.0, 0.0, -0.5])
+
+
+@pytest.mark.parametrize(
+    "f, tf, differentiable",
+    [
+        (cr.floor_divide, torch.floor_divide, False),
+        (lambda a, b: a // b, lambda a, b: a // b, False),
+        (cr.remainder, torch.remainder, True),
+        (lambda a, b: a % b, lambda a, b: a % b, True),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_floor_divide_and_remainder_give_torchs_values_eagerly_and_define_then_run(f, tf, differentiable, dtype):
+    """Values, dtypes and NaN/inf at zero divisors as PyTorch's; a // b takes no gradient."""
+    a, b = NUMERATORS.astype(dtype), DIVISORS.astype(dtype)
+    if dtype == np.int64:
+        b = np.where(b == 0, 3, b)  # (integer division by zero is an error in PyTorch too)
+    want = tf(torch.tensor(a), torch.tensor(b)).numpy()
+    x, y = cr.Variable(a) if dtype != np.int64 else cr.tensor(a), cr.tensor(b)
+    eager = f(x, y)
+    pa, pb = cr.Placeholder(name="a"), cr.Placeholder(name="b")
+    graph = cr.Graph(f(pa, pb))
+    for got in (eager.value, graph.forward({pa: a, pb: b}), graph.compile().forward({pa: a, pb: b})):
+        assert np.asarray(got).dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert eager.requires_grad == (differentiable and dtype != np.int64)

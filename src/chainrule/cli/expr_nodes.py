@@ -165,6 +165,8 @@ FUNCTIONS: dict[str, Function] = {
             "sub",
             "mul",
             "div",
+            "floor_divide",
+            "remainder",
             "pow",
             "maximum",
             "minimum",

@@ -1,4 +1,4 @@
-"""The arithmetic operators: + - * / ** unary minus and abs.
+"""The arithmetic operators: + - * / ** % // unary minus and abs.
 
 Each vjp returns the gradient for every input at the broadcast shape of the
 output; the engine sums it back down to the input's own shape.
@@ -79,6 +79,37 @@ class Div(Op):
             return (ga, -ga * out if self.inputs[1].requires_grad else None)
 
 
+class FloorDivide(Op):
+    """⌊a / b⌋ (Python's and NumPy's ``//``, ``torch.floor_divide``): piecewise constant, so it
+    passes no gradient. x // 0 is ±inf (NaN for 0 // 0) in floats, as in PyTorch."""
+
+    differentiable = False
+    dtypes = PROMOTE
+    formula = "⌊{0} / {1}⌋"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.floor_divide(a, b)
+
+
+class Remainder(Op):
+    """a mod b = a - ⌊a/b⌋·b, with the sign of b (Python's and NumPy's ``%``,
+    ``torch.remainder``); ∂/∂a = 1, ∂/∂b = -⌊a/b⌋ (the floor's steps are left out, as
+    PyTorch leaves them). x % 0 is NaN in floats, as in PyTorch."""
+
+    dtypes = PROMOTE
+    formula = "{0} mod {1}"
+    derivatives = ("1", "-⌊{0}/{1}⌋")
+
+    def forward(self, a: Any, b: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.remainder(a, b)
+
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+        gb = -g * FloorDivide.apply(a, b) if self.inputs[1].requires_grad else None
+        return (g, gb)
+
+
 class Neg(Op):
     """-a; ∂/∂a = -1."""
 
@@ -150,6 +181,16 @@ def mul(a: Any, b: Any) -> Any:
 def div(a: Any, b: Any) -> Any:
     """a / b elementwise, with broadcasting."""
     return Div.apply(a, b)
+
+
+def floor_divide(a: Any, b: Any) -> Any:
+    """⌊a / b⌋, elementwise with broadcasting (``a // b``; no gradient)."""
+    return FloorDivide.apply(a, b)
+
+
+def remainder(a: Any, b: Any) -> Any:
+    """a mod b with the sign of b, elementwise with broadcasting (``a % b``)."""
+    return Remainder.apply(a, b)
 
 
 def neg(a: Any) -> Any:

@@ -94,7 +94,16 @@ METHODS: dict[str, Callable[..., Any]] = {
     "sum_to_size": sh.sum_to_shape,
 }
 
-BINARY = {"add": ar.Add, "sub": ar.Sub, "mul": ar.Mul, "truediv": ar.Div, "pow": ar.Pow, "matmul": la.MatMul}
+BINARY = {
+    "add": ar.Add,
+    "sub": ar.Sub,
+    "mul": ar.Mul,
+    "truediv": ar.Div,
+    "floordiv": ar.FloorDivide,
+    "mod": ar.Remainder,
+    "pow": ar.Pow,
+    "matmul": la.MatMul,
+}
 COMPARISONS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
 

@@ -45,6 +45,12 @@ def _div(e: Edge[Node]) -> Sym:
     return s.div(e.g, b) if e.index == 0 else s.times(e.g, s.div(s.neg(a), s.square(b)))
 
 
+@rule(ops.Remainder)
+def _remainder(e: Edge[Node]) -> Sym:
+    a, b = e.x(0), e.x(1)
+    return e.g if e.index == 0 else s.times(e.g, s.neg(s.call("floor_divide", a, b)))
+
+
 @rule(ops.Pow)
 def _pow(e: Edge[Node]) -> Sym:
     a, b = e.x(0), e.x(1)
