@@ -34,6 +34,7 @@ A = rng.standard_normal((3, 4))
         (lambda x: np.einsum("ij,ij->i", x, x), lambda x: cr.einsum("ij,ij->i", x, x)),
         (lambda x: np.cumsum(x, axis=1), lambda x: cr.cumsum(x, axis=1)),
         (lambda x: np.float64(2.0) * x, lambda x: 2.0 * x),
+        (lambda x: np.mod(x, 0.7) + np.remainder(3.0, x + 5.0), lambda x: x % 0.7 + 3.0 % (x + 5.0)),
     ],
 )
 def test_numpy_functions_on_nodes_build_chainrule_ops(np_call, cr_call):

@@ -36,6 +36,8 @@ UFUNCS: dict[Any, Callable[..., Any]] = {
     np.subtract: ar.sub,
     np.multiply: ar.mul,
     np.divide: ar.div,
+    np.floor_divide: ar.floor_divide,
+    np.remainder: ar.remainder,
     np.power: ar.pow,
     np.negative: ar.neg,
     np.positive: lambda x: x,
