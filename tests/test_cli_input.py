@@ -277,3 +277,22 @@ def test_strings_are_only_arguments_and_shapes_are_bounded_with_one_clean_error(
     with pytest.raises(ExprError) as caught:
         parse(text, {"x": cr.Constant(np.ones(3), name="x")})
     assert message in str(caught.value) and caught.value.position == column - 1
+
+
+def test_percent_and_floor_division_parse_as_in_python_and_numbers_keep_their_digits():
+    """% and // bind like * and /, left to right, as Python's; a number is exact next to float64
+    data (it was rounded to float32 first) and rounded once next to float32 data."""
+    x = cr.Variable(np.array([2.5, -1.0, 7.25]), name="x")
+    for text, want in [
+        ("x % 0.7 + x // 2 * 3", x.value % 0.7 + x.value // 2 * 3),
+        ("7 % x * 2", 7 % x.value * 2),
+        ("x * 0.7 - x / 0.3", x.value * 0.7 - x.value / 0.3),
+    ]:
+        got = parse(text, {"x": x})
+        np.testing.assert_array_equal(got.value, want)
+    y = cr.Variable(np.array([2.5, -1.0], np.float32), name="y")
+    got = parse("y * 0.7", {"y": y})
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got.value, y.value * np.float32(0.7))
+    (grad,) = cr.grad(cr.sum(parse("x % 0.7", {"x": x})), [x])
+    np.testing.assert_array_equal(grad, np.ones(3))

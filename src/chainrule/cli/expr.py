@@ -7,7 +7,7 @@ local derivatives parse back with it, see ``see/symbols.py``)::
 
     statement := [NAME "="] expr                      the result gets the name (loss = ...)
     expr      := term (("+" | "-") term)*
-    term      := unary (("*" | "·" | "×" | "⊙" | "/" | "@") unary)*
+    term      := unary (("*" | "·" | "×" | "⊙" | "/" | "//" | "%" | "@") unary)*
     unary     := ("-" | "+")* power                   -x**2 is -(x**2), as in Python
     power     := postfix [("**" | "^") unary]         to the right: a^b^c is a^(b^c)
     postfix   := atom ("ᵀ" | "²" | "³")*              matrix transpose, square, cube
@@ -16,6 +16,7 @@ local derivatives parse back with it, see ``see/symbols.py``)::
     args      := arg ("," arg)*          arg := [NAME "="] expr        (keywords: sum(x, axis=0))
 
 ``·``, ``×`` and ``⊙`` multiply elementwise, ``@`` is the matrix product,
+``%`` and ``//`` are ``remainder`` and ``floor_divide`` (as in Python),
 ``−`` is a minus sign, ``[a > b]`` is 1 where the comparison holds and 0
 elsewhere (Iverson's bracket; REL is one of > < >= <= ≥ ≤ == !=), and a
 STRING in quotes (``'ij,jk->ik'``) is only ever an argument (einsum's
@@ -48,7 +49,7 @@ MAX_CHARS = 2_000_000  # longer expressions are refused (a 1 MB one parses in se
 
 _SPELLING = {"·": "*", "×": "*", "⊙": "*", "^": "**", "−": "-"}
 _POSTFIX = "ᵀ²³"
-_PRODUCT = ("*", "/", "@")
+_PRODUCT = ("*", "/", "//", "%", "@")  # Python's precedence: all bind alike, left to right
 
 _TOKEN = re.compile(
     r"""
@@ -56,7 +57,7 @@ _TOKEN = re.compile(
   | (?P<string>'[^'\n]*'|"[^"\n]*")
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>(?:(?![ᵀ²³¹⁰⁴-⁹])[^\W\d])(?:(?![ᵀ²³¹⁰⁴-⁹])\w)*)
-  | (?P<op>\*\*|>=|<=|==|!=|[-+*/^()\[\],=<>·×⊙@−ᵀ²³≥≤])
+  | (?P<op>\*\*|//|>=|<=|==|!=|[-+*/%^()\[\],=<>·×⊙@−ᵀ²³≥≤])
 """,
     re.VERBOSE,
 )

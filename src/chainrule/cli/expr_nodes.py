@@ -206,7 +206,16 @@ FUNCTIONS: dict[str, Function] = {
     "ones": _constant("ones"),
 }
 CONSTANTS = {"pi": math.pi, "e": math.e, "True": 1.0, "False": 0.0}
-_BINARY = {"+": ops.add, "-": ops.sub, "*": ops.mul, "/": ops.div, "**": ops.pow, "@": ops.matmul}
+_BINARY = {
+    "+": ops.add,
+    "-": ops.sub,
+    "*": ops.mul,
+    "/": ops.div,
+    "//": ops.floor_divide,
+    "%": ops.remainder,
+    "**": ops.pow,
+    "@": ops.matmul,
+}
 RELATIONS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "≥": ">=", "≤": "<=", "==": "==", "!=": "!="}
 # what each written operator means (several spellings, one op)
 
@@ -268,7 +277,9 @@ class NodeBuilder:
         self.literals: set[Node] = set()  # the Constants written as numbers (so that -2 is one number)
 
     def number(self, token: Any, parser: Any) -> Node:
-        node = Constant(float(token.text), name=token.text)
+        # float64, the number as written: next to arrays it takes their dtype, rounded once (a
+        # default-float32 constant would round 0.7 first, and float64 data would see 0.69999999)
+        node = Constant(float(token.text), name=token.text, dtype=np.float64)
         self.literals.add(node)
         return node
 
