@@ -30,6 +30,9 @@ SPECS = [  # (subscripts, operand shapes)
     ("...ij,...jk->...ik", (2, 3, 4), (4, 5)),  # ellipsis, broadcast batch
     ("...i,...i", (2, 1, 3), (4, 3)),
     ("ij,ij->ij", (1, 4), (3, 4)),  # a length-1 axis broadcast
+    ("ij,jk->ik", (3, 1), (4, 2)),  # a contracted letter of length 1 in one operand: broadcast
+    ("ijk,jk->ik", (3, 1, 5), (4, 1)),  # one letter summed, another spread, in each operand
+    ("ij,ij->i", (3, 1), (1, 4)),
     ("ij,jk,kl->il", (2, 3), (3, 4), (4, 2)),  # three operands
     ("b i d, b j d -> b i j", (2, 3, 4), (2, 5, 4)),  # spaces
     ("ij,jk->ik", (3, 0), (0, 2)),  # empty: zeros out, empty gradients

@@ -26,7 +26,8 @@ import numpy as np
 from ..dtype import PROMOTE
 from ..errors import option_error
 from ..op import Op
-from .shape import reshape
+from .reduce import sum as reduce_sum
+from .shape import broadcast_to, reshape
 
 
 def parse(subscripts: str, ndims: Sequence[int]) -> tuple[list[str], str]:
@@ -88,7 +89,21 @@ class Einsum(Op):
         subs, extras, target = gradient_terms(terms, output, i, dict(zip(terms[i], np.shape(xs[i]))))
         operands = [g] + [x for j, x in enumerate(xs) if j != i]
         operands += [np.eye(n, dtype=g.dtype) if kind == "eye" else np.ones(n, dtype=g.dtype) for kind, n in extras]
-        return einsum(",".join(subs) + "->" + target, *operands)
+        part = einsum(",".join(subs) + "->" + target, *operands)
+        return _fit_letters(part, np.shape(xs[i]))
+
+
+def _fit_letters(part: Any, shape: tuple) -> Any:
+    """An operand's gradient where einsum broadcast a letter (length 1 in some operands, n in
+    others, as NumPy and PyTorch allow): summed along a letter the operand has at length 1, and
+    spread along one it has at length n where the others had 1 (each of the n elements got the
+    same share)."""
+    if np.shape(part) == shape:
+        return part
+    summed = tuple(a for a, (p, n) in enumerate(zip(np.shape(part), shape)) if n == 1 and p != 1)
+    if summed:
+        part = reduce_sum(part, axis=summed, keepdims=True)
+    return part if np.shape(part) == shape else broadcast_to(part, shape)
 
 
 def gradient_terms(terms: list[str], output: str, i: int, sizes: dict) -> tuple[list[str], list, str]:
