@@ -228,3 +228,38 @@ def test_an_eval_graph_built_before_loading_a_state_dict_uses_the_loaded_statist
     bn.load_state_dict({k: v.numpy() for k, v in tbn.state_dict().items()})
     data = RNG.standard_normal((4, 3))
     np.testing.assert_allclose(graph.forward({x: data}), tbn.eval()(torch.tensor(data)).detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "loss, tloss, head",
+    [
+        (nn.MSELoss(), torch.nn.MSELoss(), lambda z: z),
+        (nn.BCEWithLogitsLoss(), torch.nn.BCEWithLogitsLoss(), lambda z: z),
+        (nn.BCELoss(), torch.nn.BCELoss(), lambda z: z.sigmoid()),
+    ],
+)
+def test_an_n_target_for_a_one_column_output_is_fitted_define_then_run_as_eagerly(loss, tloss, head):
+    """The loss layers reshape an (N,) target to an (N, 1) output and cast integer targets: in a
+    Graph (any batch size, compiled too) as eagerly. Before, a Graph compared every output with
+    every target (MSE) or raised (binary cross-entropy)."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((6, 3)).astype(np.float32), np.arange(6) % 2
+    model = nn.Linear(3, 1)
+    tmodel = torch.nn.Linear(3, 1)
+    tmodel.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+    x, y = cr.Placeholder(name="x"), cr.Placeholder(name="y")
+    graph = cr.Graph(loss(head(model(x)), y))
+    fast = graph.compile()
+    for n in (6, 4):
+        tmodel.zero_grad()
+        want = tloss(head(tmodel(torch.tensor(X[:n]))), torch.tensor(Y[:n], dtype=torch.float32)[:, None])
+        want.backward()
+        assert tmodel.weight.grad is not None
+        for run in (graph, fast):
+            value = run.forward({x: X[:n], y: Y[:n]})
+            run.backward()
+            assert np.asarray(value).dtype == np.float32
+            np.testing.assert_allclose(value, want.item(), rtol=1e-5)
+            np.testing.assert_allclose(model.weight.grad, tmodel.weight.grad.numpy(), rtol=1e-4, atol=1e-6)
+    with pytest.raises(cr.errors.ShapeError, match=r"output shape \(6, 1\) and target shape \(6, 2\)"):
+        graph.forward({x: X, y: np.zeros((6, 2))})

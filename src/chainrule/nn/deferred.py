@@ -13,6 +13,7 @@ are the same.
 - ``Dropout``: a fresh mask on every run.
 - ``Flatten`` / ``Unflatten``: merge or split axes of whatever shape arrives.
 - ``AdditiveMask``: an attention mask, boolean or float, as a term added to the scores.
+- ``MatchTarget``: an elementwise loss's target fitted to the output (``target_for``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ..dtype import get_default_dtype
 from ..errors import ChainruleError, ShapeError
 from ..node import Node, Placeholder
 from ..op import Op
-from ..ops import astype, mean, sqrt, var
+from ..ops import astype, mean, reshape, sqrt, var
 from ..ops.shape import _Regroup
 from . import init
 
@@ -36,6 +37,7 @@ __all__ = [
     "Dropout",
     "Flatten",
     "InputCheck",
+    "MatchTarget",
     "Standardize",
     "Unflatten",
     "additive_mask",
@@ -43,6 +45,7 @@ __all__ = [
     "dropout_mask",
     "flatten",
     "standardize",
+    "target_for",
     "unflatten",
 ]
 
@@ -232,6 +235,36 @@ class AdditiveMask(_Regroup):
 def additive_mask(mask: Any, dtype: Any, heads: int = 1, key_padding: bool = False) -> Any:
     """``mask`` as a term added to attention scores (see ``AdditiveMask``)."""
     return AdditiveMask.apply(mask, dtype_=np.dtype(dtype), heads=heads, key_padding=key_padding)
+
+
+def target_for(out_shape: tuple, out_dtype: np.dtype, target: Any) -> Any:
+    """``target`` fitted to an elementwise loss's output: (N,) -> (N, 1) for a one-column output,
+    integers and bools -> the output's float dtype; any other shape than the output's is a
+    ShapeError (NumPy would broadcast it into a loss over every output and every target).
+    Works on arrays and nodes."""
+    t_shape = np.shape(target.value if isinstance(target, Node) else target)
+    if t_shape != out_shape:
+        if len(out_shape) == len(t_shape) + 1 and out_shape[-1] == 1 and out_shape[:-1] == t_shape:
+            target = reshape(target, out_shape)
+        else:
+            raise ShapeError(f"loss: output shape {out_shape} and target shape {t_shape} do not match")
+    t_dtype = np.asarray(target.value if isinstance(target, Node) else target).dtype
+    return astype(target, out_dtype) if t_dtype != out_dtype else target
+
+
+class MatchTarget(Op):
+    """``target_for`` once the graph runs: the target (input 1) fitted to the output's (input 0)
+    shape and dtype, read from the values fed that time. ∂/∂target = g, back in its shape."""
+
+    vjp_reads = ()  # the shapes and dtypes only
+    formula = "{1}"
+    derivatives = ("", "1")
+
+    def forward(self, output: Any, target: Any) -> Any:
+        return target_for(np.shape(output), np.asarray(output).dtype, np.asarray(target))
+
+    def vjp(self, g: Any, out: Any, output: Any, target: Any) -> tuple[Any, ...]:
+        return (None, reshape(g, np.shape(target)))
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:

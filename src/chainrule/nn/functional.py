@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from ..node import Node
+from ..node import Node, Placeholder
 from ..ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
-    astype,
     avg_pool1d,
     avg_pool2d,
     conv1d,
@@ -31,7 +30,6 @@ from ..ops import (
     matmul,
     max_pool1d,
     max_pool2d,
-    reshape,
     transpose,
 )
 from ..ops import binary_cross_entropy as _bce
@@ -52,7 +50,7 @@ from ..ops import silu as _silu
 from ..ops import softmax as _softmax
 from ..ops import softplus as _softplus
 from ..ops import tanh as _tanh
-from .deferred import checked, dropout_mask
+from .deferred import MatchTarget, checked, dropout_mask, target_for
 from .module import check_option, is_probability
 from .normalization import batch_norm, layer_norm
 
@@ -187,19 +185,13 @@ def embedding(input: Any, weight: Any) -> Any:
 def match_target(output: Any, target: Any) -> Any:
     """``target`` shaped and typed like ``output`` for an elementwise loss: (N,) -> (N, 1) for a
     one-column output, integers and bools -> the output's float dtype. (Without that, NumPy
-    broadcasting would silently compare every output with every target.)"""
+    broadcasting would silently compare every output with every target.) Before a
+    define-then-run graph has values, a ``MatchTarget`` node does it whenever the graph runs."""
     out_value = output.value if isinstance(output, Node) else output
     t_value = target.value if isinstance(target, Node) else target
-    if out_value is None or t_value is None:  # define-then-run: shapes are known when the graph runs
-        return target
-    out_shape, t_shape = np.shape(out_value), np.shape(t_value)
-    if t_shape != out_shape:
-        if len(out_shape) == len(t_shape) + 1 and out_shape[-1] == 1 and out_shape[:-1] == t_shape:
-            target = reshape(target, out_shape)
-        else:
-            raise ShapeError(f"loss: output shape {out_shape} and target shape {t_shape} do not match")
-    dt = np.asarray(out_value).dtype
-    return astype(target, dt) if np.asarray(t_value).dtype != dt else target
+    if out_value is None or t_value is None or isinstance(target, Placeholder):
+        return MatchTarget.apply(output, target)
+    return target_for(np.shape(out_value), np.asarray(out_value).dtype, target)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
