@@ -87,8 +87,9 @@ class Op(Node):
     ``dtypes`` declares how the engine reconciles the inputs' dtypes before the
     op computes (``"promote"`` for arithmetic, ``"float"`` for ops whose results are
     real numbers, ``"narrow"`` for losses, None to leave them; ``dtype_keep``: input
-    positions left alone, such as labels): op bodies never cast. The engine also casts each gradient back to its
-    input's dtype, as it sums it back to its input's shape.
+    positions left alone, such as labels): op bodies never cast. The engine also
+    casts each gradient back to its input's dtype, as it sums it back to its
+    input's shape.
 
     ``formula`` and ``derivatives`` are the short symbolic forms that
     narration and ``explain`` print: ``formula.format(*input_names)`` and one
@@ -164,13 +165,10 @@ class Op(Node):
         policy = self.dtypes
         if policy is not None:  # (inline: most ops' inputs have one floating dtype already)
             first = getattr(values[0], "dtype", None)
-            if len(values) > 1:
-                if first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2:
-                    values = reconcile(values, policy, self.dtype_keep)
-                elif policy is FLOAT and first is not None and first.kind in "iub":
-                    values = reconcile(values, policy)
-            elif policy is FLOAT and first is not None and first.kind in "iub":  # (integers alone: a float)
-                values = reconcile(values, policy)
+            if len(values) > 1 and (first is None or getattr(values[1], "dtype", None) is not first or len(values) > 2):
+                values = reconcile(values, policy, self.dtype_keep)
+            elif policy is FLOAT and first is not None and first.kind in "iub":  # integers alone: a float
+                values = reconcile(values, policy, self.dtype_keep)
         try:
             self.value = value = self._math(*values)
         except OptionError:

@@ -26,7 +26,6 @@ import numpy as np
 from ..dtype import PROMOTE
 from ..errors import option_error
 from ..op import Op
-from .reduce import sum as reduce_sum
 from .shape import broadcast_to, reshape
 
 
@@ -95,15 +94,11 @@ class Einsum(Op):
 
 def _fit_letters(part: Any, shape: tuple) -> Any:
     """An operand's gradient where einsum broadcast a letter (length 1 in some operands, n in
-    others, as NumPy and PyTorch allow): summed along a letter the operand has at length 1, and
-    spread along one it has at length n where the others had 1 (each of the n elements got the
-    same share)."""
-    if np.shape(part) == shape:
-        return part
-    summed = tuple(a for a, (p, n) in enumerate(zip(np.shape(part), shape)) if n == 1 and p != 1)
-    if summed:
-        part = reduce_sum(part, axis=summed, keepdims=True)
-    return part if np.shape(part) == shape else broadcast_to(part, shape)
+    others, as NumPy and PyTorch allow): spread along a letter this operand has at length n
+    where the others had 1, each of the n elements getting the same share. (Along a letter
+    it has at length 1, the engine sums the gradient back, as for any broadcast input.)"""
+    full = np.broadcast_shapes(np.shape(part), shape)
+    return part if np.shape(part) == full else broadcast_to(part, full)
 
 
 def gradient_terms(terms: list[str], output: str, i: int, sizes: dict) -> tuple[list[str], list, str]:

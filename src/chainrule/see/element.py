@@ -252,14 +252,10 @@ def column(op: Node, i: int, q: tuple) -> dict[tuple, float]:
 
 
 def _at(part: Any, shape: tuple, q: tuple) -> float:
-    """Element ``q`` of a vjp's ``part`` for an input of ``shape``: a part that broadcasts to the
-    input is read where it broadcasts; one of the op's broadcast shape is first summed over the
-    axes the input was stretched along (as backward does)."""
+    """Element ``q`` of a vjp's ``part`` for an input of ``shape``: the part spread to the shapes'
+    broadcast, then summed back over the axes the input was stretched along, as backward does."""
     part = np.asarray(part)
-    if part.shape != shape:
-        stretched = np.broadcast_shapes(part.shape, shape) != shape
-        part = unbroadcast(part, shape) if stretched else np.broadcast_to(part, shape)
-    return float(part[q])
+    return float(unbroadcast(np.broadcast_to(part, np.broadcast_shapes(part.shape, shape)), shape)[q])
 
 
 def _ones_vjp(op: Node, i: int) -> np.ndarray:
