@@ -255,7 +255,7 @@ def _at(part: Any, shape: tuple, q: tuple) -> float:
     """Element ``q`` of a vjp's ``part`` for an input of ``shape``: the part spread to the shapes'
     broadcast, then summed back over the axes the input was stretched along, as backward does."""
     part = np.asarray(part)
-    return float(unbroadcast(np.broadcast_to(part, np.broadcast_shapes(part.shape, shape)), shape)[q])
+    return float(np.asarray(unbroadcast(np.broadcast_to(part, np.broadcast_shapes(part.shape, shape)), shape))[q])
 
 
 def _ones_vjp(op: Node, i: int) -> np.ndarray:
