@@ -131,6 +131,8 @@ def reconcile(values: Sequence[Any], policy: str, keep: Sequence[int] = ()) -> S
         pass
     target = _target(values, policy)
     if target is None:
+        if policy == NARROW and not any(hasattr(v, "dtype") for v in values):  # Python numbers alone
+            return [_as_default_float(v) for v in values]  # (cr.mse(2.0, 3.0), as NumPy takes them)
         return values
     return [
         v

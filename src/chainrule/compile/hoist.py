@@ -89,6 +89,8 @@ def _inline_helper(fn: Callable, call: ast.Call, folder: Folder, out: list) -> a
         if p in names and names[p] in used
     ] + body  # (an unused argument: dropped)
     folder.assigned |= set(names.values())
+    if prefix + "ret" not in assigned_names(body):  # a helper that returns nothing (it warns, say): None
+        return ast.Constant(value=None)
     return ast.Name(id=prefix + "ret", ctx=ast.Load())
 
 

@@ -35,7 +35,7 @@ def reduce_losses(losses: np.ndarray, reduction: str) -> Any:
     element is NaN, silently, as in PyTorch)."""
     # np.add.reduce is what np.mean and np.sum run underneath, without their
     # Python-level wrappers: those cost more than the arithmetic on small losses.
-    if reduction == "none" or np.ndim(losses) == 0:  # (Python numbers too: cr.mse(2.0, 3.0))
+    if reduction == "none" or losses.ndim == 0:
         return losses
     total = np.add.reduce(losses, axis=None)
     if reduction == "sum":
@@ -94,14 +94,9 @@ class MSE(_Loss):
     derivatives = ("2({0}-{1})/n", "-2({0}-{1})/n")
 
     def forward(self, y: Any, yhat: Any) -> Any:
+        if np.shape(y) != np.shape(yhat):  # (on the inputs' shapes alone: a compiled graph decides it once)
+            _warn_if_outer(np.shape(y), np.shape(yhat))
         d = y - yhat
-        shape = np.shape(d)
-        if shape != np.shape(y) and shape != np.shape(yhat):  # (rare: only shapes are compared)
-            warn_user(
-                f"mse: y of shape {np.shape(y)} and ŷ of shape {np.shape(yhat)} broadcast to {shape}, "
-                "so every prediction is compared with every target; reshape one of them if that "
-                "is not what you meant (PyTorch warns the same)"
-            )
         return reduce_losses(d * d, self.reduction)
 
     def vjp(self, g: Any, out: Any, y: Any, yhat: Any) -> tuple[Any, ...]:
@@ -111,6 +106,18 @@ class MSE(_Loss):
 
 
 Loss = MSE
+
+
+def _warn_if_outer(y_shape: tuple, yhat_shape: tuple) -> None:
+    """Warn when y and ŷ broadcast both ways, into more losses than either has (an (N, 1)
+    prediction against an (N,) target: every prediction compared with every target)."""
+    shape = np.broadcast_shapes(y_shape, yhat_shape)
+    if shape != y_shape and shape != yhat_shape:
+        warn_user(
+            f"mse: y of shape {y_shape} and ŷ of shape {yhat_shape} broadcast to {shape}, so every "
+            "prediction is compared with every target; reshape one of them if that is not what you "
+            "meant (PyTorch warns the same)"
+        )
 
 
 class BinaryCrossEntropy(_Loss):
