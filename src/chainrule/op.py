@@ -214,8 +214,11 @@ class Op(Node):
     def _compute(self, values: Sequence[Any]) -> Any:
         """The math on these input values, in the dtypes the op declares, with NumPy's
         complaints turned into errors that name this op, its inputs and their shapes."""
-        if self.dtypes is not None:
-            values = reconcile(values, self.dtypes, self.dtype_keep)
+        policy = self.dtypes
+        if policy is not None:
+            first = getattr(values[0], "dtype", None) if policy is FLOAT and len(values) == 1 else None
+            if first is None or first.kind != "f":  # (exp of a float array, each run: nothing to do)
+                values = reconcile(values, policy, self.dtype_keep)
         try:
             return self._math(*values)
         except OptionError:  # already names this op and the option
